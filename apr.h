@@ -652,6 +652,7 @@ typedef const apr_backend_vtable *(*apr_backend_entry_fn)(uint32_t abi_version);
 #include "src/platform.h"
 #include "src/gguf.h"
 #include "src/quant.h"
+#include "src/quantize.h"
 #include "src/vocab.h"
 #include "src/chat.h"
 #include "src/model.h"
