@@ -35,8 +35,11 @@ tests/bin/%: tests/%.c tests/test.h $(HEADERS)
 	@mkdir -p tests/bin
 	$(CC) $(CFLAGS) $(WARN) -Werror $(STD) -I. -o $@ $< $(LDLIBS)
 
-test: $(TEST_BIN) $(DRIVERS)
+test: deps
+	$(MAKE) build-tests
 	tests/run_tests.sh
+
+build-tests: $(TEST_BIN) $(DRIVERS)
 
 asan:
 	$(MAKE) clean-tests
@@ -56,7 +59,46 @@ chat: $(DRIVERS)
 
 .PHONY: clean-tests
 clean-tests:
-	rm -rf tests/bin
+	rm -rf tests/bin tests/bin-arm
 
 clean: clean-tests
 	rm -f $(DRIVERS) libapr_cuda.so fuzz_gguf
+
+# ---- checks CI runs beyond `make test` ---------------------------------------------------
+CLANG   ?= $(shell command -v clang 2>/dev/null)
+CXX     ?= g++
+compile-check:
+	@mkdir -p tests/bin
+	$(CC) -std=c99 -Wall -Wextra -Werror -c -o tests/bin/cc_c99.o tests/compile_check.c
+	$(CXX) -x c++ -std=c++11 -Wall -Wextra -Werror -c -o tests/bin/cc_cxx.o tests/compile_check.c
+	$(CC) -std=c99 -Wall -Wextra -Werror -DAPR_STATIC -DCHECK_SECOND_UNIT -c -o tests/bin/cc_static2.o tests/compile_check.c
+	$(CC) -std=c99 -Wall -Wextra -Werror -DAPR_STATIC -c -o tests/bin/cc_static1.o tests/compile_check.c
+	$(CC) -o tests/bin/cc_static tests/bin/cc_static1.o tests/bin/cc_static2.o $(LDLIBS) && tests/bin/cc_static
+	$(CC) -std=c99 -Wall -Wextra -Werror -DAPR_NO_SIMD -DAPR_NO_THREADS -c -o tests/bin/cc_nosimd.o tests/compile_check.c
+	@if [ -n "$(CLANG)" ]; then \
+	  $(CLANG) -std=c99 -Wall -Wextra -Werror -c -o tests/bin/cc_clang.o tests/compile_check.c && \
+	  $(CLANG) -x c++ -std=c++11 -Wall -Wextra -Werror -Wno-deprecated -c -o tests/bin/cc_clangxx.o tests/compile_check.c && \
+	  echo "clang: C99 and C++ ok"; else echo "clang not found: skipped"; fi
+	@echo "compile checks passed"
+
+MINGW ?= x86_64-w64-mingw32-gcc
+cross-windows:
+	@mkdir -p tests/bin/win
+	@for d in $(DRIVERS); do \
+	  echo "$(MINGW) drivers/$${d#apr-}.c"; \
+	  $(MINGW) -O1 -Wall -Wextra -I. -o tests/bin/win/$$d.exe drivers/$${d#apr-}.c -lws2_32 || exit 1; done
+	$(MINGW) -O1 -Wall -Wextra -I. -o tests/bin/win/test_platform.exe tests/test_platform.c
+	@echo "Windows cross-compile passed"
+
+ARM_CC    ?= aarch64-linux-gnu-gcc
+ARM_TESTS ?= test_platform test_quant
+cross-arm-test:
+	@mkdir -p tests/bin-arm
+	@for t in $(ARM_TESTS); do [ -f tests/$$t.c ] || continue; \
+	  echo "$(ARM_CC) tests/$$t.c"; \
+	  $(ARM_CC) -O2 -static $(STD) -Wall -Wextra -Wno-unused-function -Werror -I. -o tests/bin-arm/$$t tests/$$t.c $(LDLIBS) || exit 1; done
+	APR_TEST_QUICK=1 APR_TEST_BIN=tests/bin-arm tests/run_tests.sh qemu-aarch64
+
+.PHONY: compile-check cross-windows cross-arm-test deps
+deps:
+	@tools/install_deps.sh
