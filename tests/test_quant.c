@@ -5,69 +5,6 @@
 #include "apr.h"
 #include "test.h"
 
-/* ---- a tiny private GGUF locator (only used while the real reader is absent) ---------- */
-
-typedef struct { const uint8_t *p, *end; bool bad; } rd;
-static uint64_t rd_u(rd *r, int n) {
-    uint64_t v = 0;
-    if (r->bad || (size_t)(r->end - r->p) < (size_t)n) { r->bad = true; return 0; }
-    for (int i = 0; i < n; i++) v |= (uint64_t)r->p[i] << (8 * i);
-    r->p += n;
-    return v;
-}
-static void rd_skip(rd *r, uint64_t n) {
-    if (r->bad || (uint64_t)(r->end - r->p) < n) { r->bad = true; return; }
-    r->p += n;
-}
-static void rd_skip_value(rd *r, uint32_t t) {
-    static const int sz[13] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
-    if (t == 8) { rd_skip(r, rd_u(r, 8)); return; }
-    if (t == 9) {
-        uint32_t et = (uint32_t)rd_u(r, 4);
-        uint64_t cnt = rd_u(r, 8);
-        for (uint64_t i = 0; i < cnt && !r->bad; i++) rd_skip_value(r, et);
-        return;
-    }
-    if (t > 12) { r->bad = true; return; }
-    rd_skip(r, (uint64_t)sz[t]);
-}
-/* Find tensor `name`: its data, type and element count. */
-static const void *find_tensor(const uint8_t *file, size_t size, const char *name, int *type, int64_t *nel) {
-    rd r = {file, file + size, false};
-    if (rd_u(&r, 4) != 0x46554747u) return NULL;
-    rd_u(&r, 4);
-    uint64_t n_t = rd_u(&r, 8), n_kv = rd_u(&r, 8);
-    uint64_t align = 32;
-    for (uint64_t i = 0; i < n_kv && !r.bad; i++) {
-        uint64_t kl = rd_u(&r, 8);
-        const uint8_t *k = r.p;
-        rd_skip(&r, kl);
-        uint32_t t = (uint32_t)rd_u(&r, 4);
-        if (!r.bad && kl == 17 && memcmp(k, "general.alignment", 17) == 0 && t == 4) align = rd_u(&r, 4);
-        else rd_skip_value(&r, t);
-    }
-    const void *found = NULL;
-    uint64_t off = 0;
-    for (uint64_t i = 0; i < n_t && !r.bad; i++) {
-        uint64_t nl = rd_u(&r, 8);
-        const uint8_t *nm = r.p;
-        rd_skip(&r, nl);
-        uint32_t nd = (uint32_t)rd_u(&r, 4);
-        int64_t ne = 1;
-        for (uint32_t d = 0; d < nd && d < 4; d++) ne *= (int64_t)rd_u(&r, 8);
-        int ty = (int)rd_u(&r, 4);
-        uint64_t o = rd_u(&r, 8);
-        if (!r.bad && nl == strlen(name) && memcmp(nm, name, nl) == 0) {
-            found = nm; *type = ty; *nel = ne; off = o;
-        }
-    }
-    if (r.bad || !found) return NULL;
-    uint64_t pos = (uint64_t)(r.p - file);
-    pos = (pos + align - 1) / align * align;
-    if (pos + off > size) return NULL;
-    return file + pos + off;
-}
-
 /* ---- dequantization against the reference dumps ------------------------------------- */
 
 static void test_dequant_refs(void) {
@@ -86,23 +23,29 @@ static void test_dequant_refs(void) {
         }
         char path[600];
         snprintf(path, sizeof path, "data/quant/%s", file);
-        size_t gsize, rsize;
-        uint8_t *g = (uint8_t *)test_read_file(test_shared(path), &gsize);
+        apr_gguf *g = NULL;
+        apr_error err;
+        apr_result rc = apr_gguf_open(test_shared(path), &g, &err);
+        CHECK(rc == APR_SUCCESS, "open %s: %s", file, rc ? err.message : "");
         snprintf(path, sizeof path, "data/quant/%s", ref);
+        size_t rsize;
         float *want = (float *)test_read_file(test_shared(path), &rsize);
-        CHECK(g && want, "%s and %s readable", file, ref);
-        if (g && want) {
-            int type = -1;
-            int64_t nel = 0;
-            const void *data = find_tensor(g, gsize, tensor, &type, &nel);
-            CHECK(data != NULL, "tensor %s in %s", tensor, file);
+        CHECK(want != NULL, "%s readable", ref);
+        const apr_gguf_tensor *ti = g ? apr_gguf_find_tensor(g, tensor) : NULL;
+        CHECK(!g || ti, "tensor %s in %s", tensor, file);
+        if (ti && want) {
+            int type = ti->type;
+            int64_t nel = ti->ne[0] * ti->ne[1] * ti->ne[2] * ti->ne[3];
             const apr__type_traits *tr = apr__type_traits_of(type);
             CHECK(tr && strcmp(tr->name, tname) == 0, "%s: type %d is %s", file, type, tname);
             CHECK(apr_type_supported(type), "%s supported", tname);
+            CHECK(tr && (int64_t)tr->block_bytes == apr_type_block_bytes(type) &&
+                  tr->block_size == apr_type_block_size(type), "%s: block size/bytes agree with the type table", tname);
+            CHECK(apr_type_row_bytes(type, ti->ne[0]) * (uint64_t)(nel / ti->ne[0]) == ti->size, "%s: tensor size", tname);
             CHECK((size_t)nel * 4 == rsize, "%s: reference has %zu bytes for %lld elements", ref, rsize, (long long)nel);
-            if (data && tr && (size_t)nel * 4 == rsize) {
+            if (tr && (size_t)nel * 4 == rsize) {
                 float *got = (float *)malloc((size_t)nel * 4);
-                CHECK(apr_dequantize_row(type, data, got, nel) == APR_SUCCESS, "dequantize %s", tname);
+                CHECK(apr_dequantize_row(type, ti->data, got, nel) == APR_SUCCESS, "dequantize %s", tname);
                 int64_t mism = 0, first = -1;
                 for (int64_t i = 0; i < nel; i++)
                     if (memcmp(&got[i], &want[i], 4) != 0) { if (first < 0) first = i; mism++; }
@@ -113,7 +56,7 @@ static void test_dequant_refs(void) {
                 n_files++;
             }
         }
-        free(g);
+        apr_gguf_close(g);
         free(want);
     }
     CHECK(n_files == 30, "30 reference tensors checked (got %d)", n_files);
