@@ -629,7 +629,437 @@ static void apr__vec_dot_iq4_xs_ref(int64_t n, float *out, const void *w, const 
     *out = s;
 }
 
-/* @@SIMD@@ */
+/* ---- AVX2 kernels ----------------------------------------------------------------------
+   Weights are expanded to unsigned bytes (0..15, 0..31, 0..63) and multiplied with the
+   signed int8 activations by maddubs (u8 x s8 -> s16 pairs) and madd (-> s32). Offsets
+   (the -8 of Q4_0, the -16 of Q5_0, the -32 of Q6_K) are taken off afterwards with the
+   activation sums, so the integer result equals the scalar reference's exactly. Signed
+   weights (Q8_0, IQ4) use the sign trick: |w| * (a * sign(w)). Activations never hold
+   -128, so no pair sum saturates. */
+
+#if defined(APR__HAVE_X86_SIMD)
+
+APR__TARGET_AVX2 static inline float apr__hsum_f32x8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+APR__TARGET_AVX2 static inline int apr__hsum_i32x8(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+    return _mm_cvtsi128_si32(s);
+}
+
+APR__TARGET_AVX2 static inline float apr__h2f(uint16_t h) {
+    return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h)));
+}
+
+/* 16 bytes of packed nibbles -> 32 bytes: low nibbles (elements 0..15), then high. */
+APR__TARGET_AVX2 static inline __m256i apr__nibbles_x32(const uint8_t *p) {
+    __m128i t = _mm_loadu_si128((const __m128i *)p);
+    __m256i b = _mm256_insertf128_si256(_mm256_castsi128_si256(t), _mm_srli_epi16(t, 4), 1);
+    return _mm256_and_si256(b, _mm256_set1_epi8(0x0F));
+}
+
+/* 32 bits -> 32 bytes: 0xFF where the bit is set. */
+APR__TARGET_AVX2 static inline __m256i apr__bits_x32(const uint8_t *p) {
+    uint32_t x;
+    memcpy(&x, p, 4);
+    const __m256i spread = _mm256_setr_epi64x(0, 0x0101010101010101ll, 0x0202020202020202ll, 0x0303030303030303ll);
+    __m256i b = _mm256_shuffle_epi8(_mm256_set1_epi32((int)x), spread);
+    b = _mm256_or_si256(b, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfell));
+    return _mm256_cmpeq_epi8(b, _mm256_set1_epi64x(-1));
+}
+
+/* sum of products of unsigned u and signed s bytes, as 8 int32 */
+APR__TARGET_AVX2 static inline __m256i apr__dot_us_x32(__m256i u, __m256i s) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+
+/* sum of products of two signed byte vectors (w may hold -128, a may not) */
+APR__TARGET_AVX2 static inline __m256i apr__dot_ss_x32(__m256i w, __m256i a) {
+    return apr__dot_us_x32(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w));
+}
+
+APR__TARGET_AVX2 static void apr__vec_dot_f32_avx2(int64_t n, float *out, const void *w, const void *a) {
+    const float *x = (const float *)w, *y = (const float *)a;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8), acc1);
+        acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 16), _mm256_loadu_ps(y + i + 16), acc2);
+        acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 24), _mm256_loadu_ps(y + i + 24), acc3);
+    }
+    for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), acc0);
+    float s = apr__hsum_f32x8(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
+    for (; i < n; i++) s += x[i] * y[i];
+    *out = s;
+}
+
+APR__TARGET_AVX2 static void apr__vec_dot_f16_avx2(int64_t n, float *out, const void *w, const void *a) {
+    const uint16_t *x = (const uint16_t *)w;
+    const float *y = (const float *)a;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
+    int64_t i = 0;
+#define APR__F16X8(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
+    for (; i + 32 <= n; i += 32) {
+        acc0 = _mm256_fmadd_ps(APR__F16X8(x + i), _mm256_loadu_ps(y + i), acc0);
+        acc1 = _mm256_fmadd_ps(APR__F16X8(x + i + 8), _mm256_loadu_ps(y + i + 8), acc1);
+        acc2 = _mm256_fmadd_ps(APR__F16X8(x + i + 16), _mm256_loadu_ps(y + i + 16), acc2);
+        acc3 = _mm256_fmadd_ps(APR__F16X8(x + i + 24), _mm256_loadu_ps(y + i + 24), acc3);
+    }
+    for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(APR__F16X8(x + i), _mm256_loadu_ps(y + i), acc0);
+#undef APR__F16X8
+    float s = apr__hsum_f32x8(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
+    for (; i < n; i++) { uint16_t h; memcpy(&h, x + i, 2); s += apr__fp16_to_fp32(h) * y[i]; }
+    *out = s;
+}
+
+APR__TARGET_AVX2 static void apr__vec_dot_bf16_avx2(int64_t n, float *out, const void *w, const void *a) {
+    const uint16_t *x = (const uint16_t *)w;
+    const float *y = (const float *)a;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int64_t i = 0;
+#define APR__BF16X8(p) _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(p))), 16))
+    for (; i + 16 <= n; i += 16) {
+        acc0 = _mm256_fmadd_ps(APR__BF16X8(x + i), _mm256_loadu_ps(y + i), acc0);
+        acc1 = _mm256_fmadd_ps(APR__BF16X8(x + i + 8), _mm256_loadu_ps(y + i + 8), acc1);
+    }
+    for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(APR__BF16X8(x + i), _mm256_loadu_ps(y + i), acc0);
+#undef APR__BF16X8
+    float s = apr__hsum_f32x8(_mm256_add_ps(acc0, acc1));
+    for (; i < n; i++) { uint16_t h; memcpy(&h, x + i, 2); s += apr__bf16_to_fp32(h) * y[i]; }
+    *out = s;
+}
+
+/* Blocks of 32 against Q8_0: the block's integer dot as 8 int32 lanes. */
+APR__TARGET_AVX2 static inline __m256i apr__q4_0_dot_x32(const apr__block_q4_0 *x, __m256i a) {
+    __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(apr__nibbles_x32(x->qs), a),
+                                 _mm256_maddubs_epi16(_mm256_set1_epi8(8), a));
+    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+}
+APR__TARGET_AVX2 static inline __m256i apr__q5_0_dot_x32(const apr__block_q5_0 *x, __m256i a) {
+    __m256i q = _mm256_or_si256(apr__nibbles_x32(x->qs), _mm256_and_si256(apr__bits_x32(x->qh), _mm256_set1_epi8(0x10)));
+    __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q, a), _mm256_maddubs_epi16(_mm256_set1_epi8(16), a));
+    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+}
+APR__TARGET_AVX2 static inline __m256i apr__q8_0_dot_x32(const apr__block_q8_0 *x, __m256i a) {
+    return apr__dot_ss_x32(_mm256_loadu_si256((const __m256i *)x->qs), a);
+}
+APR__TARGET_AVX2 static inline __m256i apr__iq4_nl_dot_x32(const apr__block_iq4_nl *x, __m256i a) {
+    const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)apr__iq4nl_values));
+    return apr__dot_ss_x32(_mm256_shuffle_epi8(table, apr__nibbles_x32(x->qs)), a);
+}
+
+/* One kernel per 32-block type: two independent accumulators hide the FMA latency. */
+#define APR__DEFINE_DOT32_AVX2(NAME, BLOCK, DOTFN)                                              \
+    APR__TARGET_AVX2 static void NAME(int64_t n, float *out, const void *w, const void *act) {  \
+        const BLOCK *x = (const BLOCK *)w;                                                      \
+        const apr__block_q8_0 *y = (const apr__block_q8_0 *)act;                                \
+        const int64_t nb = n / 32;                                                              \
+        __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();                          \
+        int64_t i = 0;                                                                          \
+        for (; i + 2 <= nb; i += 2) {                                                           \
+            __m256i s0 = DOTFN(&x[i], _mm256_loadu_si256((const __m256i *)y[i].qs));            \
+            __m256i s1 = DOTFN(&x[i + 1], _mm256_loadu_si256((const __m256i *)y[i + 1].qs));    \
+            __m256 d0 = _mm256_set1_ps(apr__h2f(x[i].d) * apr__h2f(y[i].d));                    \
+            __m256 d1 = _mm256_set1_ps(apr__h2f(x[i + 1].d) * apr__h2f(y[i + 1].d));            \
+            acc0 = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(s0), acc0);                           \
+            acc1 = _mm256_fmadd_ps(d1, _mm256_cvtepi32_ps(s1), acc1);                           \
+        }                                                                                       \
+        for (; i < nb; i++) {                                                                   \
+            __m256i s0 = DOTFN(&x[i], _mm256_loadu_si256((const __m256i *)y[i].qs));            \
+            __m256 d0 = _mm256_set1_ps(apr__h2f(x[i].d) * apr__h2f(y[i].d));                    \
+            acc0 = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(s0), acc0);                           \
+        }                                                                                       \
+        *out = apr__hsum_f32x8(_mm256_add_ps(acc0, acc1));                                      \
+    }
+
+APR__DEFINE_DOT32_AVX2(apr__vec_dot_q4_0_avx2, apr__block_q4_0, apr__q4_0_dot_x32)
+APR__DEFINE_DOT32_AVX2(apr__vec_dot_q5_0_avx2, apr__block_q5_0, apr__q5_0_dot_x32)
+APR__DEFINE_DOT32_AVX2(apr__vec_dot_q8_0_avx2, apr__block_q8_0, apr__q8_0_dot_x32)
+APR__DEFINE_DOT32_AVX2(apr__vec_dot_iq4_nl_avx2, apr__block_iq4_nl, apr__iq4_nl_dot_x32)
+
+/* Q4_1 / Q5_1 against Q8_1: unsigned weights, so no offset; the min meets the block sum. */
+APR__TARGET_AVX2 static void apr__vec_dot_q4_1_avx2(int64_t n, float *out, const void *w, const void *act) {
+    const apr__block_q4_1 *x = (const apr__block_q4_1 *)w;
+    const apr__block_q8_1 *y = (const apr__block_q8_1 *)act;
+    __m256 acc = _mm256_setzero_ps();
+    float sm = 0;
+    for (int64_t i = 0; i < n / 32; i++) {
+        __m256i s = apr__dot_us_x32(apr__nibbles_x32(x[i].qs), _mm256_loadu_si256((const __m256i *)y[i].qs));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(apr__h2f(x[i].d) * apr__h2f(y[i].d)), _mm256_cvtepi32_ps(s), acc);
+        sm += apr__h2f(x[i].m) * apr__h2f(y[i].s);
+    }
+    *out = apr__hsum_f32x8(acc) + sm;
+}
+
+APR__TARGET_AVX2 static void apr__vec_dot_q5_1_avx2(int64_t n, float *out, const void *w, const void *act) {
+    const apr__block_q5_1 *x = (const apr__block_q5_1 *)w;
+    const apr__block_q8_1 *y = (const apr__block_q8_1 *)act;
+    __m256 acc = _mm256_setzero_ps();
+    float sm = 0;
+    for (int64_t i = 0; i < n / 32; i++) {
+        __m256i q = _mm256_or_si256(apr__nibbles_x32(x[i].qs), _mm256_and_si256(apr__bits_x32(x[i].qh), _mm256_set1_epi8(0x10)));
+        __m256i s = apr__dot_us_x32(q, _mm256_loadu_si256((const __m256i *)y[i].qs));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(apr__h2f(x[i].d) * apr__h2f(y[i].d)), _mm256_cvtepi32_ps(s), acc);
+        sm += apr__h2f(x[i].m) * apr__h2f(y[i].s);
+    }
+    *out = apr__hsum_f32x8(acc) + sm;
+}
+
+/* Q4_K / Q5_K scales and mins, 6 bits each, unpacked to 8 + 8 bytes. */
+static inline void apr__k4_unpack(const uint8_t *packed, uint32_t u[4]) {
+    memcpy(u, packed, 12);
+    u[3] = ((u[2] >> 4) & 0x0f0f0f0fu) | (((u[1] >> 6) & 0x03030303u) << 4);
+    const uint32_t t = u[1] & 0x3f3f3f3fu;
+    u[1] = (u[2] & 0x0f0f0f0fu) | (((u[0] >> 6) & 0x03030303u) << 4);
+    u[2] = t;
+    u[0] &= 0x3f3f3f3fu;
+}
+
+/* sum over j of mins[j] * (bsums[2j] + bsums[2j+1]) */
+APR__TARGET_AVX2 static inline int apr__k4_min_sum(const uint32_t u[4], const int16_t *bsums) {
+    __m128i bs = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)bsums), _mm_loadu_si128((const __m128i *)(bsums + 8)));
+    __m128i mins = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)u[3], (int)u[2]));
+    __m128i p = _mm_madd_epi16(bs, mins);
+    p = _mm_add_epi32(p, _mm_shuffle_epi32(p, 0x4e));
+    p = _mm_add_epi32(p, _mm_shuffle_epi32(p, 0xb1));
+    return _mm_cvtsi128_si32(p);
+}
+
+APR__TARGET_AVX2 static void apr__vec_dot_q4_K_avx2(int64_t n, float *out, const void *w, const void *act) {
+    const apr__block_q4_K *x = (const apr__block_q4_K *)w;
+    const apr__block_q8_K *y = (const apr__block_q8_K *)act;
+    __m256 acc = _mm256_setzero_ps();
+    float accm = 0;
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    for (int64_t i = 0; i < n / 256; i++) {
+        uint32_t u[4];
+        apr__k4_unpack(x[i].scales, u);
+        const float d = y[i].d * apr__h2f(x[i].d);
+        accm += y[i].d * apr__h2f(x[i].dmin) * (float)apr__k4_min_sum(u, y[i].bsums);
+        const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)u[1], (int)u[0])));
+        const uint8_t *q4 = x[i].qs;
+        const int8_t *q8 = y[i].qs;
+        __m256i sumi = _mm256_setzero_si256();
+        for (int j = 0; j < 4; j++, q4 += 32, q8 += 64) {
+            const __m256i scl = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(((4 * j + 1) << 8) | (4 * j))));
+            const __m256i sch = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(((4 * j + 3) << 8) | (4 * j + 2))));
+            const __m256i qb = _mm256_loadu_si256((const __m256i *)q4);
+            __m256i pl = _mm256_maddubs_epi16(_mm256_and_si256(qb, m4), _mm256_loadu_si256((const __m256i *)q8));
+            __m256i ph = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(qb, 4), m4), _mm256_loadu_si256((const __m256i *)(q8 + 32)));
+            sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(_mm256_madd_epi16(pl, scl), _mm256_madd_epi16(ph, sch)));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    *out = apr__hsum_f32x8(acc) - accm;
+}
+
+APR__TARGET_AVX2 static void apr__vec_dot_q5_K_avx2(int64_t n, float *out, const void *w, const void *act) {
+    const apr__block_q5_K *x = (const apr__block_q5_K *)w;
+    const apr__block_q8_K *y = (const apr__block_q8_K *)act;
+    __m256 acc = _mm256_setzero_ps();
+    float accm = 0;
+    const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
+    for (int64_t i = 0; i < n / 256; i++) {
+        uint32_t u[4];
+        apr__k4_unpack(x[i].scales, u);
+        const float d = y[i].d * apr__h2f(x[i].d);
+        accm += y[i].d * apr__h2f(x[i].dmin) * (float)apr__k4_min_sum(u, y[i].bsums);
+        const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)u[1], (int)u[0])));
+        const uint8_t *q5 = x[i].qs;
+        const int8_t *q8 = y[i].qs;
+        const __m256i hb = _mm256_loadu_si256((const __m256i *)x[i].qh);
+        __m256i sumi = _mm256_setzero_si256();
+        for (int j = 0; j < 4; j++, q5 += 32, q8 += 64) {
+            const __m256i scl = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(((4 * j + 1) << 8) | (4 * j))));
+            const __m256i sch = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(((4 * j + 3) << 8) | (4 * j + 2))));
+            const __m256i qb = _mm256_loadu_si256((const __m256i *)q5);
+            const __m256i hl = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * j), one), 4);
+            const __m256i hh = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * j + 1), one), 4);
+            __m256i pl = _mm256_maddubs_epi16(_mm256_or_si256(_mm256_and_si256(qb, m4), hl), _mm256_loadu_si256((const __m256i *)q8));
+            __m256i ph = _mm256_maddubs_epi16(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qb, 4), m4), hh),
+                                              _mm256_loadu_si256((const __m256i *)(q8 + 32)));
+            sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(_mm256_madd_epi16(pl, scl), _mm256_madd_epi16(ph, sch)));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    *out = apr__hsum_f32x8(acc) - accm;
+}
+
+/* int16 scale pairs for 16-element groups g and g+1 of a 16-scale block (Q6_K, Q3_K). */
+APR__TARGET_AVX2 static inline __m256i apr__scale_pair16(__m128i sc8, int g) {
+    const __m128i idx = _mm_add_epi8(_mm_set1_epi8((char)g), _mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1));
+    return _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc8, idx));
+}
+
+APR__TARGET_AVX2 static void apr__vec_dot_q6_K_avx2(int64_t n, float *out, const void *w, const void *act) {
+    const apr__block_q6_K *x = (const apr__block_q6_K *)w;
+    const apr__block_q8_K *y = (const apr__block_q8_K *)act;
+    __m256 acc = _mm256_setzero_ps();
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(3);
+    for (int64_t i = 0; i < n / 256; i++) {
+        const float d = y[i].d * apr__h2f(x[i].d);
+        const __m128i sc8 = _mm_loadu_si128((const __m128i *)x[i].scales);
+        /* the -32 offset: 32 * sum over groups of scale * bsum */
+        __m256i sumi = _mm256_slli_epi32(_mm256_madd_epi16(_mm256_cvtepi8_epi16(sc8), _mm256_loadu_si256((const __m256i *)y[i].bsums)), 5);
+        sumi = _mm256_sub_epi32(_mm256_setzero_si256(), sumi);
+        const uint8_t *ql = x[i].ql, *qh = x[i].qh;
+        const int8_t *q8 = y[i].qs;
+        for (int k = 0; k < 2; k++, ql += 64, qh += 32, q8 += 128) {
+            const __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
+            const __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+            const __m256i h = _mm256_loadu_si256((const __m256i *)qh);
+            const __m256i q0 = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(h, m3), 4));
+            const __m256i q1 = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m3), 4));
+            const __m256i q2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m3), 4));
+            const __m256i q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m3), 4));
+            __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(q0, _mm256_loadu_si256((const __m256i *)q8)), apr__scale_pair16(sc8, 8 * k + 0));
+            __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(q1, _mm256_loadu_si256((const __m256i *)(q8 + 32))), apr__scale_pair16(sc8, 8 * k + 2));
+            __m256i p2 = _mm256_madd_epi16(_mm256_maddubs_epi16(q2, _mm256_loadu_si256((const __m256i *)(q8 + 64))), apr__scale_pair16(sc8, 8 * k + 4));
+            __m256i p3 = _mm256_madd_epi16(_mm256_maddubs_epi16(q3, _mm256_loadu_si256((const __m256i *)(q8 + 96))), apr__scale_pair16(sc8, 8 * k + 6));
+            sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(_mm256_add_epi32(p0, p1), _mm256_add_epi32(p2, p3)));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    *out = apr__hsum_f32x8(acc);
+}
+
+APR__TARGET_AVX2 static void apr__vec_dot_q2_K_avx2(int64_t n, float *out, const void *w, const void *act) {
+    const apr__block_q2_K *x = (const apr__block_q2_K *)w;
+    const apr__block_q8_K *y = (const apr__block_q8_K *)act;
+    __m256 acc = _mm256_setzero_ps();
+    float accm = 0;
+    const __m256i m3 = _mm256_set1_epi8(3);
+    for (int64_t i = 0; i < n / 256; i++) {
+        const __m128i raw = _mm_loadu_si128((const __m128i *)x[i].scales);
+        const __m128i sc8 = _mm_and_si128(raw, _mm_set1_epi8(0x0F));
+        const __m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(raw, 4), _mm_set1_epi8(0x0F)));
+        accm += y[i].d * apr__h2f(x[i].dmin) *
+                (float)apr__hsum_i32x8(_mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)y[i].bsums)));
+        const uint8_t *q2 = x[i].qs;
+        const int8_t *q8 = y[i].qs;
+        __m256i sumi = _mm256_setzero_si256();
+        for (int k = 0; k < 2; k++, q2 += 32) {
+            const __m256i qb = _mm256_loadu_si256((const __m256i *)q2);
+            for (int s = 0; s < 4; s++, q8 += 32) {
+                const __m256i q = _mm256_and_si256(_mm256_srli_epi16(qb, 2 * s), m3);
+                __m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)q8));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, apr__scale_pair16(sc8, 8 * k + 2 * s)));
+            }
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(y[i].d * apr__h2f(x[i].d)), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    *out = apr__hsum_f32x8(acc) - accm;
+}
+
+APR__TARGET_AVX2 static void apr__vec_dot_q3_K_avx2(int64_t n, float *out, const void *w, const void *act) {
+    const apr__block_q3_K *x = (const apr__block_q3_K *)w;
+    const apr__block_q8_K *y = (const apr__block_q8_K *)act;
+    __m256 acc = _mm256_setzero_ps();
+    const __m256i m3 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
+    for (int64_t i = 0; i < n / 256; i++) {
+        int8_t sc[16];
+        apr__q3k_scales(x[i].scales, sc);
+        const __m128i sc8 = _mm_loadu_si128((const __m128i *)sc);
+        /* q3 = low2 - 4*(1 - hbit) = low2 + 4*hbit - 4: unsigned part low2 | hbit<<2, then -4*bsum */
+        __m256i sumi = _mm256_slli_epi32(_mm256_madd_epi16(_mm256_cvtepi8_epi16(sc8), _mm256_loadu_si256((const __m256i *)y[i].bsums)), 2);
+        sumi = _mm256_sub_epi32(_mm256_setzero_si256(), sumi);
+        const __m256i hm = _mm256_loadu_si256((const __m256i *)x[i].hmask);
+        const uint8_t *q3 = x[i].qs;
+        const int8_t *q8 = y[i].qs;
+        int bit = 0;
+        for (int k = 0; k < 2; k++, q3 += 32) {
+            const __m256i qb = _mm256_loadu_si256((const __m256i *)q3);
+            for (int s = 0; s < 4; s++, q8 += 32, bit++) {
+                const __m256i h = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hm, bit), one), 2);
+                const __m256i q = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qb, 2 * s), m3), h);
+                __m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)q8));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, apr__scale_pair16(sc8, 8 * k + 2 * s)));
+            }
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(y[i].d * apr__h2f(x[i].d)), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    *out = apr__hsum_f32x8(acc);
+}
+
+APR__TARGET_AVX2 static void apr__vec_dot_iq4_xs_avx2(int64_t n, float *out, const void *w, const void *act) {
+    const apr__block_iq4_xs *x = (const apr__block_iq4_xs *)w;
+    const apr__block_q8_K *y = (const apr__block_q8_K *)act;
+    const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)apr__iq4nl_values));
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / 256; i++) {
+        __m256i sumi = _mm256_setzero_si256();
+        for (int ib = 0; ib < 8; ib++) {
+            const __m256i q = _mm256_shuffle_epi8(table, apr__nibbles_x32(x[i].qs + 16 * ib));
+            const __m256i s = apr__dot_ss_x32(q, _mm256_loadu_si256((const __m256i *)(y[i].qs + 32 * ib)));
+            sumi = _mm256_add_epi32(sumi, _mm256_mullo_epi32(s, _mm256_set1_epi32(apr__iq4xs_scale(&x[i], ib))));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(y[i].d * apr__h2f(x[i].d)), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    *out = apr__hsum_f32x8(acc);
+}
+
+/* Activation quantizers: the same float operations as the scalar ones (max of |x|,
+   x * (127/amax), round to nearest even), so the bytes are identical. */
+APR__TARGET_AVX2 static inline __m256i apr__round_pack_x32(const float *x, __m256 id) {
+    __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x), id));
+    __m256i i1 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 8), id));
+    __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 16), id));
+    __m256i i3 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 24), id));
+    __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+    return _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+APR__TARGET_AVX2 static inline float apr__amax_f32(const float *x, int n) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 m = _mm256_setzero_ps();
+    for (int j = 0; j < n; j += 8) m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + j)));
+    __m128 s = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_max_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+APR__TARGET_AVX2 static void apr__quantize_q8_0_avx2(const float *x, void *dst, int64_t n) {
+    apr__block_q8_0 *y = (apr__block_q8_0 *)dst;
+    for (int64_t i = 0; i < n / 32; i++, x += 32) {
+        const float amax = apr__amax_f32(x, 32);
+        const float id = amax != 0 ? 127.0f / amax : 0.0f;
+        y[i].d = apr__fp32_to_fp16(amax / 127.0f);
+        _mm256_storeu_si256((__m256i *)y[i].qs, apr__round_pack_x32(x, _mm256_set1_ps(id)));
+    }
+}
+
+APR__TARGET_AVX2 static void apr__quantize_q8_K_avx2(const float *x, void *dst, int64_t n) {
+    apr__block_q8_K *y = (apr__block_q8_K *)dst;
+    for (int64_t i = 0; i < n / 256; i++, x += 256) {
+        const float amax = apr__amax_f32(x, 256);
+        const __m256 id = _mm256_set1_ps(amax != 0 ? 127.0f / amax : 0.0f);
+        y[i].d = amax / 127.0f;
+        for (int j = 0; j < 8; j++) {
+            __m256i q = apr__round_pack_x32(x + 32 * j, id);
+            _mm256_storeu_si256((__m256i *)(y[i].qs + 32 * j), q);
+            /* two sums of 16: maddubs with ones gives pair sums, madd folds to 4+4 int32 */
+            __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), q), _mm256_set1_epi16(1));
+            s = _mm256_hadd_epi32(s, s);
+            s = _mm256_hadd_epi32(s, s);
+            y[i].bsums[2 * j] = (int16_t)_mm256_extract_epi32(s, 0);
+            y[i].bsums[2 * j + 1] = (int16_t)_mm256_extract_epi32(s, 4);
+        }
+    }
+}
+
+#endif /* APR__HAVE_X86_SIMD */
+
+/* @@SIMD512@@ */
+
+/* @@NEON@@ */
 
 /* ---- type table ------------------------------------------------------------------------ */
 
@@ -703,11 +1133,15 @@ static apr__quantize_act_fn apr__quantize_act_for(int act_type, int level) {
     switch (act_type) {
     case APR_TYPE_F32: return apr__quantize_f32_copy;
     case APR_TYPE_Q8_0:
-        /* @@Q8_0_SIMD@@ */
+#if defined(APR__HAVE_X86_SIMD)
+        if (level >= 1) return apr__quantize_q8_0_avx2;
+#endif
         return apr__quantize_q8_0_ref;
     case APR_TYPE_Q8_1: return apr__quantize_q8_1_ref;
     case APR_TYPE_Q8_K:
-        /* @@Q8_K_SIMD@@ */
+#if defined(APR__HAVE_X86_SIMD)
+        if (level >= 1) return apr__quantize_q8_K_avx2;
+#endif
         return apr__quantize_q8_K_ref;
     }
     return NULL;
@@ -723,8 +1157,28 @@ static void apr__quantize_act(int act_type, const float *x, void *dst, int64_t n
 static apr__vec_dot_fn apr__vec_dot_for(int weight_type, int simd_level) {
     const apr__type_traits *t = apr__type_traits_of(weight_type);
     if (!t) return NULL;
+#if defined(APR__HAVE_X86_SIMD)
+    if (simd_level >= 1) {
+        switch (weight_type) {
+        case APR_TYPE_F32: return apr__vec_dot_f32_avx2;
+        case APR_TYPE_F16: return apr__vec_dot_f16_avx2;
+        case APR_TYPE_BF16: return apr__vec_dot_bf16_avx2;
+        case APR_TYPE_Q4_0: return apr__vec_dot_q4_0_avx2;
+        case APR_TYPE_Q4_1: return apr__vec_dot_q4_1_avx2;
+        case APR_TYPE_Q5_0: return apr__vec_dot_q5_0_avx2;
+        case APR_TYPE_Q5_1: return apr__vec_dot_q5_1_avx2;
+        case APR_TYPE_Q8_0: return apr__vec_dot_q8_0_avx2;
+        case APR_TYPE_Q2_K: return apr__vec_dot_q2_K_avx2;
+        case APR_TYPE_Q3_K: return apr__vec_dot_q3_K_avx2;
+        case APR_TYPE_Q4_K: return apr__vec_dot_q4_K_avx2;
+        case APR_TYPE_Q5_K: return apr__vec_dot_q5_K_avx2;
+        case APR_TYPE_Q6_K: return apr__vec_dot_q6_K_avx2;
+        case APR_TYPE_IQ4_NL: return apr__vec_dot_iq4_nl_avx2;
+        case APR_TYPE_IQ4_XS: return apr__vec_dot_iq4_xs_avx2;
+        }
+    }
+#endif
     (void)simd_level;
-    /* @@VEC_DOT_SIMD@@ */
     return t->vec_dot_ref;
 }
 
