@@ -383,6 +383,45 @@ static void test_truncation(void) {
     truncate_file("data/vocab/ggml-vocab-llama-spm.gguf", 300, quick ? 40 : 300);
 }
 
+/* Random byte edits of the tensor-info area of a real file: each open either succeeds
+   with every tensor inside the buffer, or fails with INVALID_FILE and a message. */
+static void test_mutations(void) {
+    TEST("random mutations");
+    size_t size = 0;
+    uint8_t *bytes = (uint8_t *)test_read_file(test_shared("data/quant/tiny-llama-Q4_K.gguf"), &size);
+    CHECK(bytes != NULL && size > 13000, "read tiny-llama-Q4_K");
+    if (!bytes) return;
+    const size_t head = 12544; /* data offset: mutate only the header */
+    uint8_t *copy = (uint8_t *)malloc(size);
+    int runs = getenv("APR_TEST_QUICK") ? 300 : 2000, bad = 0, ok = 0;
+    for (int r = 0; r < runs; r++) {
+        memcpy(copy, bytes, size);
+        int n = 1 + (int)(test_rand_u64() % 3);
+        for (int k = 0; k < n; k++) {
+            size_t at = (size_t)(test_rand_u64() % head);
+            if (test_rand_u64() & 1) copy[at] ^= (uint8_t)(1u << (test_rand_u64() % 8));
+            else copy[at] = (uint8_t)test_rand_u64();
+        }
+        apr_gguf *g = NULL;
+        apr_error e;
+        apr_result res = apr_gguf_open_memory(copy, size, &g, &e);
+        if (res == APR_SUCCESS) {
+            ok++;
+            for (int64_t i = 0; i < apr_gguf_n_tensors(g); i++) {
+                const apr_gguf_tensor *t = apr_gguf_tensor_at(g, i);
+                if ((const uint8_t *)t->data < copy || (const uint8_t *)t->data + t->size > copy + size) bad++;
+            }
+            apr_gguf_close(g);
+        } else if (res != APR_ERROR_INVALID_FILE || g != NULL || e.message[0] == 0) {
+            if (bad++ < 3) CHECK(0, "mutation %d: result %d '%s'", r, res, e.message);
+        }
+    }
+    CHECK(bad == 0, "%d of %d mutated files misbehaved", bad, runs);
+    CHECK(ok > 0 && ok < runs, "some mutations still valid (names, values), most not: %d of %d", ok, runs);
+    free(copy);
+    free(bytes);
+}
+
 /* ---- writer ------------------------------------------------------------------------------ */
 
 #define TMP_GGUF "tests/bin/test_gguf_tmp.gguf"
@@ -716,6 +755,7 @@ int main(void) {
     test_quant_files();
     test_malformed();
     test_truncation();
+    test_mutations();
     test_writer();
     test_type_table();
     return test_finish();
