@@ -62,7 +62,7 @@ int main(void) {
         if (!pool) continue;
         int64_t sums[8];
         int wrong = 0;
-        for (int rep = 0; rep < 2000; rep++) {
+        for (int rep = 0; rep < 300; rep++) {
             sum_job j = {sums, 1000 + rep};
             memset(sums, 0, sizeof sums);
             apr__pool_run(pool, sum_worker, &j, 0);
