@@ -192,7 +192,9 @@ APRDEF bool apr_gguf_get_i64(const apr_gguf *gguf, const char *key, int64_t *out
 APRDEF bool apr_gguf_get_f64(const apr_gguf *gguf, const char *key, double *out);
 APRDEF bool apr_gguf_get_bool(const apr_gguf *gguf, const char *key, bool *out);
 APRDEF bool apr_gguf_get_str(const apr_gguf *gguf, const char *key, apr_str *out);
-/* Arrays: element type and count; numeric data is little-endian, packed, unaligned. */
+/* Arrays: element type and count; numeric data is little-endian, packed, unaligned.
+   For string arrays data points at the serialized (length-prefixed) strings: read the
+   elements with apr_gguf_arr_str / apr_gguf_kv_arr_str (O(1) each). */
 APRDEF bool apr_gguf_get_arr(const apr_gguf *gguf, const char *key,
                              apr_gguf_value_type *elem_type, uint64_t *count,
                              const void **data);
@@ -201,7 +203,8 @@ APRDEF apr_str apr_gguf_arr_str(const apr_gguf *gguf, const char *key, uint64_t 
 APRDEF bool apr_gguf_kv_arr(const apr_gguf *gguf, int64_t i, apr_gguf_value_type *elem_type,
                             uint64_t *count, const void **data);
 APRDEF apr_str apr_gguf_kv_arr_str(const apr_gguf *gguf, int64_t i, uint64_t j);
-/* Scalar value of kv i as text (strings quoted, arrays summarised) into buf. */
+/* Value of kv i as text into buf (strings quoted and escaped; arrays as element type,
+   count and the first elements); returns the length written (clipped to size - 1). */
 APRDEF int apr_gguf_kv_to_string(const apr_gguf *gguf, int64_t i, char *buf, size_t size);
 
 APRDEF int64_t apr_gguf_n_tensors(const apr_gguf *gguf);
