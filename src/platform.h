@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include <pthread.h>
+#include <sched.h>
 #include <dlfcn.h>
 #include <time.h>
 #endif
@@ -395,6 +396,7 @@ static bool apr__thread_create(apr__thread *t, void (*fn)(void *), void *arg) {
 }
 static void apr__thread_join(apr__thread t) { WaitForSingleObject(t, INFINITE); CloseHandle(t); }
 static void apr__cpu_relax(void) { YieldProcessor(); }
+static void apr__thread_yield(void) { SwitchToThread(); }
 #define APR__ATOMIC_LOAD(p) InterlockedCompareExchange((volatile LONG *)(p), 0, 0)
 #define APR__ATOMIC_STORE(p, v) InterlockedExchange((volatile LONG *)(p), (LONG)(v))
 #define APR__ATOMIC_ADD(p, v) (InterlockedExchangeAdd((volatile LONG *)(p), (LONG)(v)) + (v))
@@ -425,6 +427,7 @@ static bool apr__thread_create(apr__thread *t, void (*fn)(void *), void *arg) {
     return true;
 }
 static void apr__thread_join(apr__thread t) { pthread_join(t, NULL); }
+static void apr__thread_yield(void) { sched_yield(); }
 static void apr__cpu_relax(void) {
 #if defined(APR__X86) && !defined(APR_NO_SIMD)
     _mm_pause();
@@ -555,8 +558,12 @@ static void apr__pool_run(apr__pool *pool, apr__pool_fn fn, void *arg, int nth) 
     apr__cond_broadcast(&pool->wake);
     apr__mutex_unlock(&pool->mutex);
     fn(arg, 0, n);
-    /* every worker checks in, also those beyond n, so the next job starts clean */
-    while (APR__ATOMIC_LOAD(&pool->n_done) < pool->n_threads - 1) apr__cpu_relax();
+    /* every worker checks in, also those beyond n, so the next job starts clean; yield
+       now and then so an oversubscribed machine lets the late worker run */
+    for (unsigned spins = 1; APR__ATOMIC_LOAD(&pool->n_done) < pool->n_threads - 1; spins++) {
+        if (spins % 256 == 0) apr__thread_yield();
+        else apr__cpu_relax();
+    }
 }
 
 /* Split [0, total) into nth nearly equal parts, rounded to multiples of `align`. */
