@@ -247,6 +247,60 @@ APRDEF apr_result apr_gguf_writer_write_tensor_data(apr_gguf_writer *w, const vo
 APRDEF apr_result apr_gguf_writer_finish(apr_gguf_writer *w, apr_error *err);
 
 /* =====================================================================================
+   Quantization recipes, model conversion and synthetic models (apr-quantize)
+   A recipe is one of llama.cpp's file types (general.file_type): F32 F16 BF16 Q4_0 Q4_1
+   Q5_0 Q5_1 Q8_0 Q2_K Q2_K_S Q3_K_S Q3_K_M Q3_K_L Q4_K_S Q4_K_M Q5_K_S Q5_K_M Q6_K IQ4_NL
+   IQ4_XS, choosing per-tensor types as llama-quantize does; Q3_K, Q4_K and Q5_K are plain
+   types (every weight in that type, like llama-quantize --pure).
+   ===================================================================================== */
+
+APRDEF int apr_ftype_from_name(const char *name);   /* "Q4_K_M" -> 15; -1 if unknown */
+APRDEF const char *apr_ftype_name(int ftype);       /* 15 -> "Q4_K_M"; NULL if unknown */
+
+/* What a recipe needs to know of the model. */
+typedef struct apr_quantize_model_info {
+    const char *arch;       /* general.architecture */
+    int32_t n_layer;
+    int32_t n_head;
+    int32_t n_head_kv;
+    int32_t n_expert;       /* 0: dense */
+    bool has_output;        /* output.weight exists (false: tied to token_embd) */
+} apr_quantize_model_info;
+
+/* The type a recipe gives tensor `name` of shape ne[n_dims]; tensors it never quantizes
+   (norms, biases, 1-D) keep cur_type. -1 if type_or_recipe is unknown. */
+APRDEF int apr_quantize_tensor_type(const char *type_or_recipe, bool pure,
+                                    const apr_quantize_model_info *info, const char *name,
+                                    int n_dims, const int64_t *ne, int cur_type);
+
+typedef struct apr_quantize_params {
+    int n_threads;          /* 0: all cores */
+    bool pure;              /* every quantizable weight in the recipe's default type */
+    uint64_t seed;          /* synthetic weights (default 42) */
+    apr_log_fn log_fn;      /* progress: one INFO line per tensor; NULL: silent */
+    void *log_user;
+} apr_quantize_params;
+APRDEF apr_quantize_params apr_quantize_default_params(void);
+
+/* Convert in_path to a recipe or type. All metadata is copied; general.file_type and
+   general.quantization_version = 2 are set. One tensor at a time is held in memory. */
+APRDEF apr_result apr_quantize_model(const char *in_path, const char *out_path,
+                                     const char *type_or_recipe,
+                                     const apr_quantize_params *params, apr_error *err);
+
+/* Synthetic models for benchmarks: the real dimensions and metadata of a model, random
+   weights, the tokenizer of a vocabulary GGUF (padded with unused tokens to the model's
+   vocabulary size; for llama3-8b Llama 3's special tokens are put at 128000..128255). */
+APRDEF const char *const *apr_synthetic_names(void);   /* NULL-terminated: "qwen2.5-0.5b"... */
+APRDEF apr_result apr_synthetic_model(const char *name, const char *vocab_path,
+                                      const char *out_path, const char *type_or_recipe,
+                                      const apr_quantize_params *params, apr_error *err);
+/* Without writing anything: the bytes of tensor data (llama-bench's "size"; the file adds
+   its header, the tokenizer included) and the parameter count the model would have. */
+APRDEF apr_result apr_synthetic_plan(const char *name, const char *type_or_recipe, bool pure,
+                                     uint64_t *tensor_bytes, uint64_t *n_params);
+
+/* =====================================================================================
    Vocabulary and tokenizers
    ===================================================================================== */
 

@@ -1,0 +1,253 @@
+/* tests/test_quantize.c - weight quantizers against llama.cpp's files, the recipes against
+   the file sizes llama.cpp gives, requantization and synthetic models end to end. */
+#define APR_IMPLEMENTATION
+#include "apr.h"
+#include "test.h"
+
+static const char *const k_types[] = {"F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K",
+                                      "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS"};
+
+static double sq_err(const float *a, const float *b, int64_t n) {
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+    return s;
+}
+
+/* Every 2-D weight of tiny-llama-f32.gguf quantized by apr and by llama-quantize --pure:
+   apr's error may be at most 5% above llama.cpp's; identical bytes are counted. */
+static void test_round_trip(void) {
+    TEST("round trip against llama.cpp's quantized files");
+    apr_gguf *f32 = NULL;
+    if (apr_gguf_open(test_shared("data/quant/tiny-llama-f32.gguf"), &f32, NULL) != APR_SUCCESS) {
+        CHECK(0, "tiny-llama-f32.gguf missing");
+        return;
+    }
+    for (size_t ti = 0; ti < sizeof k_types / sizeof k_types[0]; ti++) {
+        char path[256];
+        snprintf(path, sizeof path, "data/quant/tiny-llama-%s.gguf", k_types[ti]);
+        apr_gguf *ref = NULL;
+        if (apr_gguf_open(test_shared(path), &ref, NULL) != APR_SUCCESS) {
+            CHECK(0, "%s missing", path);
+            continue;
+        }
+        int type = apr_type_from_name(k_types[ti]);
+        double err_apr = 0, err_ref = 0;
+        int n_tensors = 0, n_same = 0;
+        for (int64_t i = 0; i < apr_gguf_n_tensors(ref); i++) {
+            const apr_gguf_tensor *r = apr_gguf_tensor_at(ref, i);
+            if (r->type != type) continue;
+            char name[64];
+            snprintf(name, sizeof name, "%.*s", (int)r->name.len, r->name.ptr);
+            const apr_gguf_tensor *src = apr_gguf_find_tensor(f32, name);
+            CHECK(src && src->type == APR_TYPE_F32, "%s in the f32 file", name);
+            if (!src) continue;
+            int64_t n = src->ne[0] * src->ne[1];
+            size_t bytes = apr_type_row_bytes(type, src->ne[0]) * (size_t)src->ne[1];
+            CHECK(bytes == r->size, "%s %s size %zu vs %llu", k_types[ti], name, bytes, (unsigned long long)r->size);
+            uint8_t *q = (uint8_t *)malloc(bytes);
+            float *a = (float *)malloc((size_t)n * sizeof(float)), *b = (float *)malloc((size_t)n * sizeof(float));
+            const float *x = (const float *)src->data;
+            /* row by row, as a converter does */
+            for (int64_t row = 0; row < src->ne[1]; row++)
+                CHECK(apr_quantize_row(type, x + row * src->ne[0], q + row * (bytes / src->ne[1]), src->ne[0], NULL) ==
+                          APR_SUCCESS, "quantize %s", k_types[ti]);
+            CHECK(apr_dequantize_row(type, q, a, n) == APR_SUCCESS, "dequantize apr's %s", k_types[ti]);
+            CHECK(apr_dequantize_row(type, r->data, b, n) == APR_SUCCESS, "dequantize llama.cpp's %s", k_types[ti]);
+            err_apr += sq_err(a, x, n);
+            err_ref += sq_err(b, x, n);
+            n_tensors++;
+            if (memcmp(q, r->data, bytes) == 0) n_same++;
+            free(q); free(a); free(b);
+        }
+        CHECK(n_tensors > 0, "%s has tensors of its type", k_types[ti]);
+        CHECK(sqrt(err_apr) <= 1.05 * sqrt(err_ref), "%s: rmse %.4g vs llama.cpp %.4g", k_types[ti], sqrt(err_apr),
+              sqrt(err_ref));
+        fprintf(stderr, "    %-6s error ratio %.5f, bytes identical in %d of %d tensors\n", k_types[ti],
+                err_ref > 0 ? sqrt(err_apr / err_ref) : 1.0, n_same, n_tensors);
+        apr_gguf_close(ref);
+    }
+    apr_gguf_close(f32);
+}
+
+/* Edge cases every quantizer must survive: zeros, constants, one outlier, huge and tiny. */
+static void test_edge_rows(void) {
+    TEST("edge rows");
+    float x[512];
+    uint8_t q[512 * 4];
+    float y[512];
+    for (size_t ti = 0; ti < sizeof k_types / sizeof k_types[0]; ti++) {
+        int type = apr_type_from_name(k_types[ti]);
+        for (int kind = 0; kind < 6; kind++) {
+            for (int i = 0; i < 512; i++) {
+                x[i] = kind == 0 ? 0.0f : kind == 1 ? 0.5f : kind == 2 ? (i == 77 ? 100.0f : 0.0f)
+                     : kind == 3 ? 1e4f * test_rand_normal() : kind == 4 ? 1e-3f * test_rand_normal()
+                     : 1e-7f * test_rand_normal();
+            }
+            CHECK(apr_quantize_row(type, x, q, 512, NULL) == APR_SUCCESS, "%s kind %d", k_types[ti], kind);
+            CHECK(apr_dequantize_row(type, q, y, 512) == APR_SUCCESS, "%s kind %d", k_types[ti], kind);
+            double amax = 0, err = 0;
+            for (int i = 0; i < 512; i++) {
+                amax = fmax(amax, fabs(x[i]));
+                err = fmax(err, fabs((double)x[i] - y[i]));
+            }
+            bool finite = true;
+            for (int i = 0; i < 512; i++) finite = finite && isfinite(y[i]);
+            CHECK(finite, "%s kind %d: finite output", k_types[ti], kind);
+            /* the coarsest type (Q2_K) is within about a half of the block's range; values
+               below fp16's range (kind 5) only need to stay finite */
+            CHECK(kind == 5 || err <= 0.75 * amax, "%s kind %d: max error %g of max %g", k_types[ti], kind, err, amax);
+        }
+    }
+    CHECK(apr_quantize_row(APR_TYPE_Q4_K, x, q, 100, NULL) == APR_ERROR_INVALID_ARGUMENT, "n not a multiple of 256");
+    CHECK(apr_quantize_row(APR_TYPE_Q8_K, x, q, 256, NULL) == APR_ERROR_UNSUPPORTED, "Q8_K is no weight type");
+}
+
+/* llama.cpp's Q4_K_M on the real Qwen2.5 shapes: the sizes llama-bench reports. */
+static void test_recipe_sizes(void) {
+    TEST("recipe sizes (Q4_K_M, Qwen2.5 shapes)");
+    static const struct { const char *name; double mib; } want[] = {
+        {"qwen2.5-0.5b", 373.7}, {"qwen2.5-1.5b", 934.7}, {"qwen2.5-7b", 4.36 * 1024}, {"qwen2.5-32b", 18.48 * 1024}};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        uint64_t bytes = 0, params = 0;
+        CHECK(apr_synthetic_plan(want[i].name, "Q4_K_M", false, &bytes, &params) == APR_SUCCESS, "%s", want[i].name);
+        double mib = bytes / 1048576.0;
+        CHECK(fabs(mib / want[i].mib - 1) < 0.005, "%s: %.2f MiB, llama.cpp %.2f MiB", want[i].name, mib, want[i].mib);
+        fprintf(stderr, "    %-13s %9.2f MiB (llama.cpp %.2f), %.3f B parameters\n", want[i].name, mib, want[i].mib,
+                params / 1e9);
+    }
+    uint64_t b1 = 0, b2 = 0;
+    CHECK(apr_synthetic_plan("qwen2.5-0.5b", "Q8_0", false, &b1, NULL) == APR_SUCCESS, "Q8_0 plan");
+    CHECK(apr_synthetic_plan("qwen2.5-0.5b", "Q4_K_M", true, &b2, NULL) == APR_SUCCESS, "pure plan");
+    CHECK(b1 > b2, "Q8_0 larger than pure Q4_K");
+    CHECK(apr_synthetic_plan("no-such-model", "Q4_K_M", false, &b1, NULL) == APR_ERROR_INVALID_ARGUMENT, "unknown name");
+    CHECK(apr_synthetic_plan("qwen2.5-0.5b", "Q9_X", false, &b1, NULL) == APR_ERROR_INVALID_ARGUMENT, "unknown type");
+}
+
+/* Per-tensor choices, as llama-quantize prints them for Qwen2.5 0.5B and 7B. */
+static void test_recipe_types(void) {
+    TEST("recipe per-tensor types");
+    apr_quantize_model_info q05 = {"qwen2", 24, 14, 2, 0, false};
+    apr_quantize_model_info q7 = {"qwen2", 28, 28, 4, 0, true};
+    int64_t sq[2] = {896, 896}, kv[2] = {896, 128}, down[2] = {4864, 896}, emb[2] = {896, 151936}, nrm[1] = {896};
+    int64_t down7[2] = {18944, 3584}, emb7[2] = {3584, 151936}, kv7[2] = {3584, 512};
+    struct { const apr_quantize_model_info *mi; const char *name; int nd; const int64_t *ne; int want; } cases[] = {
+        {&q05, "token_embd.weight", 2, emb, APR_TYPE_Q8_0},      /* tied: output's type, 896 % 256 */
+        {&q05, "blk.0.attn_q.weight", 2, sq, APR_TYPE_Q5_0},     /* Q4_K falls back */
+        {&q05, "blk.0.attn_v.weight", 2, kv, APR_TYPE_Q8_0},     /* Q6_K falls back */
+        {&q05, "blk.3.attn_v.weight", 2, kv, APR_TYPE_Q5_0},
+        {&q05, "blk.5.attn_v.weight", 2, kv, APR_TYPE_Q8_0},     /* (5 - 3) % 3 == 2 */
+        {&q05, "blk.0.ffn_down.weight", 2, down, APR_TYPE_Q6_K}, /* 4864 = 19 x 256 */
+        {&q05, "blk.4.ffn_down.weight", 2, down, APR_TYPE_Q4_K},
+        {&q05, "blk.21.ffn_down.weight", 2, down, APR_TYPE_Q6_K},
+        {&q05, "blk.0.attn_norm.weight", 1, nrm, APR_TYPE_F32},
+        {&q05, "blk.0.attn_q.bias", 1, nrm, APR_TYPE_F32},
+        {&q7, "token_embd.weight", 2, emb7, APR_TYPE_Q4_K},
+        {&q7, "output.weight", 2, emb7, APR_TYPE_Q6_K},
+        {&q7, "blk.1.attn_v.weight", 2, kv7, APR_TYPE_Q6_K},
+        {&q7, "blk.4.attn_v.weight", 2, kv7, APR_TYPE_Q4_K},
+        {&q7, "blk.27.ffn_down.weight", 2, down7, APR_TYPE_Q6_K},
+        {&q7, "blk.10.ffn_down.weight", 2, down7, APR_TYPE_Q4_K},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int t = apr_quantize_tensor_type("Q4_K_M", false, cases[i].mi, cases[i].name, cases[i].nd, cases[i].ne,
+                                         APR_TYPE_F32);
+        CHECK(t == cases[i].want, "%s: %s, want %s", cases[i].name, apr_type_name(t), apr_type_name(cases[i].want));
+    }
+    CHECK(apr_quantize_tensor_type("Q4_K_M", true, &q7, "output.weight", 2, emb7, APR_TYPE_F32) == APR_TYPE_Q4_K,
+          "pure");
+    CHECK(apr_quantize_tensor_type("Q8_0", false, &q7, "output.weight", 2, emb7, APR_TYPE_F32) == APR_TYPE_Q8_0, "Q8_0");
+    CHECK(apr_quantize_tensor_type("Q6_K", false, &q05, "blk.0.attn_q.weight", 2, sq, APR_TYPE_F32) == APR_TYPE_Q8_0,
+          "Q6_K falls back to Q8_0");
+    CHECK(apr_quantize_tensor_type("Q5_K_M", false, &q05, "blk.0.attn_q.weight", 2, sq, APR_TYPE_F32) == APR_TYPE_Q5_1,
+          "Q5_K falls back to Q5_1");
+    CHECK(apr_quantize_tensor_type("nope", false, &q05, "blk.0.attn_q.weight", 2, sq, APR_TYPE_F32) == -1, "unknown");
+    CHECK(apr_ftype_from_name("q4_k_m") == 15 && apr_ftype_from_name("Q8_0") == 7 && apr_ftype_from_name("BF16") == 32,
+          "file type values");
+    CHECK(apr_ftype_name(15) && strcmp(apr_ftype_name(15), "Q4_K_M") == 0, "ftype name");
+}
+
+/* apr_quantize_model: metadata copied, file type set, per-tensor types, data as llama.cpp. */
+static void test_requantize(void) {
+    TEST("apr_quantize_model on tiny-llama");
+    system("mkdir -p tests/tmp");
+    const char *out = "tests/tmp/quantize-tiny.gguf";
+    apr_quantize_params p = apr_quantize_default_params();
+    p.n_threads = 2;
+    p.pure = true;
+    apr_error err;
+    apr_result r = apr_quantize_model(test_shared("data/quant/tiny-llama-f32.gguf"), out, "Q4_K", &p, &err);
+    CHECK(r == APR_SUCCESS, "quantize: %s", err.message);
+    apr_gguf *a = NULL, *b = NULL, *src = NULL;
+    if (r != APR_SUCCESS || apr_gguf_open(out, &a, NULL) != APR_SUCCESS ||
+        apr_gguf_open(test_shared("data/quant/tiny-llama-Q4_K.gguf"), &b, NULL) != APR_SUCCESS ||
+        apr_gguf_open(test_shared("data/quant/tiny-llama-f32.gguf"), &src, NULL) != APR_SUCCESS) {
+        CHECK(0, "open the files");
+        apr_gguf_close(a); apr_gguf_close(b); apr_gguf_close(src);
+        return;
+    }
+    uint64_t ft = 0, qv = 0;
+    CHECK(apr_gguf_get_u64(a, "general.file_type", &ft) && ft == 15, "file type %llu", (unsigned long long)ft);
+    CHECK(apr_gguf_get_u64(a, "general.quantization_version", &qv) && qv == 2, "quantization version");
+    CHECK(apr_gguf_n_tensors(a) == apr_gguf_n_tensors(src), "tensor count");
+    /* every key of the source is there, with the same value text */
+    int n_missing = 0;
+    for (int64_t i = 0; i < apr_gguf_n_kv(src); i++) {
+        apr_str k = apr_gguf_key(src, i);
+        char key[128], v1[256], v2[256];
+        snprintf(key, sizeof key, "%.*s", (int)k.len, k.ptr);
+        if (strcmp(key, "general.file_type") == 0) continue;
+        int64_t j = apr_gguf_find_key(a, key);
+        if (j < 0) { n_missing++; continue; }
+        apr_gguf_kv_to_string(src, i, v1, sizeof v1);
+        apr_gguf_kv_to_string(a, j, v2, sizeof v2);
+        CHECK(strcmp(v1, v2) == 0, "%s: %s vs %s", key, v1, v2);
+    }
+    CHECK(n_missing == 0, "%d keys missing", n_missing);
+    int n_same = 0, n_q = 0;
+    for (int64_t i = 0; i < apr_gguf_n_tensors(b); i++) {
+        const apr_gguf_tensor *tb = apr_gguf_tensor_at(b, i);
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)tb->name.len, tb->name.ptr);
+        const apr_gguf_tensor *ta = apr_gguf_find_tensor(a, name);
+        CHECK(ta && ta->type == tb->type && ta->size == tb->size, "%s: same type and size as llama.cpp's", name);
+        if (!ta || ta->size != tb->size) continue;
+        if (tb->type == APR_TYPE_Q4_K) n_q++;
+        if (memcmp(ta->data, tb->data, ta->size) == 0) n_same += tb->type == APR_TYPE_Q4_K;
+    }
+    fprintf(stderr, "    pure Q4_K file: %d of %d quantized tensors byte-identical to llama-quantize's\n", n_same, n_q);
+    apr_gguf_close(a); apr_gguf_close(b);
+
+    /* the Q4_K_M mixture on a 2-layer model: output Q6_K, attn_v/ffn_down Q6_K (layers < 2/8 + ...) */
+    p.pure = false;
+    r = apr_quantize_model(test_shared("data/quant/tiny-llama-f32.gguf"), out, "Q4_K_M", &p, &err);
+    CHECK(r == APR_SUCCESS, "Q4_K_M: %s", err.message);
+    if (r == APR_SUCCESS && apr_gguf_open(out, &a, NULL) == APR_SUCCESS) {
+        const apr_gguf_tensor *t = apr_gguf_find_tensor(a, "output.weight");
+        CHECK(t && t->type == APR_TYPE_Q6_K, "output.weight Q6_K");
+        t = apr_gguf_find_tensor(a, "blk.1.attn_v.weight");
+        CHECK(t && t->type == APR_TYPE_Q6_K, "attn_v of the last layer Q6_K");
+        t = apr_gguf_find_tensor(a, "blk.0.attn_q.weight");
+        CHECK(t && t->type == APR_TYPE_Q4_K, "attn_q Q4_K");
+        t = apr_gguf_find_tensor(a, "blk.0.attn_norm.weight");
+        CHECK(t && t->type == APR_TYPE_F32, "norm stays F32");
+        apr_gguf_close(a);
+    }
+    /* and back: a quantized input is dequantized and requantized */
+    r = apr_quantize_model(out, "tests/tmp/quantize-tiny-q8.gguf", "Q8_0", &p, &err);
+    CHECK(r == APR_SUCCESS, "requantize Q4_K_M -> Q8_0: %s", err.message);
+    CHECK(apr_quantize_model(test_shared("data/quant/tiny-llama-f32.gguf"), out, "Q7_Z", &p, &err) ==
+              APR_ERROR_INVALID_ARGUMENT, "unknown type");
+    CHECK(apr_quantize_model("tests/tmp/does-not-exist.gguf", out, "Q8_0", &p, &err) == APR_ERROR_IO, "missing input");
+    apr_gguf_close(src);
+    remove(out);
+    remove("tests/tmp/quantize-tiny-q8.gguf");
+}
+
+int main(void) {
+    test_round_trip();
+    test_edge_rows();
+    test_recipe_types();
+    test_recipe_sizes();
+    test_requantize();
+    return test_finish();
+}
