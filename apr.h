@@ -487,6 +487,10 @@ APRDEF int32_t apr_seq_pos(const apr_context *ctx, int32_t seq);    /* tokens he
 APRDEF void apr_seq_truncate(apr_context *ctx, int32_t seq, int32_t n_keep);
 /* Launches per decode step on the GPU (0 on the CPU), for apr-bench -v. */
 APRDEF int apr_context_launches_per_token(const apr_context *ctx);
+/* Greedy shortcut: like apr_decode, but writes the argmax token of each row that wants
+   logits to tokens_out (on the GPU only the ids cross to the host; apr_get_logits may
+   then return NULL). */
+APRDEF apr_result apr_decode_argmax(apr_context *ctx, const apr_batch *batch, int32_t *tokens_out);
 
 /* =====================================================================================
    Sampling

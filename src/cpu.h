@@ -1,3 +1,466 @@
-/* ====================================================================================
-   cpu (section placeholder)
-   ==================================================================================== */
+/* =====================================================================================
+   CPU backend: the whole transformer step on the host, implementing apr_backend_vtable.
+   The scalar path (apr_cpu_set_max_simd(0)) is the reference every other backend and
+   every SIMD kernel is checked against. Two internal interfaces carry the heavy work,
+   so the kernels can change without touching the forward pass:
+     apr__cpu_matmul     y[t] = W x[t] (+ b) for a few tokens, rows split over threads
+     apr__cpu_attention  causal attention of every (token, head) over its sequence's KV
+   ===================================================================================== */
+
+typedef struct apr__cpu_model {
+    const apr_model_view *mv;
+    apr__logger log;
+    int64_t max_in;            /* longest matmul row (for scratch sizes) */
+} apr__cpu_model;
+
+typedef struct apr__cpu_ctx {
+    const apr__cpu_model *cm;
+    apr_backend_context_params p;
+    apr__pool *pool;
+    int n_threads;
+    int simd;
+    /* KV cache: [layer][seq][pos] rows of kv_dim elements, K and V apart */
+    size_t kv_row_bytes;
+    uint8_t *k_cache, *v_cache;
+    /* scratch for one pass of up to n_batch tokens */
+    float *x, *xn, *q, *k, *v, *att, *gate, *up, *rope_cs, *out_h;
+    float *thread_f32;         /* per thread: max_in floats (dequantized row) + n_ctx scores */
+    size_t thread_f32_stride;
+    void *actq;                /* quantized activations, n_batch rows */
+    size_t actq_row_stride;
+} apr__cpu_ctx;
+
+/* ---- small vector kernels (reference) ------------------------------------------------ */
+
+static void apr__rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps) {
+    double ss = 0;
+    for (int64_t i = 0; i < n; i++) ss += (double)x[i] * x[i];
+    float scale = (float)(1.0 / sqrt(ss / (double)n + (double)eps));
+    for (int64_t i = 0; i < n; i++) out[i] = x[i] * scale * w[i];
+}
+
+
+/* ---- matmul -------------------------------------------------------------------------- */
+
+typedef struct apr__mm_job {
+    apr__cpu_ctx *c;
+    const apr_tensor_view *w;
+    const void *act;
+    size_t act_stride;
+    int n_tok;
+    float *y;
+    int64_t y_stride;
+    const float *bias;
+} apr__mm_job;
+
+static void apr__mm_worker(void *arg, int ith, int nth) {
+    apr__mm_job *j = (apr__mm_job *)arg;
+    const apr_tensor_view *w = j->w;
+    int64_t n_in = w->ne[0], n_out = w->ne[1], r0, r1;
+    size_t row_bytes = apr_type_row_bytes(w->type, n_in);
+    apr__split_range(n_out, 4, ith, nth, &r0, &r1);
+    if (r1 <= r0) return;
+    apr__gemm_rows(w->type, n_in, (const uint8_t *)w->data + (size_t)r0 * row_bytes, row_bytes, r1 - r0, j->act,
+                   j->act_stride, j->n_tok, j->y + r0, j->y_stride);
+    if (j->bias)
+        for (int t = 0; t < j->n_tok; t++)
+            for (int64_t r = r0; r < r1; r++) j->y[(size_t)t * j->y_stride + r] += j->bias[r];
+}
+
+/* y[t][0..n_out) = W x[t] + bias for t < n_tok: each activation row is quantized once to
+   the weight's activation type, then the weight rows are split over the threads. */
+static void apr__cpu_matmul(apr__cpu_ctx *c, const apr_tensor_view *w, const float *x, int64_t x_stride,
+                            int n_tok, float *y, int64_t y_stride, const apr_tensor_view *bias) {
+    int act = apr__type_traits_of(w->type)->act_type;
+    size_t act_stride = apr__act_row_bytes(act, w->ne[0]);
+    for (int t = 0; t < n_tok; t++)
+        apr__quantize_act(act, x + (size_t)t * x_stride, (uint8_t *)c->actq + (size_t)t * act_stride, w->ne[0]);
+    apr__mm_job j;
+    j.c = c;
+    j.w = w;
+    j.act = c->actq;
+    j.act_stride = act_stride;
+    j.n_tok = n_tok;
+    j.y = y;
+    j.y_stride = y_stride;
+    j.bias = bias && bias->data ? (const float *)bias->data : NULL;
+    apr__pool_run(c->pool, apr__mm_worker, &j, c->n_threads);
+}
+
+/* ---- KV cache rows ------------------------------------------------------------------- */
+
+static size_t apr__kv_row_bytes(apr_kv_type t, int64_t n) {
+    if (t == APR_KV_F32) return (size_t)n * 4;
+    if (t == APR_KV_Q8_0) return (size_t)(n / 32) * 34;
+    return (size_t)n * 2;
+}
+
+static void apr__kv_store(apr_kv_type t, uint8_t *dst, const float *src, int64_t n) {
+    if (t == APR_KV_F32) {
+        memcpy(dst, src, (size_t)n * 4);
+    } else if (t == APR_KV_F16) {
+        for (int64_t i = 0; i < n; i++) {
+            uint16_t h = apr__fp32_to_fp16(src[i]);
+            memcpy(dst + 2 * i, &h, 2);
+        }
+    } else {
+        /* Q8_0 blocks: fp16 scale then 32 int8, as ggml's */
+        for (int64_t b = 0; b < n / 32; b++) {
+            const float *s = src + b * 32;
+            uint8_t *d = dst + b * 34;
+            float amax = 0;
+            for (int i = 0; i < 32; i++) amax = APR__MAX(amax, fabsf(s[i]));
+            float scale = amax / 127.0f, inv = scale ? 1.0f / scale : 0.0f;
+            uint16_t h = apr__fp32_to_fp16(scale);
+            memcpy(d, &h, 2);
+            for (int i = 0; i < 32; i++) d[2 + i] = (uint8_t)(int8_t)lroundf(s[i] * inv);
+        }
+    }
+}
+
+/* Elements [off, off+n) of a stored row, as floats. */
+static void apr__kv_load(apr_kv_type t, const uint8_t *row, int64_t off, int64_t n, float *dst) {
+    if (t == APR_KV_F32) {
+        memcpy(dst, row + 4 * off, (size_t)n * 4);
+    } else if (t == APR_KV_F16) {
+        for (int64_t i = 0; i < n; i++) {
+            uint16_t h;
+            memcpy(&h, row + 2 * (off + i), 2);
+            dst[i] = apr__fp16_to_fp32(h);
+        }
+    } else {
+        for (int64_t i = 0; i < n; i++) {
+            int64_t e = off + i;
+            const uint8_t *blk = row + (e / 32) * 34;
+            uint16_t h;
+            memcpy(&h, blk, 2);
+            dst[i] = apr__fp16_to_fp32(h) * (float)(int8_t)blk[2 + e % 32];
+        }
+    }
+}
+
+static uint8_t *apr__kv_row(apr__cpu_ctx *c, uint8_t *cache, int l, int32_t seq, int32_t pos) {
+    size_t idx = ((size_t)l * (size_t)c->p.n_seq + (size_t)seq) * (size_t)c->p.n_ctx + (size_t)pos;
+    return cache + idx * c->kv_row_bytes;
+}
+
+/* ---- attention ----------------------------------------------------------------------- */
+
+typedef struct apr__att_job {
+    apr__cpu_ctx *c;
+    int layer;
+    const apr_backend_batch *b;
+} apr__att_job;
+
+static void apr__att_worker(void *arg, int ith, int nth) {
+    apr__att_job *j = (apr__att_job *)arg;
+    apr__cpu_ctx *c = j->c;
+    const apr_hparams *hp = &c->cm->mv->hp;
+    int64_t hd = hp->head_dim, qdim = (int64_t)hp->n_head * hd;
+    int group = hp->n_head / hp->n_head_kv;
+    float scale = 1.0f / sqrtf((float)hd);
+    float *scores = c->thread_f32 + (size_t)ith * c->thread_f32_stride;
+    float *kv = scores + c->p.n_ctx;
+    int64_t total = (int64_t)j->b->n_tokens * hp->n_head, i0, i1;
+    apr__split_range(total, 1, ith, nth, &i0, &i1);
+    for (int64_t i = i0; i < i1; i++) {
+        int t = (int)(i / hp->n_head), h = (int)(i % hp->n_head);
+        int32_t seq = j->b->seq[t], n_kv = j->b->pos[t] + 1;
+        int64_t off = (int64_t)(h / group) * hd;
+        const float *qh = c->q + (size_t)t * qdim + (size_t)h * hd;
+        float mx = -INFINITY;
+        for (int32_t p = 0; p < n_kv; p++) {
+            apr__kv_load(c->p.kv_type, apr__kv_row(c, c->k_cache, j->layer, seq, p), off, hd, kv);
+            float s = 0;
+            for (int64_t d = 0; d < hd; d++) s += qh[d] * kv[d];
+            s *= scale;
+            scores[p] = s;
+            mx = APR__MAX(mx, s);
+        }
+        double sum = 0;
+        for (int32_t p = 0; p < n_kv; p++) {
+            scores[p] = expf(scores[p] - mx);
+            sum += scores[p];
+        }
+        float inv = (float)(1.0 / sum);
+        float *o = c->att + (size_t)t * qdim + (size_t)h * hd;
+        for (int64_t d = 0; d < hd; d++) o[d] = 0;
+        for (int32_t p = 0; p < n_kv; p++) {
+            apr__kv_load(c->p.kv_type, apr__kv_row(c, c->v_cache, j->layer, seq, p), off, hd, kv);
+            float wgt = scores[p] * inv;
+            for (int64_t d = 0; d < hd; d++) o[d] += wgt * kv[d];
+        }
+    }
+}
+
+static void apr__cpu_attention(apr__cpu_ctx *c, int layer, const apr_backend_batch *b) {
+    apr__att_job j;
+    j.c = c;
+    j.layer = layer;
+    j.b = b;
+    apr__pool_run(c->pool, apr__att_worker, &j, c->n_threads);
+}
+
+/* ---- rope ---------------------------------------------------------------------------- */
+
+/* cos/sin of every rotated pair for each token: theta_i = pos * scale * base^(-2i/rope_dim) */
+static void apr__rope_table(apr__cpu_ctx *c, const apr_backend_batch *b) {
+    const apr_hparams *hp = &c->cm->mv->hp;
+    int half = hp->rope_dim / 2;
+    for (int t = 0; t < b->n_tokens; t++) {
+        float *cs = c->rope_cs + (size_t)t * hp->rope_dim;
+        double p = (double)b->pos[t] * hp->rope_freq_scale;
+        for (int i = 0; i < half; i++) {
+            double theta = p * pow((double)hp->rope_freq_base, -2.0 * i / hp->rope_dim);
+            cs[2 * i] = (float)cos(theta);
+            cs[2 * i + 1] = (float)sin(theta);
+        }
+    }
+}
+
+static void apr__rope_apply(const apr_hparams *hp, float *v, const float *cs) {
+    int half = hp->rope_dim / 2;
+    for (int i = 0; i < half; i++) {
+        int a = hp->rope_kind == APR_ROPE_NEOX ? i : 2 * i;
+        int bb = hp->rope_kind == APR_ROPE_NEOX ? i + half : 2 * i + 1;
+        float x0 = v[a], x1 = v[bb], co = cs[2 * i], si = cs[2 * i + 1];
+        v[a] = x0 * co - x1 * si;
+        v[bb] = x0 * si + x1 * co;
+    }
+}
+
+/* ---- forward ------------------------------------------------------------------------- */
+
+static float apr__silu(float x) { return x / (1.0f + expf(-x)); }
+
+/* Layers [l0, l1) over the hidden states x (n_tokens rows of n_embd), in place. */
+static apr_result apr__cpu_run_layers(apr__cpu_ctx *c, int l0, int l1, float *x, const apr_backend_batch *b) {
+    const apr_model_view *mv = c->cm->mv;
+    const apr_hparams *hp = &mv->hp;
+    int64_t E = hp->n_embd, hd = hp->head_dim, Q = (int64_t)hp->n_head * hd, KV = (int64_t)hp->n_head_kv * hd;
+    int64_t F = hp->n_ff;
+    int n = b->n_tokens;
+    apr__rope_table(c, b);
+    for (int l = l0; l < l1; l++) {
+        const apr_layer_view *L = &mv->layers[l];
+        for (int t = 0; t < n; t++)
+            apr__rmsnorm(c->xn + (size_t)t * E, x + (size_t)t * E, (const float *)L->attn_norm.data, E, hp->norm_eps);
+        apr__cpu_matmul(c, &L->wq, c->xn, E, n, c->q, Q, &L->bq);
+        apr__cpu_matmul(c, &L->wk, c->xn, E, n, c->k, KV, &L->bk);
+        apr__cpu_matmul(c, &L->wv, c->xn, E, n, c->v, KV, &L->bv);
+        for (int t = 0; t < n; t++) {
+            float *qt = c->q + (size_t)t * Q, *kt = c->k + (size_t)t * KV;
+            const float *cs = c->rope_cs + (size_t)t * hp->rope_dim;
+            for (int h = 0; h < hp->n_head; h++) {
+                if (L->q_norm.data) apr__rmsnorm(qt + h * hd, qt + h * hd, (const float *)L->q_norm.data, hd, hp->norm_eps);
+                apr__rope_apply(hp, qt + h * hd, cs);
+            }
+            for (int h = 0; h < hp->n_head_kv; h++) {
+                if (L->k_norm.data) apr__rmsnorm(kt + h * hd, kt + h * hd, (const float *)L->k_norm.data, hd, hp->norm_eps);
+                apr__rope_apply(hp, kt + h * hd, cs);
+            }
+            apr__kv_store(c->p.kv_type, apr__kv_row(c, c->k_cache, l, b->seq[t], b->pos[t]), kt, KV);
+            apr__kv_store(c->p.kv_type, apr__kv_row(c, c->v_cache, l, b->seq[t], b->pos[t]), c->v + (size_t)t * KV, KV);
+        }
+        apr__cpu_attention(c, l, b);
+        apr__cpu_matmul(c, &L->wo, c->att, Q, n, c->xn, E, &L->bo);
+        for (int64_t i = 0; i < (int64_t)n * E; i++) x[i] += c->xn[i];
+        for (int t = 0; t < n; t++)
+            apr__rmsnorm(c->xn + (size_t)t * E, x + (size_t)t * E, (const float *)L->ffn_norm.data, E, hp->norm_eps);
+        apr__cpu_matmul(c, &L->ffn_gate, c->xn, E, n, c->gate, F, NULL);
+        apr__cpu_matmul(c, &L->ffn_up, c->xn, E, n, c->up, F, NULL);
+        for (int64_t i = 0; i < (int64_t)n * F; i++) c->gate[i] = apr__silu(c->gate[i]) * c->up[i];
+        apr__cpu_matmul(c, &L->ffn_down, c->gate, F, n, c->xn, E, NULL);
+        for (int64_t i = 0; i < (int64_t)n * E; i++) x[i] += c->xn[i];
+    }
+    return APR_SUCCESS;
+}
+
+static apr_result apr__cpu_forward(void *state, const apr_backend_batch *b, float *logits) {
+    apr__cpu_ctx *c = (apr__cpu_ctx *)state;
+    const apr_model_view *mv = c->cm->mv;
+    const apr_hparams *hp = &mv->hp;
+    int64_t E = hp->n_embd;
+    if (b->n_tokens < 0 || b->n_tokens > c->p.n_batch || b->n_out < 0 || b->n_out > b->n_tokens)
+        return APR_ERROR_INVALID_ARGUMENT;
+    if (b->n_tokens == 0) return APR_SUCCESS;
+    size_t row = apr_type_row_bytes(mv->tok_embd.type, E);
+    for (int t = 0; t < b->n_tokens; t++) {
+        int32_t tok = b->tokens[t];
+        if (tok < 0 || tok >= hp->n_vocab || b->pos[t] < 0 || b->pos[t] >= c->p.n_ctx || b->seq[t] < 0 ||
+            b->seq[t] >= c->p.n_seq)
+            return APR_ERROR_INVALID_ARGUMENT;
+        apr_dequantize_row(mv->tok_embd.type, (const uint8_t *)mv->tok_embd.data + (size_t)tok * row,
+                           c->x + (size_t)t * E, E);
+    }
+    apr_result r = apr__cpu_run_layers(c, 0, hp->n_layer, c->x, b);
+    if (r != APR_SUCCESS || b->n_out == 0) return r;
+    for (int i = 0; i < b->n_out; i++) {
+        int32_t t = b->out_rows[i];
+        if (t < 0 || t >= b->n_tokens) return APR_ERROR_INVALID_ARGUMENT;
+        apr__rmsnorm(c->out_h + (size_t)i * E, c->x + (size_t)t * E, (const float *)mv->output_norm.data, E,
+                     hp->norm_eps);
+    }
+    apr__cpu_matmul(c, &mv->output, c->out_h, E, b->n_out, logits, hp->n_vocab, NULL);
+    return APR_SUCCESS;
+}
+
+/* ---- model / context state ----------------------------------------------------------- */
+
+static apr_result apr__cpu_model_load(const apr_model_view *mv, const apr_backend_host *host, int32_t n_gpu_layers,
+                                      void **state, char *err, size_t err_size) {
+    (void)n_gpu_layers;
+    apr__cpu_model *cm = (apr__cpu_model *)apr__calloc(1, sizeof *cm);
+    if (!cm) {
+        snprintf(err, err_size, "out of memory");
+        return APR_ERROR_OUT_OF_MEMORY;
+    }
+    cm->mv = mv;
+    if (host) {
+        cm->log.fn = (apr_log_fn)host->log;
+        cm->log.user = host->log_user;
+        cm->log.level = APR_LOG_DEBUG;
+    }
+    const apr_hparams *hp = &mv->hp;
+    cm->max_in = APR__MAX(APR__MAX((int64_t)hp->n_embd, (int64_t)hp->n_ff), (int64_t)hp->n_head * hp->head_dim);
+    *state = cm;
+    return APR_SUCCESS;
+}
+
+static void apr__cpu_model_free(void *state) { APR_FREE(state); }
+
+static const char *apr__cpu_device_name(void *state) {
+    (void)state;
+    return "CPU";
+}
+
+static void apr__cpu_context_free(void *state) {
+    apr__cpu_ctx *c = (apr__cpu_ctx *)state;
+    if (!c) return;
+    apr__pool_free(c->pool);
+    APR_FREE(c->k_cache);
+    APR_FREE(c->v_cache);
+    APR_FREE(c->x);
+    APR_FREE(c->thread_f32);
+    APR_FREE(c->actq);
+    APR_FREE(c);
+}
+
+static float *apr__cpu_alloc_f32(uint64_t n, bool *ok) {
+    if (n == 0) n = 1;
+    if (n > (uint64_t)SIZE_MAX / sizeof(float)) { *ok = false; return NULL; }
+    float *p = (float *)APR_MALLOC((size_t)n * sizeof(float));
+    if (!p) *ok = false;
+    return p;
+}
+
+static apr_result apr__cpu_context_create(void *model_state, const apr_backend_context_params *p, void **out,
+                                          char *err, size_t err_size) {
+    const apr__cpu_model *cm = (const apr__cpu_model *)model_state;
+    const apr_hparams *hp = &cm->mv->hp;
+    apr__cpu_ctx *c = (apr__cpu_ctx *)apr__calloc(1, sizeof *c);
+    if (!c) {
+        snprintf(err, err_size, "out of memory");
+        return APR_ERROR_OUT_OF_MEMORY;
+    }
+    c->cm = cm;
+    c->p = *p;
+    int64_t hd = hp->head_dim, KV = (int64_t)hp->n_head_kv * hd, Q = (int64_t)hp->n_head * hd;
+    if (c->p.kv_type == APR_KV_Q8_0 && KV % 32 != 0) {
+        apr__log(&cm->log, APR_LOG_WARN, "Q8_0 KV cache needs kv width %lld to be a multiple of 32: using F16",
+                 (long long)KV);
+        c->p.kv_type = APR_KV_F16;
+    }
+    if (c->p.kv_type != APR_KV_F16 && c->p.kv_type != APR_KV_F32 && c->p.kv_type != APR_KV_Q8_0) {
+        snprintf(err, err_size, "unknown KV cache type %d", (int)c->p.kv_type);
+        APR_FREE(c);
+        return APR_ERROR_INVALID_ARGUMENT;
+    }
+    c->n_threads = p->n_threads > 0 ? p->n_threads : apr_cpu_count();
+    c->simd = apr__simd_level();
+    c->kv_row_bytes = apr__kv_row_bytes(c->p.kv_type, KV);
+    uint64_t kv_bytes = 0, nb = (uint64_t)p->n_batch;
+    bool ok = !apr__mul_overflow_u64((uint64_t)hp->n_layer * (uint64_t)p->n_seq, (uint64_t)p->n_ctx, &kv_bytes) &&
+              !apr__mul_overflow_u64(kv_bytes, c->kv_row_bytes, &kv_bytes) && kv_bytes < (uint64_t)SIZE_MAX;
+    if (ok) {
+        c->k_cache = (uint8_t *)APR_MALLOC((size_t)kv_bytes);
+        c->v_cache = (uint8_t *)APR_MALLOC((size_t)kv_bytes);
+        ok = c->k_cache && c->v_cache;
+    }
+    /* one block of activations: x, xn, q, k, v, att, gate, up, rope, out_h */
+    uint64_t E = (uint64_t)hp->n_embd, F = (uint64_t)hp->n_ff;
+    uint64_t per_tok = E + APR__MAX(E, (uint64_t)Q) + (uint64_t)Q + 2 * (uint64_t)KV + (uint64_t)Q + 2 * F +
+                       (uint64_t)hp->rope_dim + E;
+    if (ok) c->x = apr__cpu_alloc_f32(per_tok * nb, &ok);
+    if (ok) {
+        float *f = c->x + E * nb;
+        c->xn = f; f += APR__MAX(E, (uint64_t)Q) * nb;
+        c->q = f; f += (uint64_t)Q * nb;
+        c->k = f; f += (uint64_t)KV * nb;
+        c->v = f; f += (uint64_t)KV * nb;
+        c->att = f; f += (uint64_t)Q * nb;
+        c->gate = f; f += F * nb;
+        c->up = f; f += F * nb;
+        c->rope_cs = f; f += (uint64_t)hp->rope_dim * nb;
+        c->out_h = f;
+        c->thread_f32_stride = (size_t)(cm->max_in + p->n_ctx + hd + 64);
+        c->thread_f32 = apr__cpu_alloc_f32((uint64_t)c->thread_f32_stride * (uint64_t)c->n_threads, &ok);
+    }
+    if (ok) {
+        c->actq = apr__cpu_alloc_f32((uint64_t)cm->max_in * nb, &ok);
+    }
+    if (ok) {
+        c->pool = apr__pool_create(c->n_threads);
+        ok = c->pool != NULL;
+        if (ok) c->n_threads = c->pool->n_threads;
+    }
+    if (!ok) {
+        apr__cpu_context_free(c);
+        snprintf(err, err_size, "out of memory for a context of %d positions x %d sequences", p->n_ctx, p->n_seq);
+        return APR_ERROR_OUT_OF_MEMORY;
+    }
+    *out = c;
+    return APR_SUCCESS;
+}
+
+static void apr__cpu_seq_truncate(void *state, int32_t seq, int32_t n_keep) {
+    /* positions are overwritten in place; the context tracks lengths */
+    (void)state; (void)seq; (void)n_keep;
+}
+
+static int apr__cpu_launches_per_token(void *state) {
+    (void)state;
+    return 0;
+}
+
+static uint64_t apr__cpu_memory_used(void *state) {
+    (void)state;
+    return 0;
+}
+
+/* Partial offload: the CUDA plugin runs layers it did not take through this. */
+static apr_result apr__cpu_host_layers(void *cpu_user, void *cpu_ctx, int32_t l0, int32_t l1, float *hidden,
+                                       const apr_backend_batch *batch) {
+    (void)cpu_user;
+    apr__cpu_ctx *c = (apr__cpu_ctx *)cpu_ctx;
+    if (!c || !hidden || !batch || l0 < 0 || l1 > c->cm->mv->hp.n_layer || l0 > l1 ||
+        batch->n_tokens < 0 || batch->n_tokens > c->p.n_batch)
+        return APR_ERROR_INVALID_ARGUMENT;
+    if (l0 == l1 || batch->n_tokens == 0) return APR_SUCCESS;
+    return apr__cpu_run_layers(c, l0, l1, hidden, batch);
+}
+
+static const apr_backend_vtable apr__cpu_backend = {
+    APR_BACKEND_ABI,
+    "CPU",
+    apr__cpu_model_load,
+    apr__cpu_model_free,
+    apr__cpu_device_name,
+    apr__cpu_context_create,
+    apr__cpu_context_free,
+    apr__cpu_forward,
+    NULL,
+    apr__cpu_seq_truncate,
+    apr__cpu_launches_per_token,
+    apr__cpu_memory_used,
+};
