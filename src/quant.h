@@ -1057,6 +1057,206 @@ APR__TARGET_AVX2 static void apr__quantize_q8_K_avx2(const float *x, void *dst, 
 
 #endif /* APR__HAVE_X86_SIMD */
 
+/* ---- AVX2 tiles for apr__gemm_rows: one weight row x up to 4 tokens --------------------
+   Each weight block is decoded once and multiplied with the 4 tokens' activations, so
+   the unpacking cost (nibbles, high bits, scales) is shared. The integer sums are the
+   vec_dot ones; only the float accumulation order differs. */
+
+#if defined(APR__HAVE_X86_SIMD)
+#if defined(__GNUC__) || defined(__clang__)
+#define APR__INLINE inline __attribute__((always_inline))
+#else
+#define APR__INLINE __forceinline
+#endif
+
+typedef void (*apr__tile_fn)(int64_t n, const void *w_row, const uint8_t *act, size_t act_stride, int nt, float *res);
+
+/* kind: 0 Q4_0, 1 Q5_0, 2 Q8_0, 3 IQ4_NL (the Q8_0-activation types) */
+APR__TARGET_AVX2 static APR__INLINE void apr__tile32_avx2(const int kind, const int NT, int64_t n, const void *w_row,
+                                                           const uint8_t *act, size_t act_stride, float *res) {
+    const int64_t nb = n / 32;
+    __m256 acc[4];
+    for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
+    const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)apr__iq4nl_values));
+    const __m256i off = _mm256_set1_epi8(kind == 0 ? 8 : 16);
+    const uint8_t *wb = (const uint8_t *)w_row;
+    const size_t bsz = kind == 0 ? 18 : kind == 1 ? 22 : kind == 2 ? 34 : 18;
+    for (int64_t i = 0; i < nb; i++, wb += bsz) {
+        uint16_t dh;
+        memcpy(&dh, wb, 2);
+        __m256i q, sg = _mm256_setzero_si256();
+        if (kind == 0) {
+            q = apr__nibbles_x32(wb + 2);
+        } else if (kind == 1) {
+            q = _mm256_or_si256(apr__nibbles_x32(wb + 6), _mm256_and_si256(apr__bits_x32(wb + 2), _mm256_set1_epi8(0x10)));
+        } else {
+            sg = kind == 2 ? _mm256_loadu_si256((const __m256i *)(wb + 2)) : _mm256_shuffle_epi8(table, apr__nibbles_x32(wb + 2));
+            q = _mm256_sign_epi8(sg, sg);
+        }
+        const float dw = apr__h2f(dh);
+        for (int t = 0; t < NT; t++) {
+            const apr__block_q8_0 *y = (const apr__block_q8_0 *)(act + (size_t)t * act_stride) + i;
+            const __m256i a = _mm256_loadu_si256((const __m256i *)y->qs);
+            __m256i p;
+            if (kind <= 1) p = _mm256_sub_epi16(_mm256_maddubs_epi16(q, a), _mm256_maddubs_epi16(off, a));
+            else p = _mm256_maddubs_epi16(q, _mm256_sign_epi8(a, sg));
+            const __m256i s = _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * apr__h2f(y->d)), _mm256_cvtepi32_ps(s), acc[t]);
+        }
+    }
+    for (int t = 0; t < NT; t++) res[t] = apr__hsum_f32x8(acc[t]);
+}
+
+/* kind: 0 Q4_K, 1 Q5_K */
+APR__TARGET_AVX2 static APR__INLINE void apr__tile_k45_avx2(const int kind, const int NT, int64_t n, const void *w_row,
+                                                             const uint8_t *act, size_t act_stride, float *res) {
+    __m256 acc[4];
+    float accm[4];
+    for (int t = 0; t < NT; t++) { acc[t] = _mm256_setzero_ps(); accm[t] = 0; }
+    const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
+    for (int64_t i = 0; i < n / 256; i++) {
+        const uint8_t *scales, *qs, *qh = NULL;
+        uint16_t dh, dmh;
+        if (kind == 0) {
+            const apr__block_q4_K *x = (const apr__block_q4_K *)w_row + i;
+            scales = x->scales; qs = x->qs; dh = x->d; dmh = x->dmin;
+        } else {
+            const apr__block_q5_K *x = (const apr__block_q5_K *)w_row + i;
+            scales = x->scales; qs = x->qs; qh = x->qh; dh = x->d; dmh = x->dmin;
+        }
+        uint32_t u[4];
+        apr__k4_unpack(scales, u);
+        const float dw = apr__h2f(dh), dmw = apr__h2f(dmh);
+        const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)u[1], (int)u[0])));
+        const __m256i hb = kind == 1 ? _mm256_loadu_si256((const __m256i *)qh) : _mm256_setzero_si256();
+        __m256i sumi[4];
+        for (int t = 0; t < NT; t++) {
+            const apr__block_q8_K *y = (const apr__block_q8_K *)(act + (size_t)t * act_stride) + i;
+            accm[t] += y->d * dmw * (float)apr__k4_min_sum(u, y->bsums);
+            sumi[t] = _mm256_setzero_si256();
+        }
+        for (int j = 0; j < 4; j++) {
+            const __m256i scl = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(((4 * j + 1) << 8) | (4 * j))));
+            const __m256i sch = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(((4 * j + 3) << 8) | (4 * j + 2))));
+            const __m256i qb = _mm256_loadu_si256((const __m256i *)(qs + 32 * j));
+            __m256i ql = _mm256_and_si256(qb, m4), qhh = _mm256_and_si256(_mm256_srli_epi16(qb, 4), m4);
+            if (kind == 1) {
+                ql = _mm256_or_si256(ql, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * j), one), 4));
+                qhh = _mm256_or_si256(qhh, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * j + 1), one), 4));
+            }
+            for (int t = 0; t < NT; t++) {
+                const int8_t *q8 = ((const apr__block_q8_K *)(act + (size_t)t * act_stride) + i)->qs + 64 * j;
+                __m256i pl = _mm256_madd_epi16(_mm256_maddubs_epi16(ql, _mm256_loadu_si256((const __m256i *)q8)), scl);
+                __m256i ph = _mm256_madd_epi16(_mm256_maddubs_epi16(qhh, _mm256_loadu_si256((const __m256i *)(q8 + 32))), sch);
+                sumi[t] = _mm256_add_epi32(sumi[t], _mm256_add_epi32(pl, ph));
+            }
+        }
+        for (int t = 0; t < NT; t++) {
+            const apr__block_q8_K *y = (const apr__block_q8_K *)(act + (size_t)t * act_stride) + i;
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(y->d * dw), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
+        }
+    }
+    for (int t = 0; t < NT; t++) res[t] = apr__hsum_f32x8(acc[t]) - accm[t];
+}
+
+APR__TARGET_AVX2 static APR__INLINE void apr__tile6k_avx2(const int NT, int64_t n, const void *w_row,
+                                                              const uint8_t *act, size_t act_stride, float *res) {
+    __m256 acc[4];
+    for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(3);
+    for (int64_t i = 0; i < n / 256; i++) {
+        const apr__block_q6_K *x = (const apr__block_q6_K *)w_row + i;
+        const __m128i sc8 = _mm_loadu_si128((const __m128i *)x->scales);
+        const __m256i sc16 = _mm256_cvtepi8_epi16(sc8);
+        __m256i sumi[4];
+        for (int t = 0; t < NT; t++) {
+            const apr__block_q8_K *y = (const apr__block_q8_K *)(act + (size_t)t * act_stride) + i;
+            sumi[t] = _mm256_sub_epi32(_mm256_setzero_si256(),
+                                       _mm256_slli_epi32(_mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)y->bsums)), 5));
+        }
+        for (int k = 0; k < 2; k++) {
+            const __m256i l0 = _mm256_loadu_si256((const __m256i *)(x->ql + 64 * k));
+            const __m256i l1 = _mm256_loadu_si256((const __m256i *)(x->ql + 64 * k + 32));
+            const __m256i h = _mm256_loadu_si256((const __m256i *)(x->qh + 32 * k));
+            __m256i q[4], s[4];
+            q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(h, m3), 4));
+            q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m3), 4));
+            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m3), 4));
+            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m3), 4));
+            for (int g = 0; g < 4; g++) s[g] = apr__scale_pair16(sc8, 8 * k + 2 * g);
+            for (int t = 0; t < NT; t++) {
+                const int8_t *q8 = ((const apr__block_q8_K *)(act + (size_t)t * act_stride) + i)->qs + 128 * k;
+                __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(q[0], _mm256_loadu_si256((const __m256i *)q8)), s[0]);
+                __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(q[1], _mm256_loadu_si256((const __m256i *)(q8 + 32))), s[1]);
+                __m256i p2 = _mm256_madd_epi16(_mm256_maddubs_epi16(q[2], _mm256_loadu_si256((const __m256i *)(q8 + 64))), s[2]);
+                __m256i p3 = _mm256_madd_epi16(_mm256_maddubs_epi16(q[3], _mm256_loadu_si256((const __m256i *)(q8 + 96))), s[3]);
+                sumi[t] = _mm256_add_epi32(sumi[t], _mm256_add_epi32(_mm256_add_epi32(p0, p1), _mm256_add_epi32(p2, p3)));
+            }
+        }
+        const float dw = apr__h2f(x->d);
+        for (int t = 0; t < NT; t++) {
+            const apr__block_q8_K *y = (const apr__block_q8_K *)(act + (size_t)t * act_stride) + i;
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(y->d * dw), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
+        }
+    }
+    for (int t = 0; t < NT; t++) res[t] = apr__hsum_f32x8(acc[t]);
+}
+
+/* F32/F16 weights: 4 tokens share each weight load and conversion. */
+APR__TARGET_AVX2 static APR__INLINE void apr__tile_f_avx2(const int f16, const int NT, int64_t n, const void *w_row,
+                                                           const uint8_t *act, size_t act_stride, float *res) {
+    __m256 acc[4];
+    for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 wv = f16 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)w_row + i)))
+                              : _mm256_loadu_ps((const float *)w_row + i);
+        for (int t = 0; t < NT; t++)
+            acc[t] = _mm256_fmadd_ps(wv, _mm256_loadu_ps((const float *)(act + (size_t)t * act_stride) + i), acc[t]);
+    }
+    for (int t = 0; t < NT; t++) {
+        float s = apr__hsum_f32x8(acc[t]);
+        const float *y = (const float *)(act + (size_t)t * act_stride);
+        for (int64_t j = i; j < n; j++) {
+            float wj;
+            if (f16) { uint16_t h; memcpy(&h, (const uint16_t *)w_row + j, 2); wj = apr__fp16_to_fp32(h); }
+            else wj = ((const float *)w_row)[j];
+            s += wj * y[j];
+        }
+        res[t] = s;
+    }
+}
+
+#define APR__DEFINE_TILE_AVX2(NAME, CALL)                                                                        \
+    APR__TARGET_AVX2 static void NAME(int64_t n, const void *w, const uint8_t *act, size_t as, int nt, float *res) { \
+        switch (nt) {                                                                                            \
+        case 4: CALL(4); break;                                                                                  \
+        case 3: CALL(3); break;                                                                                  \
+        case 2: CALL(2); break;                                                                                  \
+        default: CALL(1); break;                                                                                 \
+        }                                                                                                        \
+    }
+#define APR__T_Q4_0(NT) apr__tile32_avx2(0, NT, n, w, act, as, res)
+#define APR__T_Q5_0(NT) apr__tile32_avx2(1, NT, n, w, act, as, res)
+#define APR__T_Q8_0(NT) apr__tile32_avx2(2, NT, n, w, act, as, res)
+#define APR__T_IQ4_NL(NT) apr__tile32_avx2(3, NT, n, w, act, as, res)
+#define APR__T_Q4_K(NT) apr__tile_k45_avx2(0, NT, n, w, act, as, res)
+#define APR__T_Q5_K(NT) apr__tile_k45_avx2(1, NT, n, w, act, as, res)
+#define APR__T_Q6_K(NT) apr__tile6k_avx2(NT, n, w, act, as, res)
+#define APR__T_F32(NT) apr__tile_f_avx2(0, NT, n, w, act, as, res)
+#define APR__T_F16(NT) apr__tile_f_avx2(1, NT, n, w, act, as, res)
+APR__DEFINE_TILE_AVX2(apr__tile_q4_0_avx2, APR__T_Q4_0)
+APR__DEFINE_TILE_AVX2(apr__tile_q5_0_avx2, APR__T_Q5_0)
+APR__DEFINE_TILE_AVX2(apr__tile_q8_0_avx2, APR__T_Q8_0)
+APR__DEFINE_TILE_AVX2(apr__tile_iq4_nl_avx2, APR__T_IQ4_NL)
+APR__DEFINE_TILE_AVX2(apr__tile_q4_K_avx2, APR__T_Q4_K)
+APR__DEFINE_TILE_AVX2(apr__tile_q5_K_avx2, APR__T_Q5_K)
+APR__DEFINE_TILE_AVX2(apr__tile_q6_K_avx2, APR__T_Q6_K)
+APR__DEFINE_TILE_AVX2(apr__tile_f32_avx2, APR__T_F32)
+APR__DEFINE_TILE_AVX2(apr__tile_f16_avx2, APR__T_F16)
+
+#endif /* APR__HAVE_X86_SIMD */
+
 /* @@SIMD512@@ */
 
 /* @@NEON@@ */
@@ -1182,13 +1382,55 @@ static apr__vec_dot_fn apr__vec_dot_for(int weight_type, int simd_level) {
     return t->vec_dot_ref;
 }
 
+/* A tile: one weight row times nt (1..4) activation rows; res[t] for token t. */
+static apr__tile_fn apr__tile_for(int weight_type, int simd_level) {
+#if defined(APR__HAVE_X86_SIMD)
+    if (simd_level >= 1) {
+        switch (weight_type) {
+        case APR_TYPE_F32: return apr__tile_f32_avx2;
+        case APR_TYPE_F16: return apr__tile_f16_avx2;
+        case APR_TYPE_Q4_0: return apr__tile_q4_0_avx2;
+        case APR_TYPE_Q5_0: return apr__tile_q5_0_avx2;
+        case APR_TYPE_Q8_0: return apr__tile_q8_0_avx2;
+        case APR_TYPE_IQ4_NL: return apr__tile_iq4_nl_avx2;
+        case APR_TYPE_Q4_K: return apr__tile_q4_K_avx2;
+        case APR_TYPE_Q5_K: return apr__tile_q5_K_avx2;
+        case APR_TYPE_Q6_K: return apr__tile_q6_K_avx2;
+        }
+    }
+#endif
+    (void)weight_type;
+    (void)simd_level;
+    return NULL;
+}
+
+/* Rows are taken in chunks whose weights stay in L2 while every group of 4 tokens
+   (whose activations stay in L1) passes over them. */
 static void apr__gemm_rows(int weight_type, int64_t n, const void *w, size_t w_row_stride,
                            int64_t n_rows, const void *act, size_t act_stride, int64_t n_tok,
                            float *out, int64_t ld_out) {
-    apr__vec_dot_fn dot = apr__vec_dot_for(weight_type, apr__simd_level());
+    const int level = apr__simd_level();
+    apr__vec_dot_fn dot = apr__vec_dot_for(weight_type, level);
+    apr__tile_fn tile = n_tok > 1 ? apr__tile_for(weight_type, level) : NULL;
     if (!dot) return;
     const uint8_t *wb = (const uint8_t *)w, *ab = (const uint8_t *)act;
-    for (int64_t r = 0; r < n_rows; r++)
-        for (int64_t t = 0; t < n_tok; t++)
-            dot(n, &out[t * ld_out + r], wb + (size_t)r * w_row_stride, ab + (size_t)t * act_stride);
+    int64_t chunk = w_row_stride ? (int64_t)((256 * 1024) / w_row_stride) : n_rows;
+    if (chunk < 4) chunk = 4;
+    for (int64_t r0 = 0; r0 < n_rows; r0 += chunk) {
+        const int64_t r1 = APR__MIN(n_rows, r0 + chunk);
+        for (int64_t t0 = 0; t0 < n_tok; t0 += 4) {
+            const int nt = (int)APR__MIN(4, n_tok - t0);
+            const uint8_t *at = ab + (size_t)t0 * act_stride;
+            for (int64_t r = r0; r < r1; r++) {
+                const uint8_t *wr = wb + (size_t)r * w_row_stride;
+                if (tile) {
+                    float res[4];
+                    tile(n, wr, at, act_stride, nt, res);
+                    for (int k = 0; k < nt; k++) out[(t0 + k) * ld_out + r] = res[k];
+                } else {
+                    for (int k = 0; k < nt; k++) dot(n, &out[(t0 + k) * ld_out + r], wr, at + (size_t)k * act_stride);
+                }
+            }
+        }
+    }
 }
