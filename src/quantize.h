@@ -1228,6 +1228,9 @@ static const apr__synth_spec apr__synth_specs[] = {
     {"qwen2.5-14b", "qwen2", "Qwen2.5 14B (synthetic)", "14B", 5120, 48, 40, 8, 13824, 152064, 32768, false, true, 1e6f, 1e-6f},
     {"qwen2.5-32b", "qwen2", "Qwen2.5 32B (synthetic)", "32B", 5120, 64, 40, 8, 27648, 151936, 32768, false, true, 1e6f, 1e-6f},
     {"llama3-8b", "llama", "Llama 3 8B (synthetic)", "8B", 4096, 32, 32, 8, 14336, 128256, 8192, false, false, 500000.f, 1e-5f},
+    /* small ones for tests: the real vocabularies, every code path, seconds to write */
+    {"test-qwen2", "qwen2", "Qwen2 test (synthetic)", "tiny", 128, 2, 4, 2, 384, 151936, 4096, true, true, 1e6f, 1e-6f},
+    {"test-llama3", "llama", "Llama 3 test (synthetic)", "tiny", 256, 2, 4, 2, 512, 128256, 8192, false, false, 500000.f, 1e-5f},
 };
 
 APR__IMPL const char *const *apr_synthetic_names(void) {

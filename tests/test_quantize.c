@@ -243,11 +243,124 @@ static void test_requantize(void) {
     remove("tests/tmp/quantize-tiny-q8.gguf");
 }
 
+/* Logits of a few tokens through apr's CPU path: all finite, not all equal. */
+static void check_model_runs(const char *path, const char *what) {
+    apr_model_params mp = apr_model_default_params();
+    mp.cpu_only = true;
+    mp.n_gpu_layers = 0;
+    mp.n_threads = 2;
+    apr_model *m = NULL;
+    apr_error err;
+    apr_result r = apr_model_load(path, &mp, &m, &err);
+    CHECK(r == APR_SUCCESS, "%s: load: %s", what, err.message);
+    if (r != APR_SUCCESS) return;
+    apr_context_params cp = apr_context_default_params();
+    cp.n_ctx = 64;
+    cp.n_threads = 2;
+    apr_context *c = NULL;
+    r = apr_context_create(m, &cp, &c, &err);
+    CHECK(r == APR_SUCCESS, "%s: context: %s", what, err.message);
+    if (r == APR_SUCCESS) {
+        const int32_t toks[6] = {9707, 11, 1879, 0, 358, 1079};
+        int n_vocab = apr_model_n_vocab(m), bad = 0;
+        double spread = 0;
+        for (int i = 0; i < 6; i++) {
+            CHECK(apr_eval(c, &toks[i], 1, 0) == APR_SUCCESS, "%s: eval %d", what, i);
+            const float *l = apr_get_logits(c, -1);
+            if (!l) { CHECK(0, "%s: logits", what); break; }
+            float lo = l[0], hi = l[0];
+            for (int v = 0; v < n_vocab; v++) {
+                if (!isfinite(l[v])) bad++;
+                else { lo = fminf(lo, l[v]); hi = fmaxf(hi, l[v]); }
+            }
+            spread = fmax(spread, (double)hi - lo);
+        }
+        CHECK(bad == 0, "%s: %d logits not finite", what, bad);
+        CHECK(spread > 1e-3 && spread < 1e3, "%s: logits spread %g", what, spread);
+        apr_context_free(c);
+    }
+    apr_model_free(m);
+}
+
+static void test_synthetic(void) {
+    TEST("synthetic models");
+    system("mkdir -p tests/tmp");
+    const char *out = "tests/tmp/quantize-synth.gguf", *out2 = "tests/tmp/quantize-synth2.gguf";
+    apr_quantize_params p = apr_quantize_default_params();
+    p.n_threads = 2;
+    apr_error err;
+    apr_result r = apr_synthetic_model("test-qwen2", test_shared("data/vocab/ggml-vocab-qwen2.gguf"), out, "Q4_K_M", &p, &err);
+    CHECK(r == APR_SUCCESS, "test-qwen2: %s", err.message);
+    apr_gguf *g = NULL;
+    if (r == APR_SUCCESS && apr_gguf_open(out, &g, NULL) == APR_SUCCESS) {
+        apr_str s;
+        double f;
+        uint64_t u;
+        CHECK(apr_gguf_get_str(g, "general.architecture", &s) && s.len == 5 && !memcmp(s.ptr, "qwen2", 5), "arch");
+        CHECK(apr_gguf_get_f64(g, "qwen2.rope.freq_base", &f) && f == 1e6, "rope theta");
+        CHECK(apr_gguf_get_f64(g, "qwen2.attention.layer_norm_rms_epsilon", &f) && fabs(f - 1e-6) < 1e-12, "eps");
+        CHECK(apr_gguf_get_u64(g, "qwen2.block_count", &u) && u == 2, "layers");
+        CHECK(apr_gguf_get_u64(g, "general.file_type", &u) && u == 15, "file type");
+        CHECK(apr_gguf_find_key(g, "tokenizer.chat_template") >= 0, "chat template");
+        CHECK(apr_gguf_find_key(g, "tokenizer.ggml.merges") >= 0, "merges copied");
+        apr_gguf_value_type et;
+        const void *data;
+        CHECK(apr_gguf_get_arr(g, "tokenizer.ggml.tokens", &et, &u, &data) && u == 151936, "151936 tokens");
+        const apr_gguf_tensor *t = apr_gguf_find_tensor(g, "token_embd.weight");
+        CHECK(t && t->type == APR_TYPE_Q8_0 && t->ne[1] == 151936, "token_embd Q8_0 (tied, 128 %% 256)");
+        t = apr_gguf_find_tensor(g, "blk.0.attn_q.bias");
+        CHECK(t && t->type == APR_TYPE_F32 && t->ne[0] == 128, "q bias");
+        t = apr_gguf_find_tensor(g, "blk.1.attn_norm.weight");
+        bool near_one = t != NULL;
+        for (int i = 0; t && i < 128; i++) near_one = near_one && fabsf(((const float *)t->data)[i] - 1.0f) <= 0.05f;
+        CHECK(near_one, "norm weights near 1");
+        CHECK(apr_gguf_find_tensor(g, "output.weight") == NULL, "tied: no output.weight");
+        apr_gguf_close(g);
+    }
+    check_model_runs(out, "test-qwen2");
+
+    /* llama 3 dimensions with the gpt-2 vocabulary padded to 128256 and Llama 3's specials;
+       the same file whatever the thread count */
+    r = apr_synthetic_model("test-llama3", test_shared("data/vocab/ggml-vocab-gpt-2.gguf"), out, "Q8_0", &p, &err);
+    CHECK(r == APR_SUCCESS, "test-llama3: %s", err.message);
+    p.n_threads = 1;
+    r = apr_synthetic_model("test-llama3", test_shared("data/vocab/ggml-vocab-gpt-2.gguf"), out2, "Q8_0", &p, &err);
+    CHECK(r == APR_SUCCESS, "test-llama3, 1 thread: %s", err.message);
+    size_t n1 = 0, n2 = 0;
+    void *a = test_read_file(out, &n1), *b = test_read_file(out2, &n2);
+    CHECK(a && b && n1 == n2 && memcmp(a, b, n1) == 0, "same bytes with 1 and 2 threads");
+    free(a); free(b);
+    if (apr_gguf_open(out, &g, NULL) == APR_SUCCESS) {
+        apr_vocab *v = NULL;
+        CHECK(apr_vocab_load(g, &v, &err) == APR_SUCCESS, "vocab: %s", err.message);
+        if (v) {
+            CHECK(apr_vocab_n_tokens(v) == 128256, "128256 tokens");
+            CHECK(apr_vocab_bos(v) == 128000, "bos 128000");
+            CHECK(apr_vocab_find(v, "<|eot_id|>") == 128009, "<|eot_id|> at 128009");
+            CHECK(apr_vocab_is_eog(v, 128009), "<|eot_id|> ends generation");
+            apr_vocab_free(v);
+        }
+        uint64_t u;
+        CHECK(apr_gguf_get_u64(g, "llama.vocab_size", &u) && u == 128256, "vocab_size");
+        const apr_gguf_tensor *t = apr_gguf_find_tensor(g, "output.weight");
+        CHECK(t && t->type == APR_TYPE_Q8_0 && t->ne[1] == 128256, "output.weight");
+        apr_gguf_close(g);
+    }
+    check_model_runs(out, "test-llama3");
+    CHECK(apr_synthetic_model("nope", test_shared("data/vocab/ggml-vocab-gpt-2.gguf"), out, "Q8_0", &p, &err) ==
+              APR_ERROR_INVALID_ARGUMENT, "unknown model");
+    CHECK(apr_synthetic_model("test-qwen2", "tests/tmp/no-vocab.gguf", out, "Q8_0", &p, &err) == APR_ERROR_IO,
+          "missing vocabulary");
+    remove(out);
+    remove(out2);
+}
+
 int main(void) {
     test_round_trip();
     test_edge_rows();
     test_recipe_types();
     test_recipe_sizes();
     test_requantize();
+    test_synthetic();
     return test_finish();
 }
