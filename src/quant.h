@@ -365,6 +365,14 @@ static void apr__quantize_f32_copy(const float *x, void *dst, int64_t n) { memcp
    sums per block are exact; SIMD versions compute the same integers. */
 
 typedef void (*apr__vec_dot_fn)(int64_t n, float *out, const void *w_row, const void *act);
+/* one weight row times nt (1..4) activation rows act + t*act_stride: res[t] */
+typedef void (*apr__tile_fn)(int64_t n, const void *w_row, const uint8_t *act, size_t act_stride, int nt, float *res);
+
+#if defined(__GNUC__) || defined(__clang__)
+#define APR__INLINE inline __attribute__((always_inline))
+#else
+#define APR__INLINE __forceinline
+#endif
 
 static void apr__vec_dot_f32_ref(int64_t n, float *out, const void *w, const void *a) {
     const float *x = (const float *)w, *y = (const float *)a;
@@ -1063,13 +1071,6 @@ APR__TARGET_AVX2 static void apr__quantize_q8_K_avx2(const float *x, void *dst, 
    vec_dot ones; only the float accumulation order differs. */
 
 #if defined(APR__HAVE_X86_SIMD)
-#if defined(__GNUC__) || defined(__clang__)
-#define APR__INLINE inline __attribute__((always_inline))
-#else
-#define APR__INLINE __forceinline
-#endif
-
-typedef void (*apr__tile_fn)(int64_t n, const void *w_row, const uint8_t *act, size_t act_stride, int nt, float *res);
 
 /* kind: 0 Q4_0, 1 Q5_0, 2 Q8_0, 3 IQ4_NL (the Q8_0-activation types) */
 APR__TARGET_AVX2 static APR__INLINE void apr__tile32_avx2(const int kind, const int NT, int64_t n, const void *w_row,
