@@ -542,6 +542,16 @@ static inline void apr__k4_scales(const uint8_t *packed, uint8_t sc[8], uint8_t 
     for (int j = 0; j < 8; j++) apr__scale_min_k4(j, packed, &sc[j], &m[j]);
 }
 
+/* Q4_K / Q5_K scales and mins, 6 bits each, unpacked to 8 + 8 bytes. */
+static inline void apr__k4_unpack(const uint8_t *packed, uint32_t u[4]) {
+    memcpy(u, packed, 12);
+    u[3] = ((u[2] >> 4) & 0x0f0f0f0fu) | (((u[1] >> 6) & 0x03030303u) << 4);
+    const uint32_t t = u[1] & 0x3f3f3f3fu;
+    u[1] = (u[2] & 0x0f0f0f0fu) | (((u[0] >> 6) & 0x03030303u) << 4);
+    u[2] = t;
+    u[0] &= 0x3f3f3f3fu;
+}
+
 static void apr__vec_dot_q4_K_ref(int64_t n, float *out, const void *w, const void *a) {
     const apr__block_q4_K *x = (const apr__block_q4_K *)w;
     const apr__block_q8_K *y = (const apr__block_q8_K *)a;
@@ -820,15 +830,6 @@ APR__TARGET_AVX2 static void apr__vec_dot_q5_1_avx2(int64_t n, float *out, const
     *out = apr__hsum_f32x8(acc) + sm;
 }
 
-/* Q4_K / Q5_K scales and mins, 6 bits each, unpacked to 8 + 8 bytes. */
-static inline void apr__k4_unpack(const uint8_t *packed, uint32_t u[4]) {
-    memcpy(u, packed, 12);
-    u[3] = ((u[2] >> 4) & 0x0f0f0f0fu) | (((u[1] >> 6) & 0x03030303u) << 4);
-    const uint32_t t = u[1] & 0x3f3f3f3fu;
-    u[1] = (u[2] & 0x0f0f0f0fu) | (((u[0] >> 6) & 0x03030303u) << 4);
-    u[2] = t;
-    u[0] &= 0x3f3f3f3fu;
-}
 
 /* sum over j of mins[j] * (bsums[2j] + bsums[2j+1]) */
 APR__TARGET_AVX2 static inline int apr__k4_min_sum(const uint32_t u[4], const int16_t *bsums) {
@@ -1260,7 +1261,253 @@ APR__DEFINE_TILE_AVX2(apr__tile_f16_avx2, APR__T_F16)
 
 /* @@SIMD512@@ */
 
-/* @@NEON@@ */
+/* ---- NEON kernels (AArch64) --------------------------------------------------------------
+   Weights are expanded to signed bytes and multiplied with the int8 activations 16 at a
+   time: SDOT where the compiler targets it (armv8.2-a+dotprod), widening multiplies and
+   pairwise adds otherwise. Same integer sums as the scalar reference. */
+
+#if defined(APR__HAVE_NEON)
+
+static inline int32x4_t apr__sdot_s8x16(int32x4_t acc, int8x16_t a, int8x16_t b) {
+#if defined(__ARM_FEATURE_DOTPROD)
+    return vdotq_s32(acc, a, b);
+#else
+    int16x8_t lo = vmull_s8(vget_low_s8(a), vget_low_s8(b));
+    int16x8_t hi = vmull_high_s8(a, b);
+    return vpadalq_s16(vpadalq_s16(acc, lo), hi);
+#endif
+}
+
+/* 32 products of a 32-element block: w0/w1 are elements 0..15 / 16..31 */
+static inline int32x4_t apr__sdot_x32(int8x16_t w0, int8x16_t w1, const int8_t *a) {
+    return apr__sdot_s8x16(apr__sdot_s8x16(vdupq_n_s32(0), w0, vld1q_s8(a)), w1, vld1q_s8(a + 16));
+}
+
+static void apr__vec_dot_f32_neon(int64_t n, float *out, const void *w, const void *a) {
+    const float *x = (const float *)w, *y = (const float *)a;
+    float32x4_t acc0 = vdupq_n_f32(0), acc1 = vdupq_n_f32(0), acc2 = vdupq_n_f32(0), acc3 = vdupq_n_f32(0);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        acc0 = vfmaq_f32(acc0, vld1q_f32(x + i), vld1q_f32(y + i));
+        acc1 = vfmaq_f32(acc1, vld1q_f32(x + i + 4), vld1q_f32(y + i + 4));
+        acc2 = vfmaq_f32(acc2, vld1q_f32(x + i + 8), vld1q_f32(y + i + 8));
+        acc3 = vfmaq_f32(acc3, vld1q_f32(x + i + 12), vld1q_f32(y + i + 12));
+    }
+    for (; i + 4 <= n; i += 4) acc0 = vfmaq_f32(acc0, vld1q_f32(x + i), vld1q_f32(y + i));
+    float s = vaddvq_f32(vaddq_f32(vaddq_f32(acc0, acc1), vaddq_f32(acc2, acc3)));
+    for (; i < n; i++) s += x[i] * y[i];
+    *out = s;
+}
+
+static void apr__vec_dot_f16_neon(int64_t n, float *out, const void *w, const void *a) {
+    const uint16_t *x = (const uint16_t *)w;
+    const float *y = (const float *)a;
+    float32x4_t acc0 = vdupq_n_f32(0), acc1 = vdupq_n_f32(0);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        float16x8_t h = vreinterpretq_f16_u16(vld1q_u16(x + i));
+        acc0 = vfmaq_f32(acc0, vcvt_f32_f16(vget_low_f16(h)), vld1q_f32(y + i));
+        acc1 = vfmaq_f32(acc1, vcvt_high_f32_f16(h), vld1q_f32(y + i + 4));
+    }
+    float s = vaddvq_f32(vaddq_f32(acc0, acc1));
+    for (; i < n; i++) s += apr__fp16_to_fp32(x[i]) * y[i];
+    *out = s;
+}
+
+static void apr__vec_dot_bf16_neon(int64_t n, float *out, const void *w, const void *a) {
+    const uint16_t *x = (const uint16_t *)w;
+    const float *y = (const float *)a;
+    float32x4_t acc0 = vdupq_n_f32(0), acc1 = vdupq_n_f32(0);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint16x8_t h = vld1q_u16(x + i);
+        acc0 = vfmaq_f32(acc0, vreinterpretq_f32_u32(vshll_n_u16(vget_low_u16(h), 16)), vld1q_f32(y + i));
+        acc1 = vfmaq_f32(acc1, vreinterpretq_f32_u32(vshll_high_n_u16(h, 16)), vld1q_f32(y + i + 4));
+    }
+    float s = vaddvq_f32(vaddq_f32(acc0, acc1));
+    for (; i < n; i++) s += apr__bf16_to_fp32(x[i]) * y[i];
+    *out = s;
+}
+
+/* 32 high bits of Q5 blocks -> two vectors of 0x10 / 0x00 */
+static inline void apr__q5_high_neon(const uint8_t *qh4, uint8x16_t *h0, uint8x16_t *h1) {
+    static const uint8_t bit[16] = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
+    const uint8x16_t m = vld1q_u8(bit), v10 = vdupq_n_u8(0x10);
+    *h0 = vandq_u8(vtstq_u8(vcombine_u8(vdup_n_u8(qh4[0]), vdup_n_u8(qh4[1])), m), v10);
+    *h1 = vandq_u8(vtstq_u8(vcombine_u8(vdup_n_u8(qh4[2]), vdup_n_u8(qh4[3])), m), v10);
+}
+
+/* kind: 0 Q4_0, 1 Q5_0, 2 Q8_0, 3 IQ4_NL */
+static inline void apr__neon_block32(int kind, const uint8_t *b, int8x16_t *w0, int8x16_t *w1) {
+    if (kind == 2) {
+        *w0 = vld1q_s8((const int8_t *)b + 2);
+        *w1 = vld1q_s8((const int8_t *)b + 18);
+        return;
+    }
+    const uint8x16_t v = vld1q_u8(b + (kind == 1 ? 6 : 2));
+    uint8x16_t lo = vandq_u8(v, vdupq_n_u8(0x0F)), hi = vshrq_n_u8(v, 4);
+    if (kind == 0) {
+        *w0 = vsubq_s8(vreinterpretq_s8_u8(lo), vdupq_n_s8(8));
+        *w1 = vsubq_s8(vreinterpretq_s8_u8(hi), vdupq_n_s8(8));
+    } else if (kind == 1) {
+        uint8x16_t h0, h1;
+        apr__q5_high_neon(b + 2, &h0, &h1);
+        *w0 = vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(lo, h0)), vdupq_n_s8(16));
+        *w1 = vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(hi, h1)), vdupq_n_s8(16));
+    } else {
+        const int8x16_t table = vld1q_s8(apr__iq4nl_values);
+        *w0 = vqtbl1q_s8(table, lo);
+        *w1 = vqtbl1q_s8(table, hi);
+    }
+}
+
+static inline void apr__vec_dot32_neon(int kind, size_t bsz, int64_t n, float *out, const void *w, const void *act) {
+    const uint8_t *b = (const uint8_t *)w;
+    const apr__block_q8_0 *y = (const apr__block_q8_0 *)act;
+    float32x4_t acc0 = vdupq_n_f32(0), acc1 = vdupq_n_f32(0);
+    const int64_t nb = n / 32;
+    int64_t i = 0;
+    for (; i + 2 <= nb; i += 2, b += 2 * bsz) {
+        int8x16_t w0, w1, w2, w3;
+        apr__neon_block32(kind, b, &w0, &w1);
+        apr__neon_block32(kind, b + bsz, &w2, &w3);
+        uint16_t d0, d1;
+        memcpy(&d0, b, 2);
+        memcpy(&d1, b + bsz, 2);
+        acc0 = vfmaq_n_f32(acc0, vcvtq_f32_s32(apr__sdot_x32(w0, w1, y[i].qs)), apr__fp16_to_fp32(d0) * apr__fp16_to_fp32(y[i].d));
+        acc1 = vfmaq_n_f32(acc1, vcvtq_f32_s32(apr__sdot_x32(w2, w3, y[i + 1].qs)), apr__fp16_to_fp32(d1) * apr__fp16_to_fp32(y[i + 1].d));
+    }
+    for (; i < nb; i++, b += bsz) {
+        int8x16_t w0, w1;
+        apr__neon_block32(kind, b, &w0, &w1);
+        uint16_t d0;
+        memcpy(&d0, b, 2);
+        acc0 = vfmaq_n_f32(acc0, vcvtq_f32_s32(apr__sdot_x32(w0, w1, y[i].qs)), apr__fp16_to_fp32(d0) * apr__fp16_to_fp32(y[i].d));
+    }
+    *out = vaddvq_f32(vaddq_f32(acc0, acc1));
+}
+
+static void apr__vec_dot_q4_0_neon(int64_t n, float *out, const void *w, const void *a) { apr__vec_dot32_neon(0, 18, n, out, w, a); }
+static void apr__vec_dot_q5_0_neon(int64_t n, float *out, const void *w, const void *a) { apr__vec_dot32_neon(1, 22, n, out, w, a); }
+static void apr__vec_dot_q8_0_neon(int64_t n, float *out, const void *w, const void *a) { apr__vec_dot32_neon(2, 34, n, out, w, a); }
+static void apr__vec_dot_iq4_nl_neon(int64_t n, float *out, const void *w, const void *a) { apr__vec_dot32_neon(3, 18, n, out, w, a); }
+
+/* Q4_K (kind 0) / Q5_K (kind 1) */
+static inline void apr__vec_dot_k45_neon(int kind, int64_t n, float *out, const void *w, const void *act) {
+    const apr__block_q8_K *y = (const apr__block_q8_K *)act;
+    float s = 0;
+    const uint8x16_t m4 = vdupq_n_u8(0x0F), v10 = vdupq_n_u8(0x10);
+    for (int64_t i = 0; i < n / 256; i++) {
+        const uint8_t *scales, *qs, *qh = NULL;
+        uint16_t dh, dmh;
+        if (kind == 0) {
+            const apr__block_q4_K *x = (const apr__block_q4_K *)w + i;
+            scales = x->scales; qs = x->qs; dh = x->d; dmh = x->dmin;
+        } else {
+            const apr__block_q5_K *x = (const apr__block_q5_K *)w + i;
+            scales = x->scales; qs = x->qs; qh = x->qh; dh = x->d; dmh = x->dmin;
+        }
+        uint32_t u[4];
+        apr__k4_unpack(scales, u);
+        const uint8_t *sc = (const uint8_t *)u, *mn = (const uint8_t *)u + 8;
+        int summ = 0;
+        for (int j = 0; j < 8; j++) summ += mn[j] * (y[i].bsums[2 * j] + y[i].bsums[2 * j + 1]);
+        uint8x16_t hb0 = vdupq_n_u8(0), hb1 = vdupq_n_u8(0);
+        if (kind == 1) { hb0 = vld1q_u8(qh); hb1 = vld1q_u8(qh + 16); }
+        const int8_t *q8 = y[i].qs;
+        int sumi = 0;
+        for (int j = 0; j < 4; j++, qs += 32, q8 += 64) {
+            const uint8x16_t v0 = vld1q_u8(qs), v1 = vld1q_u8(qs + 16);
+            uint8x16_t l0 = vandq_u8(v0, m4), l1 = vandq_u8(v1, m4), h0 = vshrq_n_u8(v0, 4), h1 = vshrq_n_u8(v1, 4);
+            if (kind == 1) {
+                const uint8x16_t bl = vdupq_n_u8((uint8_t)(1u << (2 * j))), bh = vdupq_n_u8((uint8_t)(2u << (2 * j)));
+                l0 = vorrq_u8(l0, vandq_u8(vtstq_u8(hb0, bl), v10));
+                l1 = vorrq_u8(l1, vandq_u8(vtstq_u8(hb1, bl), v10));
+                h0 = vorrq_u8(h0, vandq_u8(vtstq_u8(hb0, bh), v10));
+                h1 = vorrq_u8(h1, vandq_u8(vtstq_u8(hb1, bh), v10));
+            }
+            int32x4_t pl = apr__sdot_x32(vreinterpretq_s8_u8(l0), vreinterpretq_s8_u8(l1), q8);
+            int32x4_t ph = apr__sdot_x32(vreinterpretq_s8_u8(h0), vreinterpretq_s8_u8(h1), q8 + 32);
+            sumi += sc[2 * j] * vaddvq_s32(pl) + sc[2 * j + 1] * vaddvq_s32(ph);
+        }
+        s += y[i].d * apr__fp16_to_fp32(dh) * (float)sumi - y[i].d * apr__fp16_to_fp32(dmh) * (float)summ;
+    }
+    *out = s;
+}
+static void apr__vec_dot_q4_K_neon(int64_t n, float *out, const void *w, const void *a) { apr__vec_dot_k45_neon(0, n, out, w, a); }
+static void apr__vec_dot_q5_K_neon(int64_t n, float *out, const void *w, const void *a) { apr__vec_dot_k45_neon(1, n, out, w, a); }
+
+static void apr__vec_dot_q6_K_neon(int64_t n, float *out, const void *w, const void *act) {
+    const apr__block_q6_K *x = (const apr__block_q6_K *)w;
+    const apr__block_q8_K *y = (const apr__block_q8_K *)act;
+    const uint8x16_t m4 = vdupq_n_u8(0x0F), m3 = vdupq_n_u8(3);
+    const int8x16_t m32 = vdupq_n_s8(32);
+    float s = 0;
+    for (int64_t i = 0; i < n / 256; i++) {
+        const uint8_t *ql = x[i].ql, *qh = x[i].qh;
+        const int8_t *sc = x[i].scales, *q8 = y[i].qs;
+        int sumi = 0;
+        for (int k = 0; k < 2; k++, ql += 64, qh += 32, sc += 8, q8 += 128) {
+            for (int hf = 0; hf < 2; hf++) {  /* l in [16*hf, 16*hf + 16) */
+                const uint8x16_t a0 = vld1q_u8(ql + 16 * hf), a1 = vld1q_u8(ql + 32 + 16 * hf), h = vld1q_u8(qh + 16 * hf);
+                const int8x16_t q1 = vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(vandq_u8(a0, m4), vshlq_n_u8(vandq_u8(h, m3), 4))), m32);
+                const int8x16_t q2 = vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(vandq_u8(a1, m4), vshlq_n_u8(vandq_u8(vshrq_n_u8(h, 2), m3), 4))), m32);
+                const int8x16_t q3 = vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(vshrq_n_u8(a0, 4), vshlq_n_u8(vandq_u8(vshrq_n_u8(h, 4), m3), 4))), m32);
+                const int8x16_t q4 = vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(vshrq_n_u8(a1, 4), vshlq_n_u8(vshrq_n_u8(h, 6), 4))), m32);
+                const int8_t *y8 = q8 + 16 * hf;
+                sumi += sc[hf + 0] * vaddvq_s32(apr__sdot_s8x16(vdupq_n_s32(0), q1, vld1q_s8(y8)));
+                sumi += sc[hf + 2] * vaddvq_s32(apr__sdot_s8x16(vdupq_n_s32(0), q2, vld1q_s8(y8 + 32)));
+                sumi += sc[hf + 4] * vaddvq_s32(apr__sdot_s8x16(vdupq_n_s32(0), q3, vld1q_s8(y8 + 64)));
+                sumi += sc[hf + 6] * vaddvq_s32(apr__sdot_s8x16(vdupq_n_s32(0), q4, vld1q_s8(y8 + 96)));
+            }
+        }
+        s += y[i].d * apr__fp16_to_fp32(x[i].d) * (float)sumi;
+    }
+    *out = s;
+}
+
+/* activation quantizers: vcvtnq rounds to nearest even, as nearbyintf does */
+static inline float apr__amax_neon(const float *x, int n) {
+    float32x4_t m = vdupq_n_f32(0);
+    for (int j = 0; j < n; j += 4) m = vmaxq_f32(m, vabsq_f32(vld1q_f32(x + j)));
+    return vmaxvq_f32(m);
+}
+
+static inline int8x16_t apr__round_pack_neon(const float *x, float32x4_t id) {
+    int32x4_t i0 = vcvtnq_s32_f32(vmulq_f32(vld1q_f32(x), id));
+    int32x4_t i1 = vcvtnq_s32_f32(vmulq_f32(vld1q_f32(x + 4), id));
+    int32x4_t i2 = vcvtnq_s32_f32(vmulq_f32(vld1q_f32(x + 8), id));
+    int32x4_t i3 = vcvtnq_s32_f32(vmulq_f32(vld1q_f32(x + 12), id));
+    int16x8_t a = vcombine_s16(vqmovn_s32(i0), vqmovn_s32(i1)), b = vcombine_s16(vqmovn_s32(i2), vqmovn_s32(i3));
+    return vcombine_s8(vqmovn_s16(a), vqmovn_s16(b));
+}
+
+static void apr__quantize_q8_0_neon(const float *x, void *dst, int64_t n) {
+    apr__block_q8_0 *y = (apr__block_q8_0 *)dst;
+    for (int64_t i = 0; i < n / 32; i++, x += 32) {
+        const float amax = apr__amax_neon(x, 32);
+        const float32x4_t id = vdupq_n_f32(amax != 0 ? 127.0f / amax : 0.0f);
+        y[i].d = apr__fp32_to_fp16(amax / 127.0f);
+        vst1q_s8(y[i].qs, apr__round_pack_neon(x, id));
+        vst1q_s8(y[i].qs + 16, apr__round_pack_neon(x + 16, id));
+    }
+}
+
+static void apr__quantize_q8_K_neon(const float *x, void *dst, int64_t n) {
+    apr__block_q8_K *y = (apr__block_q8_K *)dst;
+    for (int64_t i = 0; i < n / 256; i++, x += 256) {
+        const float amax = apr__amax_neon(x, 256);
+        const float32x4_t id = vdupq_n_f32(amax != 0 ? 127.0f / amax : 0.0f);
+        y[i].d = amax / 127.0f;
+        for (int j = 0; j < 16; j++) {
+            int8x16_t q = apr__round_pack_neon(x + 16 * j, id);
+            vst1q_s8(y[i].qs + 16 * j, q);
+            y[i].bsums[j] = (int16_t)vaddlvq_s8(q);
+        }
+    }
+}
+
+#endif /* APR__HAVE_NEON */
 
 /* ---- type table ------------------------------------------------------------------------ */
 
@@ -1337,11 +1584,17 @@ static apr__quantize_act_fn apr__quantize_act_for(int act_type, int level) {
 #if defined(APR__HAVE_X86_SIMD)
         if (level >= 1) return apr__quantize_q8_0_avx2;
 #endif
+#if defined(APR__HAVE_NEON)
+        if (level >= 2) return apr__quantize_q8_0_neon;
+#endif
         return apr__quantize_q8_0_ref;
     case APR_TYPE_Q8_1: return apr__quantize_q8_1_ref;
     case APR_TYPE_Q8_K:
 #if defined(APR__HAVE_X86_SIMD)
         if (level >= 1) return apr__quantize_q8_K_avx2;
+#endif
+#if defined(APR__HAVE_NEON)
+        if (level >= 2) return apr__quantize_q8_K_neon;
 #endif
         return apr__quantize_q8_K_ref;
     }
@@ -1376,6 +1629,22 @@ static apr__vec_dot_fn apr__vec_dot_for(int weight_type, int simd_level) {
         case APR_TYPE_Q6_K: return apr__vec_dot_q6_K_avx2;
         case APR_TYPE_IQ4_NL: return apr__vec_dot_iq4_nl_avx2;
         case APR_TYPE_IQ4_XS: return apr__vec_dot_iq4_xs_avx2;
+        }
+    }
+#endif
+#if defined(APR__HAVE_NEON)
+    if (simd_level >= 2) {
+        switch (weight_type) {
+        case APR_TYPE_F32: return apr__vec_dot_f32_neon;
+        case APR_TYPE_F16: return apr__vec_dot_f16_neon;
+        case APR_TYPE_BF16: return apr__vec_dot_bf16_neon;
+        case APR_TYPE_Q4_0: return apr__vec_dot_q4_0_neon;
+        case APR_TYPE_Q5_0: return apr__vec_dot_q5_0_neon;
+        case APR_TYPE_Q8_0: return apr__vec_dot_q8_0_neon;
+        case APR_TYPE_IQ4_NL: return apr__vec_dot_iq4_nl_neon;
+        case APR_TYPE_Q4_K: return apr__vec_dot_q4_K_neon;
+        case APR_TYPE_Q5_K: return apr__vec_dot_q5_K_neon;
+        case APR_TYPE_Q6_K: return apr__vec_dot_q6_K_neon;
         }
     }
 #endif
