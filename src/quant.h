@@ -1259,7 +1259,189 @@ APR__DEFINE_TILE_AVX2(apr__tile_f16_avx2, APR__T_F16)
 
 #endif /* APR__HAVE_X86_SIMD */
 
-/* @@SIMD512@@ */
+/* ---- AVX-512 kernels (F + BW + VL + DQ) ---------------------------------------------------
+   The AVX2 scheme on 64-byte registers: two 32-element blocks, or one 64-element slice of
+   a K-quant super-block, per instruction. The AVX2 helpers inline into these. */
+
+#if defined(APR__HAVE_X86_SIMD)
+
+APR__TARGET_AVX512 static inline __m512i apr__cat256(__m256i lo, __m256i hi) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+}
+
+APR__TARGET_AVX512 static inline __m512i apr__dot_us_x64(__m512i u, __m512i s) {
+    return _mm512_madd_epi16(_mm512_maddubs_epi16(u, s), _mm512_set1_epi16(1));
+}
+
+APR__TARGET_AVX512 static void apr__vec_dot_f32_avx512(int64_t n, float *out, const void *w, const void *a) {
+    const float *x = (const float *)w, *y = (const float *)a;
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i), acc0);
+        acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 16), _mm512_loadu_ps(y + i + 16), acc1);
+        acc2 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 32), _mm512_loadu_ps(y + i + 32), acc2);
+        acc3 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 48), _mm512_loadu_ps(y + i + 48), acc3);
+    }
+    for (; i + 16 <= n; i += 16) acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i), acc0);
+    if (i < n) {  /* masked tail: n need not be a multiple of 16 */
+        const __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        acc1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i), acc1);
+    }
+    *out = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3)));
+}
+
+APR__TARGET_AVX512 static void apr__vec_dot_f16_avx512(int64_t n, float *out, const void *w, const void *a) {
+    const uint16_t *x = (const uint16_t *)w;
+    const float *y = (const float *)a;
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        acc0 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x + i))), _mm512_loadu_ps(y + i), acc0);
+        acc1 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x + i + 16))), _mm512_loadu_ps(y + i + 16), acc1);
+    }
+    for (; i + 16 <= n; i += 16)
+        acc0 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x + i))), _mm512_loadu_ps(y + i), acc0);
+    if (i < n) {
+        const __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        acc1 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, x + i)), _mm512_maskz_loadu_ps(m, y + i), acc1);
+    }
+    *out = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+}
+
+/* 32-element blocks, two per register. kind: 0 Q4_0, 1 Q5_0, 2 Q8_0, 3 IQ4_NL */
+APR__TARGET_AVX512 static APR__INLINE void apr__vec_dot32_avx512(const int kind, int64_t n, float *out, const void *w, const void *act) {
+    const size_t bsz = kind == 0 ? 18 : kind == 1 ? 22 : kind == 2 ? 34 : 18;
+    const uint8_t *b = (const uint8_t *)w;
+    const apr__block_q8_0 *y = (const apr__block_q8_0 *)act;
+    const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)apr__iq4nl_values));
+    const int64_t nb = n / 32;
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 2 <= nb; i += 2, b += 2 * bsz) {
+        const __m512i a = apr__cat256(_mm256_loadu_si256((const __m256i *)y[i].qs), _mm256_loadu_si256((const __m256i *)y[i + 1].qs));
+        __m512i s;
+        if (kind == 0 || kind == 1) {
+            __m256i q0 = apr__nibbles_x32(b + (kind ? 6 : 2)), q1 = apr__nibbles_x32(b + bsz + (kind ? 6 : 2));
+            if (kind == 1) {
+                q0 = _mm256_or_si256(q0, _mm256_and_si256(apr__bits_x32(b + 2), _mm256_set1_epi8(0x10)));
+                q1 = _mm256_or_si256(q1, _mm256_and_si256(apr__bits_x32(b + bsz + 2), _mm256_set1_epi8(0x10)));
+            }
+            const __m512i p = _mm512_sub_epi16(_mm512_maddubs_epi16(apr__cat256(q0, q1), a),
+                                               _mm512_maddubs_epi16(_mm512_set1_epi8(kind ? 16 : 8), a));
+            s = _mm512_madd_epi16(p, _mm512_set1_epi16(1));
+        } else {
+            __m512i q;
+            if (kind == 2) q = apr__cat256(_mm256_loadu_si256((const __m256i *)(b + 2)), _mm256_loadu_si256((const __m256i *)(b + bsz + 2)));
+            else q = apr__cat256(_mm256_shuffle_epi8(table, apr__nibbles_x32(b + 2)), _mm256_shuffle_epi8(table, apr__nibbles_x32(b + bsz + 2)));
+            s = apr__dot_us_x64(_mm512_abs_epi8(q), _mm512_mask_sub_epi8(a, _mm512_movepi8_mask(q), _mm512_setzero_si512(), a));
+        }
+        uint16_t d0, d1;
+        memcpy(&d0, b, 2);
+        memcpy(&d1, b + bsz, 2);
+        const __m512 d = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(apr__h2f(d0) * apr__h2f(y[i].d))),
+                                            _mm256_set1_ps(apr__h2f(d1) * apr__h2f(y[i + 1].d)), 1);
+        if (i & 2) acc1 = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(s), acc1);
+        else acc0 = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(s), acc0);
+    }
+    float tail = 0;
+    if (i < nb) {
+        __m256i s;
+        const __m256i a = _mm256_loadu_si256((const __m256i *)y[i].qs);
+        if (kind == 0) s = apr__q4_0_dot_x32((const apr__block_q4_0 *)b, a);
+        else if (kind == 1) s = apr__q5_0_dot_x32((const apr__block_q5_0 *)b, a);
+        else if (kind == 2) s = apr__q8_0_dot_x32((const apr__block_q8_0 *)b, a);
+        else s = apr__iq4_nl_dot_x32((const apr__block_iq4_nl *)b, a);
+        uint16_t d0;
+        memcpy(&d0, b, 2);
+        tail = apr__h2f(d0) * apr__h2f(y[i].d) * (float)apr__hsum_i32x8(s);
+    }
+    *out = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) + tail;
+}
+
+APR__TARGET_AVX512 static void apr__vec_dot_q4_0_avx512(int64_t n, float *out, const void *w, const void *a) { apr__vec_dot32_avx512(0, n, out, w, a); }
+APR__TARGET_AVX512 static void apr__vec_dot_q5_0_avx512(int64_t n, float *out, const void *w, const void *a) { apr__vec_dot32_avx512(1, n, out, w, a); }
+APR__TARGET_AVX512 static void apr__vec_dot_q8_0_avx512(int64_t n, float *out, const void *w, const void *a) { apr__vec_dot32_avx512(2, n, out, w, a); }
+APR__TARGET_AVX512 static void apr__vec_dot_iq4_nl_avx512(int64_t n, float *out, const void *w, const void *a) { apr__vec_dot32_avx512(3, n, out, w, a); }
+
+/* Q4_K (kind 0) / Q5_K (kind 1): one 64-element slice (two 32-element sub-blocks) per step. */
+APR__TARGET_AVX512 static APR__INLINE void apr__vec_dot_k45_avx512(const int kind, int64_t n, float *out, const void *w, const void *act) {
+    const apr__block_q8_K *y = (const apr__block_q8_K *)act;
+    __m512 acc = _mm512_setzero_ps();
+    float accm = 0;
+    const __m512i m4 = _mm512_set1_epi8(0x0F), one = _mm512_set1_epi8(1);
+    for (int64_t i = 0; i < n / 256; i++) {
+        const uint8_t *scales, *qs, *qh = NULL;
+        uint16_t dh, dmh;
+        if (kind == 0) {
+            const apr__block_q4_K *x = (const apr__block_q4_K *)w + i;
+            scales = x->scales; qs = x->qs; dh = x->d; dmh = x->dmin;
+        } else {
+            const apr__block_q5_K *x = (const apr__block_q5_K *)w + i;
+            scales = x->scales; qs = x->qs; qh = x->qh; dh = x->d; dmh = x->dmin;
+        }
+        uint32_t u[4];
+        apr__k4_unpack(scales, u);
+        accm += y[i].d * apr__h2f(dmh) * (float)apr__k4_min_sum(u, y[i].bsums);
+        const __m512i sc16 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)u[1], (int)u[0])));
+        __m512i hb = _mm512_setzero_si512();
+        if (kind == 1) hb = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)qh));
+        const int8_t *q8 = y[i].qs;
+        __m512i sumi = _mm512_setzero_si512();
+        for (int j = 0; j < 4; j++, qs += 32, q8 += 64) {
+            const __m512i sc = _mm512_permutexvar_epi16(apr__cat256(_mm256_set1_epi16((short)(2 * j)), _mm256_set1_epi16((short)(2 * j + 1))), sc16);
+            const __m256i qb = _mm256_loadu_si256((const __m256i *)qs);
+            __m512i q = _mm512_and_si512(apr__cat256(qb, _mm256_srli_epi16(qb, 4)), m4);
+            if (kind == 1) {
+                const __m512i sh = apr__cat256(_mm256_set1_epi16((short)(2 * j)), _mm256_set1_epi16((short)(2 * j + 1)));
+                q = _mm512_or_si512(q, _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(hb, sh), one), 4));
+            }
+            const __m512i p = _mm512_maddubs_epi16(q, _mm512_loadu_si512((const void *)q8));
+            sumi = _mm512_add_epi32(sumi, _mm512_madd_epi16(p, sc));
+        }
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(y[i].d * apr__h2f(dh)), _mm512_cvtepi32_ps(sumi), acc);
+    }
+    *out = _mm512_reduce_add_ps(acc) - accm;
+}
+APR__TARGET_AVX512 static void apr__vec_dot_q4_K_avx512(int64_t n, float *out, const void *w, const void *a) { apr__vec_dot_k45_avx512(0, n, out, w, a); }
+APR__TARGET_AVX512 static void apr__vec_dot_q5_K_avx512(int64_t n, float *out, const void *w, const void *a) { apr__vec_dot_k45_avx512(1, n, out, w, a); }
+
+APR__TARGET_AVX512 static void apr__vec_dot_q6_K_avx512(int64_t n, float *out, const void *w, const void *act) {
+    const apr__block_q6_K *x = (const apr__block_q6_K *)w;
+    const apr__block_q8_K *y = (const apr__block_q8_K *)act;
+    __m512 acc = _mm512_setzero_ps();
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m3 = _mm512_set1_epi8(3);
+    const __m512i sh01 = apr__cat256(_mm256_set1_epi16(0), _mm256_set1_epi16(2));
+    const __m512i sh23 = apr__cat256(_mm256_set1_epi16(4), _mm256_set1_epi16(6));
+    /* int16 lane -> scale index: 8 lanes per 16-element group */
+    const __m512i g0 = _mm512_set_epi64(0x0003000300030003ll, 0x0003000300030003ll, 0x0002000200020002ll, 0x0002000200020002ll,
+                                        0x0001000100010001ll, 0x0001000100010001ll, 0, 0);
+    for (int64_t i = 0; i < n / 256; i++) {
+        const __m128i sc8 = _mm_loadu_si128((const __m128i *)x[i].scales);
+        const __m256i sc16y = _mm256_cvtepi8_epi16(sc8);
+        const __m512i sc16 = _mm512_castsi256_si512(sc16y);
+        __m256i corr = _mm256_slli_epi32(_mm256_madd_epi16(sc16y, _mm256_loadu_si256((const __m256i *)y[i].bsums)), 5);
+        __m512i sumi = _mm512_castsi256_si512(_mm256_sub_epi32(_mm256_setzero_si256(), corr));
+        sumi = _mm512_inserti64x4(sumi, _mm256_setzero_si256(), 1);
+        const int8_t *q8 = y[i].qs;
+        for (int k = 0; k < 2; k++, q8 += 128) {
+            const __m512i L = _mm512_loadu_si512((const void *)(x[i].ql + 64 * k));
+            const __m512i H = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(x[i].qh + 32 * k)));
+            const __m512i q01 = _mm512_or_si512(_mm512_and_si512(L, m4), _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(H, sh01), m3), 4));
+            const __m512i q23 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(L, 4), m4), _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(H, sh23), m3), 4));
+            const __m512i s01 = _mm512_permutexvar_epi16(_mm512_add_epi16(g0, _mm512_set1_epi16((short)(8 * k))), sc16);
+            const __m512i s23 = _mm512_permutexvar_epi16(_mm512_add_epi16(g0, _mm512_set1_epi16((short)(8 * k + 4))), sc16);
+            const __m512i p01 = _mm512_madd_epi16(_mm512_maddubs_epi16(q01, _mm512_loadu_si512((const void *)q8)), s01);
+            const __m512i p23 = _mm512_madd_epi16(_mm512_maddubs_epi16(q23, _mm512_loadu_si512((const void *)(q8 + 64))), s23);
+            sumi = _mm512_add_epi32(sumi, _mm512_add_epi32(p01, p23));
+        }
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(y[i].d * apr__h2f(x[i].d)), _mm512_cvtepi32_ps(sumi), acc);
+    }
+    *out = _mm512_reduce_add_ps(acc);
+}
+
+#endif /* APR__HAVE_X86_SIMD */
+
 
 /* ---- NEON kernels (AArch64) --------------------------------------------------------------
    Weights are expanded to signed bytes and multiplied with the int8 activations 16 at a
@@ -1612,6 +1794,19 @@ static apr__vec_dot_fn apr__vec_dot_for(int weight_type, int simd_level) {
     const apr__type_traits *t = apr__type_traits_of(weight_type);
     if (!t) return NULL;
 #if defined(APR__HAVE_X86_SIMD)
+    if (simd_level >= 2) {
+        switch (weight_type) {
+        case APR_TYPE_F32: return apr__vec_dot_f32_avx512;
+        case APR_TYPE_F16: return apr__vec_dot_f16_avx512;
+        case APR_TYPE_Q4_0: return apr__vec_dot_q4_0_avx512;
+        case APR_TYPE_Q5_0: return apr__vec_dot_q5_0_avx512;
+        case APR_TYPE_Q8_0: return apr__vec_dot_q8_0_avx512;
+        case APR_TYPE_IQ4_NL: return apr__vec_dot_iq4_nl_avx512;
+        case APR_TYPE_Q4_K: return apr__vec_dot_q4_K_avx512;
+        case APR_TYPE_Q5_K: return apr__vec_dot_q5_K_avx512;
+        case APR_TYPE_Q6_K: return apr__vec_dot_q6_K_avx512;
+        }
+    }
     if (simd_level >= 1) {
         switch (weight_type) {
         case APR_TYPE_F32: return apr__vec_dot_f32_avx2;
