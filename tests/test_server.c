@@ -34,37 +34,45 @@ static bool quick;
 typedef struct server {
     pid_t pid;
     int port;
-    FILE *log;        /* the server's stderr */
+    char log_path[128];   /* the server's stderr */
 } server;
 
+static int n_servers;
+
 static bool server_start(server *s, const char *extra_args) {
-    int pfd[2];
-    if (pipe(pfd) != 0) return false;
+    snprintf(s->log_path, sizeof s->log_path, "tests/bin/test_server.server%d.log", n_servers++);
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "exec ./apr-server -m %s --port 0 %s", test_shared("data/models/stories260K.gguf"),
-             extra_args);
+    snprintf(cmd, sizeof cmd, "exec ./apr-server -m %s --port 0 %s 2>%s", test_shared("data/models/stories260K.gguf"),
+             extra_args, s->log_path);
+    unlink(s->log_path);
     pid_t pid = fork();
     if (pid < 0) return false;
     if (pid == 0) {
-        dup2(pfd[1], 2);
-        close(pfd[0]);
-        close(pfd[1]);
         execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
         _exit(127);
     }
-    close(pfd[1]);
     s->pid = pid;
-    s->log = fdopen(pfd[0], "r");
     s->port = 0;
-    char line[1024];
-    /* "apr-server: listening on http://127.0.0.1:PORT", then the model loads */
-    while (fgets(line, sizeof line, s->log)) {
-        const char *p = strstr(line, "listening on http://127.0.0.1:");
+    /* "apr-server: listening on http://127.0.0.1:PORT", then "loaded ..." once ready */
+    for (int i = 0; i < 600; i++) {
+        char *log = (char *)test_read_file(s->log_path, NULL);
+        const char *p = log ? strstr(log, "listening on http://127.0.0.1:") : NULL;
         if (p) s->port = atoi(p + strlen("listening on http://127.0.0.1:"));
-        if (strstr(line, "loaded ")) break;
-        if (strstr(line, "cannot")) { fprintf(stderr, "server: %s", line); break; }
+        bool loaded = log && strstr(log, "apr-server: loaded ") != NULL;
+        bool failed = log && strstr(log, "cannot") != NULL;
+        if (failed) fprintf(stderr, "server: %s", log);
+        free(log);
+        if (loaded || failed || waitpid(pid, NULL, WNOHANG) == pid) return loaded && s->port > 0;
+        usleep(50000);
     }
-    return s->port > 0;
+    return false;
+}
+
+/* Sanitizer reports in a server's log. */
+static void server_check_log(server *s) {
+    char *log = (char *)test_read_file(s->log_path, NULL);
+    CHECK(log && !strstr(log, "Sanitizer") && !strstr(log, "runtime error"), "server log %s is clean", s->log_path);
+    free(log);
 }
 
 /* Stops with SIGTERM; returns the exit status (or -1 if it had to be killed). */
@@ -76,7 +84,7 @@ static int server_stop(server *s) {
         pid_t r = waitpid(s->pid, &status, WNOHANG);
         if (r == s->pid) {
             s->pid = 0;
-            if (s->log) fclose(s->log);
+            server_check_log(s);
             return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
         }
         usleep(50000);
@@ -84,7 +92,7 @@ static int server_stop(server *s) {
     kill(s->pid, SIGKILL);
     waitpid(s->pid, &status, 0);
     s->pid = 0;
-    if (s->log) fclose(s->log);
+    server_check_log(s);
     return -1;
 }
 
@@ -840,7 +848,7 @@ static void test_errors(void) {
 /* ---- slow clients and disconnects (the server keeps serving others) ------------------ */
 
 static int metric_value(const char *name, double *v) {
-    response r = http("GET", "/metrics", NULL, NULL);
+    response r = http("GET", "/metrics", NULL, "X-Api-Key: sekrit\r\n");
     int found = 0;
     if (r.status == 200 && r.body) {
         char key[128];
@@ -1133,10 +1141,20 @@ static void test_api_key_and_queue(void) {
     r = http("GET", "/health", NULL, NULL);
     CHECK(r.status == 200, "health while saturated");
     resp_free(&r);
-    for (int i = 0; i < 2; i++) close(fds[i]);
+    /* the queued client leaves: its place frees at once, the running one goes on */
+    close(fds[1]);
+    double busy = -1;
+    q = -1;
+    for (int i = 0; i < 40 && !(metric_value("apr_requests_queued", &q) && q == 0); i++) usleep(50000);
+    CHECK(q == 0 && metric_value("apr_slots_busy", &busy) && busy == 1, "queued disconnect leaves the queue (queued %g, busy %g)", q, busy);
+    r = http("GET", "/v1/models", NULL, "X-Api-Key: sekrit\r\n");
+    CHECK(r.status == 200, "served while the slot is busy");
+    resp_free(&r);
+    /* SIGTERM while fds[0] still streams: the server finishes or cancels it and exits 0 */
     g_port = saved;
     int rc = server_stop(&s2);
     CHECK(rc == 0, "second server exits 0 on SIGTERM mid-generation (got %d)", rc);
+    close(fds[0]);
 }
 
 static void test_flags(void) {
