@@ -1,0 +1,1853 @@
+// apr_cuda.cu - the CUDA backend of apr, built as the plugin libapr_cuda.so (make cuda).
+//
+// apr.h loads this library with dlopen and talks to it only through the backend plugin
+// ABI at the end of apr.h: the plugin receives a description of the whole model and runs
+// whole forward passes. That lets it keep every activation on the GPU, fuse the small
+// operations, capture a decode step as one CUDA graph and take the argmax on the GPU, so a
+// generated token costs one graph launch and one 8-byte read back.
+//
+// Layout of this file (data-flow order):
+//   quant layouts ..... weights are uploaded in their quantized form, repacked "structure
+//                       of arrays" per tensor (every field of every block contiguous) so
+//                       that all loads are aligned 16-byte loads whatever the block size
+//   device dequant .... 16 elements at a time, used by the embedding and the prefill GEMM
+//   matvec ............ batch 1..8: activations quantized to int8 per 32 (like ggml's
+//                       q8_1) and dp4a dot products against the packed weights; one warp
+//                       per weight row; epilogues: store+bias, residual add, SwiGLU, argmax
+//   gemm .............. prefill: dequantize a 64x32 weight tile to f16 in shared memory,
+//                       tensor cores (wmma) against f16 activations
+//   norm / rope / attention: fused RMSNorm+quantize, rope+KV write (f16 cache), split-K
+//                       flash decoding with an exact combine
+//   host side ......... upload, contexts, forward, graph capture, the vtable
+#include "apr.h"
+
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+#include <mma.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+// ------------------------------------------------------------------------------------
+// Quant layouts (host and device agree on field order)
+// ------------------------------------------------------------------------------------
+
+struct QField { int off, size; };
+struct QLayout { int block_elems, block_bytes, nfields; QField f[4]; };
+
+// Fields are listed in the order the device code numbers them (f[0] is always the bulk of
+// the quantized values). Offsets are those of ggml's block structs.
+static bool q_layout(int type, QLayout *L) {
+    QLayout l;
+    memset(&l, 0, sizeof l);
+    switch (type) {
+    case APR_TYPE_F32: l = {1, 4, 1, {{0, 4}}}; break;
+    case APR_TYPE_F16: l = {1, 2, 1, {{0, 2}}}; break;
+    case APR_TYPE_BF16: l = {1, 2, 1, {{0, 2}}}; break;
+    case APR_TYPE_Q4_0: l = {32, 18, 2, {{2, 16}, {0, 2}}}; break;
+    case APR_TYPE_Q4_1: l = {32, 20, 2, {{4, 16}, {0, 4}}}; break;
+    case APR_TYPE_Q5_0: l = {32, 22, 3, {{6, 16}, {2, 4}, {0, 2}}}; break;
+    case APR_TYPE_Q5_1: l = {32, 24, 3, {{8, 16}, {4, 4}, {0, 4}}}; break;
+    case APR_TYPE_Q8_0: l = {32, 34, 2, {{2, 32}, {0, 2}}}; break;
+    case APR_TYPE_Q2_K: l = {256, 84, 3, {{16, 64}, {0, 16}, {80, 4}}}; break;
+    case APR_TYPE_Q3_K: l = {256, 110, 4, {{32, 64}, {0, 32}, {96, 12}, {108, 2}}}; break;
+    case APR_TYPE_Q4_K: l = {256, 144, 3, {{16, 128}, {4, 12}, {0, 4}}}; break;
+    case APR_TYPE_Q5_K: l = {256, 176, 4, {{48, 128}, {16, 32}, {4, 12}, {0, 4}}}; break;
+    case APR_TYPE_Q6_K: l = {256, 210, 4, {{0, 128}, {128, 64}, {192, 16}, {208, 2}}}; break;
+    case APR_TYPE_IQ4_NL: l = {32, 18, 2, {{2, 16}, {0, 2}}}; break;
+    case APR_TYPE_IQ4_XS: l = {256, 136, 4, {{8, 128}, {4, 4}, {2, 2}, {0, 2}}}; break;
+    default: return false;
+    }
+    *L = l;
+    return true;
+}
+
+__host__ __device__ inline bool type_is_float(int t) {
+    return t == APR_TYPE_F32 || t == APR_TYPE_F16 || t == APR_TYPE_BF16;
+}
+
+// A weight matrix on the device: rows x cols, each field an array over all blocks
+// (block b of row r is block r*nb + b).
+struct DW {
+    int type;
+    int rows, cols, nb;
+    const uint8_t *f[4];
+};
+
+// ------------------------------------------------------------------------------------
+// Device helpers
+// ------------------------------------------------------------------------------------
+
+#define WARP 32
+
+__constant__ int8_t c_iq4nl[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
+                                   1,    13,   25,  38,  53,  69,  89,  113};
+
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+__device__ __forceinline__ float warp_max(float v) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+__device__ __forceinline__ float h2f(const uint8_t *p) { return __half2float(*(const __half *)p); }
+__device__ __forceinline__ float bf2f(uint16_t v) { return __uint_as_float(((uint32_t)v) << 16); }
+
+// 6-bit scale and min j (0..7) of a Q4_K / Q5_K block (ggml's get_scale_min_k4).
+__device__ __forceinline__ void scale_min_k4(int j, const uint8_t *q, int &d, int &m) {
+    if (j < 4) {
+        d = q[j] & 63;
+        m = q[j + 4] & 63;
+    } else {
+        d = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
+        m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+    }
+}
+// Signed 6-bit scale i (0..15) of a Q3_K block.
+__device__ __forceinline__ int scale_q3k(int i, const uint8_t *s) {
+    int lo = i < 8 ? (s[i] & 15) : (s[i - 8] >> 4);
+    int hi = (s[8 + (i & 3)] >> (2 * (i >> 2))) & 3;
+    return (lo | (hi << 4)) - 32;
+}
+
+// ------------------------------------------------------------------------------------
+// Dequantize 16 consecutive elements of row r starting at column k (k % 16 == 0 for the
+// quantized types; float types check the row end).
+// ------------------------------------------------------------------------------------
+
+__device__ void deq16(const DW &W, int r, int k, float *y) {
+    const int64_t rowel = (int64_t)r * W.cols;
+    switch (W.type) {
+    case APR_TYPE_F32: {
+        const float *p = (const float *)W.f[0] + rowel;
+        for (int i = 0; i < 16; i++) y[i] = k + i < W.cols ? p[k + i] : 0.f;
+        return;
+    }
+    case APR_TYPE_F16: {
+        const __half *p = (const __half *)W.f[0] + rowel;
+        for (int i = 0; i < 16; i++) y[i] = k + i < W.cols ? __half2float(p[k + i]) : 0.f;
+        return;
+    }
+    case APR_TYPE_BF16: {
+        const uint16_t *p = (const uint16_t *)W.f[0] + rowel;
+        for (int i = 0; i < 16; i++) y[i] = k + i < W.cols ? bf2f(p[k + i]) : 0.f;
+        return;
+    }
+    default: break;
+    }
+    if (W.type == APR_TYPE_Q4_0 || W.type == APR_TYPE_Q4_1 || W.type == APR_TYPE_Q5_0 ||
+        W.type == APR_TYPE_Q5_1 || W.type == APR_TYPE_Q8_0 || W.type == APR_TYPE_IQ4_NL) {
+        const int64_t g = (int64_t)r * W.nb + k / 32;
+        const int o = k % 32;
+        switch (W.type) {
+        case APR_TYPE_Q4_0: {
+            const uint8_t *qs = W.f[0] + 16 * g;
+            float d = h2f(W.f[1] + 2 * g);
+            for (int i = 0; i < 16; i++) y[i] = d * ((o ? qs[i] >> 4 : qs[i] & 15) - 8);
+            return;
+        }
+        case APR_TYPE_IQ4_NL: {
+            const uint8_t *qs = W.f[0] + 16 * g;
+            float d = h2f(W.f[1] + 2 * g);
+            for (int i = 0; i < 16; i++) y[i] = d * c_iq4nl[o ? qs[i] >> 4 : qs[i] & 15];
+            return;
+        }
+        case APR_TYPE_Q4_1: {
+            const uint8_t *qs = W.f[0] + 16 * g;
+            float d = h2f(W.f[1] + 4 * g), m = h2f(W.f[1] + 4 * g + 2);
+            for (int i = 0; i < 16; i++) y[i] = d * (o ? qs[i] >> 4 : qs[i] & 15) + m;
+            return;
+        }
+        case APR_TYPE_Q5_0:
+        case APR_TYPE_Q5_1: {
+            const uint8_t *qs = W.f[0] + 16 * g;
+            uint32_t qh = *(const uint32_t *)(W.f[1] + 4 * g);
+            float d, m;
+            if (W.type == APR_TYPE_Q5_0) {
+                d = h2f(W.f[2] + 2 * g);
+                m = -16.f * d;
+            } else {
+                d = h2f(W.f[2] + 4 * g);
+                m = h2f(W.f[2] + 4 * g + 2);
+            }
+            for (int i = 0; i < 16; i++) {
+                int q = (o ? qs[i] >> 4 : qs[i] & 15) | (((qh >> (i + o)) & 1) << 4);
+                y[i] = d * q + m;
+            }
+            return;
+        }
+        case APR_TYPE_Q8_0: {
+            const int8_t *qs = (const int8_t *)W.f[0] + 32 * g + o;
+            float d = h2f(W.f[1] + 2 * g);
+            for (int i = 0; i < 16; i++) y[i] = d * qs[i];
+            return;
+        }
+        }
+        return;
+    }
+    // 256-element super-blocks
+    const int64_t g = (int64_t)r * W.nb + k / 256;
+    const int o = k % 256;
+    switch (W.type) {
+    case APR_TYPE_Q4_K:
+    case APR_TYPE_Q5_K: {
+        const bool five = W.type == APR_TYPE_Q5_K;
+        const uint8_t *qs = W.f[0] + 128 * g;
+        const uint8_t *sc = W.f[five ? 2 : 1] + 12 * g;
+        const uint8_t *dm = W.f[five ? 3 : 2] + 4 * g;
+        int c = o / 64, sub = (o % 64) / 32, l0 = o % 32;
+        int s, m;
+        scale_min_k4(2 * c + sub, sc, s, m);
+        float d = h2f(dm) * s, mm = h2f(dm + 2) * m;
+        const uint8_t *q = qs + 32 * c + l0;
+        const uint8_t *qh = five ? W.f[1] + 32 * g + l0 : nullptr;
+        for (int i = 0; i < 16; i++) {
+            int v = sub ? q[i] >> 4 : q[i] & 15;
+            if (five) v |= ((qh[i] >> (2 * c + sub)) & 1) << 4;
+            y[i] = d * v - mm;
+        }
+        return;
+    }
+    case APR_TYPE_Q6_K: {
+        int n = o / 128, quarter = (o % 128) / 32, l0 = o % 32;
+        const uint8_t *ql = W.f[0] + 128 * g + 64 * n + (quarter & 1) * 32 + l0;
+        const uint8_t *qh = W.f[1] + 64 * g + 32 * n + l0;
+        const int8_t *sc = (const int8_t *)(W.f[2] + 16 * g);
+        float d = h2f(W.f[3] + 2 * g) * sc[8 * n + l0 / 16 + 2 * quarter];
+        for (int i = 0; i < 16; i++) {
+            int lo = quarter < 2 ? ql[i] & 15 : ql[i] >> 4;
+            int hi = (qh[i] >> (2 * quarter)) & 3;
+            y[i] = d * ((lo | (hi << 4)) - 32);
+        }
+        return;
+    }
+    case APR_TYPE_Q2_K:
+    case APR_TYPE_Q3_K: {
+        int n = o / 128, j = (o % 128) / 32, lh = (o % 32) / 16;
+        const uint8_t *q = W.f[0] + 64 * g + 32 * n + 16 * lh;
+        if (W.type == APR_TYPE_Q2_K) {
+            const uint8_t *sc = W.f[1] + 16 * g;
+            const uint8_t *dm = W.f[2] + 4 * g;
+            int s = sc[8 * n + 2 * j + lh];
+            float d = h2f(dm) * (s & 15), m = h2f(dm + 2) * (s >> 4);
+            for (int i = 0; i < 16; i++) y[i] = d * ((q[i] >> (2 * j)) & 3) - m;
+        } else {
+            const uint8_t *hm = W.f[1] + 32 * g + 16 * lh;
+            float d = h2f(W.f[3] + 2 * g) * scale_q3k(8 * n + 2 * j + lh, W.f[2] + 12 * g);
+            for (int i = 0; i < 16; i++) {
+                int v = ((q[i] >> (2 * j)) & 3) - (((hm[i] >> (4 * n + j)) & 1) ? 0 : 4);
+                y[i] = d * v;
+            }
+        }
+        return;
+    }
+    case APR_TYPE_IQ4_XS: {
+        int ib = o / 32, hi = (o % 32) / 16;
+        const uint8_t *qs = W.f[0] + 128 * g + 16 * ib;
+        uint8_t sl = W.f[1][4 * g + ib / 2];
+        uint16_t sh = *(const uint16_t *)(W.f[2] + 2 * g);
+        int ls = ((sl >> (4 * (ib % 2))) & 15) | (((sh >> (2 * ib)) & 3) << 4);
+        float d = h2f(W.f[3] + 2 * g) * (ls - 32);
+        for (int i = 0; i < 16; i++) y[i] = d * c_iq4nl[hi ? qs[i] >> 4 : qs[i] & 15];
+        return;
+    }
+    }
+    for (int i = 0; i < 16; i++) y[i] = 0.f;
+}
+
+// ------------------------------------------------------------------------------------
+// Activations for the matvec: f32 (for float weights) and int8 per 32 with a scale and
+// per-16 sums of the int8 values (for the min/offset terms of the quantized types).
+// Token t's vector starts at t*K (x, q), t*K/32 (d), t*K/16 (s).
+// ------------------------------------------------------------------------------------
+
+struct Act {
+    const float *x;
+    const int8_t *q;
+    const float *d;
+    const int *s;
+    int K;
+};
+
+__device__ __forceinline__ int dp4(int a, int b, int c) { return __dp4a(a, b, c); }
+
+// Spread 4 bits (bit i -> bit 8*i + shift) for the Q5 high bits.
+__device__ __forceinline__ int spread4(uint32_t h, int shift) {
+    return (int)((((h & 1u)) | ((h & 2u) << 7) | ((h & 4u) << 14) | ((h & 8u) << 21)) << shift);
+}
+
+// One lane's contribution to row r for NT tokens over "unit" u (a type-specific slice of
+// the row: whole 32-blocks, or 64-element quarters of a 256 super-block).
+template <int NT>
+__device__ __forceinline__ void unit_dot(const DW &W, int r, int u, const Act &A, float *acc) {
+    const int K = A.K;
+    switch (W.type) {
+    case APR_TYPE_Q4_0:
+    case APR_TYPE_Q4_1:
+    case APR_TYPE_Q5_0:
+    case APR_TYPE_Q5_1:
+    case APR_TYPE_IQ4_NL: {
+        const int64_t g = (int64_t)r * W.nb + u;
+        int4 qv = *(const int4 *)(W.f[0] + 16 * g);
+        int ql[4] = {qv.x, qv.y, qv.z, qv.w};
+        int lo[4], hi[4];
+        float d, m = 0.f;
+        int off = 0;
+        if (W.type == APR_TYPE_IQ4_NL) {
+            for (int i = 0; i < 4; i++) {
+                int a = 0, b = 0;
+                for (int j = 0; j < 4; j++) {
+                    int byte = (ql[i] >> (8 * j)) & 0xFF;
+                    a |= ((int)(uint8_t)c_iq4nl[byte & 15]) << (8 * j);
+                    b |= ((int)(uint8_t)c_iq4nl[byte >> 4]) << (8 * j);
+                }
+                lo[i] = a;
+                hi[i] = b;
+            }
+            d = h2f(W.f[1] + 2 * g);
+        } else {
+            for (int i = 0; i < 4; i++) {
+                lo[i] = ql[i] & 0x0F0F0F0F;
+                hi[i] = (ql[i] >> 4) & 0x0F0F0F0F;
+            }
+            if (W.type == APR_TYPE_Q5_0 || W.type == APR_TYPE_Q5_1) {
+                uint32_t qh = *(const uint32_t *)(W.f[1] + 4 * g);
+                for (int i = 0; i < 4; i++) {
+                    lo[i] |= spread4((qh >> (4 * i)) & 15, 4);
+                    hi[i] |= spread4((qh >> (16 + 4 * i)) & 15, 4);
+                }
+            }
+            if (W.type == APR_TYPE_Q4_0) { d = h2f(W.f[1] + 2 * g); off = 8; }
+            else if (W.type == APR_TYPE_Q5_0) { d = h2f(W.f[2] + 2 * g); off = 16; }
+            else if (W.type == APR_TYPE_Q4_1) { d = h2f(W.f[1] + 4 * g); m = h2f(W.f[1] + 4 * g + 2); }
+            else { d = h2f(W.f[2] + 4 * g); m = h2f(W.f[2] + 4 * g + 2); }
+        }
+#pragma unroll
+        for (int t = 0; t < NT; t++) {
+            const int e = u * 32;
+            const int4 *aq = (const int4 *)(A.q + (int64_t)t * K + e);
+            int4 a0 = aq[0], a1 = aq[1];
+            int s = 0;
+            s = dp4(lo[0], a0.x, s); s = dp4(lo[1], a0.y, s);
+            s = dp4(lo[2], a0.z, s); s = dp4(lo[3], a0.w, s);
+            s = dp4(hi[0], a1.x, s); s = dp4(hi[1], a1.y, s);
+            s = dp4(hi[2], a1.z, s); s = dp4(hi[3], a1.w, s);
+            const int64_t bi = (int64_t)t * (K / 32) + u;
+            float da = A.d[bi];
+            int sa = A.s[2 * bi] + A.s[2 * bi + 1];
+            acc[t] += d * da * (float)(s - off * sa) + m * da * (float)sa;
+        }
+        return;
+    }
+    case APR_TYPE_Q8_0: {
+        const int64_t g = (int64_t)r * W.nb + u;
+        const int4 *qp = (const int4 *)(W.f[0] + 32 * g);
+        int4 w0 = qp[0], w1 = qp[1];
+        float d = h2f(W.f[1] + 2 * g);
+#pragma unroll
+        for (int t = 0; t < NT; t++) {
+            const int4 *aq = (const int4 *)(A.q + (int64_t)t * K + u * 32);
+            int4 a0 = aq[0], a1 = aq[1];
+            int s = 0;
+            s = dp4(w0.x, a0.x, s); s = dp4(w0.y, a0.y, s);
+            s = dp4(w0.z, a0.z, s); s = dp4(w0.w, a0.w, s);
+            s = dp4(w1.x, a1.x, s); s = dp4(w1.y, a1.y, s);
+            s = dp4(w1.z, a1.z, s); s = dp4(w1.w, a1.w, s);
+            acc[t] += d * A.d[(int64_t)t * (K / 32) + u] * (float)s;
+        }
+        return;
+    }
+    case APR_TYPE_Q4_K:
+    case APR_TYPE_Q5_K: {
+        const bool five = W.type == APR_TYPE_Q5_K;
+        const int b = u >> 2, c = u & 3;
+        const int64_t g = (int64_t)r * W.nb + b;
+        const int4 *qp = (const int4 *)(W.f[0] + 128 * g + 32 * c);
+        int4 q0 = qp[0], q1 = qp[1];
+        int qq[8] = {q0.x, q0.y, q0.z, q0.w, q1.x, q1.y, q1.z, q1.w};
+        int lo[8], hi[8];
+#pragma unroll
+        for (int i = 0; i < 8; i++) {
+            lo[i] = qq[i] & 0x0F0F0F0F;
+            hi[i] = (qq[i] >> 4) & 0x0F0F0F0F;
+        }
+        if (five) {
+            const int4 *hp = (const int4 *)(W.f[1] + 32 * g);
+            int4 h0 = hp[0], h1 = hp[1];
+            int hh[8] = {h0.x, h0.y, h0.z, h0.w, h1.x, h1.y, h1.z, h1.w};
+#pragma unroll
+            for (int i = 0; i < 8; i++) {
+                lo[i] |= ((hh[i] >> (2 * c)) & 0x01010101) << 4;
+                hi[i] |= ((hh[i] >> (2 * c + 1)) & 0x01010101) << 4;
+            }
+        }
+        const uint8_t *sc = W.f[five ? 2 : 1] + 12 * g;
+        const uint8_t *dm = W.f[five ? 3 : 2] + 4 * g;
+        int s0, m0, s1, m1;
+        scale_min_k4(2 * c, sc, s0, m0);
+        scale_min_k4(2 * c + 1, sc, s1, m1);
+        const float d = h2f(dm), dmin = h2f(dm + 2);
+#pragma unroll
+        for (int t = 0; t < NT; t++) {
+            const int e = b * 256 + 64 * c;
+            const int4 *aq = (const int4 *)(A.q + (int64_t)t * K + e);
+            int4 a0 = aq[0], a1 = aq[1], a2 = aq[2], a3 = aq[3];
+            int x = 0, y = 0;
+            x = dp4(lo[0], a0.x, x); x = dp4(lo[1], a0.y, x); x = dp4(lo[2], a0.z, x); x = dp4(lo[3], a0.w, x);
+            x = dp4(lo[4], a1.x, x); x = dp4(lo[5], a1.y, x); x = dp4(lo[6], a1.z, x); x = dp4(lo[7], a1.w, x);
+            y = dp4(hi[0], a2.x, y); y = dp4(hi[1], a2.y, y); y = dp4(hi[2], a2.z, y); y = dp4(hi[3], a2.w, y);
+            y = dp4(hi[4], a3.x, y); y = dp4(hi[5], a3.y, y); y = dp4(hi[6], a3.z, y); y = dp4(hi[7], a3.w, y);
+            const int64_t bi = (int64_t)t * (K / 32) + e / 32;
+            const float da0 = A.d[bi], da1 = A.d[bi + 1];
+            const int *sp = A.s + 2 * bi;
+            acc[t] += d * (da0 * s0 * (float)x + da1 * s1 * (float)y) -
+                      dmin * (da0 * m0 * (float)(sp[0] + sp[1]) + da1 * m1 * (float)(sp[2] + sp[3]));
+        }
+        return;
+    }
+    case APR_TYPE_Q6_K: {
+        const int b = u >> 2, n = (u >> 1) & 1, lh = u & 1;
+        const int64_t g = (int64_t)r * W.nb + b;
+        int4 la = *(const int4 *)(W.f[0] + 128 * g + 64 * n + 16 * lh);
+        int4 lb = *(const int4 *)(W.f[0] + 128 * g + 64 * n + 32 + 16 * lh);
+        int4 hv = *(const int4 *)(W.f[1] + 64 * g + 32 * n + 16 * lh);
+        int A4[4] = {la.x, la.y, la.z, la.w}, B4[4] = {lb.x, lb.y, lb.z, lb.w};
+        int H4[4] = {hv.x, hv.y, hv.z, hv.w};
+        int v[4][4];
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            v[0][i] = (A4[i] & 0x0F0F0F0F) | ((H4[i] & 0x03030303) << 4);
+            v[1][i] = (B4[i] & 0x0F0F0F0F) | (((H4[i] >> 2) & 0x03030303) << 4);
+            v[2][i] = ((A4[i] >> 4) & 0x0F0F0F0F) | (((H4[i] >> 4) & 0x03030303) << 4);
+            v[3][i] = ((B4[i] >> 4) & 0x0F0F0F0F) | (((H4[i] >> 6) & 0x03030303) << 4);
+        }
+        const int8_t *sc = (const int8_t *)(W.f[2] + 16 * g) + 8 * n + lh;
+        const float d = h2f(W.f[3] + 2 * g);
+#pragma unroll
+        for (int t = 0; t < NT; t++) {
+            float sum = 0.f;
+#pragma unroll
+            for (int j = 0; j < 4; j++) {
+                const int e = b * 256 + 128 * n + 32 * j + 16 * lh;
+                int4 a = *(const int4 *)(A.q + (int64_t)t * K + e);
+                int x = 0;
+                x = dp4(v[j][0], a.x, x); x = dp4(v[j][1], a.y, x);
+                x = dp4(v[j][2], a.z, x); x = dp4(v[j][3], a.w, x);
+                const int64_t bi = (int64_t)t * (K / 32) + e / 32;
+                int sa = A.s[2 * bi + lh];
+                sum += A.d[bi] * (float)sc[2 * j] * (float)(x - 32 * sa);
+            }
+            acc[t] += d * sum;
+        }
+        return;
+    }
+    case APR_TYPE_Q2_K:
+    case APR_TYPE_Q3_K: {
+        const bool three = W.type == APR_TYPE_Q3_K;
+        const int b = u >> 2, n = (u >> 1) & 1, lh = u & 1;
+        const int64_t g = (int64_t)r * W.nb + b;
+        int4 qv = *(const int4 *)(W.f[0] + 64 * g + 32 * n + 16 * lh);
+        int Q4[4] = {qv.x, qv.y, qv.z, qv.w};
+        int H4[4] = {0, 0, 0, 0};
+        if (three) {
+            int4 hv = *(const int4 *)(W.f[1] + 32 * g + 16 * lh);
+            H4[0] = hv.x; H4[1] = hv.y; H4[2] = hv.z; H4[3] = hv.w;
+        }
+        float dsc[4], dmn[4];
+        if (three) {
+            const float d = h2f(W.f[3] + 2 * g);
+            const uint8_t *s = W.f[2] + 12 * g;
+#pragma unroll
+            for (int j = 0; j < 4; j++) { dsc[j] = d * scale_q3k(8 * n + 2 * j + lh, s); dmn[j] = 0.f; }
+        } else {
+            const uint8_t *s = W.f[1] + 16 * g;
+            const float d = h2f(W.f[2] + 4 * g), dmin = h2f(W.f[2] + 4 * g + 2);
+#pragma unroll
+            for (int j = 0; j < 4; j++) {
+                int sv = s[8 * n + 2 * j + lh];
+                dsc[j] = d * (sv & 15);
+                dmn[j] = dmin * (sv >> 4);
+            }
+        }
+        int v[4][4];
+#pragma unroll
+        for (int j = 0; j < 4; j++)
+#pragma unroll
+            for (int i = 0; i < 4; i++) {
+                v[j][i] = (Q4[i] >> (2 * j)) & 0x03030303;
+                if (three) v[j][i] |= ((H4[i] >> (4 * n + j)) & 0x01010101) << 2;
+            }
+        const int off = three ? 4 : 0;
+#pragma unroll
+        for (int t = 0; t < NT; t++) {
+            float sum = 0.f;
+#pragma unroll
+            for (int j = 0; j < 4; j++) {
+                const int e = b * 256 + 128 * n + 32 * j + 16 * lh;
+                int4 a = *(const int4 *)(A.q + (int64_t)t * K + e);
+                int x = 0;
+                x = dp4(v[j][0], a.x, x); x = dp4(v[j][1], a.y, x);
+                x = dp4(v[j][2], a.z, x); x = dp4(v[j][3], a.w, x);
+                const int64_t bi = (int64_t)t * (K / 32) + e / 32;
+                int sa = A.s[2 * bi + lh];
+                sum += A.d[bi] * (dsc[j] * (float)(x - off * sa) - dmn[j] * (float)sa);
+            }
+            acc[t] += sum;
+        }
+        return;
+    }
+    case APR_TYPE_IQ4_XS: {
+        const int b = u >> 3, ib = u & 7;
+        const int64_t g = (int64_t)r * W.nb + b;
+        int4 qv = *(const int4 *)(W.f[0] + 128 * g + 16 * ib);
+        int ql[4] = {qv.x, qv.y, qv.z, qv.w};
+        int lo[4], hi[4];
+        for (int i = 0; i < 4; i++) {
+            int a = 0, c = 0;
+            for (int j = 0; j < 4; j++) {
+                int byte = (ql[i] >> (8 * j)) & 0xFF;
+                a |= ((int)(uint8_t)c_iq4nl[byte & 15]) << (8 * j);
+                c |= ((int)(uint8_t)c_iq4nl[byte >> 4]) << (8 * j);
+            }
+            lo[i] = a;
+            hi[i] = c;
+        }
+        uint8_t sl = W.f[1][4 * g + ib / 2];
+        uint16_t sh = *(const uint16_t *)(W.f[2] + 2 * g);
+        int ls = ((sl >> (4 * (ib % 2))) & 15) | (((sh >> (2 * ib)) & 3) << 4);
+        const float d = h2f(W.f[3] + 2 * g) * (ls - 32);
+#pragma unroll
+        for (int t = 0; t < NT; t++) {
+            const int e = b * 256 + 32 * ib;
+            const int4 *aq = (const int4 *)(A.q + (int64_t)t * K + e);
+            int4 a0 = aq[0], a1 = aq[1];
+            int s = 0;
+            s = dp4(lo[0], a0.x, s); s = dp4(lo[1], a0.y, s);
+            s = dp4(lo[2], a0.z, s); s = dp4(lo[3], a0.w, s);
+            s = dp4(hi[0], a1.x, s); s = dp4(hi[1], a1.y, s);
+            s = dp4(hi[2], a1.z, s); s = dp4(hi[3], a1.w, s);
+            acc[t] += d * A.d[(int64_t)t * (K / 32) + e / 32] * (float)s;
+        }
+        return;
+    }
+    }
+}
+
+__host__ __device__ inline int units_per_row(int type, int cols) {
+    switch (type) {
+    case APR_TYPE_Q4_K: case APR_TYPE_Q5_K: case APR_TYPE_Q6_K:
+    case APR_TYPE_Q2_K: case APR_TYPE_Q3_K: return cols / 256 * 4;
+    case APR_TYPE_IQ4_XS: return cols / 256 * 8;
+    default: return cols / 32;
+    }
+}
+
+// Whole-row dot product of one warp, NT tokens; the sums end up in every lane.
+template <int NT>
+__device__ __forceinline__ void row_dot(const DW &W, int r, const Act &A, float *acc) {
+    const int lane = threadIdx.x & 31;
+#pragma unroll
+    for (int t = 0; t < NT; t++) acc[t] = 0.f;
+    if (type_is_float(W.type)) {
+        const int K = W.cols;
+        const int64_t base = (int64_t)r * K;
+        if (W.type == APR_TYPE_F16 && (K & 7) == 0) {
+            const __half *p = (const __half *)W.f[0] + base;
+            for (int k = lane * 8; k < K; k += 256) {
+                int4 raw = *(const int4 *)(p + k);
+                const __half2 *h = (const __half2 *)&raw;
+                float2 w[4];
+#pragma unroll
+                for (int i = 0; i < 4; i++) w[i] = __half22float2(h[i]);
+#pragma unroll
+                for (int t = 0; t < NT; t++) {
+                    const float4 *x = (const float4 *)(A.x + (int64_t)t * K + k);
+                    float4 x0 = x[0], x1 = x[1];
+                    acc[t] += w[0].x * x0.x + w[0].y * x0.y + w[1].x * x0.z + w[1].y * x0.w +
+                              w[2].x * x1.x + w[2].y * x1.y + w[3].x * x1.z + w[3].y * x1.w;
+                }
+            }
+        } else if (W.type == APR_TYPE_F32 && (K & 3) == 0) {
+            const float *p = (const float *)W.f[0] + base;
+            for (int k = lane * 4; k < K; k += 128) {
+                float4 w = *(const float4 *)(p + k);
+#pragma unroll
+                for (int t = 0; t < NT; t++) {
+                    float4 x = *(const float4 *)(A.x + (int64_t)t * K + k);
+                    acc[t] += w.x * x.x + w.y * x.y + w.z * x.z + w.w * x.w;
+                }
+            }
+        } else {
+            for (int k = lane; k < K; k += 32) {
+                float w;
+                if (W.type == APR_TYPE_F32) w = ((const float *)W.f[0])[base + k];
+                else if (W.type == APR_TYPE_F16) w = __half2float(((const __half *)W.f[0])[base + k]);
+                else w = bf2f(((const uint16_t *)W.f[0])[base + k]);
+#pragma unroll
+                for (int t = 0; t < NT; t++) acc[t] += w * A.x[(int64_t)t * K + k];
+            }
+        }
+    } else {
+        const int nu = units_per_row(W.type, W.cols);
+        for (int u = lane; u < nu; u += 32) unit_dot<NT>(W, r, u, A, acc);
+    }
+#pragma unroll
+    for (int t = 0; t < NT; t++) acc[t] = warp_sum(acc[t]);
+}
+
+// ------------------------------------------------------------------------------------
+// Matrix-vector kernel (decode, 1..8 tokens): one warp per output row, up to three
+// matrices of one launch (Q, K and V share their input), fused epilogues.
+// ------------------------------------------------------------------------------------
+
+enum { MV_STORE = 0, MV_ADD = 1, MV_SWIGLU = 2, MV_ARGMAX = 3 };
+
+struct MVJob {
+    DW w[3];
+    float *y[3];
+    const float *bias[3];
+    int ystride[3];
+    int row_end[3];   // cumulative: matrix m owns rows [row_end[m-1], row_end[m])
+    int nmat;
+    int mode;
+    unsigned long long *amax;  // MV_ARGMAX: one packed (value, index) per token
+};
+
+#define MV_WARPS 4
+
+__device__ __forceinline__ unsigned long long pack_argmax(float v, int idx) {
+    uint32_t u = __float_as_uint(v);
+    uint32_t key = (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+    // ties go to the lowest index, as a CPU loop taking the first maximum does
+    return ((unsigned long long)key << 32) | (unsigned long long)(0xFFFFFFFFu - (uint32_t)idx);
+}
+
+template <int NT>
+__global__ void __launch_bounds__(MV_WARPS * 32) k_matvec(MVJob J, Act A) {
+    const int row = blockIdx.x * MV_WARPS + (threadIdx.x >> 5);
+    if (row >= J.row_end[J.nmat - 1]) return;
+    int m = 0;
+    while (row >= J.row_end[m]) m++;
+    const int r = row - (m ? J.row_end[m - 1] : 0);
+    float acc[NT];
+    row_dot<NT>(J.w[m], r, A, acc);
+    if (J.mode == MV_SWIGLU) {
+        float up[NT];
+        row_dot<NT>(J.w[1], r, A, up);
+#pragma unroll
+        for (int t = 0; t < NT; t++) acc[t] = acc[t] / (1.f + __expf(-acc[t])) * up[t];
+    }
+    if ((threadIdx.x & 31) != 0) return;
+    const float b = J.bias[m] ? J.bias[m][r] : 0.f;
+#pragma unroll
+    for (int t = 0; t < NT; t++) {
+        float *y = J.y[m] + (int64_t)t * J.ystride[m] + r;
+        if (J.mode == MV_ADD) *y += acc[t] + b;
+        else *y = acc[t] + b;
+        if (J.mode == MV_ARGMAX) atomicMax(J.amax + t, pack_argmax(acc[t] + b, r));
+    }
+}
+
+// ------------------------------------------------------------------------------------
+// Prefill GEMM: Y[t][r] = sum_k X[t][k] W[r][k] with W dequantized tile by tile into
+// shared memory as f16 and multiplied on the tensor cores (wmma 16x16x16, f32 accumulate).
+// Block tile 64 rows x 64 tokens x 32 k, 4 warps of 32x32.
+// ------------------------------------------------------------------------------------
+
+struct MMJob {
+    DW w[3];
+    float *y[3];
+    const float *bias[3];
+    int ystride[3];
+    int tile_end[3];  // cumulative 64-row tiles
+    int nmat;
+    int mode;         // MV_STORE or MV_ADD
+};
+
+#define GM_BM 64
+#define GM_BN 64
+#define GM_BK 32
+#define GM_LD (GM_BK + 8)
+
+__global__ void __launch_bounds__(128) k_gemm(MMJob J, const __half *X, int K, int ntok) {
+    using namespace nvcuda;
+    __shared__ __align__(32) __half Ws[GM_BM * GM_LD];
+    __shared__ __align__(32) __half Xs[GM_BN * GM_LD];
+    __shared__ __align__(32) float Cs[GM_BN * (GM_BM + 4)];
+    int tile = blockIdx.x, m = 0;
+    while (tile >= J.tile_end[m]) m++;
+    const DW &W = J.w[m];
+    const int row0 = (tile - (m ? J.tile_end[m - 1] : 0)) * GM_BM;
+    const int tok0 = blockIdx.y * GM_BN;
+    const int tid = threadIdx.x, warp = tid >> 5;
+    const int wm = warp >> 1, wn = warp & 1;
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> c[2][2];
+#pragma unroll
+    for (int i = 0; i < 2; i++)
+#pragma unroll
+        for (int j = 0; j < 2; j++) wmma::fill_fragment(c[i][j], 0.f);
+    const int lr = tid >> 1, half = tid & 1;
+    const bool kvec = (K & 7) == 0;
+    for (int k0 = 0; k0 < K; k0 += GM_BK) {
+        {
+            float v[16];
+            const int r = row0 + lr, k = k0 + 16 * half;
+            if (r < W.rows && k < K) deq16(W, r, k, v);
+            else for (int i = 0; i < 16; i++) v[i] = 0.f;
+            __half2 *dst = (__half2 *)(Ws + lr * GM_LD + 16 * half);
+#pragma unroll
+            for (int i = 0; i < 8; i++) dst[i] = __floats2half2_rn(v[2 * i], v[2 * i + 1]);
+        }
+        {
+            const int t = tok0 + lr, k = k0 + 16 * half;
+            __half *dst = Xs + lr * GM_LD + 16 * half;
+            if (t < ntok && kvec && k + 16 <= K) {
+                const int4 *src = (const int4 *)(X + (int64_t)t * K + k);
+                ((int4 *)dst)[0] = src[0];
+                ((int4 *)dst)[1] = src[1];
+            } else {
+                for (int i = 0; i < 16; i++)
+                    dst[i] = (t < ntok && k + i < K) ? X[(int64_t)t * K + k + i] : __float2half(0.f);
+            }
+        }
+        __syncthreads();
+#pragma unroll
+        for (int kk = 0; kk < GM_BK; kk += 16) {
+            wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> a[2];
+            wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::col_major> b[2];
+#pragma unroll
+            for (int i = 0; i < 2; i++) wmma::load_matrix_sync(a[i], Ws + (wm * 32 + i * 16) * GM_LD + kk, GM_LD);
+#pragma unroll
+            for (int j = 0; j < 2; j++) wmma::load_matrix_sync(b[j], Xs + (wn * 32 + j * 16) * GM_LD + kk, GM_LD);
+#pragma unroll
+            for (int i = 0; i < 2; i++)
+#pragma unroll
+                for (int j = 0; j < 2; j++) wmma::mma_sync(c[i][j], a[i], b[j], c[i][j]);
+        }
+        __syncthreads();
+    }
+    // C is rows x tokens; store it token-major so the epilogue writes rows contiguously
+#pragma unroll
+    for (int i = 0; i < 2; i++)
+#pragma unroll
+        for (int j = 0; j < 2; j++)
+            wmma::store_matrix_sync(Cs + (wn * 32 + j * 16) * (GM_BM + 4) + wm * 32 + i * 16, c[i][j],
+                                    GM_BM + 4, wmma::mem_col_major);
+    __syncthreads();
+    for (int idx = tid; idx < GM_BM * GM_BN; idx += 128) {
+        const int lrow = idx % GM_BM, lt = idx / GM_BM;
+        const int r = row0 + lrow, t = tok0 + lt;
+        if (r >= W.rows || t >= ntok) continue;
+        float v = Cs[lt * (GM_BM + 4) + lrow] + (J.bias[m] ? J.bias[m][r] : 0.f);
+        float *y = J.y[m] + (int64_t)t * J.ystride[m] + r;
+        if (J.mode == MV_ADD) *y += v;
+        else *y = v;
+    }
+}
+
+// ------------------------------------------------------------------------------------
+// Activation producers: RMSNorm (optional) + f32 copy + int8-per-32 quantization + f16.
+// One block per token; the row is first staged in shared memory.
+// ------------------------------------------------------------------------------------
+
+struct ActOut {
+    float *x;
+    int8_t *q;
+    float *d;
+    int *s;
+    __half *h;
+    int want_q, want_h;
+};
+
+__device__ float block_sum(float v, float *red) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    v = warp_sum(v);
+    __syncthreads();
+    if (lane == 0) red[warp] = v;
+    __syncthreads();
+    float s = 0.f;
+    for (int i = 0; i < nw; i++) s += red[i];
+    return s;
+}
+
+// Writes token t's activation from the staged row sx (all threads of the block).
+__device__ void emit_act(const float *sx, int K, int t, const ActOut &o) {
+    for (int k = threadIdx.x; k < K; k += blockDim.x) {
+        o.x[(int64_t)t * K + k] = sx[k];
+        if (o.want_h) o.h[(int64_t)t * K + k] = __float2half(sx[k]);
+    }
+    if (!o.want_q) return;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    for (int gi = warp; gi < K / 32; gi += nw) {
+        float v = sx[gi * 32 + lane];
+        float amax = warp_max(fabsf(v));
+        float d = amax / 127.f;
+        int q = d > 0.f ? __float2int_rn(v / d) : 0;
+        o.q[(int64_t)t * K + gi * 32 + lane] = (int8_t)q;
+        int s = q;
+#pragma unroll
+        for (int off = 8; off > 0; off >>= 1) s += __shfl_xor_sync(0xffffffffu, s, off);
+        if (lane == 0) {
+            o.d[(int64_t)t * (K / 32) + gi] = d;
+            o.s[(int64_t)t * (K / 16) + 2 * gi] = s;
+        }
+        if (lane == 16) o.s[(int64_t)t * (K / 16) + 2 * gi + 1] = s;
+    }
+}
+
+__global__ void k_norm_act(const float *in, int ld_in, const int *rowmap, const float *w, float eps,
+                           int K, ActOut o) {
+    extern __shared__ float sm[];
+    __shared__ float red[32];
+    const int t = blockIdx.x;
+    const int src = rowmap ? rowmap[t] : t;
+    const float *x = in + (int64_t)src * ld_in;
+    float ss = 0.f;
+    for (int k = threadIdx.x; k < K; k += blockDim.x) {
+        float v = x[k];
+        sm[k] = v;
+        ss += v * v;
+    }
+    if (w) {
+        float tot = block_sum(ss, red);
+        float sc = rsqrtf(tot / K + eps);
+        for (int k = threadIdx.x; k < K; k += blockDim.x) sm[k] = sm[k] * sc * w[k];
+    }
+    __syncthreads();
+    emit_act(sm, K, t, o);
+}
+
+// SwiGLU for the prefill path (the GEMM wrote gate and up separately).
+__global__ void k_swiglu_act(const float *gate, const float *up, int K, ActOut o) {
+    extern __shared__ float sm[];
+    const int t = blockIdx.x;
+    for (int k = threadIdx.x; k < K; k += blockDim.x) {
+        float g = gate[(int64_t)t * K + k];
+        sm[k] = g / (1.f + __expf(-g)) * up[(int64_t)t * K + k];
+    }
+    __syncthreads();
+    emit_act(sm, K, t, o);
+}
+
+// Token embedding rows -> hidden; also clears the argmax cells of this step.
+__global__ void k_embed(DW E, const int *tokens, float *hidden, int ntok, unsigned long long *amax) {
+    const int t = blockIdx.x;
+    if (threadIdx.x == 0 && amax) amax[t] = 0ull;
+    int tok = tokens[t];
+    if (tok < 0 || tok >= E.rows) tok = 0;  // validated on the host; never read out of bounds
+    for (int k = threadIdx.x * 16; k < E.cols; k += blockDim.x * 16) {
+        float v[16];
+        deq16(E, tok, k, v);
+        for (int i = 0; i < 16 && k + i < E.cols; i++) hidden[(int64_t)t * E.cols + k + i] = v[i];
+    }
+}
+
+// ------------------------------------------------------------------------------------
+// Rope (+ Qwen3's per-head q/k RMSNorm) and the KV-cache write. One block per
+// (token, head) over Q, K and V heads. The cache is f16, [seq][kv_head][pos][head_dim].
+// ------------------------------------------------------------------------------------
+
+struct RopeP {
+    float *qkv;
+    int ld;
+    int nh, nkv, hd, rope_dim, neox;
+    float base, fscale, eps;
+    const float *qn, *kn;
+    __half *kc, *vc;
+    int64_t seq_stride, head_stride;
+    const int *pos, *seq;
+};
+
+__global__ void k_rope_kv(RopeP p) {
+    __shared__ float sv[256];
+    __shared__ float red[32];
+    const int t = blockIdx.x, hi = blockIdx.y;
+    const int kind = hi < p.nh ? 0 : (hi < p.nh + p.nkv ? 1 : 2);
+    float *v = p.qkv + (int64_t)t * p.ld + (int64_t)hi * p.hd;
+    for (int d = threadIdx.x; d < p.hd; d += blockDim.x) sv[d] = v[d];
+    const int pos = p.pos[t];
+    if (kind < 2) {
+        const float *nw = kind == 0 ? p.qn : p.kn;
+        if (nw) {
+            float ss = 0.f;
+            for (int d = threadIdx.x; d < p.hd; d += blockDim.x) ss += sv[d] * sv[d];
+            float sc = rsqrtf(block_sum(ss, red) / p.hd + p.eps);
+            for (int d = threadIdx.x; d < p.hd; d += blockDim.x) sv[d] = sv[d] * sc * nw[d];
+        }
+        __syncthreads();
+        const int half = p.rope_dim / 2;
+        for (int i = threadIdx.x; i < half; i += blockDim.x) {
+            const int i0 = p.neox ? i : 2 * i, i1 = p.neox ? i + half : 2 * i + 1;
+            // angles in double: --use_fast_math would make sinf/cosf inaccurate at large
+            // positions
+            double theta = (double)pos * (double)p.fscale * pow((double)p.base, -2.0 * i / p.rope_dim);
+            double s, c;
+            sincos(theta, &s, &c);
+            float x0 = sv[i0], x1 = sv[i1];
+            sv[i0] = (float)(x0 * c - x1 * s);
+            sv[i1] = (float)(x0 * s + x1 * c);
+        }
+        __syncthreads();
+    }
+    if (kind == 0) {
+        for (int d = threadIdx.x; d < p.hd; d += blockDim.x) v[d] = sv[d];
+    } else {
+        const int h = hi - p.nh - (kind == 2 ? p.nkv : 0);
+        __half *c = (kind == 1 ? p.kc : p.vc) + (int64_t)p.seq[t] * p.seq_stride +
+                    (int64_t)h * p.head_stride + (int64_t)pos * p.hd;
+        for (int d = threadIdx.x; d < p.hd; d += blockDim.x) c[d] = __float2half(sv[d]);
+    }
+}
+
+// ------------------------------------------------------------------------------------
+// Attention: flash decoding. Block (kv head, split, token): the G query heads sharing a
+// KV head are the block's G warps; each split covers an equal share of positions
+// 0..pos (read from device memory, so a captured graph works at every position). Partial
+// (unnormalised output, max, sum) go to a scratch buffer; the combine is exact.
+// ------------------------------------------------------------------------------------
+
+struct AttnP {
+    const float *q;
+    int ld;
+    const __half *kc, *vc;
+    int64_t seq_stride, head_stride;
+    int nh, nkv, hd, S;
+    float scale;
+    const int *pos, *seq;
+    float *po, *pml;
+};
+
+__global__ void k_attn(AttnP p) {
+    extern __shared__ float sm[];
+    const int hk = blockIdx.x, s = blockIdx.y, t = blockIdx.z;
+    const int G = p.nh / p.nkv, hd = p.hd, hd2 = hd / 2, ks = hd2 + 1;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int h = hk * G + warp;
+    float *sq = sm;                                   // G * hd
+    __half2 *Ks = (__half2 *)(sm + G * hd);           // 32 * ks
+    __half2 *Vs = Ks + 32 * ks;                       // 32 * hd2
+    const int n_kv = p.pos[t] + 1;
+    const int chunk = (n_kv + p.S - 1) / p.S;
+    const int start = s * chunk, end = min(n_kv, start + chunk);
+    for (int d = lane; d < hd; d += 32) sq[warp * hd + d] = p.q[(int64_t)t * p.ld + (int64_t)h * hd + d] * p.scale;
+    const int64_t cbase = (int64_t)p.seq[t] * p.seq_stride + (int64_t)hk * p.head_stride;
+    const __half2 *kc = (const __half2 *)(p.kc + cbase);
+    const __half2 *vc = (const __half2 *)(p.vc + cbase);
+    float m = -INFINITY, l = 0.f;
+    float2 acc[4];
+#pragma unroll
+    for (int i = 0; i < 4; i++) acc[i] = make_float2(0.f, 0.f);
+    for (int k0 = start; k0 < end; k0 += 32) {
+        const int nk = min(32, end - k0);
+        __syncthreads();
+        for (int idx = threadIdx.x; idx < nk * hd2; idx += blockDim.x) {
+            const int j = idx / hd2, d2 = idx - j * hd2;
+            Ks[j * ks + d2] = kc[(int64_t)(k0 + j) * hd2 + d2];
+            Vs[j * hd2 + d2] = vc[(int64_t)(k0 + j) * hd2 + d2];
+        }
+        __syncthreads();
+        float sc = -INFINITY;
+        if (lane < nk) {
+            float a = 0.f;
+            const float2 *q2 = (const float2 *)(sq + warp * hd);
+            for (int d2 = 0; d2 < hd2; d2++) {
+                float2 kv = __half22float2(Ks[lane * ks + d2]);
+                float2 qv = q2[d2];
+                a += qv.x * kv.x + qv.y * kv.y;
+            }
+            sc = a;
+        }
+        const float mt = warp_max(sc);
+        const float mn = fmaxf(m, mt);
+        const float corr = m == -INFINITY ? 0.f : __expf(m - mn);
+        const float pj = lane < nk ? __expf(sc - mn) : 0.f;
+        l = l * corr + warp_sum(pj);
+#pragma unroll
+        for (int i = 0; i < 4; i++) { acc[i].x *= corr; acc[i].y *= corr; }
+        for (int j = 0; j < nk; j++) {
+            const float w = __shfl_sync(0xffffffffu, pj, j);
+#pragma unroll
+            for (int i = 0; i < 4; i++) {
+                const int d2 = lane + 32 * i;
+                if (d2 < hd2) {
+                    float2 vv = __half22float2(Vs[j * hd2 + d2]);
+                    acc[i].x += w * vv.x;
+                    acc[i].y += w * vv.y;
+                }
+            }
+        }
+        m = mn;
+    }
+    const int64_t pi = ((int64_t)t * p.nh + h) * p.S + s;
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        const int d2 = lane + 32 * i;
+        if (d2 < hd2) ((float2 *)(p.po + pi * hd))[d2] = acc[i];
+    }
+    if (lane == 0) {
+        p.pml[2 * pi] = m;
+        p.pml[2 * pi + 1] = l;
+    }
+}
+
+// Combine the splits of head h of token t; when head_dim is a multiple of 32 the block
+// also quantizes its slice for wo (quant groups never cross heads), else a separate
+// k_norm_act pass does. Block: max(32, hd) threads.
+__global__ void k_attn_combine(const float *po, const float *pml, int nh, int hd, int S, ActOut o) {
+    __shared__ float w[128];
+    __shared__ float sx[256];
+    __shared__ float Ls;
+    const int t = blockIdx.x, h = blockIdx.y, K = nh * hd;
+    const int64_t b = ((int64_t)t * nh + h) * S;
+    if (threadIdx.x < 32) {
+        float M = -INFINITY;
+        for (int s = threadIdx.x; s < S; s += 32) M = fmaxf(M, pml[2 * (b + s)]);
+        M = warp_max(M);
+        float L = 0.f;
+        for (int s = threadIdx.x; s < S; s += 32) {
+            const float ms = pml[2 * (b + s)];
+            const float ws = ms == -INFINITY ? 0.f : __expf(ms - M);
+            w[s] = ws;
+            L += ws * pml[2 * (b + s) + 1];
+        }
+        L = warp_sum(L);
+        if (threadIdx.x == 0) Ls = L;
+    }
+    __syncthreads();
+    const float inv = Ls > 0.f ? 1.f / Ls : 0.f;
+    for (int d = threadIdx.x; d < hd; d += blockDim.x) {
+        float acc = 0.f;
+        for (int s = 0; s < S; s++) acc += w[s] * po[(b + s) * hd + d];
+        acc *= inv;
+        sx[d] = acc;
+        o.x[(int64_t)t * K + h * hd + d] = acc;
+        if (o.want_h) o.h[(int64_t)t * K + h * hd + d] = __float2half(acc);
+    }
+    __syncthreads();
+    if (!o.want_q || (hd & 31)) return;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    for (int gi = warp; gi < hd / 32; gi += nw) {
+        const float v = sx[gi * 32 + lane];
+        const float d = warp_max(fabsf(v)) / 127.f;
+        const int q = d > 0.f ? __float2int_rn(v / d) : 0;
+        const int64_t g = ((int64_t)t * K + h * hd) / 32 + gi;
+        o.q[g * 32 + lane] = (int8_t)q;
+        int s = q;
+#pragma unroll
+        for (int off = 8; off > 0; off >>= 1) s += __shfl_xor_sync(0xffffffffu, s, off);
+        if (lane == 0) { o.d[g] = d; o.s[2 * g] = s; }
+        if (lane == 16) o.s[2 * g + 1] = s;
+    }
+}
+
+// ------------------------------------------------------------------------------------
+// Host side: model upload
+// ------------------------------------------------------------------------------------
+
+#define CU_TRY(call, what)                                                              \
+    do {                                                                                \
+        cudaError_t e_ = (call);                                                        \
+        if (e_ != cudaSuccess) {                                                        \
+            snprintf(err, err_size, "%s: %s", what, cudaGetErrorString(e_));           \
+            return APR_ERROR_BACKEND;                                                   \
+        }                                                                               \
+    } while (0)
+
+struct GLayer {
+    DW wq, wk, wv, wo, gate, up, down;
+    float *attn_norm, *ffn_norm, *bq, *bk, *bv, *bo, *qn, *kn;
+};
+
+struct GModel {
+    apr_hparams hp;
+    apr_backend_host host;
+    int l0;  // first layer on the GPU (layers before it run on the CPU)
+    std::vector<GLayer> layers;
+    DW tok, out;
+    float *out_norm;
+    std::vector<void *> allocs;
+    uint64_t mem;
+    char name[256];
+    int sms;
+    size_t smem_optin;
+};
+
+static void glog(const GModel *M, apr_log_level lv, const char *fmt, ...) {
+    if (!M->host.log) return;
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    M->host.log(M->host.log_user, lv, buf);
+}
+
+static cudaError_t gmalloc(GModel *M, void **p, size_t n) {
+    cudaError_t e = cudaMalloc(p, n ? n : 16);
+    if (e == cudaSuccess) {
+        M->allocs.push_back(*p);
+        M->mem += n;
+    }
+    return e;
+}
+
+static size_t align16(size_t n) { return (n + 15) & ~(size_t)15; }
+
+static apr_result upload_matrix(GModel *M, const apr_tensor_view &tv, const char *what, DW *out,
+                                char *err, size_t err_size) {
+    memset(out, 0, sizeof *out);
+    QLayout L;
+    if (!tv.data) {
+        snprintf(err, err_size, "tensor %s is missing", what);
+        return APR_ERROR_INVALID_FILE;
+    }
+    if (!q_layout(tv.type, &L)) {
+        snprintf(err, err_size, "tensor %s: type %d is not supported by the CUDA backend", what, tv.type);
+        return APR_ERROR_UNSUPPORTED;
+    }
+    int64_t cols = tv.ne[0], rows = 1;
+    for (int i = 1; i < 4; i++) rows *= tv.ne[i] > 0 ? tv.ne[i] : 1;
+    if (cols <= 0 || cols % L.block_elems || rows <= 0 || rows > (1 << 30) || cols > (1 << 30)) {
+        snprintf(err, err_size, "tensor %s: bad shape %lld x %lld", what, (long long)cols, (long long)rows);
+        return APR_ERROR_INVALID_FILE;
+    }
+    const int64_t nb = cols / L.block_elems, nblocks = nb * rows;
+    if (tv.size < (uint64_t)(nblocks * L.block_bytes)) {
+        snprintf(err, err_size, "tensor %s: %llu bytes, %lld needed", what, (unsigned long long)tv.size,
+                 (long long)(nblocks * L.block_bytes));
+        return APR_ERROR_INVALID_FILE;
+    }
+    size_t off[4], total = 0;
+    for (int f = 0; f < L.nfields; f++) {
+        off[f] = total;
+        total += align16((size_t)nblocks * L.f[f].size);
+    }
+    std::vector<uint8_t> h(total);
+    const uint8_t *src = (const uint8_t *)tv.data;
+    if (L.nfields == 1) {
+        memcpy(h.data(), src, (size_t)nblocks * L.block_bytes);
+    } else {
+        for (int f = 0; f < L.nfields; f++) {
+            uint8_t *dst = h.data() + off[f];
+            const int fo = L.f[f].off, fs = L.f[f].size;
+            for (int64_t b = 0; b < nblocks; b++) memcpy(dst + b * fs, src + b * L.block_bytes + fo, fs);
+        }
+    }
+    void *d;
+    CU_TRY(gmalloc(M, &d, total), what);
+    CU_TRY(cudaMemcpy(d, h.data(), total, cudaMemcpyHostToDevice), what);
+    out->type = tv.type;
+    out->rows = (int)rows;
+    out->cols = (int)cols;
+    out->nb = (int)nb;
+    for (int f = 0; f < L.nfields; f++) out->f[f] = (const uint8_t *)d + off[f];
+    return APR_SUCCESS;
+}
+
+// Norm weights and biases: any float type -> f32 on the device (NULL if absent).
+static apr_result upload_vec(GModel *M, const apr_tensor_view &tv, const char *what, int64_t n,
+                             float **out, char *err, size_t err_size) {
+    *out = nullptr;
+    if (!tv.data) return APR_SUCCESS;
+    int64_t cnt = 1;
+    for (int i = 0; i < 4; i++) cnt *= tv.ne[i] > 0 ? tv.ne[i] : 1;
+    const int es = tv.type == APR_TYPE_F32 ? 4 : 2;
+    if (!type_is_float(tv.type) || cnt != n || tv.size < (uint64_t)(n * es)) {
+        snprintf(err, err_size, "tensor %s: expected %lld float values", what, (long long)n);
+        return APR_ERROR_INVALID_FILE;
+    }
+    std::vector<float> h((size_t)n);
+    for (int64_t i = 0; i < n; i++) {
+        if (tv.type == APR_TYPE_F32) {
+            memcpy(&h[i], (const uint8_t *)tv.data + 4 * i, 4);
+        } else {
+            uint16_t v;
+            memcpy(&v, (const uint8_t *)tv.data + 2 * i, 2);
+            if (tv.type == APR_TYPE_BF16) {
+                uint32_t u = (uint32_t)v << 16;
+                memcpy(&h[i], &u, 4);
+            } else {
+                __half_raw r;
+                r.x = v;
+                h[i] = __half2float(__half(r));
+            }
+        }
+    }
+    void *d;
+    CU_TRY(gmalloc(M, &d, n * sizeof(float)), what);
+    CU_TRY(cudaMemcpy(d, h.data(), n * sizeof(float), cudaMemcpyHostToDevice), what);
+    *out = (float *)d;
+    return APR_SUCCESS;
+}
+
+static void model_free(void *ms) {
+    GModel *M = (GModel *)ms;
+    if (!M) return;
+    for (void *p : M->allocs) cudaFree(p);
+    delete M;
+}
+
+static apr_result model_load(const apr_model_view *mv, const apr_backend_host *host, int32_t n_gpu_layers,
+                             void **model_state, char *err, size_t err_size) {
+    *model_state = nullptr;
+    int ndev = 0;
+    if (cudaGetDeviceCount(&ndev) != cudaSuccess || ndev <= 0) {
+        snprintf(err, err_size, "no CUDA device");
+        cudaGetLastError();
+        return APR_ERROR_BACKEND;
+    }
+    const apr_hparams &hp = mv->hp;
+    if (hp.n_layer <= 0 || hp.n_embd <= 0 || hp.n_head <= 0 || hp.n_head_kv <= 0 ||
+        hp.n_head % hp.n_head_kv || hp.head_dim <= 0 || hp.head_dim > 256 || (hp.head_dim & 1) ||
+        hp.n_head / hp.n_head_kv > 32 || hp.rope_dim > hp.head_dim || hp.n_vocab <= 0 || hp.n_ff <= 0) {
+        snprintf(err, err_size, "hyperparameters outside what the CUDA backend runs (head_dim %d, heads %d/%d)",
+                 hp.head_dim, hp.n_head, hp.n_head_kv);
+        return APR_ERROR_UNSUPPORTED;
+    }
+    GModel *M = new GModel();
+    M->hp = hp;
+    if (host) M->host = *host;
+    else memset(&M->host, 0, sizeof M->host);
+    M->mem = 0;
+    cudaDeviceProp prop;
+    cudaGetDeviceProperties(&prop, 0);
+    snprintf(M->name, sizeof M->name, "%s", prop.name);
+    M->sms = prop.multiProcessorCount;
+    M->smem_optin = prop.sharedMemPerBlockOptin;
+    const int nl = hp.n_layer;
+    const int ngl = n_gpu_layers < 0 || n_gpu_layers > nl ? nl : n_gpu_layers;
+    M->l0 = nl - ngl;
+    if (M->l0 > 0 && !M->host.cpu_layers) {
+        snprintf(err, err_size, "partial offload (%d of %d layers) needs the host's CPU layers", ngl, nl);
+        delete M;
+        return APR_ERROR_UNSUPPORTED;
+    }
+    size_t need_smem = (size_t)std::max(hp.n_ff, std::max(hp.n_embd, hp.n_head * hp.head_dim)) * 4;
+    if (need_smem > M->smem_optin) {
+        snprintf(err, err_size, "rows of %zu bytes exceed shared memory", need_smem);
+        delete M;
+        return APR_ERROR_UNSUPPORTED;
+    }
+    apr_result r = APR_SUCCESS;
+#define UP_M(view, dst, nm) if (r == APR_SUCCESS) r = upload_matrix(M, view, nm, dst, err, err_size)
+#define UP_V(view, n, dst, nm) if (r == APR_SUCCESS) r = upload_vec(M, view, nm, n, dst, err, err_size)
+    UP_M(mv->tok_embd, &M->tok, "token_embd");
+    if (mv->output.data == mv->tok_embd.data) {
+        if (r == APR_SUCCESS) M->out = M->tok;
+    } else {
+        UP_M(mv->output, &M->out, "output");
+    }
+    UP_V(mv->output_norm, hp.n_embd, &M->out_norm, "output_norm");
+    const int qd = hp.n_head * hp.head_dim, kvd = hp.n_head_kv * hp.head_dim;
+    M->layers.resize(nl);
+    for (int l = M->l0; l < nl && r == APR_SUCCESS; l++) {
+        const apr_layer_view &lv = mv->layers[l];
+        GLayer &g = M->layers[l];
+        memset(&g, 0, sizeof g);
+        char nm[64];
+        snprintf(nm, sizeof nm, "blk.%d", l);
+        UP_M(lv.wq, &g.wq, nm); UP_M(lv.wk, &g.wk, nm); UP_M(lv.wv, &g.wv, nm); UP_M(lv.wo, &g.wo, nm);
+        UP_M(lv.ffn_gate, &g.gate, nm); UP_M(lv.ffn_up, &g.up, nm); UP_M(lv.ffn_down, &g.down, nm);
+        UP_V(lv.attn_norm, hp.n_embd, &g.attn_norm, nm);
+        UP_V(lv.ffn_norm, hp.n_embd, &g.ffn_norm, nm);
+        UP_V(lv.bq, qd, &g.bq, nm); UP_V(lv.bk, kvd, &g.bk, nm); UP_V(lv.bv, kvd, &g.bv, nm);
+        UP_V(lv.bo, hp.n_embd, &g.bo, nm);
+        UP_V(lv.q_norm, hp.head_dim, &g.qn, nm); UP_V(lv.k_norm, hp.head_dim, &g.kn, nm);
+        if (r == APR_SUCCESS &&
+            (g.wq.cols != hp.n_embd || g.wq.rows != qd || g.wk.rows != kvd || g.wv.rows != kvd ||
+             g.wk.cols != hp.n_embd || g.wv.cols != hp.n_embd || g.wo.cols != qd || g.wo.rows != hp.n_embd ||
+             g.gate.cols != hp.n_embd || g.gate.rows != hp.n_ff || g.up.rows != hp.n_ff ||
+             g.up.cols != hp.n_embd || g.down.cols != hp.n_ff || g.down.rows != hp.n_embd ||
+             !g.attn_norm || !g.ffn_norm)) {
+            snprintf(err, err_size, "%s: tensor shapes do not match the hyperparameters", nm);
+            r = APR_ERROR_INVALID_FILE;
+        }
+    }
+    if (r == APR_SUCCESS && (M->tok.cols != hp.n_embd || M->out.cols != hp.n_embd || !M->out_norm)) {
+        snprintf(err, err_size, "token_embd/output/output_norm shapes do not match n_embd");
+        r = APR_ERROR_INVALID_FILE;
+    }
+#undef UP_M
+#undef UP_V
+    if (r != APR_SUCCESS) {
+        model_free(M);
+        return r;
+    }
+    // dynamic shared memory beyond 48 KB must be asked for; the kernels' static shared
+    // memory comes out of the same per-block limit
+    const int smax = (int)M->smem_optin - 2048;
+    if (cudaFuncSetAttribute(k_norm_act, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
+        cudaFuncSetAttribute(k_swiglu_act, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
+        cudaFuncSetAttribute(k_attn, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess) {
+        snprintf(err, err_size, "cudaFuncSetAttribute: %s", cudaGetErrorString(cudaGetLastError()));
+        model_free(M);
+        return APR_ERROR_BACKEND;
+    }
+    glog(M, APR_LOG_INFO, "CUDA: %s, %d of %d layers on the GPU, %.1f MiB of weights", M->name, ngl, nl,
+         M->mem / 1048576.0);
+    *model_state = M;
+    return APR_SUCCESS;
+}
+
+static const char *device_name(void *ms) { return ms ? ((GModel *)ms)->name : ""; }
+static uint64_t memory_used(void *ms) { return ms ? ((GModel *)ms)->mem : 0; }
+
+// ------------------------------------------------------------------------------------
+// Host side: contexts and the forward pass
+// ------------------------------------------------------------------------------------
+
+struct GCtx {
+    GModel *M;
+    apr_backend_context_params p;
+    cudaStream_t st;
+    int B, E, QD, KVD, QKVD, F, V, Kmax;
+    int *d_in;        // [tok B][pos B][seq B][rows B]
+    int *h_in;        // pinned, same layout
+    int *d_in1, *h_in1;  // the graph's one-token inputs {tok, pos, seq, row}
+    float *hidden, *ax, *ad, *qkv, *gate, *up, *po, *pml, *logits;
+    int8_t *aq;
+    int *as;
+    __half *ah;
+    __half *kc, *vc;
+    int64_t seq_stride, head_stride, layer_stride;
+    int S_dec;
+    size_t part_cap, logits_rows;
+    unsigned long long *amax, *h_amax;
+    float *h_logits, *h_hidden;
+    cudaGraphExec_t graph[2];  // [0] argmax, [1] logits
+    int launches, launches_decode;
+    std::vector<void *> allocs;
+    uint64_t mem;
+};
+
+// APR_CUDA_PROFILE=1: no graphs; every launch is followed by an event and the time
+// between events is summed per launch site, printed when the context is freed.
+struct ProfEv { cudaEvent_t e; int line; };
+static std::vector<ProfEv> g_prof;
+static double g_prof_ms[4096];
+static int g_prof_n[4096];
+static bool g_profile = getenv("APR_CUDA_PROFILE") != nullptr;
+
+static void launched(GCtx *C, int line);
+
+static void prof_flush(cudaStream_t st) {
+    if (!g_profile || g_prof.size() < 2) return;
+    cudaStreamSynchronize(st);
+    for (size_t i = 1; i < g_prof.size(); i++) {
+        float ms = 0;
+        cudaEventElapsedTime(&ms, g_prof[i - 1].e, g_prof[i].e);
+        g_prof_ms[g_prof[i].line & 4095] += ms;
+        g_prof_n[g_prof[i].line & 4095]++;
+    }
+    for (auto &p : g_prof) cudaEventDestroy(p.e);
+    g_prof.clear();
+}
+static void prof_print(void) {
+    if (!g_profile) return;
+    double tot = 0;
+    for (int i = 0; i < 4096; i++) tot += g_prof_ms[i];
+    for (int i = 0; i < 4096; i++)
+        if (g_prof_n[i])
+            fprintf(stderr, "  prof line %4d: %6d launches %9.3f ms total %7.2f us each %5.1f%%\n", i, g_prof_n[i],
+                    g_prof_ms[i], 1000 * g_prof_ms[i] / g_prof_n[i], 100 * g_prof_ms[i] / tot);
+    memset(g_prof_ms, 0, sizeof g_prof_ms);
+    memset(g_prof_n, 0, sizeof g_prof_n);
+}
+
+static cudaError_t cmalloc(GCtx *C, void **p, size_t n) {
+    cudaError_t e = cudaMalloc(p, n ? n : 16);
+    if (e == cudaSuccess) {
+        C->allocs.push_back(*p);
+        C->mem += n;
+    }
+    return e;
+}
+
+static void context_free(void *cs) {
+    GCtx *C = (GCtx *)cs;
+    if (!C) return;
+    if (C->st) cudaStreamSynchronize(C->st);
+    for (int i = 0; i < 2; i++)
+        if (C->graph[i]) cudaGraphExecDestroy(C->graph[i]);
+    for (void *p : C->allocs) cudaFree(p);
+    if (C->logits) cudaFree(C->logits);
+    if (C->h_in) cudaFreeHost(C->h_in);
+    if (C->h_in1) cudaFreeHost(C->h_in1);
+    if (C->h_amax) cudaFreeHost(C->h_amax);
+    if (C->h_logits) cudaFreeHost(C->h_logits);
+    if (C->h_hidden) cudaFreeHost(C->h_hidden);
+    if (C->st) cudaStreamDestroy(C->st);
+    if (C->M) C->M->mem -= C->mem;
+    prof_print();
+    delete C;
+}
+
+static apr_result context_create(void *ms, const apr_backend_context_params *p, void **cs, char *err,
+                                 size_t err_size) {
+    *cs = nullptr;
+    GModel *M = (GModel *)ms;
+    const apr_hparams &hp = M->hp;
+    if (p->n_ctx <= 0 || p->n_seq <= 0 || p->n_batch <= 0) {
+        snprintf(err, err_size, "n_ctx, n_seq and n_batch must be positive");
+        return APR_ERROR_INVALID_ARGUMENT;
+    }
+    GCtx *C = new GCtx();
+    memset((void *)C, 0, offsetof(GCtx, allocs));
+    C->M = M;
+    C->p = *p;
+    C->B = p->n_batch;
+    C->E = hp.n_embd;
+    C->QD = hp.n_head * hp.head_dim;
+    C->KVD = hp.n_head_kv * hp.head_dim;
+    C->QKVD = C->QD + 2 * C->KVD;
+    C->F = hp.n_ff;
+    C->V = M->out.rows;
+    C->Kmax = std::max(C->E, std::max(C->QD, C->F));
+    const int B = C->B;
+#define CT(call, what)                                                                   \
+    do {                                                                                 \
+        cudaError_t e_ = (call);                                                         \
+        if (e_ != cudaSuccess) {                                                         \
+            snprintf(err, err_size, "%s: %s", what, cudaGetErrorString(e_));            \
+            context_free(C);                                                             \
+            return e_ == cudaErrorMemoryAllocation ? APR_ERROR_OUT_OF_MEMORY : APR_ERROR_BACKEND; \
+        }                                                                                \
+    } while (0)
+    CT(cudaStreamCreateWithFlags(&C->st, cudaStreamNonBlocking), "stream");
+    CT(cmalloc(C, (void **)&C->d_in, sizeof(int) * 4 * B), "inputs");
+    CT(cmalloc(C, (void **)&C->d_in1, sizeof(int) * 4), "inputs");
+    CT(cudaMallocHost((void **)&C->h_in, sizeof(int) * 4 * B), "pinned inputs");
+    CT(cudaMallocHost((void **)&C->h_in1, sizeof(int) * 4), "pinned inputs");
+    CT(cudaMallocHost((void **)&C->h_amax, sizeof(unsigned long long) * B), "pinned");
+    CT(cudaMallocHost((void **)&C->h_logits, sizeof(float) * C->V), "pinned logits");
+    if (M->l0 > 0) CT(cudaMallocHost((void **)&C->h_hidden, sizeof(float) * (size_t)B * C->E), "pinned hidden");
+    const size_t BK = (size_t)B * C->Kmax;
+    CT(cmalloc(C, (void **)&C->hidden, sizeof(float) * B * C->E), "hidden");
+    CT(cmalloc(C, (void **)&C->ax, sizeof(float) * BK), "act");
+    CT(cmalloc(C, (void **)&C->aq, BK), "act");
+    CT(cmalloc(C, (void **)&C->ad, sizeof(float) * (BK / 32 + 1)), "act");
+    CT(cmalloc(C, (void **)&C->as, sizeof(int) * (BK / 16 + 1)), "act");
+    CT(cmalloc(C, (void **)&C->ah, sizeof(__half) * BK), "act");
+    CT(cmalloc(C, (void **)&C->qkv, sizeof(float) * (size_t)B * C->QKVD), "qkv");
+    CT(cmalloc(C, (void **)&C->gate, sizeof(float) * (size_t)B * C->F), "ffn");
+    CT(cmalloc(C, (void **)&C->up, sizeof(float) * (size_t)B * C->F), "ffn");
+    CT(cmalloc(C, (void **)&C->amax, sizeof(unsigned long long) * B), "argmax");
+    // decode splits: enough blocks to cover the SMs twice at long contexts
+    int S = std::max(1, std::min((p->n_ctx + 63) / 64, M->sms / hp.n_head_kv));
+    C->S_dec = std::min(S, 64);
+    C->part_cap = std::max((size_t)hp.n_head * C->S_dec * hp.head_dim, (size_t)B * hp.n_head * hp.head_dim * 4);
+    CT(cmalloc(C, (void **)&C->po, sizeof(float) * C->part_cap), "attention scratch");
+    CT(cmalloc(C, (void **)&C->pml, sizeof(float) * 2 * (C->part_cap / hp.head_dim + 1)), "attention scratch");
+    C->logits_rows = 1;
+    {
+        cudaError_t e = cudaMalloc((void **)&C->logits, sizeof(float) * C->V);
+        if (e != cudaSuccess) C->logits = nullptr;
+        CT(e, "logits");
+    }
+    const int nl_gpu = hp.n_layer - M->l0;
+    C->head_stride = (int64_t)p->n_ctx * hp.head_dim;
+    C->seq_stride = C->head_stride * hp.n_head_kv;
+    C->layer_stride = C->seq_stride * p->n_seq;
+    const size_t kv_bytes = sizeof(__half) * (size_t)C->layer_stride * std::max(nl_gpu, 1);
+    CT(cmalloc(C, (void **)&C->kc, kv_bytes), "KV cache");
+    CT(cmalloc(C, (void **)&C->vc, kv_bytes), "KV cache");
+#undef CT
+    M->mem += C->mem;
+    if (p->kv_type != APR_KV_F16)
+        glog(M, APR_LOG_INFO, "CUDA: KV cache kept in F16 (the only type the CUDA backend has)");
+    *cs = C;
+    return APR_SUCCESS;
+}
+
+static void launched(GCtx *C, int line) {
+    C->launches++;
+    if (!g_profile) return;
+    ProfEv p;
+    cudaEventCreate(&p.e);
+    cudaEventRecord(p.e, C->st);
+    p.line = line;
+    g_prof.push_back(p);
+}
+
+// Launch a job as matvec (n <= 8) or GEMM. mode MV_SWIGLU / MV_ARGMAX only as matvec.
+static void launch_mv(GCtx *C, const MVJob &J, const Act &A, int n) {
+    const int rows = J.row_end[J.nmat - 1];
+    dim3 grid((rows + MV_WARPS - 1) / MV_WARPS), block(MV_WARPS * 32);
+    switch (n) {
+    case 1: k_matvec<1><<<grid, block, 0, C->st>>>(J, A); break;
+    case 2: k_matvec<2><<<grid, block, 0, C->st>>>(J, A); break;
+    case 3: k_matvec<3><<<grid, block, 0, C->st>>>(J, A); break;
+    case 4: k_matvec<4><<<grid, block, 0, C->st>>>(J, A); break;
+    case 5: k_matvec<5><<<grid, block, 0, C->st>>>(J, A); break;
+    case 6: k_matvec<6><<<grid, block, 0, C->st>>>(J, A); break;
+    case 7: k_matvec<7><<<grid, block, 0, C->st>>>(J, A); break;
+    default: k_matvec<8><<<grid, block, 0, C->st>>>(J, A); break;
+    }
+    launched(C, __LINE__);
+}
+
+static Act act_in(GCtx *C, int K);
+
+static void launch_mm(GCtx *C, const MVJob &J, const __half *X, int K, int n) {
+    bool f32 = false;
+    for (int m = 0; m < J.nmat; m++) f32 |= J.w[m].type == APR_TYPE_F32;
+    if (f32) {
+        // f32 weights keep f32 precision: matvec 8 tokens at a time (small models only)
+        for (int t0 = 0; t0 < n; t0 += 8) {
+            MVJob Jc = J;
+            for (int m = 0; m < J.nmat; m++) Jc.y[m] += (size_t)t0 * J.ystride[m];
+            Act a = act_in(C, K);
+            a.x += (size_t)t0 * K;
+            a.q += (size_t)t0 * K;
+            a.d += (size_t)t0 * (K / 32);
+            a.s += (size_t)t0 * (K / 16);
+            launch_mv(C, Jc, a, std::min(8, n - t0));
+        }
+        return;
+    }
+    MMJob mm;
+    memset(&mm, 0, sizeof mm);
+    int tiles = 0;
+    for (int m = 0; m < J.nmat; m++) {
+        mm.w[m] = J.w[m];
+        mm.y[m] = J.y[m];
+        mm.bias[m] = J.bias[m];
+        mm.ystride[m] = J.ystride[m];
+        tiles += (J.w[m].rows + GM_BM - 1) / GM_BM;
+        mm.tile_end[m] = tiles;
+    }
+    mm.nmat = J.nmat;
+    mm.mode = J.mode;
+    dim3 grid(tiles, (n + GM_BN - 1) / GM_BN);
+    k_gemm<<<grid, 128, 0, C->st>>>(mm, X, K, n);
+    launched(C, __LINE__);
+}
+
+static MVJob job1(const DW &w, float *y, const float *bias, int ystride, int mode) {
+    MVJob J;
+    memset(&J, 0, sizeof J);
+    J.w[0] = w;
+    J.y[0] = y;
+    J.bias[0] = bias;
+    J.ystride[0] = ystride;
+    J.row_end[0] = w.rows;
+    J.nmat = 1;
+    J.mode = mode;
+    return J;
+}
+
+static ActOut act_out(GCtx *C, bool want_h, int K) {
+    ActOut o;
+    o.x = C->ax;
+    o.q = C->aq;
+    o.d = C->ad;
+    o.s = C->as;
+    o.h = C->ah;
+    o.want_q = (K % 32) == 0;
+    o.want_h = want_h;
+    return o;
+}
+
+static Act act_in(GCtx *C, int K) {
+    Act a;
+    a.x = C->ax;
+    a.q = C->aq;
+    a.d = C->ad;
+    a.s = C->as;
+    a.K = K;
+    return a;
+}
+
+static int norm_threads(int K) { return K >= 1024 ? 512 : (K >= 256 ? 256 : 128); }
+
+// Everything after the inputs are on the device. tok/pos/seq/rows are device pointers;
+// n tokens; n_out output rows; out_mode 0: logits into C->logits, 1: argmax into C->amax.
+static apr_result enqueue_forward(GCtx *C, const int *tok, const int *pos, const int *seq, const int *rows,
+                                  int n, int n_out, int out_mode, int S, const apr_backend_batch *hb) {
+    GModel *M = C->M;
+    const apr_hparams &hp = M->hp;
+    const int E = C->E, QD = C->QD, KVD = C->KVD, F = C->F;
+    const bool gemm = n > 8;
+    k_embed<<<n, 64, 0, C->st>>>(M->tok, tok, C->hidden, n, out_mode == 1 ? C->amax : nullptr);
+    launched(C, __LINE__);
+    if (M->l0 > 0) {
+        // partial offload: the first l0 layers run on the CPU on host activations
+        cudaMemcpyAsync(C->h_hidden, C->hidden, sizeof(float) * n * E, cudaMemcpyDeviceToHost, C->st);
+        if (cudaStreamSynchronize(C->st) != cudaSuccess) return APR_ERROR_BACKEND;
+        apr_result r = M->host.cpu_layers(M->host.cpu_user, nullptr, 0, M->l0, C->h_hidden, hb);
+        if (r != APR_SUCCESS) return r;
+        cudaMemcpyAsync(C->hidden, C->h_hidden, sizeof(float) * n * E, cudaMemcpyHostToDevice, C->st);
+    }
+    RopeP rp;
+    rp.qkv = C->qkv;
+    rp.ld = C->QKVD;
+    rp.nh = hp.n_head;
+    rp.nkv = hp.n_head_kv;
+    rp.hd = hp.head_dim;
+    rp.rope_dim = hp.rope_dim > 0 ? hp.rope_dim : hp.head_dim;
+    rp.neox = hp.rope_kind == APR_ROPE_NEOX;
+    rp.base = hp.rope_freq_base;
+    rp.fscale = hp.rope_freq_scale > 0.f ? hp.rope_freq_scale : 1.f;
+    rp.eps = hp.norm_eps;
+    rp.seq_stride = C->seq_stride;
+    rp.head_stride = C->head_stride;
+    rp.pos = pos;
+    rp.seq = seq;
+    AttnP ap;
+    ap.q = C->qkv;
+    ap.ld = C->QKVD;
+    ap.seq_stride = C->seq_stride;
+    ap.head_stride = C->head_stride;
+    ap.nh = hp.n_head;
+    ap.nkv = hp.n_head_kv;
+    ap.hd = hp.head_dim;
+    ap.S = S;
+    ap.scale = 1.f / sqrtf((float)hp.head_dim);
+    ap.pos = pos;
+    ap.seq = seq;
+    ap.po = C->po;
+    ap.pml = C->pml;
+    const int G = hp.n_head / hp.n_head_kv;
+    const size_t attn_smem = sizeof(float) * (G * hp.head_dim + 32 * (hp.head_dim / 2 + 1) + 32 * (hp.head_dim / 2));
+    for (int l = M->l0; l < hp.n_layer; l++) {
+        const GLayer &g = M->layers[l];
+        const int64_t lofs = (int64_t)(l - M->l0) * C->layer_stride;
+        // attention block
+        k_norm_act<<<n, norm_threads(E), E * sizeof(float), C->st>>>(C->hidden, E, nullptr, g.attn_norm, hp.norm_eps,
+                                                                     E, act_out(C, gemm, E));
+        launched(C, __LINE__);
+        MVJob J;
+        memset(&J, 0, sizeof J);
+        J.w[0] = g.wq; J.w[1] = g.wk; J.w[2] = g.wv;
+        J.y[0] = C->qkv; J.y[1] = C->qkv + QD; J.y[2] = C->qkv + QD + KVD;
+        J.bias[0] = g.bq; J.bias[1] = g.bk; J.bias[2] = g.bv;
+        J.ystride[0] = J.ystride[1] = J.ystride[2] = C->QKVD;
+        J.row_end[0] = QD; J.row_end[1] = QD + KVD; J.row_end[2] = QD + 2 * KVD;
+        J.nmat = 3;
+        J.mode = MV_STORE;
+        if (gemm) launch_mm(C, J, C->ah, E, n);
+        else launch_mv(C, J, act_in(C, E), n);
+        rp.qn = g.qn;
+        rp.kn = g.kn;
+        rp.kc = C->kc + lofs;
+        rp.vc = C->vc + lofs;
+        k_rope_kv<<<dim3(n, hp.n_head + 2 * hp.n_head_kv), 64, 0, C->st>>>(rp);
+        launched(C, __LINE__);
+        ap.kc = C->kc + lofs;
+        ap.vc = C->vc + lofs;
+        k_attn<<<dim3(hp.n_head_kv, S, n), 32 * G, attn_smem, C->st>>>(ap);
+        launched(C, __LINE__);
+        k_attn_combine<<<dim3(n, hp.n_head), std::max(32, std::min(256, (hp.head_dim + 31) / 32 * 32)), 0, C->st>>>(
+            C->po, C->pml, hp.n_head, hp.head_dim, S, act_out(C, gemm, QD));
+        launched(C, __LINE__);
+        if (hp.head_dim % 32) {
+            // quant groups would cross heads: quantize the whole vector in a second pass
+            k_norm_act<<<n, norm_threads(QD), QD * sizeof(float), C->st>>>(C->ax, QD, nullptr, nullptr, 0.f, QD,
+                                                                         act_out(C, gemm, QD));
+            launched(C, __LINE__);
+        }
+        MVJob Jo = job1(g.wo, C->hidden, g.bo, E, MV_ADD);
+        if (gemm) launch_mm(C, Jo, C->ah, QD, n);
+        else launch_mv(C, Jo, act_in(C, QD), n);
+        // feed-forward block
+        k_norm_act<<<n, norm_threads(E), E * sizeof(float), C->st>>>(C->hidden, E, nullptr, g.ffn_norm, hp.norm_eps,
+                                                                     E, act_out(C, gemm, E));
+        launched(C, __LINE__);
+        if (gemm) {
+            MVJob Jg;
+            memset(&Jg, 0, sizeof Jg);
+            Jg.w[0] = g.gate; Jg.w[1] = g.up;
+            Jg.y[0] = C->gate; Jg.y[1] = C->up;
+            Jg.ystride[0] = Jg.ystride[1] = F;
+            Jg.row_end[0] = F; Jg.row_end[1] = 2 * F;
+            Jg.nmat = 2;
+            Jg.mode = MV_STORE;
+            launch_mm(C, Jg, C->ah, E, n);
+            k_swiglu_act<<<n, norm_threads(F), F * sizeof(float), C->st>>>(C->gate, C->up, F, act_out(C, true, F));
+            launched(C, __LINE__);
+            launch_mm(C, job1(g.down, C->hidden, nullptr, E, MV_ADD), C->ah, F, n);
+        } else {
+            MVJob Jg = job1(g.gate, C->gate, nullptr, F, MV_SWIGLU);
+            Jg.w[1] = g.up;
+            launch_mv(C, Jg, act_in(C, E), n);
+            k_norm_act<<<n, norm_threads(F), F * sizeof(float), C->st>>>(C->gate, F, nullptr, nullptr, 0.f, F,
+                                                                         act_out(C, false, F));
+            launched(C, __LINE__);
+            launch_mv(C, job1(g.down, C->hidden, nullptr, E, MV_ADD), act_in(C, F), n);
+        }
+    }
+    // output: final norm of the wanted rows, then the vocabulary projection
+    const bool out_gemm = out_mode == 0 && n_out > 8;
+    k_norm_act<<<n_out, norm_threads(E), E * sizeof(float), C->st>>>(C->hidden, E, rows, M->out_norm, hp.norm_eps,
+                                                                     E, act_out(C, out_gemm, E));
+    launched(C, __LINE__);
+    if (out_gemm) {
+        launch_mm(C, job1(M->out, C->logits, nullptr, C->V, MV_STORE), C->ah, E, n_out);
+    } else {
+        for (int t0 = 0; t0 < n_out; t0 += 8) {
+            const int nt = std::min(8, n_out - t0);
+            MVJob Jl = job1(M->out, C->logits + (size_t)t0 * C->V, nullptr, C->V, out_mode == 1 ? MV_ARGMAX : MV_STORE);
+            Jl.amax = C->amax + t0;
+            Act a = act_in(C, E);
+            a.x += (size_t)t0 * E;
+            a.q += (size_t)t0 * E;
+            a.d += (size_t)t0 * (E / 32);
+            a.s += (size_t)t0 * (E / 16);
+            launch_mv(C, Jl, a, nt);
+        }
+    }
+    return cudaGetLastError() == cudaSuccess ? APR_SUCCESS : APR_ERROR_BACKEND;
+}
+
+static void ctx_log_cuda(GCtx *C, const char *what) {
+    cudaError_t e = cudaGetLastError();
+    glog(C->M, APR_LOG_ERROR, "CUDA: %s failed: %s", what, cudaGetErrorString(e));
+}
+
+static apr_result check_batch(GCtx *C, const apr_backend_batch *b) {
+    if (!b || b->n_tokens <= 0 || b->n_tokens > C->B || !b->tokens || !b->pos || b->n_out < 0 ||
+        b->n_out > b->n_tokens || (b->n_out > 0 && !b->out_rows))
+        return APR_ERROR_INVALID_ARGUMENT;
+    for (int i = 0; i < b->n_tokens; i++) {
+        const int s = b->seq ? b->seq[i] : 0;
+        if (b->tokens[i] < 0 || b->tokens[i] >= C->M->tok.rows || b->pos[i] < 0 || b->pos[i] >= C->p.n_ctx ||
+            s < 0 || s >= C->p.n_seq)
+            return APR_ERROR_INVALID_ARGUMENT;
+    }
+    for (int i = 0; i < b->n_out; i++)
+        if (b->out_rows[i] < 0 || b->out_rows[i] >= b->n_tokens) return APR_ERROR_INVALID_ARGUMENT;
+    return APR_SUCCESS;
+}
+
+// mode 0: logits to host (n_out rows), 1: argmax tokens
+static apr_result run_forward(GCtx *C, const apr_backend_batch *b, int mode, float *logits, int32_t *tokens_out) {
+    apr_result r = check_batch(C, b);
+    if (r != APR_SUCCESS) return r;
+    GModel *M = C->M;
+    const int n = b->n_tokens, n_out = b->n_out;
+    if (n_out == 0 && mode == 1) mode = 0;
+    if (mode == 0 && (size_t)std::max(n_out, 1) > C->logits_rows) {
+        cudaStreamSynchronize(C->st);
+        cudaFree(C->logits);
+        C->logits = nullptr;
+        if (cudaMalloc((void **)&C->logits, sizeof(float) * (size_t)n_out * C->V) != cudaSuccess) {
+            C->logits_rows = 0;
+            ctx_log_cuda(C, "logits allocation");
+            return APR_ERROR_OUT_OF_MEMORY;
+        }
+        C->logits_rows = n_out;
+    }
+    const bool graphable = n == 1 && M->l0 == 0 && n_out == 1 && !g_profile;
+    if (graphable) {
+        C->h_in1[0] = b->tokens[0];
+        C->h_in1[1] = b->pos[0];
+        C->h_in1[2] = b->seq ? b->seq[0] : 0;
+        C->h_in1[3] = 0;
+        cudaGraphExec_t &ge = C->graph[mode == 1 ? 0 : 1];
+        if (!ge) {
+            cudaGraph_t graph;
+            C->launches = 0;
+            if (cudaStreamBeginCapture(C->st, cudaStreamCaptureModeThreadLocal) != cudaSuccess) {
+                ctx_log_cuda(C, "graph capture");
+                return APR_ERROR_BACKEND;
+            }
+            cudaMemcpyAsync(C->d_in1, C->h_in1, 4 * sizeof(int), cudaMemcpyHostToDevice, C->st);
+            r = enqueue_forward(C, C->d_in1, C->d_in1 + 1, C->d_in1 + 2, C->d_in1 + 3, 1, 1, mode, C->S_dec, b);
+            if (mode == 1)
+                cudaMemcpyAsync(C->h_amax, C->amax, sizeof(unsigned long long), cudaMemcpyDeviceToHost, C->st);
+            else
+                cudaMemcpyAsync(C->h_logits, C->logits, sizeof(float) * C->V, cudaMemcpyDeviceToHost, C->st);
+            cudaError_t e = cudaStreamEndCapture(C->st, &graph);
+            if (r != APR_SUCCESS || e != cudaSuccess) {
+                ctx_log_cuda(C, "graph capture");
+                return APR_ERROR_BACKEND;
+            }
+            e = cudaGraphInstantiate(&ge, graph, 0);
+            cudaGraphDestroy(graph);
+            if (e != cudaSuccess) {
+                ge = nullptr;
+                ctx_log_cuda(C, "graph instantiation");
+                return APR_ERROR_BACKEND;
+            }
+            C->launches_decode = C->launches;
+        }
+        if (cudaGraphLaunch(ge, C->st) != cudaSuccess || cudaStreamSynchronize(C->st) != cudaSuccess) {
+            ctx_log_cuda(C, "decode step");
+            return APR_ERROR_BACKEND;
+        }
+        if (mode == 1) tokens_out[0] = (int32_t)(0xFFFFFFFFu - (uint32_t)(C->h_amax[0] & 0xFFFFFFFFu));
+        else memcpy(logits, C->h_logits, sizeof(float) * C->V);
+        return APR_SUCCESS;
+    }
+    // general path: a batch of tokens, maybe several sequences
+    int *h = C->h_in;
+    const int B = C->B;
+    int maxpos = 0;
+    for (int i = 0; i < n; i++) {
+        h[i] = b->tokens[i];
+        h[B + i] = b->pos[i];
+        h[2 * B + i] = b->seq ? b->seq[i] : 0;
+        maxpos = std::max(maxpos, b->pos[i]);
+    }
+    for (int i = 0; i < std::max(n_out, 1); i++) h[3 * B + i] = n_out ? b->out_rows[i] : n - 1;
+    for (int k = 0; k < 4; k++)
+        cudaMemcpyAsync(C->d_in + k * B, h + k * B, sizeof(int) * n, cudaMemcpyHostToDevice, C->st);
+    const apr_hparams &hp = M->hp;
+    int S = std::min(C->S_dec, (maxpos + 1 + 63) / 64);
+    S = std::max(1, std::min(S, (int)(C->part_cap / ((size_t)n * hp.n_head * hp.head_dim))));
+    C->launches = 0;
+    if (g_profile) launched(C, 0);
+    const int no = std::max(n_out, 1);
+    r = enqueue_forward(C, C->d_in, C->d_in + B, C->d_in + 2 * B, C->d_in + 3 * B, n, no, mode, S, b);
+    if (r != APR_SUCCESS) {
+        ctx_log_cuda(C, "forward");
+        return r;
+    }
+    if (mode == 1) {
+        cudaMemcpyAsync(C->h_amax, C->amax, sizeof(unsigned long long) * no, cudaMemcpyDeviceToHost, C->st);
+        if (cudaStreamSynchronize(C->st) != cudaSuccess) {
+            ctx_log_cuda(C, "forward");
+            return APR_ERROR_BACKEND;
+        }
+        for (int i = 0; i < n_out; i++)
+            tokens_out[i] = (int32_t)(0xFFFFFFFFu - (uint32_t)(C->h_amax[i] & 0xFFFFFFFFu));
+    } else {
+        if (n_out > 0 && logits)
+            cudaMemcpyAsync(logits, C->logits, sizeof(float) * (size_t)n_out * C->V, cudaMemcpyDeviceToHost, C->st);
+        if (cudaStreamSynchronize(C->st) != cudaSuccess) {
+            ctx_log_cuda(C, "forward");
+            return APR_ERROR_BACKEND;
+        }
+    }
+    prof_flush(C->st);
+    return APR_SUCCESS;
+}
+
+static apr_result forward(void *cs, const apr_backend_batch *b, float *logits) {
+    return run_forward((GCtx *)cs, b, 0, logits, nullptr);
+}
+static apr_result forward_argmax(void *cs, const apr_backend_batch *b, int32_t *tokens_out) {
+    if (!tokens_out) return run_forward((GCtx *)cs, b, 0, nullptr, nullptr);
+    return run_forward((GCtx *)cs, b, 1, nullptr, tokens_out);
+}
+// Positions are the caller's: attention reads only positions <= the token's own, so
+// truncation needs nothing on the device.
+static void seq_truncate(void *cs, int32_t seq, int32_t n_keep) { (void)cs; (void)seq; (void)n_keep; }
+static int launches_per_token(void *cs) { return cs ? ((GCtx *)cs)->launches_decode : 0; }
+
+static const apr_backend_vtable g_vtable = {
+    APR_BACKEND_ABI, "CUDA", model_load, model_free, device_name, context_create, context_free,
+    forward, forward_argmax, seq_truncate, launches_per_token, memory_used,
+};
+
+extern "C" __attribute__((visibility("default"))) const apr_backend_vtable *apr_cuda_backend(uint32_t abi_version) {
+    return abi_version == APR_BACKEND_ABI ? &g_vtable : nullptr;
+}

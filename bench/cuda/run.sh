@@ -1,0 +1,20 @@
+#!/bin/bash
+# bench/cuda/run.sh - what the CUDA helper runs on the device machine (see bench/NOTES.md).
+#   check     GPU vs CPU reference on every file in .dev/cuda/data (carried), greedy run
+#   sanitize  compute-sanitizer memcheck on two small files
+#   bench     synthetic Qwen2.5 speed runs (bench/cuda/bench), args passed through
+# Expects libapr_cuda.so and .dev/cuda/bin/* built on the host (carried).
+cd "$(dirname "$0")/../.."
+export APR_CUDA_PATH=$PWD/libapr_cuda.so
+what=$1; shift
+case "$what" in
+check)
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+    .dev/cuda/bin/check --greedy 200 .dev/cuda/data/stories260K.gguf
+    .dev/cuda/bin/check .dev/cuda/data/tiny-llama-*.gguf ;;
+sanitize)
+    compute-sanitizer --tool memcheck --leak-check full --error-exitcode 9 .dev/cuda/bin/check "$@"
+    echo "sanitizer exit $?" ;;
+bench)
+    .dev/cuda/bin/bench "$@" ;;
+esac
