@@ -424,8 +424,15 @@ static void test_mutations(void) {
 
 /* ---- writer ------------------------------------------------------------------------------ */
 
-#define TMP_GGUF "tests/bin/test_gguf_tmp.gguf"
-#define TMP_GGUF2 "tests/bin/test_gguf_tmp2.gguf"
+/* Scratch files beside the test programs (tests/bin, or $APR_TEST_BIN). */
+static const char *tmp_path(int which) {
+    static char buf[2][512];
+    const char *dir = getenv("APR_TEST_BIN");
+    snprintf(buf[which], sizeof buf[which], "%s/test_gguf_tmp%d.gguf", dir && *dir ? dir : "tests/bin", which);
+    return buf[which];
+}
+#define TMP_GGUF tmp_path(0)
+#define TMP_GGUF2 tmp_path(1)
 
 static bool files_equal(const char *a, const char *b) {
     size_t na = 0, nb = 0;
