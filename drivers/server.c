@@ -389,9 +389,10 @@ static void srv_inference_loop(void) {
     int32_t *seq = (int32_t *)malloc(sizeof(int32_t) * (size_t)cap);
     int8_t *want = (int8_t *)malloc((size_t)cap);
     int *out_slot = (int *)malloc(sizeof(int) * (size_t)ns);
+    int32_t *argmax = (int32_t *)malloc(sizeof(int32_t) * (size_t)ns);
     int32_t n_vocab = apr_model_n_vocab(g.model);
     double stop_deadline = 0;
-    if (!tok || !pos || !seq || !want || !out_slot) {
+    if (!tok || !pos || !seq || !want || !out_slot || !argmax) {
         fprintf(stderr, "apr-server: out of memory\n");
         g.stop = 1;
     }
@@ -478,7 +479,15 @@ static void srv_inference_loop(void) {
         if (n == 0) continue;
         apr_batch b;
         b.n_tokens = n; b.tokens = tok; b.pos = pos; b.seq = seq; b.want_logits = want;
-        apr_result r = apr_decode(g.ctx, &b);
+        /* all greedy without penalties: only token ids leave the backend (as apr_generate) */
+        bool all_greedy = n_out > 0;
+        for (int k = 0; k < n_out && all_greedy; k++) {
+            const apr_sampler_params *sp = &g.slots[out_slot[k]].task->sp;
+            if (sp->temperature > 0 || ((sp->repeat_penalty != 1.0f || sp->frequency_penalty != 0.0f ||
+                                         sp->presence_penalty != 0.0f) && sp->repeat_last_n != 0))
+                all_greedy = false;
+        }
+        apr_result r = all_greedy ? apr_decode_argmax(g.ctx, &b, argmax) : apr_decode(g.ctx, &b);
         if (r != APR_SUCCESS) {
             const char *msg = apr_context_last_error(g.ctx);
             char err[1024];
@@ -510,9 +519,15 @@ static void srv_inference_loop(void) {
         for (int k = 0; k < n_out; k++) {
             srv_slot *s = &g.slots[out_slot[k]];
             srv_task *t = s->task;
-            float *logits = apr_get_logits(g.ctx, k);
-            if (!logits) { srv_slot_release(s, NULL, 500, "no logits"); continue; }
-            int32_t id = apr_sampler_sample(s->smpl, logits);
+            int32_t id;
+            if (all_greedy) {
+                id = argmax[k];
+            } else {
+                float *logits = apr_get_logits(g.ctx, k);
+                if (!logits) { srv_slot_release(s, NULL, 500, "no logits"); continue; }
+                id = apr_sampler_sample(s->smpl, logits);
+            }
+            if (id < 0 || id >= n_vocab) { srv_slot_release(s, NULL, 500, "sampled an invalid token"); continue; }
             apr_sampler_accept(s->smpl, id);
             if (!s->generating) {
                 s->generating = true;
@@ -529,7 +544,7 @@ static void srv_inference_loop(void) {
             if (s->n_past >= g.n_ctx_slot) { srv_slot_release(s, "length", 0, NULL); continue; }
         }
     }
-    free(tok); free(pos); free(seq); free(want); free(out_slot);
+    free(tok); free(pos); free(seq); free(want); free(out_slot); free(argmax);
 }
 
 static void srv_log_fn(void *user, apr_log_level level, const char *message) {
@@ -540,6 +555,9 @@ static void srv_log_fn(void *user, apr_log_level level, const char *message) {
 /* Loads the model, then runs the inference loop until shutdown. */
 static void srv_inference_thread(void *arg) {
     (void)arg;
+    /* tests observe /health answering 503 while the model loads */
+    const char *delay = getenv("APR_SERVER_TEST_LOAD_DELAY_MS");
+    if (delay && atoi(delay) > 0) srv_sleep_ms(atoi(delay));
     apr_model_params mp = apr_model_default_params();
     mp.n_gpu_layers = g.cfg.n_gpu_layers;
     if (g.cfg.n_gpu_layers == 0) mp.cpu_only = true;
@@ -961,6 +979,7 @@ enum { API_CHAT, API_COMPLETION, API_OLLAMA_GENERATE, API_OLLAMA_CHAT };
 typedef struct srv_gen_req {
     int api;
     bool stream, include_usage;
+    bool load_only;               /* Ollama /api/generate with no prompt */
     char model[256];
     srv_task *task;
 } srv_gen_req;
@@ -1179,6 +1198,10 @@ static bool srv_build_task(srv_gen_req *r, const json_value *root, srv_reqerr *e
         if (!json_get_string(root, "prompt", "", &prompt)) return srv_bad(e, "'%s' must be a string", "prompt");
         if (!json_get_string(root, "system", NULL, &system)) return srv_bad(e, "'%s' must be a string", "system");
         if (!json_get_bool(root, "raw", false, &raw)) return srv_bad(e, "'%s' must be a boolean", "raw");
+        if (!*prompt && !system) {
+            r->load_only = true;
+            return true;
+        }
         if (raw) {
             ok = srv_bytes_add(&text, json_get(root, "prompt") ? json_get(root, "prompt")->str : "",
                                json_get(root, "prompt") ? json_get(root, "prompt")->len : 0);
@@ -1461,6 +1484,19 @@ static void srv_handle_generate(srv_conn *c, int api, const json_value *root) {
     }
     srv_task *t = r.task;
     bool ollama = api == API_OLLAMA_GENERATE || api == API_OLLAMA_CHAT;
+    if (r.load_only) {
+        /* Ollama clients send an empty prompt to load a model: answer done at once */
+        json_buf b;
+        json_buf_init(&b);
+        t->finish = "load";
+        t->n_prompt = 0;
+        t->t_submit = t->t_start = t->t_first = t->t_end = srv_now();
+        srv_ollama_obj(&b, &r, t, NULL, 0, true);
+        srv_send_response(c, 200, r.stream ? "application/x-ndjson" : "application/json; charset=utf-8", b.data, b.len, NULL);
+        json_buf_free(&b);
+        srv_task_free(t);
+        return;
+    }
     if (!srv_submit(t)) {
         srv_send_error(c, 503, "unavailable_error", "server busy: too many requests queued");
         srv_task_free(t);

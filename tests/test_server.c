@@ -38,8 +38,9 @@ typedef struct server {
 } server;
 
 static int n_servers;
+static void server_check_log(server *s);
 
-static bool server_start(server *s, const char *extra_args) {
+static bool server_start_ex(server *s, const char *extra_args, bool wait_loaded) {
     snprintf(s->log_path, sizeof s->log_path, "tests/bin/test_server.server%d.log", n_servers++);
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "exec ./apr-server -m %s --port 0 %s 2>%s", test_shared("data/models/stories260K.gguf"),
@@ -62,11 +63,14 @@ static bool server_start(server *s, const char *extra_args) {
         bool failed = log && strstr(log, "cannot") != NULL;
         if (failed) fprintf(stderr, "server: %s", log);
         free(log);
+        if (!wait_loaded && s->port > 0) return true;
         if (loaded || failed || waitpid(pid, NULL, WNOHANG) == pid) return loaded && s->port > 0;
         usleep(50000);
     }
     return false;
 }
+
+static bool server_start(server *s, const char *extra_args) { return server_start_ex(s, extra_args, true); }
 
 /* Sanitizer reports in a server's log. */
 static void server_check_log(server *s) {
@@ -1157,6 +1161,54 @@ static void test_api_key_and_queue(void) {
     close(fds[0]);
 }
 
+static void test_loading_and_connections(void) {
+    server s3;
+    TEST("/health 503 while loading; --max-conns; --idle-timeout; Ollama load request");
+    setenv("APR_SERVER_TEST_LOAD_DELAY_MS", "1000", 1);
+    bool ok = server_start_ex(&s3, "-np 1 --max-conns 2 --idle-timeout 1 -t 1", false);
+    unsetenv("APR_SERVER_TEST_LOAD_DELAY_MS");
+    CHECK(ok, "third server starts");
+    if (!ok) return;
+    int saved = g_port;
+    g_port = s3.port;
+    response r = http("GET", "/health", NULL, NULL);
+    check_error(&r, 503, "unavailable_error", "health while loading");
+    resp_free(&r);
+    r = post("/v1/completions", "{\"prompt\":\"x\"}");
+    check_error(&r, 503, NULL, "completion while loading");
+    resp_free(&r);
+    for (int i = 0; i < 100; i++) {
+        r = http("GET", "/health", NULL, NULL);
+        int st = r.status;
+        resp_free(&r);
+        if (st == 200) break;
+        usleep(50000);
+    }
+    r = post("/api/generate", "{\"model\":\"m\"}");
+    CHECK(r.status == 200 && r.body && strstr(r.body, "\"done_reason\":\"load\""), "empty Ollama prompt = load: %s", r.body);
+    resp_free(&r);
+    /* two idle connections fill --max-conns 2: a third is refused with 503 */
+    int a = tcp_connect(g_port), b = tcp_connect(g_port);
+    usleep(200000);
+    r = http("GET", "/health", NULL, NULL);
+    CHECK(r.status == 503, "connection over --max-conns refused: %d", r.status);
+    resp_free(&r);
+    /* the idle ones are closed after --idle-timeout 1 */
+    char buf[16];
+    struct pollfd pf;
+    pf.fd = a; pf.events = POLLIN; pf.revents = 0;
+    int pr = poll(&pf, 1, 3000);
+    CHECK(pr == 1 && recv(a, buf, sizeof buf, 0) == 0, "idle connection closed by the server");
+    close(a);
+    close(b);
+    usleep(300000);
+    r = http("GET", "/health", NULL, NULL);
+    CHECK(r.status == 200, "served again once idle connections closed: %d", r.status);
+    resp_free(&r);
+    g_port = saved;
+    CHECK(server_stop(&s3) == 0, "third server exits 0");
+}
+
 static void test_flags(void) {
     TEST("bad flags: one error line, exit 1");
     int rc = system("./apr-server --bogus >tests/bin/server_flags.out 2>&1");
@@ -1215,6 +1267,7 @@ int main(void) {
     test_metrics();
     test_curl_and_openai();
     test_api_key_and_queue();
+    test_loading_and_connections();
     TEST("SIGTERM: clean exit");
     int rc = server_stop(&s);
     CHECK(rc == 0, "exit status %d", rc);
