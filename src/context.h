@@ -10,15 +10,18 @@ static void apr__host_log(void *user, apr_log_level level, const char *message) 
     if (lg && lg->fn && level <= lg->level) lg->fn(lg->user, level, message);
 }
 
+static apr_result apr__host_cpu_layers(void *cpu_user, void *plugin_ctx, int32_t l0, int32_t l1, float *hidden,
+                                       const apr_backend_batch *batch);
+
 static apr_result apr__model_attach_backend(apr_model *m, const apr_model_params *p, apr_error *err) {
     char msg[256];
     msg[0] = 0;
     m->host.log = apr__host_log;
     m->host.log_user = &m->log;
-    m->host.cpu_user = NULL;
-    m->host.cpu_layers = apr__cpu_host_layers;
+    m->host.cpu_user = m;
+    m->host.cpu_layers = apr__host_cpu_layers;
     bool try_cuda = !p->cpu_only && p->n_gpu_layers != 0;
-#if defined(APR__HAVE_CUDA_LOADER)
+#if defined(APR__CUDA_LIB_NAME) /* the CUDA loader section is present */
     if (try_cuda) {
         void *lib = NULL;
         const apr_backend_vtable *vt = NULL;
@@ -28,7 +31,6 @@ static apr_result apr__model_attach_backend(apr_model *m, const apr_model_params
             if (ngl < m->view.hp.n_layer) {
                 /* some layers stay on the CPU: the plugin calls back into the CPU backend */
                 r = apr__cpu_backend.model_load(&m->view, &m->host, 0, &m->cpu_state, msg, sizeof msg);
-                m->host.cpu_user = m->cpu_state;
             }
             if (r == APR_SUCCESS)
                 r = vt->model_load(&m->view, &m->host, ngl, &m->backend_state, msg, sizeof msg);
@@ -40,7 +42,6 @@ static apr_result apr__model_attach_backend(apr_model *m, const apr_model_params
             apr__log(&m->log, APR_LOG_INFO, "CUDA backend could not load the model (%s): using the CPU", msg);
             if (m->cpu_state) apr__cpu_backend.model_free(m->cpu_state);
             m->cpu_state = NULL;
-            m->host.cpu_user = NULL;
             apr__cuda_plugin_close(lib);
         }
     }
@@ -58,7 +59,7 @@ static void apr__model_detach_backend(apr_model *m) {
     m->backend_state = NULL;
     if (m->cpu_state) apr__cpu_backend.model_free(m->cpu_state);
     m->cpu_state = NULL;
-#if defined(APR__HAVE_CUDA_LOADER)
+#if defined(APR__CUDA_LIB_NAME) /* the CUDA loader section is present */
     if (m->cuda_lib) apr__cuda_plugin_close(m->cuda_lib);
 #endif
     m->cuda_lib = NULL;
@@ -71,6 +72,9 @@ struct apr_context {
     apr_model *model;
     const apr_backend_vtable *vt;
     void *state;
+    void *cpu_state;             /* partial offload: the CPU backend's context for the
+                                    layers that stay on the host */
+    struct apr_context *next;    /* model->contexts */
     apr_backend_context_params bp;
     int32_t *seq_len;            /* tokens held per sequence */
     int32_t *tmp_len;            /* n_seq: validation scratch */
@@ -89,9 +93,34 @@ APR__IMPL apr_context_params apr_context_default_params(void) {
     return p;
 }
 
+/* Partial offload: the plugin passes its own context state; the model finds the CPU half
+   of that context (a NULL plugin context is accepted when the model has one context). */
+static apr_result apr__host_cpu_layers(void *cpu_user, void *plugin_ctx, int32_t l0, int32_t l1, float *hidden,
+                                       const apr_backend_batch *batch) {
+    apr_model *m = (apr_model *)cpu_user;
+    if (!m) return APR_ERROR_INVALID_ARGUMENT;
+    void *cpu = NULL;
+    int n = 0;
+    apr__mutex_lock(&m->ctx_mutex);
+    for (apr_context *c = m->contexts; c; c = c->next) {
+        n++;
+        if (c->state == plugin_ctx) cpu = c->cpu_state;
+    }
+    if (!cpu && !plugin_ctx && n == 1) cpu = m->contexts->cpu_state;
+    apr__mutex_unlock(&m->ctx_mutex);
+    if (!cpu) return APR_ERROR_INVALID_ARGUMENT;
+    return apr__cpu_host_layers(m->cpu_state, cpu, l0, l1, hidden, batch);
+}
+
 APR__IMPL void apr_context_free(apr_context *ctx) {
     if (!ctx) return;
+    apr_model *m = ctx->model;
+    apr__mutex_lock(&m->ctx_mutex);
+    for (apr_context **pp = &m->contexts; *pp; pp = &(*pp)->next)
+        if (*pp == ctx) { *pp = ctx->next; break; }
+    apr__mutex_unlock(&m->ctx_mutex);
     if (ctx->state) ctx->vt->context_free(ctx->state);
+    if (ctx->cpu_state) apr__cpu_backend.context_free(ctx->cpu_state);
     APR_FREE(ctx->seq_len);
     APR_FREE(ctx->logits);
     APR_FREE(ctx);
@@ -131,12 +160,18 @@ APR__IMPL apr_result apr_context_create(apr_model *model, const apr_context_para
     c->b_out = c->b_seq + bp.n_batch;
     char msg[256];
     msg[0] = 0;
-    apr_result r = c->vt->context_create(model->backend_state, &bp, &c->state, msg, sizeof msg);
+    apr_result r = APR_SUCCESS;
+    if (model->cpu_state) r = apr__cpu_backend.context_create(model->cpu_state, &bp, &c->cpu_state, msg, sizeof msg);
+    if (r == APR_SUCCESS) r = c->vt->context_create(model->backend_state, &bp, &c->state, msg, sizeof msg);
     if (r != APR_SUCCESS) {
         c->state = NULL;
         apr_context_free(c);
         return apr__fail(err, r, "context: %s", msg);
     }
+    apr__mutex_lock(&model->ctx_mutex);
+    c->next = model->contexts;
+    model->contexts = c;
+    apr__mutex_unlock(&model->ctx_mutex);
     *out = c;
     return APR_SUCCESS;
 }

@@ -446,6 +446,9 @@ static apr_result apr__cpu_host_layers(void *cpu_user, void *cpu_ctx, int32_t l0
     if (!c || !hidden || !batch || l0 < 0 || l1 > c->cm->mv->hp.n_layer || l0 > l1 ||
         batch->n_tokens < 0 || batch->n_tokens > c->p.n_batch)
         return APR_ERROR_INVALID_ARGUMENT;
+    for (int32_t t = 0; t < batch->n_tokens; t++)
+        if (batch->pos[t] < 0 || batch->pos[t] >= c->p.n_ctx || batch->seq[t] < 0 || batch->seq[t] >= c->p.n_seq)
+            return APR_ERROR_INVALID_ARGUMENT;
     if (l0 == l1 || batch->n_tokens == 0) return APR_SUCCESS;
     return apr__cpu_run_layers(c, l0, l1, hidden, batch);
 }

@@ -24,6 +24,9 @@ struct apr_model {
     void *cuda_lib;
     void *cpu_state;                  /* CPU backend state when CUDA runs some layers on CPU */
     apr_backend_host host;
+    /* contexts of this model (partial offload finds a context's CPU half through this) */
+    apr__mutex ctx_mutex;
+    struct apr_context *contexts;
 };
 
 /* Defined in the context section, once the CPU backend and the CUDA loader exist. */
@@ -421,6 +424,7 @@ static void apr__model_make_desc(apr_model *m) {
 APR__IMPL void apr_model_free(apr_model *m) {
     if (!m) return;
     apr__model_detach_backend(m);
+    apr__mutex_destroy(&m->ctx_mutex);
     apr_vocab_free(m->vocab);
     apr_gguf_close(m->gguf);
     APR_FREE(m->layers);
@@ -475,6 +479,7 @@ static apr_result apr__model_load_any(const char *path, const void *data, size_t
     m->log.level = p.log_level;
     m->n_threads = p.n_threads > 0 ? p.n_threads : apr_cpu_count();
     m->file_type = -1;
+    apr__mutex_init(&m->ctx_mutex);
     apr_result r = path ? apr_gguf_open(path, &m->gguf, err) : apr_gguf_open_memory(data, size, &m->gguf, err);
     if (r == APR_SUCCESS) r = apr__model_finish_load(m, &p, err);
     if (r != APR_SUCCESS) {

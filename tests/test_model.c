@@ -177,7 +177,10 @@ static void test_stories(void) {
     for (int simd = 0; simd <= 1; simd++) {
         apr_cpu_set_max_simd(simd ? 99 : 0);
         TEST(simd ? "batched == token by token (SIMD)" : "batched == token by token (scalar)");
-        c = make_ctx(m, 64, 0, 1, 2, APR_KV_F16);
+        /* SIMD tiles sum in another order than the one-token kernel; an F16 cache would
+           round those last-bit differences to a whole F16 step now and then */
+        apr_kv_type kvt = simd ? APR_KV_F32 : APR_KV_F16;
+        c = make_ctx(m, 64, 0, 1, 2, kvt);
         for (int i = 0; i < P; i++) {
             CHECK(apr_eval(c, &prompt[i], 1, 0) == APR_SUCCESS, "eval %d", i);
             float *l = apr_get_logits(c, -1);
@@ -186,7 +189,7 @@ static void test_stories(void) {
         apr_context_free(c);
         int batch_sizes[3] = {512, 7, 1};
         for (int bs = 0; bs < 3; bs++) {
-            c = make_ctx(m, 64, batch_sizes[bs], 1, 2, APR_KV_F16);
+            c = make_ctx(m, 64, batch_sizes[bs], 1, 2, kvt);
             int8_t want[P];
             memset(want, 1, sizeof want);
             apr_batch b;
@@ -225,7 +228,7 @@ static void test_stories(void) {
         for (int s = 0; s < S; s++)
             for (int i = 0; i < L; i++) toks[s][i] = i == 0 ? 1 : ref[(s * 13 + i * 5) % N];
         float *sep = (float *)malloc(sizeof(float) * nv * S * L);
-        c = make_ctx(m, 32, 0, 1, 2, APR_KV_F16);
+        c = make_ctx(m, 32, 0, 1, 2, APR_KV_F32);
         for (int s = 0; s < S; s++) {
             apr_seq_truncate(c, 0, 0);
             for (int i = 0; i < L; i++) {
@@ -235,7 +238,7 @@ static void test_stories(void) {
             }
         }
         apr_context_free(c);
-        c = make_ctx(m, 32, 5, S, 2, APR_KV_F16);
+        c = make_ctx(m, 32, 5, S, 2, APR_KV_F32);
         /* interleave: first 4 tokens of each sequence, then the rest, in two decodes */
         int32_t bt[S * L], bs_[S * L], bp[S * L];
         int8_t bw[S * L];
@@ -378,7 +381,11 @@ static void test_tiny_llama(void) {
             apr_cpu_set_max_simd(0);
             apr_context *c0 = make_ctx(m, 32, 0, 1, 1, APR_KV_F32);
             float *l0 = c0 && apr_eval(c0, prompt, P, 0) == APR_SUCCESS ? apr_get_logits(c0, -1) : NULL;
-            CHECK(l0 && rel_err(simd, l0, nv) < 1e-4, "%s: SIMD vs scalar rel err %g", types[ti],
+            /* float types: only the summation order differs. Quantized activations: a last-bit
+               difference can move an int8 across a rounding boundary, and heavy-tailed
+               activations (block scale = max/127) make that visible in the logits. */
+            double tol = ti <= 2 ? 1e-4 : 0.03;
+            CHECK(l0 && rel_err(simd, l0, nv) < tol, "%s: SIMD vs scalar rel err %g", types[ti],
                   l0 ? rel_err(simd, l0, nv) : -1.0);
             apr_context_free(c0);
             apr_cpu_set_max_simd(99);
@@ -543,11 +550,72 @@ static void test_bad_models(void) {
     apr_gguf_close(src);
 }
 
+/* ---- backend choice and the partial-offload CPU layers ---------------------------------- */
+
+static int n_info_logs;
+static void count_logs(void *user, apr_log_level level, const char *msg) {
+    (void)user; (void)msg;
+    if (level == APR_LOG_INFO) n_info_logs++;
+}
+
+static void test_backend_and_host_layers(void) {
+    TEST("default params: CUDA if present, else CPU after one INFO line");
+    apr_model_params mp = apr_model_default_params();
+    mp.log_fn = count_logs;
+    mp.cuda_path = "/nonexistent/libapr_cuda.so";
+    apr_model *m = NULL;
+    apr_error err;
+    CHECK(apr_model_load(test_shared("data/models/stories260K.gguf"), &mp, &m, &err) == APR_SUCCESS, "load: %s",
+          err.message);
+    if (!m) return;
+    CHECK(strcmp(apr_model_backend(m), "CPU") == 0 && strcmp(apr_model_gpu_name(m), "") == 0, "backend %s",
+          apr_model_backend(m));
+    CHECK(n_info_logs >= 1, "an INFO line");
+    CHECK(m->contexts == NULL, "no contexts yet");
+
+    TEST("host CPU layers: [0,2) then [2,5) == the whole forward pass");
+    apr_context *c = make_ctx(m, 32, 0, 1, 1, APR_KV_F32);
+    int32_t toks[5] = {1, 403, 407, 261, 378}, pos[5] = {0, 1, 2, 3, 4}, seq[5] = {0, 0, 0, 0, 0}, out[1] = {4};
+    CHECK(c && apr_eval(c, toks, 5, 0) == APR_SUCCESS, "eval");
+    int nv = apr_model_n_vocab(m), E = apr_model_n_embd(m);
+    float *want = (float *)malloc(sizeof(float) * nv), *got = (float *)malloc(sizeof(float) * nv);
+    memcpy(want, apr_get_logits(c, -1), sizeof(float) * nv);
+    /* a second context plays the CPU half of a partially offloaded model */
+    apr_context *c2 = make_ctx(m, 32, 0, 1, 1, APR_KV_F32);
+    apr__cpu_ctx *cc = (apr__cpu_ctx *)c2->state;
+    const apr_model_view *mv = &m->view;
+    float *hidden = (float *)malloc(sizeof(float) * 5 * E);
+    size_t row = apr_type_row_bytes(mv->tok_embd.type, E);
+    for (int t = 0; t < 5; t++)
+        apr_dequantize_row(mv->tok_embd.type, (const char *)mv->tok_embd.data + toks[t] * row, hidden + t * E, E);
+    apr_backend_batch bb;
+    memset(&bb, 0, sizeof bb);
+    bb.n_tokens = 5; bb.tokens = toks; bb.pos = pos; bb.seq = seq; bb.out_rows = out; bb.n_out = 1;
+    CHECK(apr__cpu_host_layers(m->backend_state, cc, 0, 2, hidden, &bb) == APR_SUCCESS, "layers 0-2");
+    CHECK(apr__cpu_host_layers(m->backend_state, cc, 2, 5, hidden, &bb) == APR_SUCCESS, "layers 2-5");
+    CHECK(apr__cpu_host_layers(m->backend_state, cc, 4, 6, hidden, &bb) == APR_ERROR_INVALID_ARGUMENT, "range");
+    memcpy(cc->x, hidden, sizeof(float) * 5 * E);
+    apr__rmsnorm(cc->out_h, cc->x + 4 * E, (const float *)mv->output_norm.data, E, mv->hp.norm_eps);
+    apr__cpu_matmul(cc, &mv->output, cc->out_h, E, 1, got, nv, NULL);
+    CHECK(rel_err(got, want, nv) < 1e-6, "rel err %g", rel_err(got, want, nv));
+    /* through the model's host table: a NULL plugin context is ambiguous with two contexts */
+    CHECK(m->host.cpu_layers(m->host.cpu_user, NULL, 0, 1, hidden, &bb) == APR_ERROR_INVALID_ARGUMENT,
+          "ambiguous context refused");
+    free(hidden);
+    free(want);
+    free(got);
+    apr_context_free(c2);
+    apr_context_free(c);
+    CHECK(m->contexts == NULL, "contexts unregistered");
+    apr_model_free(m);
+}
+
 int main(void) {
     quick = getenv("APR_TEST_QUICK") != NULL;
     test_stories();
     test_tiny_llama();
     test_hf();
+    test_backend_and_host_layers();
     test_bad_models();
     return test_finish();
 }
