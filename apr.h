@@ -139,7 +139,9 @@ APRDEF int64_t apr_type_block_bytes(int type);       /* bytes per block, 0 unkno
 APRDEF size_t apr_type_row_bytes(int type, int64_t n);
 /* dequantize n elements (n a multiple of the block size) */
 APRDEF apr_result apr_dequantize_row(int type, const void *src, float *dst, int64_t n);
-/* quantize n elements; imatrix (per-column importance, may be NULL) as llama.cpp's */
+/* quantize n elements (rows back to back) with llama-quantize's algorithms: byte for byte
+   its output when imatrix is NULL. imatrix (per-column importance, as llama.cpp's): then
+   n is one row and imatrix has n values. */
 APRDEF apr_result apr_quantize_row(int type, const float *src, void *dst, int64_t n,
                                    const float *imatrix);
 

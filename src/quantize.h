@@ -329,7 +329,26 @@ static void apr__qz_unpack_k4(const uint8_t *q, int j, uint8_t *d, uint8_t *m) {
 
 /* ---- K-quants: super-blocks of 256 -------------------------------------------------------- */
 
-/* Q2_K {u8 scales[16] (lo: scale, hi: min); u8 qs[64]; f16 d; f16 dmin} = 84 bytes */
+/* Q2_K {u8 scales[16] (lo: scale, hi: min); u8 qs[64]; f16 d; f16 dmin} = 84 bytes.
+   Once d, dmin and the scales are set, every element's level is found again with them
+   (L holds the search's levels for sub-blocks whose scale rounded to 0). */
+static void apr__qz_q2_levels(const float *x, uint8_t *y, uint8_t *L) {
+    const uint8_t *sc = y;
+    const float dd = apr__qz_get_f16(y + 80), dmin = apr__qz_get_f16(y + 82);
+    for (int j = 0; j < 16; j++) {
+        const float d = dd * (sc[j] & 0xF);
+        if (!d) continue;
+        const float dm = dmin * (sc[j] >> 4);
+        for (int ii = 0; ii < 16; ii++) {
+            int l = apr__qz_nearest((x[16 * j + ii] + dm) / d);
+            L[16 * j + ii] = (uint8_t)APR__QZ_CLAMP(l, 0, 3);
+        }
+    }
+    for (int j = 0; j < APR__QK_K; j += 128)
+        for (int l = 0; l < 32; l++)
+            y[16 + j / 4 + l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) | (L[j + l + 96] << 6));
+}
+
 static void apr__qz_q2_k(const float *x, uint8_t *y, int64_t nb) {
     uint8_t L[APR__QK_K], Laux[16];
     float weights[16], mins[16], scales[16];
@@ -358,25 +377,32 @@ static void apr__qz_q2_k(const float *x, uint8_t *y, int64_t nb) {
         } else {
             apr__qz_put_f16(y + 82, 0.f);
         }
-        const float dd = apr__qz_get_f16(y + 80), dmin = apr__qz_get_f16(y + 82);
-        for (int j = 0; j < 16; j++) {
-            const float d = dd * (sc[j] & 0xF);
-            if (!d) continue;
-            const float dm = dmin * (sc[j] >> 4);
-            for (int ii = 0; ii < 16; ii++) {
-                int l = apr__qz_nearest((x[16 * j + ii] + dm) / d);
-                L[16 * j + ii] = (uint8_t)APR__QZ_CLAMP(l, 0, 3);
-            }
-        }
-        for (int j = 0; j < APR__QK_K; j += 128)
-            for (int l = 0; l < 32; l++)
-                y[16 + j / 4 + l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) |
-                                              (L[j + l + 96] << 6));
+        apr__qz_q2_levels(x, y, L);
     }
 }
 
-/* high bits of 3-bit (Q3_K) levels into hmask, low 2 bits into qs (shared by Q3_K paths) */
-static void apr__qz_q3_pack(int8_t *L, uint8_t *y) {
+/* Q3_K's 6-bit scale j (0..63, 32 meaning 0) into the 12-byte packing */
+static void apr__qz_pack_k3(uint8_t *sc, int j, int l) {
+    if (j < 8) sc[j] = (uint8_t)(l & 0xF);
+    else sc[j - 8] |= (uint8_t)((l & 0xF) << 4);
+    sc[j % 4 + 8] |= (uint8_t)((l >> 4) << (2 * (j / 4)));
+}
+
+/* Levels of every element from d and the scales, then high bits into hmask, low 2 bits
+   into qs */
+static void apr__qz_q3_levels(const float *x, uint8_t *y, int8_t *L) {
+    const uint8_t *sc = y + 96;
+    const float dd = apr__qz_get_f16(y + 108);
+    for (int j = 0; j < 16; j++) {
+        int s = j < 8 ? sc[j] & 0xF : sc[j - 8] >> 4;
+        s = (s | (((sc[8 + j % 4] >> (2 * (j / 4))) & 3) << 4)) - 32;
+        float d = dd * s;
+        if (!d) continue;
+        for (int ii = 0; ii < 16; ii++) {
+            int l = apr__qz_nearest(x[16 * j + ii] / d);
+            L[16 * j + ii] = (int8_t)(APR__QZ_CLAMP(l, -4, 3) + 4);
+        }
+    }
     uint8_t *hmask = y, *qs = y + 32;
     memset(hmask, 0, 32);
     int m = 0;
@@ -410,27 +436,50 @@ static void apr__qz_q3_k(const float *x, uint8_t *y, int64_t nb) {
             float iscale = -32.f / max_scale;
             for (int j = 0; j < 16; j++) {
                 int l = apr__qz_nearest(iscale * scales[j]);
-                l = APR__QZ_CLAMP(l, -32, 31) + 32;
-                if (j < 8) sc[j] = (uint8_t)(l & 0xF);
-                else sc[j - 8] |= (uint8_t)((l & 0xF) << 4);
-                sc[j % 4 + 8] |= (uint8_t)((l >> 4) << (2 * (j / 4)));
+                apr__qz_pack_k3(sc, j, APR__QZ_CLAMP(l, -32, 31) + 32);
             }
             apr__qz_put_f16(y + 108, 1 / iscale);
         } else {
             apr__qz_put_f16(y + 108, 0.f);
         }
-        const float dd = apr__qz_get_f16(y + 108);
-        for (int j = 0; j < 16; j++) {
-            int s = j < 8 ? sc[j] & 0xF : sc[j - 8] >> 4;
-            s = (s | (((sc[8 + j % 4] >> (2 * (j / 4))) & 3) << 4)) - 32;
-            float d = dd * s;
-            if (!d) continue;
-            for (int ii = 0; ii < 16; ii++) {
-                int l = apr__qz_nearest(x[16 * j + ii] / d);
-                L[16 * j + ii] = (int8_t)(APR__QZ_CLAMP(l, -4, 3) + 4);
-            }
+        apr__qz_q3_levels(x, y, L);
+    }
+}
+
+/* Q4_K / Q5_K: every element's level from d, dmin and the 6-bit scales, then packed */
+static void apr__qz_q45_levels(const float *x, uint8_t *y, int nmax) {
+    uint8_t L[APR__QK_K];
+    const uint8_t *sc = y + 4;
+    const float dd = apr__qz_get_f16(y), dmin = apr__qz_get_f16(y + 2);
+    for (int j = 0; j < 8; j++) {
+        uint8_t s, m;
+        apr__qz_unpack_k4(sc, j, &s, &m);
+        const float d = dd * s;
+        if (!d) continue;
+        const float dm = dmin * m;
+        for (int ii = 0; ii < 32; ii++) {
+            int l = apr__qz_nearest((x[32 * j + ii] + dm) / d);
+            L[32 * j + ii] = (uint8_t)APR__QZ_CLAMP(l, 0, nmax);
         }
-        apr__qz_q3_pack(L, y);
+    }
+    if (nmax == 15) {
+        uint8_t *q = y + 16;
+        for (int j = 0; j < APR__QK_K; j += 64, q += 32)
+            for (int l = 0; l < 32; l++) q[l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 4));
+    } else {
+        uint8_t *qh = y + 16, *ql = y + 48;
+        memset(qh, 0, 32);
+        uint8_t m1 = 1, m2 = 2;
+        for (int n = 0; n < APR__QK_K; n += 64, ql += 32) {
+            for (int j = 0; j < 32; j++) {
+                int l1 = L[n + j], l2 = L[n + j + 32];
+                if (l1 > 15) { l1 -= 16; qh[j] |= m1; }
+                if (l2 > 15) { l2 -= 16; qh[j] |= m2; }
+                ql[j] = (uint8_t)(l1 | (l2 << 4));
+            }
+            m1 = (uint8_t)(m1 << 2);
+            m2 = (uint8_t)(m2 << 2);
+        }
     }
 }
 
@@ -467,48 +516,19 @@ static void apr__qz_q45_k(const float *x, uint8_t *y, int64_t nb, int nmax) {
         }
         apr__qz_put_f16(y, max_scale / 63.f);
         apr__qz_put_f16(y + 2, max_min / 63.f);
-        const float dd = apr__qz_get_f16(y), dmin = apr__qz_get_f16(y + 2);
-        for (int j = 0; j < 8; j++) {
-            uint8_t s, m;
-            apr__qz_unpack_k4(sc, j, &s, &m);
-            const float d = dd * s;
-            if (!d) continue;
-            const float dm = dmin * m;
-            for (int ii = 0; ii < 32; ii++) {
-                int l = apr__qz_nearest((x[32 * j + ii] + dm) / d);
-                L[32 * j + ii] = (uint8_t)APR__QZ_CLAMP(l, 0, nmax);
-            }
-        }
-        if (nmax == 15) {
-            uint8_t *q = y + 16;
-            for (int j = 0; j < APR__QK_K; j += 64, q += 32)
-                for (int l = 0; l < 32; l++) q[l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 4));
-        } else {
-            uint8_t *qh = y + 16, *ql = y + 48;
-            memset(qh, 0, 32);
-            uint8_t m1 = 1, m2 = 2;
-            for (int n = 0; n < APR__QK_K; n += 64, ql += 32) {
-                for (int j = 0; j < 32; j++) {
-                    int l1 = L[n + j], l2 = L[n + j + 32];
-                    if (l1 > 15) { l1 -= 16; qh[j] |= m1; }
-                    if (l2 > 15) { l2 -= 16; qh[j] |= m2; }
-                    ql[j] = (uint8_t)(l1 | (l2 << 4));
-                }
-                m1 = (uint8_t)(m1 << 2);
-                m2 = (uint8_t)(m2 << 2);
-            }
-        }
+        apr__qz_q45_levels(x, y, nmax);
     }
 }
 
 /* Q6_K {u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d} = 210 bytes */
-static void apr__qz_q6_k(const float *x, uint8_t *y, int64_t nb) {
+static void apr__qz_q6_k(const float *x, uint8_t *y, int64_t nb, const float *qw) {
     int8_t L[APR__QK_K];
     float scales[16];
     for (int64_t i = 0; i < nb; i++, x += APR__QK_K, y += 210) {
         float max_scale = 0, max_abs_scale = 0;
         for (int ib = 0; ib < 16; ib++) {
-            const float scale = apr__qz_make_qx(16, 32, x + 16 * ib, L + 16 * ib, NULL);
+            /* with an imatrix its values are the weights, as in llama.cpp */
+            const float scale = apr__qz_make_qx(16, 32, x + 16 * ib, L + 16 * ib, qw ? qw + APR__QK_K * i + 16 * ib : NULL);
             scales[ib] = scale;
             if (fabsf(scale) > max_abs_scale) { max_abs_scale = fabsf(scale); max_scale = scale; }
         }
@@ -540,6 +560,248 @@ static void apr__qz_q6_k(const float *x, uint8_t *y, int64_t nb) {
                                   ((L[j + l + 96] >> 4) << 6));
             }
         }
+    }
+}
+
+/* ---- with an importance matrix (llama.cpp's *_impl paths): each element's error counts
+   with weight imatrix[col] * sqrt(sigma2 + x^2); the scales of K-quant sub-blocks are then
+   fit to the sub-blocks' total weights instead of following the largest one. ----------- */
+
+/* make_qkx2's search with 37 finer steps and squared errors */
+static float apr__qz_make_qkx3(int n, int nmax, const float *x, const float *weights, uint8_t *L, float *the_min,
+                               uint8_t *Laux) {
+    const float rmin = -0.9f, rdelta = 0.05f;
+    const int nstep = 36;
+    float min = x[0], max = x[0];
+    float sum_w = weights[0];
+    float sum_x = sum_w * x[0];
+    for (int i = 1; i < n; i++) {
+        if (x[i] < min) min = x[i];
+        if (x[i] > max) max = x[i];
+        sum_w += weights[i];
+        sum_x += weights[i] * x[i];
+    }
+    if (min > 0) min = 0;
+    if (!(max > min)) {
+        memset(L, 0, (size_t)n);
+        *the_min = -min;
+        return 0.f;
+    }
+    float iscale = nmax / (max - min);
+    float scale = 1 / iscale;
+    float best_mad = 0;
+    for (int i = 0; i < n; i++) {
+        int l = apr__qz_nearest(iscale * (x[i] - min));
+        L[i] = (uint8_t)APR__QZ_CLAMP(l, 0, nmax);
+        float diff = scale * L[i] + min - x[i];
+        best_mad += weights[i] * diff * diff;
+    }
+    for (int is = 0; is <= nstep; is++) {
+        iscale = (rmin + rdelta * is + nmax) / (max - min);
+        float sum_l = 0, sum_l2 = 0, sum_xl = 0;
+        for (int i = 0; i < n; i++) {
+            const float v = iscale * (x[i] - min);
+            const int l = v > 0 ? apr__qz_nearest(APR__MIN(v, (float)nmax)) : 0;
+            Laux[i] = (uint8_t)l;
+            float w = weights[i];
+            sum_l += w * l;
+            sum_l2 += w * l * l;
+            sum_xl += w * l * x[i];
+        }
+        float D = sum_w * sum_l2 - sum_l * sum_l;
+        if (D > 0) {
+            float this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
+            float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
+            if (this_min > 0) {
+                this_min = 0;
+                this_scale = sum_xl / sum_l2;
+            }
+            float mad = 0;
+            for (int i = 0; i < n; i++) {
+                float diff = this_scale * Laux[i] + this_min - x[i];
+                mad += weights[i] * diff * diff;
+            }
+            if (mad < best_mad) {
+                memcpy(L, Laux, (size_t)n);
+                best_mad = mad;
+                scale = this_scale;
+                min = this_min;
+            }
+        }
+    }
+    *the_min = -min;
+    return scale;
+}
+
+/* Levels 0..nmax for non-negative values (the sub-block scales or mins themselves). */
+static float apr__qz_make_qp(int n, int nmax, const float *x, uint8_t *L, const float *qw) {
+    float max = 0;
+    for (int i = 0; i < n; i++) max = APR__MAX(max, x[i]);
+    if (max < 1e-15f) {
+        memset(L, 0, (size_t)n);
+        return 0.f;
+    }
+    float iscale = nmax / max;
+    for (int i = 0; i < n; i++) L[i] = (uint8_t)apr__qz_nearest(iscale * x[i]);
+    float scale = 1 / iscale;
+    float best_mse = 0;
+    for (int i = 0; i < n; i++) {
+        float diff = x[i] - scale * L[i];
+        best_mse += qw[i] * diff * diff;
+    }
+    for (int is = -4; is <= 4; is++) {
+        if (is == 0) continue;
+        float iscale_is = (0.1f * is + nmax) / max;
+        float scale_is = 1 / iscale_is;
+        float mse = 0;
+        for (int i = 0; i < n; i++) {
+            int l = APR__MIN(nmax, apr__qz_nearest(iscale_is * x[i]));
+            float diff = x[i] - scale_is * l;
+            mse += qw[i] * diff * diff;
+        }
+        if (mse < best_mse) {
+            best_mse = mse;
+            iscale = iscale_is;
+        }
+    }
+    float sumlx = 0, suml2 = 0;
+    for (int i = 0; i < n; i++) {
+        int l = APR__MIN(nmax, apr__qz_nearest(iscale * x[i]));
+        L[i] = (uint8_t)l;
+        sumlx += qw[i] * x[i] * l;
+        suml2 += qw[i] * l * l;
+    }
+    for (int itry = 0; itry < 5; itry++) {
+        int n_changed = 0;
+        for (int i = 0; i < n; i++) {
+            float w = qw[i];
+            float slx = sumlx - w * x[i] * L[i];
+            float sl2 = suml2 - w * L[i] * L[i];
+            if (slx > 0 && sl2 > 0) {
+                int new_l = APR__MIN(nmax, apr__qz_nearest(x[i] * sl2 / slx));
+                if (new_l != L[i]) {
+                    slx += w * x[i] * new_l;
+                    sl2 += w * new_l * new_l;
+                    if (slx * slx * suml2 > sumlx * sumlx * sl2) {
+                        L[i] = (uint8_t)new_l; sumlx = slx; suml2 = sl2;
+                        n_changed++;
+                    }
+                }
+            }
+        }
+        if (!n_changed) break;
+    }
+    return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
+}
+
+/* Q4_0 / Q5_0 (levels -8..7 / -16..15) and Q4_1 / Q5_1 (0..15 / 0..31) of one row; sigma2
+   is the row's mean square */
+static void apr__qz_legacy_w(int type, const float *x, uint8_t *y, int64_t n, const float *qw) {
+    float sigma2 = 0;
+    for (int64_t j = 0; j < n; j++) sigma2 += x[j] * x[j];
+    sigma2 /= n;
+    float weight[32];
+    int8_t L[32];
+    uint8_t U[32], Laux[32];
+    const int bytes = type == APR_TYPE_Q4_0 ? 18 : type == APR_TYPE_Q4_1 ? 20 : type == APR_TYPE_Q5_0 ? 22 : 24;
+    for (int64_t ib = 0; ib < n / 32; ib++, y += bytes) {
+        const float *xb = x + 32 * ib;
+        for (int j = 0; j < 32; j++) weight[j] = qw[32 * ib + j] * sqrtf(sigma2 + xb[j] * xb[j]);
+        uint8_t *qs;
+        if (type == APR_TYPE_Q4_0 || type == APR_TYPE_Q5_0) {
+            float d = apr__qz_make_qx(32, type == APR_TYPE_Q4_0 ? 8 : 16, xb, L, weight);
+            apr__qz_put_f16(y, d);
+            for (int j = 0; j < 32; j++) U[j] = (uint8_t)L[j];
+            qs = y + (type == APR_TYPE_Q4_0 ? 2 : 6);
+        } else {
+            float min;
+            float d = apr__qz_make_qkx3(32, type == APR_TYPE_Q4_1 ? 15 : 31, xb, weight, U, &min, Laux);
+            apr__qz_put_f16(y, d);
+            apr__qz_put_f16(y + 2, -min);
+            qs = y + (type == APR_TYPE_Q4_1 ? 4 : 8);
+        }
+        uint32_t qh = 0;
+        for (int j = 0; j < 16; j++) {
+            qs[j] = (uint8_t)((U[j] & 15) | ((U[j + 16] & 15) << 4));
+            qh |= (uint32_t)((U[j] >> 4) & 1) << j;
+            qh |= (uint32_t)((U[j + 16] >> 4) & 1) << (j + 16);
+        }
+        if (type == APR_TYPE_Q5_0) apr__qz_put_qh(y + 2, qh);
+        if (type == APR_TYPE_Q5_1) apr__qz_put_qh(y + 4, qh);
+    }
+}
+
+static void apr__qz_q2_k_w(const float *x, uint8_t *y, int64_t nb, const float *qw) {
+    uint8_t L[APR__QK_K], Laux[16], Ls[16], Lm[16];
+    float mins[16], scales[16], sw[16], weight[16];
+    for (int64_t i = 0; i < nb; i++, x += APR__QK_K, y += 84) {
+        float sumx2 = 0;
+        for (int j = 0; j < APR__QK_K; j++) sumx2 += x[j] * x[j];
+        float sigma2 = sumx2 / APR__QK_K;
+        for (int j = 0; j < 16; j++) {
+            const float *w = qw + APR__QK_K * i + 16 * j;
+            for (int l = 0; l < 16; l++) weight[l] = w[l] * sqrtf(sigma2 + x[16 * j + l] * x[16 * j + l]);
+            sw[j] = 0;
+            for (int l = 0; l < 16; l++) sw[j] += weight[l];
+            scales[j] = apr__qz_make_qkx3(16, 3, x + 16 * j, weight, L + 16 * j, &mins[j], Laux);
+        }
+        float dm = apr__qz_make_qp(16, 15, scales, Ls, sw);
+        float mm = apr__qz_make_qp(16, 15, mins, Lm, sw);
+        apr__qz_put_f16(y + 80, dm);
+        apr__qz_put_f16(y + 82, mm);
+        for (int j = 0; j < 16; j++) y[j] = (uint8_t)(Ls[j] | (Lm[j] << 4));
+        apr__qz_q2_levels(x, y, L);
+    }
+}
+
+static void apr__qz_q3_k_w(const float *x, uint8_t *y, int64_t nb, const float *qw) {
+    int8_t L[APR__QK_K], Ls[16];
+    float scales[16], weight[16], sw[16];
+    for (int64_t i = 0; i < nb; i++, x += APR__QK_K, y += 110) {
+        float sumx2 = 0;
+        for (int j = 0; j < APR__QK_K; j++) sumx2 += x[j] * x[j];
+        float sigma2 = 2 * sumx2 / APR__QK_K;
+        for (int j = 0; j < 16; j++) {
+            const float *w = qw + APR__QK_K * i + 16 * j;
+            for (int l = 0; l < 16; l++) weight[l] = w[l] * sqrtf(sigma2 + x[16 * j + l] * x[16 * j + l]);
+            float sumw = 0;
+            for (int l = 0; l < 16; l++) sumw += weight[l];
+            sw[j] = sumw;
+            scales[j] = apr__qz_make_qx(16, 4, x + 16 * j, L + 16 * j, weight);
+        }
+        uint8_t *sc = y + 96;
+        memset(sc, 0, 12);
+        float d_block = apr__qz_make_qx(16, 32, scales, Ls, sw);
+        for (int j = 0; j < 16; j++) apr__qz_pack_k3(sc, j, Ls[j]);
+        apr__qz_put_f16(y + 108, d_block);
+        apr__qz_q3_levels(x, y, L);
+    }
+}
+
+static void apr__qz_q45_k_w(const float *x, uint8_t *y, int64_t nb, int nmax, const float *qw) {
+    uint8_t L[APR__QK_K], Laux[32], Ls[8], Lm[8];
+    float weights[32], sw[8], mins[8], scales[8];
+    const int bytes = nmax == 15 ? 144 : 176;
+    for (int64_t i = 0; i < nb; i++, x += APR__QK_K, y += bytes) {
+        float sum_x2 = 0;
+        for (int l = 0; l < APR__QK_K; l++) sum_x2 += x[l] * x[l];
+        float sigma2 = 2 * sum_x2 / APR__QK_K;
+        for (int j = 0; j < 8; j++) {
+            const float *w = qw + APR__QK_K * i + 32 * j;
+            for (int l = 0; l < 32; l++) weights[l] = w[l] * sqrtf(sigma2 + x[32 * j + l] * x[32 * j + l]);
+            float sumw = 0;
+            for (int l = 0; l < 32; l++) sumw += weights[l];
+            sw[j] = sumw;
+            scales[j] = apr__qz_make_qkx3(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux);
+        }
+        float d_block = apr__qz_make_qp(8, 63, scales, Ls, sw);
+        float m_block = apr__qz_make_qp(8, 63, mins, Lm, sw);
+        uint8_t *sc = y + 4;
+        memset(sc, 0, 12);
+        for (int j = 0; j < 8; j++) apr__qz_pack_k4(sc, j, APR__MIN(63, Ls[j]), APR__MIN(63, Lm[j]));
+        apr__qz_put_f16(y, d_block);
+        apr__qz_put_f16(y + 2, m_block);
+        apr__qz_q45_levels(x, y, nmax);
     }
 }
 
@@ -662,8 +924,8 @@ static void apr__qz_iq4_xs(const float *x, uint8_t *y, int64_t nb, const float *
     }
 }
 
-/* The imatrix (when given) has one weight per column of the row: the super-block quantizers
-   above index it from the row's start. */
+/* Without an imatrix n may span several rows. With one, n is ONE row and imatrix has n
+   weights (one per column), as llama.cpp's quantize_* functions use it. */
 APR__IMPL apr_result apr_quantize_row(int type, const float *src, void *dst, int64_t n,
                                       const float *imatrix) {
     if (!src || !dst || n < 0) return APR_ERROR_INVALID_ARGUMENT;
@@ -685,16 +947,26 @@ APR__IMPL apr_result apr_quantize_row(int type, const float *src, void *dst, int
             y[2 * i] = (uint8_t)h; y[2 * i + 1] = (uint8_t)(h >> 8);
         }
         return APR_SUCCESS;
-    case APR_TYPE_Q4_0: apr__qz_q4_0(src, y, nb); return APR_SUCCESS;
-    case APR_TYPE_Q4_1: apr__qz_q4_1(src, y, nb); return APR_SUCCESS;
-    case APR_TYPE_Q5_0: apr__qz_q5_0(src, y, nb); return APR_SUCCESS;
-    case APR_TYPE_Q5_1: apr__qz_q5_1(src, y, nb); return APR_SUCCESS;
-    case APR_TYPE_Q8_0: apr__qz_q8_0(src, y, nb); return APR_SUCCESS;
-    case APR_TYPE_Q2_K: apr__qz_q2_k(src, y, nb); return APR_SUCCESS;
-    case APR_TYPE_Q3_K: apr__qz_q3_k(src, y, nb); return APR_SUCCESS;
-    case APR_TYPE_Q4_K: apr__qz_q45_k(src, y, nb, 15); return APR_SUCCESS;
-    case APR_TYPE_Q5_K: apr__qz_q45_k(src, y, nb, 31); return APR_SUCCESS;
-    case APR_TYPE_Q6_K: apr__qz_q6_k(src, y, nb); return APR_SUCCESS;
+    case APR_TYPE_Q4_0: case APR_TYPE_Q4_1: case APR_TYPE_Q5_0: case APR_TYPE_Q5_1:
+        if (imatrix) apr__qz_legacy_w(type, src, y, n, imatrix);
+        else if (type == APR_TYPE_Q4_0) apr__qz_q4_0(src, y, nb);
+        else if (type == APR_TYPE_Q4_1) apr__qz_q4_1(src, y, nb);
+        else if (type == APR_TYPE_Q5_0) apr__qz_q5_0(src, y, nb);
+        else apr__qz_q5_1(src, y, nb);
+        return APR_SUCCESS;
+    case APR_TYPE_Q8_0: apr__qz_q8_0(src, y, nb); return APR_SUCCESS;   /* imatrix unused, as llama.cpp */
+    case APR_TYPE_Q2_K:
+        if (imatrix) apr__qz_q2_k_w(src, y, nb, imatrix); else apr__qz_q2_k(src, y, nb);
+        return APR_SUCCESS;
+    case APR_TYPE_Q3_K:
+        if (imatrix) apr__qz_q3_k_w(src, y, nb, imatrix); else apr__qz_q3_k(src, y, nb);
+        return APR_SUCCESS;
+    case APR_TYPE_Q4_K: case APR_TYPE_Q5_K: {
+        int nmax = type == APR_TYPE_Q4_K ? 15 : 31;
+        if (imatrix) apr__qz_q45_k_w(src, y, nb, nmax, imatrix); else apr__qz_q45_k(src, y, nb, nmax);
+        return APR_SUCCESS;
+    }
+    case APR_TYPE_Q6_K: apr__qz_q6_k(src, y, nb, imatrix); return APR_SUCCESS;
     case APR_TYPE_IQ4_NL: apr__qz_iq4_nl(src, y, nb, imatrix); return APR_SUCCESS;
     case APR_TYPE_IQ4_XS: apr__qz_iq4_xs(src, y, nb, imatrix); return APR_SUCCESS;
     default: return APR_ERROR_UNSUPPORTED;

@@ -62,6 +62,9 @@ static void test_round_trip(void) {
         CHECK(n_tensors > 0, "%s has tensors of its type", k_types[ti]);
         CHECK(sqrt(err_apr) <= 1.05 * sqrt(err_ref), "%s: rmse %.4g vs llama.cpp %.4g", k_types[ti], sqrt(err_apr),
               sqrt(err_ref));
+        /* llama-quantize without an imatrix runs ggml's reference quantizers: apr follows
+           them exactly */
+        CHECK(n_same == n_tensors, "%s: %d of %d tensors byte-identical to llama.cpp's", k_types[ti], n_same, n_tensors);
         fprintf(stderr, "    %-6s error ratio %.5f, bytes identical in %d of %d tensors\n", k_types[ti],
                 err_ref > 0 ? sqrt(err_apr / err_ref) : 1.0, n_same, n_tensors);
         apr_gguf_close(ref);
@@ -355,9 +358,35 @@ static void test_synthetic(void) {
     remove(out2);
 }
 
+/* An importance matrix moves the error to the columns it marks unimportant: the error
+   weighted by it drops. */
+static void test_imatrix(void) {
+    TEST("importance matrix");
+    enum { N = 4096 };
+    static float x[N], w[N], y[N];
+    static uint8_t q[N * 4];
+    for (int i = 0; i < N; i++) {
+        x[i] = test_rand_normal() * (i % 97 == 0 ? 6.0f : 1.0f);
+        w[i] = (i % 8 == 3) ? 40.0f : 0.5f + test_rand_uniform();
+    }
+    for (size_t ti = 2; ti < sizeof k_types / sizeof k_types[0]; ti++) {
+        int type = apr_type_from_name(k_types[ti]);
+        double e[2];
+        for (int k = 0; k < 2; k++) {
+            CHECK(apr_quantize_row(type, x, q, N, k ? w : NULL) == APR_SUCCESS, "%s", k_types[ti]);
+            CHECK(apr_dequantize_row(type, q, y, N) == APR_SUCCESS, "%s", k_types[ti]);
+            e[k] = 0;
+            for (int i = 0; i < N; i++) e[k] += w[i] * ((double)x[i] - y[i]) * ((double)x[i] - y[i]);
+        }
+        if (type == APR_TYPE_Q8_0) CHECK(e[0] == e[1], "Q8_0 ignores the imatrix, as llama.cpp");
+        else CHECK(e[1] < 0.95 * e[0], "%s: weighted error %g with the imatrix, %g without", k_types[ti], e[1], e[0]);
+    }
+}
+
 int main(void) {
     test_round_trip();
     test_edge_rows();
+    test_imatrix();
     test_recipe_types();
     test_recipe_sizes();
     test_requantize();
