@@ -1093,10 +1093,13 @@ typedef struct apr__sym {
     int32_t id;        /* BPE: its token (-1 if none) */
 } apr__sym;
 
+/* A candidate merge of symbol `left` with the one after it. key = priority << 32 | left,
+   lower first (SPM: descending score, BPE: ascending rank; ties: leftmost). It is stale
+   once either symbol changed, which shows as a different total size (a symbol only
+   grows, by absorbing its right neighbour). */
 typedef struct apr__bigram {
-    double prio;       /* lower first: SPM -score, BPE merge rank */
-    int32_t left, right;
-    uint32_t ln, rn;   /* the sizes of both symbols when queued: stale if either changed */
+    uint64_t key;
+    uint32_t size;
     int32_t id;        /* the merged token */
 } apr__bigram;
 
@@ -1141,8 +1144,13 @@ static void apr__tok_emit(apr__tok_scratch *s, int32_t id) {
     s->n++;
 }
 
-static bool apr__bigram_before(const apr__bigram *a, const apr__bigram *b) {
-    return a->prio < b->prio || (a->prio == b->prio && a->left < b->left);
+static bool apr__bigram_before(const apr__bigram *a, const apr__bigram *b) { return a->key < b->key; }
+
+/* float score -> 32-bit key, higher score = lower key */
+static uint32_t apr__score_key(float f) {
+    uint32_t u = apr__f32_to_bits(f);
+    u = (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+    return ~u;
 }
 
 static void apr__heap_push(apr__tok_scratch *s, const apr__bigram *b) {
@@ -1181,11 +1189,8 @@ static void apr__spm_try_bigram(const apr_vocab *v, apr__tok_scratch *s, int32_t
     int32_t id = apr__vocab_lookup(v, s->buf + a->start, (size_t)a->n + b->n);
     if (id < 0) return;
     apr__bigram bg;
-    bg.prio = -(double)v->scores[id];
-    bg.left = l;
-    bg.right = r;
-    bg.ln = a->n;
-    bg.rn = b->n;
+    bg.key = ((uint64_t)apr__score_key(v->scores[id]) << 32) | (uint32_t)l;
+    bg.size = a->n + b->n;
     bg.id = id;
     apr__heap_push(s, &bg);
 }
@@ -1219,14 +1224,17 @@ static void apr__spm_fragment(const apr_vocab *v, apr__tok_scratch *s, const cha
     for (int32_t i = 1; i < ns; i++) apr__spm_try_bigram(v, s, i - 1, i);
     while (s->n_heap > 0 && !s->oom) {
         apr__bigram bg = apr__heap_pop(s);
-        apr__sym *a = &s->sym[bg.left], *b = &s->sym[bg.right];
-        if (a->n == 0 || b->n == 0 || a->n != bg.ln || b->n != bg.rn) continue;
+        int32_t left = (int32_t)(uint32_t)bg.key;
+        apr__sym *a = &s->sym[left];
+        if (a->n == 0 || a->next < 0) continue;
+        apr__sym *b = &s->sym[a->next];
+        if (a->n + b->n != bg.size) continue;
         a->n += b->n;
         b->n = 0;
         a->next = b->next;
-        if (b->next >= 0) s->sym[b->next].prev = bg.left;
-        apr__spm_try_bigram(v, s, a->prev, bg.left);
-        apr__spm_try_bigram(v, s, bg.left, a->next);
+        if (b->next >= 0) s->sym[b->next].prev = left;
+        apr__spm_try_bigram(v, s, a->prev, left);
+        apr__spm_try_bigram(v, s, left, a->next);
     }
     for (int32_t i = 0; i != -1; i = s->sym[i].next) {
         const apr__sym *y = &s->sym[i];
@@ -1437,11 +1445,8 @@ static void apr__bpe_try_bigram(const apr_vocab *v, apr__tok_scratch *s, int32_t
     int32_t rank = apr__merge_find(v, s->sym[l].id, s->sym[r].id, &result);
     if (rank < 0) return;
     apr__bigram bg;
-    bg.prio = (double)rank;
-    bg.left = l;
-    bg.right = r;
-    bg.ln = s->sym[l].n;
-    bg.rn = s->sym[r].n;
+    bg.key = ((uint64_t)(uint32_t)rank << 32) | (uint32_t)l;
+    bg.size = s->sym[l].n + s->sym[r].n;
     bg.id = result;
     apr__heap_push(s, &bg);
 }
@@ -1472,15 +1477,18 @@ static void apr__bpe_word(const apr_vocab *v, apr__tok_scratch *s, const unsigne
     for (size_t i = 1; i < n; i++) apr__bpe_try_bigram(v, s, (int32_t)i - 1, (int32_t)i);
     while (s->n_heap > 0 && !s->oom) {
         apr__bigram bg = apr__heap_pop(s);
-        apr__sym *a = &s->sym[bg.left], *b = &s->sym[bg.right];
-        if (a->n == 0 || b->n == 0 || a->n != bg.ln || b->n != bg.rn) continue;
+        int32_t left = (int32_t)(uint32_t)bg.key;
+        apr__sym *a = &s->sym[left];
+        if (a->n == 0 || a->next < 0) continue;
+        apr__sym *b = &s->sym[a->next];
+        if (a->n + b->n != bg.size) continue;
         a->n += b->n;
         a->id = bg.id;
         b->n = 0;
         a->next = b->next;
-        if (b->next >= 0) s->sym[b->next].prev = bg.left;
-        apr__bpe_try_bigram(v, s, a->prev, bg.left);
-        apr__bpe_try_bigram(v, s, bg.left, a->next);
+        if (b->next >= 0) s->sym[b->next].prev = left;
+        apr__bpe_try_bigram(v, s, a->prev, left);
+        apr__bpe_try_bigram(v, s, left, a->next);
     }
     for (int32_t i = 0; i != -1; i = s->sym[i].next) {
         const apr__sym *y = &s->sym[i];
