@@ -370,8 +370,11 @@ typedef void (*apr__tile_fn)(int64_t n, const void *w_row, const uint8_t *act, s
 
 #if defined(__GNUC__) || defined(__clang__)
 #define APR__INLINE inline __attribute__((always_inline))
+/* the token loops of the tiles must unroll so that their accumulators live in registers */
+#define APR__UNROLL _Pragma("GCC unroll 8")
 #else
 #define APR__INLINE __forceinline
+#define APR__UNROLL
 #endif
 
 static void apr__vec_dot_f32_ref(int64_t n, float *out, const void *w, const void *a) {
@@ -1045,6 +1048,19 @@ APR__TARGET_AVX2 static void apr__quantize_q8_0_avx2(const float *x, void *dst, 
     }
 }
 
+APR__TARGET_AVX2 static void apr__quantize_q8_1_avx2(const float *x, void *dst, int64_t n) {
+    apr__block_q8_1 *y = (apr__block_q8_1 *)dst;
+    for (int64_t i = 0; i < n / 32; i++, x += 32) {
+        const float amax = apr__amax_f32(x, 32);
+        const float d = amax / 127.0f;
+        const __m256i q = apr__round_pack_x32(x, _mm256_set1_ps(amax != 0 ? 127.0f / amax : 0.0f));
+        _mm256_storeu_si256((__m256i *)y[i].qs, q);
+        const int sum = apr__hsum_i32x8(_mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), q), _mm256_set1_epi16(1)));
+        y[i].d = apr__fp32_to_fp16(d);
+        y[i].s = apr__fp32_to_fp16((float)sum * d);
+    }
+}
+
 APR__TARGET_AVX2 static void apr__quantize_q8_K_avx2(const float *x, void *dst, int64_t n) {
     apr__block_q8_K *y = (apr__block_q8_K *)dst;
     for (int64_t i = 0; i < n / 256; i++, x += 256) {
@@ -1078,6 +1094,7 @@ APR__TARGET_AVX2 static APR__INLINE void apr__tile32_avx2(const int kind, const 
                                                            const uint8_t *act, size_t act_stride, float *res) {
     const int64_t nb = n / 32;
     __m256 acc[4];
+    APR__UNROLL
     for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
     const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)apr__iq4nl_values));
     const __m256i off = _mm256_set1_epi8(kind == 0 ? 8 : 16);
@@ -1096,6 +1113,7 @@ APR__TARGET_AVX2 static APR__INLINE void apr__tile32_avx2(const int kind, const 
             q = _mm256_sign_epi8(sg, sg);
         }
         const float dw = apr__h2f(dh);
+        APR__UNROLL
         for (int t = 0; t < NT; t++) {
             const apr__block_q8_0 *y = (const apr__block_q8_0 *)(act + (size_t)t * act_stride) + i;
             const __m256i a = _mm256_loadu_si256((const __m256i *)y->qs);
@@ -1106,6 +1124,7 @@ APR__TARGET_AVX2 static APR__INLINE void apr__tile32_avx2(const int kind, const 
             acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * apr__h2f(y->d)), _mm256_cvtepi32_ps(s), acc[t]);
         }
     }
+    APR__UNROLL
     for (int t = 0; t < NT; t++) res[t] = apr__hsum_f32x8(acc[t]);
 }
 
@@ -1114,6 +1133,7 @@ APR__TARGET_AVX2 static APR__INLINE void apr__tile_k45_avx2(const int kind, cons
                                                              const uint8_t *act, size_t act_stride, float *res) {
     __m256 acc[4];
     float accm[4];
+    APR__UNROLL
     for (int t = 0; t < NT; t++) { acc[t] = _mm256_setzero_ps(); accm[t] = 0; }
     const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
     for (int64_t i = 0; i < n / 256; i++) {
@@ -1132,11 +1152,13 @@ APR__TARGET_AVX2 static APR__INLINE void apr__tile_k45_avx2(const int kind, cons
         const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)u[1], (int)u[0])));
         const __m256i hb = kind == 1 ? _mm256_loadu_si256((const __m256i *)qh) : _mm256_setzero_si256();
         __m256i sumi[4];
+        APR__UNROLL
         for (int t = 0; t < NT; t++) {
             const apr__block_q8_K *y = (const apr__block_q8_K *)(act + (size_t)t * act_stride) + i;
             accm[t] += y->d * dmw * (float)apr__k4_min_sum(u, y->bsums);
             sumi[t] = _mm256_setzero_si256();
         }
+        APR__UNROLL
         for (int j = 0; j < 4; j++) {
             const __m256i scl = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(((4 * j + 1) << 8) | (4 * j))));
             const __m256i sch = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(((4 * j + 3) << 8) | (4 * j + 2))));
@@ -1146,6 +1168,7 @@ APR__TARGET_AVX2 static APR__INLINE void apr__tile_k45_avx2(const int kind, cons
                 ql = _mm256_or_si256(ql, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * j), one), 4));
                 qhh = _mm256_or_si256(qhh, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * j + 1), one), 4));
             }
+            APR__UNROLL
             for (int t = 0; t < NT; t++) {
                 const int8_t *q8 = ((const apr__block_q8_K *)(act + (size_t)t * act_stride) + i)->qs + 64 * j;
                 __m256i pl = _mm256_madd_epi16(_mm256_maddubs_epi16(ql, _mm256_loadu_si256((const __m256i *)q8)), scl);
@@ -1153,17 +1176,20 @@ APR__TARGET_AVX2 static APR__INLINE void apr__tile_k45_avx2(const int kind, cons
                 sumi[t] = _mm256_add_epi32(sumi[t], _mm256_add_epi32(pl, ph));
             }
         }
+        APR__UNROLL
         for (int t = 0; t < NT; t++) {
             const apr__block_q8_K *y = (const apr__block_q8_K *)(act + (size_t)t * act_stride) + i;
             acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(y->d * dw), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
         }
     }
+    APR__UNROLL
     for (int t = 0; t < NT; t++) res[t] = apr__hsum_f32x8(acc[t]) - accm[t];
 }
 
 APR__TARGET_AVX2 static APR__INLINE void apr__tile6k_avx2(const int NT, int64_t n, const void *w_row,
                                                               const uint8_t *act, size_t act_stride, float *res) {
     __m256 acc[4];
+    APR__UNROLL
     for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
     const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(3);
     for (int64_t i = 0; i < n / 256; i++) {
@@ -1171,11 +1197,13 @@ APR__TARGET_AVX2 static APR__INLINE void apr__tile6k_avx2(const int NT, int64_t 
         const __m128i sc8 = _mm_loadu_si128((const __m128i *)x->scales);
         const __m256i sc16 = _mm256_cvtepi8_epi16(sc8);
         __m256i sumi[4];
+        APR__UNROLL
         for (int t = 0; t < NT; t++) {
             const apr__block_q8_K *y = (const apr__block_q8_K *)(act + (size_t)t * act_stride) + i;
             sumi[t] = _mm256_sub_epi32(_mm256_setzero_si256(),
                                        _mm256_slli_epi32(_mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)y->bsums)), 5));
         }
+        APR__UNROLL
         for (int k = 0; k < 2; k++) {
             const __m256i l0 = _mm256_loadu_si256((const __m256i *)(x->ql + 64 * k));
             const __m256i l1 = _mm256_loadu_si256((const __m256i *)(x->ql + 64 * k + 32));
@@ -1185,7 +1213,9 @@ APR__TARGET_AVX2 static APR__INLINE void apr__tile6k_avx2(const int NT, int64_t 
             q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m3), 4));
             q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m3), 4));
             q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m3), 4));
+            APR__UNROLL
             for (int g = 0; g < 4; g++) s[g] = apr__scale_pair16(sc8, 8 * k + 2 * g);
+            APR__UNROLL
             for (int t = 0; t < NT; t++) {
                 const int8_t *q8 = ((const apr__block_q8_K *)(act + (size_t)t * act_stride) + i)->qs + 128 * k;
                 __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(q[0], _mm256_loadu_si256((const __m256i *)q8)), s[0]);
@@ -1196,11 +1226,13 @@ APR__TARGET_AVX2 static APR__INLINE void apr__tile6k_avx2(const int NT, int64_t 
             }
         }
         const float dw = apr__h2f(x->d);
+        APR__UNROLL
         for (int t = 0; t < NT; t++) {
             const apr__block_q8_K *y = (const apr__block_q8_K *)(act + (size_t)t * act_stride) + i;
             acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(y->d * dw), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
         }
     }
+    APR__UNROLL
     for (int t = 0; t < NT; t++) res[t] = apr__hsum_f32x8(acc[t]);
 }
 
@@ -1208,14 +1240,17 @@ APR__TARGET_AVX2 static APR__INLINE void apr__tile6k_avx2(const int NT, int64_t 
 APR__TARGET_AVX2 static APR__INLINE void apr__tile_f_avx2(const int f16, const int NT, int64_t n, const void *w_row,
                                                            const uint8_t *act, size_t act_stride, float *res) {
     __m256 acc[4];
+    APR__UNROLL
     for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
         const __m256 wv = f16 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)w_row + i)))
                               : _mm256_loadu_ps((const float *)w_row + i);
+        APR__UNROLL
         for (int t = 0; t < NT; t++)
             acc[t] = _mm256_fmadd_ps(wv, _mm256_loadu_ps((const float *)(act + (size_t)t * act_stride) + i), acc[t]);
     }
+    APR__UNROLL
     for (int t = 0; t < NT; t++) {
         float s = apr__hsum_f32x8(acc[t]);
         const float *y = (const float *)(act + (size_t)t * act_stride);
@@ -1770,7 +1805,11 @@ static apr__quantize_act_fn apr__quantize_act_for(int act_type, int level) {
         if (level >= 2) return apr__quantize_q8_0_neon;
 #endif
         return apr__quantize_q8_0_ref;
-    case APR_TYPE_Q8_1: return apr__quantize_q8_1_ref;
+    case APR_TYPE_Q8_1:
+#if defined(APR__HAVE_X86_SIMD)
+        if (level >= 1) return apr__quantize_q8_1_avx2;
+#endif
+        return apr__quantize_q8_1_ref;
     case APR_TYPE_Q8_K:
 #if defined(APR__HAVE_X86_SIMD)
         if (level >= 1) return apr__quantize_q8_K_avx2;

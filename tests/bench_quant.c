@@ -1,7 +1,7 @@
 /* bench_quant: single-thread matrix-vector (and small matrix-matrix) speed of the CPU
    kernels, per weight type and SIMD level. Not part of the test suite.
      cc -O2 -std=c99 -I. -o bench_quant tests/bench_quant.c -lm -lpthread -ldl
-     ./bench_quant [seconds_per_case] [n_tok] */
+     ./bench_quant [seconds_per_case] [n_tok] [small] */
 #define APR_IMPLEMENTATION
 #include "apr.h"
 
@@ -30,6 +30,9 @@ static void fill_weights(int type, uint8_t *p, int64_t n, int64_t rows) {
 int main(int argc, char **argv) {
     double secs = argc > 1 ? atof(argv[1]) : 0.3;
     int64_t n_tok = argc > 2 ? atoi(argv[2]) : 1;
+    /* "small": ~1 MiB matrices that stay in L2, to see the kernels' compute speed rather
+       than the cache/memory bandwidth */
+    int small = argc > 3 && strcmp(argv[3], "small") == 0;
     struct { int type; int64_t n, rows; } cases[] = {
         {APR_TYPE_Q5_0, 4864, 896},  {APR_TYPE_Q8_0, 896, 4864}, {APR_TYPE_Q4_0, 4864, 896},
         {APR_TYPE_IQ4_NL, 4864, 896}, {APR_TYPE_Q4_1, 4864, 896}, {APR_TYPE_Q5_1, 4864, 896},
@@ -48,6 +51,7 @@ int main(int argc, char **argv) {
         const apr__type_traits *t = apr__type_traits_of(cases[c].type);
         int64_t n = cases[c].n, rows = cases[c].rows;
         size_t row_bytes = (size_t)(n / t->block_size) * t->block_bytes;
+        if (small) rows = APR__MAX(4, (int64_t)((1 << 20) / row_bytes));
         uint8_t *w = (uint8_t *)malloc(row_bytes * (size_t)rows);
         fill_weights(cases[c].type, w, n, rows);
         float *x = (float *)malloc((size_t)(n * n_tok) * 4);
