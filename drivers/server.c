@@ -255,10 +255,13 @@ typedef struct srv_metrics {
 
 typedef struct srv_conn_entry {
     apr__thread th;
-    volatile int state;           /* 0 free, 1 running, 2 finished (to join) */
+    int state;                    /* 0 free, 1 running, 2 finished (to join): atomic */
     srv_sock fd;
     int idx;
 } srv_conn_entry;
+
+#define SRV_STOPPING() (APR__ATOMIC_LOAD(&g.stop) != 0)
+#define SRV_READY() (APR__ATOMIC_LOAD(&g.ready) != 0)
 
 static struct srv_state {
     srv_config cfg;
@@ -268,9 +271,9 @@ static struct srv_state {
     const apr_vocab *vocab;
     int n_ctx_slot;
     const char *template_name;
-    volatile int ready;           /* model loaded, context created */
-    volatile int load_failed;
-    volatile sig_atomic_t stop;   /* SIGINT/SIGTERM */
+    int ready;                    /* model loaded, context created (SRV_READY) */
+    int load_failed;
+    int stop;                     /* SIGINT/SIGTERM (SRV_STOPPING, srv_request_stop) */
     double t_start;
     apr__mutex mu;                /* guards the queue, tasks, slots' busy flags, metrics */
     apr__cond work;               /* inference thread waits here for work */
@@ -390,17 +393,18 @@ static void srv_inference_loop(void) {
     int8_t *want = (int8_t *)malloc((size_t)cap);
     int *out_slot = (int *)malloc(sizeof(int) * (size_t)ns);
     int32_t *argmax = (int32_t *)malloc(sizeof(int32_t) * (size_t)ns);
+    bool *cancel = (bool *)malloc(sizeof(bool) * (size_t)ns);
     int32_t n_vocab = apr_model_n_vocab(g.model);
     double stop_deadline = 0;
-    if (!tok || !pos || !seq || !want || !out_slot || !argmax) {
+    if (!tok || !pos || !seq || !want || !out_slot || !argmax || !cancel) {
         fprintf(stderr, "apr-server: out of memory\n");
-        g.stop = 1;
+        APR__ATOMIC_STORE(&g.stop, 1);
     }
     for (;;) {
         /* ---- admit new tasks, drop cancelled ones ---- */
         apr__mutex_lock(&g.mu);
-        while (!g.stop && g.n_active == 0 && !g.q_head) srv_cond_timedwait(&g.work, &g.mu, 200);
-        if (g.stop) {
+        while (!SRV_STOPPING() && g.n_active == 0 && !g.q_head) srv_cond_timedwait(&g.work, &g.mu, 200);
+        if (SRV_STOPPING()) {
             /* shutting down: refuse the queue, give running requests a grace period */
             while (g.q_head) {
                 srv_task *t = g.q_head;
@@ -425,14 +429,12 @@ static void srv_inference_loop(void) {
             t->next = NULL;
             srv_slot_assign(&g.slots[i], t);
         }
-        bool any_cancel = false;
-        for (int i = 0; i < ns; i++) if (g.slots[i].task && g.slots[i].task->cancel) any_cancel = true;
+        for (int i = 0; i < ns; i++) cancel[i] = g.slots[i].task && g.slots[i].task->cancel;
         int n_active = g.n_active;
         apr__mutex_unlock(&g.mu);
-        if (g.stop && n_active == 0) break;
-        if (any_cancel)
-            for (int i = 0; i < ns; i++)
-                if (g.slots[i].task && g.slots[i].task->cancel) srv_slot_release(&g.slots[i], NULL, 0, NULL);
+        if (SRV_STOPPING() && n_active == 0) break;
+        for (int i = 0; i < ns; i++)
+            if (cancel[i]) srv_slot_release(&g.slots[i], NULL, 0, NULL);
 
         /* ---- new slots: sampler and detokenizer ---- */
         for (int i = 0; i < ns; i++) {
@@ -501,7 +503,6 @@ static void srv_inference_loop(void) {
                 }
             continue;
         }
-        g.m.decode_steps++;
         /* positions advance for every token fed */
         int32_t added = 0;
         for (int i = 0; i < ns; i++) {
@@ -512,6 +513,7 @@ static void srv_inference_loop(void) {
         }
         apr__mutex_lock(&g.mu);
         g.kv_used += added;
+        g.m.decode_steps++;
         apr__mutex_unlock(&g.mu);
 
         /* ---- sample one token for each slot that got logits ---- */
@@ -534,6 +536,7 @@ static void srv_inference_loop(void) {
                 t->t_first = now;
             }
             s->last = id;
+            if (t->max_tokens == 0) { srv_slot_release(s, "length", 0, NULL); continue; }
             if (apr_vocab_is_eog(g.vocab, id)) { srv_slot_release(s, "stop", 0, NULL); continue; }
             t->n_gen++;
             char piece[256];
@@ -544,7 +547,7 @@ static void srv_inference_loop(void) {
             if (s->n_past >= g.n_ctx_slot) { srv_slot_release(s, "length", 0, NULL); continue; }
         }
     }
-    free(tok); free(pos); free(seq); free(want); free(out_slot); free(argmax);
+    free(tok); free(pos); free(seq); free(want); free(out_slot); free(argmax); free(cancel);
 }
 
 static void srv_log_fn(void *user, apr_log_level level, const char *message) {
@@ -569,14 +572,14 @@ static void srv_inference_thread(void *arg) {
     if (apr_model_load(g.cfg.model_path, &mp, &g.model, &err) != APR_SUCCESS) {
         fprintf(stderr, "apr-server: cannot load %s: %s\n", g.cfg.model_path, err.message);
         g.load_failed = 1;
-        g.stop = 1;
+        APR__ATOMIC_STORE(&g.stop, 1);
         return;
     }
     g.vocab = apr_model_vocab(g.model);
     if (!g.vocab) {
         fprintf(stderr, "apr-server: %s has no tokenizer\n", g.cfg.model_path);
         g.load_failed = 1;
-        g.stop = 1;
+        APR__ATOMIC_STORE(&g.stop, 1);
         return;
     }
     int per_slot = g.cfg.n_ctx > 0 ? g.cfg.n_ctx / g.cfg.n_slots : 0;
@@ -594,13 +597,13 @@ static void srv_inference_thread(void *arg) {
         fprintf(stderr, "apr-server: cannot create the context (%d positions x %d slots): %s\n", per_slot,
                 g.cfg.n_slots, per_slot < 8 ? "too small" : err.message);
         g.load_failed = 1;
-        g.stop = 1;
+        APR__ATOMIC_STORE(&g.stop, 1);
         return;
     }
     g.n_ctx_slot = apr_context_n_ctx(g.ctx);
     g.template_name = g.cfg.chat_template ? g.cfg.chat_template : apr_model_chat_template(g.model);
     if (!g.template_name) g.template_name = "chatml";
-    g.ready = 1;
+    APR__ATOMIC_STORE(&g.ready, 1);
     char desc[256];
     apr_model_desc(g.model, desc, sizeof desc);
     fprintf(stderr, "apr-server: loaded %s (%s) on %s%s%s, %d slots x %d positions, template %s\n", g.model_name, desc,
@@ -717,7 +720,7 @@ static bool srv_send_error(srv_conn *c, int status, const char *type, const char
    received byte count, 0 on orderly close, -1 on error, -2 on timeout, -3 on shutdown. */
 static long srv_recv_some(srv_conn *c, double deadline, bool stop_aborts) {
     for (;;) {
-        if (stop_aborts && g.stop) return -3;
+        if (stop_aborts && SRV_STOPPING()) return -3;
         double left = deadline - srv_now();
         if (left <= 0) return -2;
         struct pollfd pf;
@@ -1267,7 +1270,7 @@ static bool srv_build_task(srv_gen_req *r, const json_value *root, srv_reqerr *e
 static bool srv_submit(srv_task *t) {
     apr__mutex_lock(&g.mu);
     int free_slots = g.cfg.n_slots - g.n_active;
-    if (g.stop || (g.n_queued - free_slots) >= g.cfg.max_queue) {
+    if (SRV_STOPPING() || (g.n_queued - free_slots) >= g.cfg.max_queue) {
         g.m.requests_rejected++;
         apr__mutex_unlock(&g.mu);
         return false;
@@ -1636,7 +1639,7 @@ static void srv_send_json(srv_conn *c, int status, json_buf *b) {
 static void srv_handle_health(srv_conn *c) {
     json_buf b;
     json_buf_init(&b);
-    if (!g.ready) {
+    if (!SRV_READY()) {
         srv_error_json(&b, 503, "unavailable_error", "Loading model");
         srv_send_json(c, 503, &b);
         json_buf_free(&b);
@@ -1673,7 +1676,7 @@ static void srv_handle_metrics(srv_conn *c) {
     int32_t kv = g.kv_used;
     apr__mutex_unlock(&g.mu);
     int conns = 0;
-    for (int i = 0; i < g.cfg.max_conns; i++) conns += g.conns[i].state == 1;
+    for (int i = 0; i < g.cfg.max_conns; i++) conns += APR__ATOMIC_LOAD(&g.conns[i].state) == 1;
     double kv_total = (double)g.n_ctx_slot * g.cfg.n_slots;
     json_buf b;
     json_buf_init(&b);
@@ -1712,7 +1715,7 @@ static void srv_model_object(json_buf *b) {
     json_key(b, "object"); json_strz(b, "model");
     json_key(b, "created"); json_int(b, (long long)g.t_start);
     json_key(b, "owned_by"); json_strz(b, "apr");
-    if (g.ready) {
+    if (SRV_READY()) {
         json_key(b, "meta");
         json_obj_begin(b);
         json_key(b, "arch"); json_strz(b, apr_model_arch(g.model));
@@ -1741,7 +1744,7 @@ static void srv_handle_tags(srv_conn *c) {
     json_buf b;
     json_buf_init(&b);
     char desc[256] = "", ts[64];
-    if (g.ready) apr_model_desc(g.model, desc, sizeof desc);
+    if (SRV_READY()) apr_model_desc(g.model, desc, sizeof desc);
     srv_iso_time(ts, sizeof ts);
     json_obj_begin(&b);
     json_key(&b, "models");
@@ -1750,13 +1753,13 @@ static void srv_handle_tags(srv_conn *c) {
     json_key(&b, "name"); json_strz(&b, g.model_name);
     json_key(&b, "model"); json_strz(&b, g.model_name);
     json_key(&b, "modified_at"); json_strz(&b, ts);
-    json_key(&b, "size"); json_uint(&b, g.ready ? apr_model_size(g.model) : 0);
+    json_key(&b, "size"); json_uint(&b, SRV_READY() ? apr_model_size(g.model) : 0);
     json_key(&b, "digest"); json_strz(&b, "");
     json_key(&b, "details");
     json_obj_begin(&b);
     json_key(&b, "format"); json_strz(&b, "gguf");
-    json_key(&b, "family"); json_strz(&b, g.ready ? apr_model_arch(g.model) : "");
-    json_key(&b, "families"); json_arr_begin(&b); json_strz(&b, g.ready ? apr_model_arch(g.model) : ""); json_arr_end(&b);
+    json_key(&b, "family"); json_strz(&b, SRV_READY() ? apr_model_arch(g.model) : "");
+    json_key(&b, "families"); json_arr_begin(&b); json_strz(&b, SRV_READY() ? apr_model_arch(g.model) : ""); json_arr_end(&b);
     json_key(&b, "parameter_size"); json_strz(&b, desc);
     json_key(&b, "quantization_level"); json_strz(&b, "");
     json_obj_end(&b);
@@ -1902,7 +1905,7 @@ static void srv_dispatch(srv_conn *c) {
         srv_send_response(c, 200, "application/json; charset=utf-8", v, sizeof v - 1, NULL);
         return;
     }
-    if (!g.ready) { srv_send_error(c, 503, "unavailable_error", "Loading model"); return; }
+    if (!SRV_READY()) { srv_send_error(c, 503, "unavailable_error", "Loading model"); return; }
     if (route->id == R_OLLAMA_TAGS) { srv_handle_tags(c); return; }
     /* the rest take a JSON body */
     json_doc doc;
@@ -1935,7 +1938,7 @@ static void srv_conn_thread(void *arg) {
         apr__mutex_lock(&g.mu);
         g.m.http_requests++;
         apr__mutex_unlock(&g.mu);
-        if (g.stop) c.keep_alive = false;
+        if (SRV_STOPPING()) c.keep_alive = false;
         srv_dispatch(&c);
         if (g.cfg.verbose)
             fprintf(stderr, "apr-server: %s %s %.1f ms\n", c.method, c.path, (srv_now() - c.t_request) * 1e3);
@@ -1958,8 +1961,8 @@ static void srv_conn_thread(void *arg) {
 
 static void srv_on_signal(int sig) {
     (void)sig;
-    if (g.stop) _exit(1); /* second Ctrl-C: leave now */
-    g.stop = 1;
+    if (SRV_STOPPING()) _exit(1); /* second Ctrl-C: leave now */
+    APR__ATOMIC_STORE(&g.stop, 1);
 }
 
 static bool srv_parse_int(const char *s, long long lo, long long hi, long long *out) {
@@ -2116,7 +2119,7 @@ static void srv_join_finished(void) {
     for (int i = 0; i < g.cfg.max_conns; i++)
         if (APR__ATOMIC_LOAD(&g.conns[i].state) == 2) {
             apr__thread_join(g.conns[i].th);
-            g.conns[i].state = 0;
+            APR__ATOMIC_STORE(&g.conns[i].state, 0);
         }
 }
 
@@ -2159,7 +2162,7 @@ int main(int argc, char **argv) {
     apr__thread inf;
     if (!apr__thread_create(&inf, srv_inference_thread, NULL)) { fprintf(stderr, "apr-server: cannot start a thread\n"); return 1; }
     /* ---- accept loop ---- */
-    while (!g.stop) {
+    while (!SRV_STOPPING()) {
         struct pollfd pf;
         pf.fd = ls; pf.events = POLLIN; pf.revents = 0;
         int r = srv_poll(&pf, 1, 200);
@@ -2173,7 +2176,7 @@ int main(int argc, char **argv) {
         int one = 1;
         setsockopt(cs, IPPROTO_TCP, TCP_NODELAY, (const char *)&one, sizeof one);
         int slot = -1;
-        for (int i = 0; i < g.cfg.max_conns; i++) if (g.conns[i].state == 0) { slot = i; break; }
+        for (int i = 0; i < g.cfg.max_conns; i++) if (APR__ATOMIC_LOAD(&g.conns[i].state) == 0) { slot = i; break; }
         if (slot < 0) {
             static const char body[] = "{\"error\":{\"code\":503,\"message\":\"too many connections\","
                                        "\"type\":\"unavailable_error\"}}";
@@ -2187,9 +2190,9 @@ int main(int argc, char **argv) {
         }
         g.conns[slot].fd = cs;
         g.conns[slot].idx = slot;
-        g.conns[slot].state = 1;
+        APR__ATOMIC_STORE(&g.conns[slot].state, 1);
         if (!apr__thread_create(&g.conns[slot].th, srv_conn_thread, &g.conns[slot])) {
-            g.conns[slot].state = 0;
+            APR__ATOMIC_STORE(&g.conns[slot].state, 0);
             srv_close_sock(cs);
         }
     }
@@ -2198,7 +2201,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "apr-server: shutting down\n");
     apr__thread_join(inf);
     for (int i = 0; i < g.cfg.max_conns; i++)
-        if (g.conns[i].state != 0) apr__thread_join(g.conns[i].th);
+        if (APR__ATOMIC_LOAD(&g.conns[i].state) != 0) apr__thread_join(g.conns[i].th);
     for (int i = 0; i < g.cfg.n_slots; i++) { apr_sampler_free(g.slots[i].smpl); srv_bytes_free(&g.slots[i].gen); }
     if (g.ctx) apr_context_free(g.ctx);
     if (g.model) apr_model_free(g.model);

@@ -581,8 +581,34 @@ static void test_generation(void) {
             json_doc_free(&d);
         } else CHECK(false, "stop request: %d", r.status);
         resp_free(&r);
+        /* streamed: same cut, the held-back prefix never leaks */
+        snprintf(body, sizeof body, "{\"prompt\":\"%s\",\"max_tokens\":%d,\"temperature\":0,\"stop\":\"%s\",\"stream\":true}", prompt, N, stop);
+        r = post("/v1/completions", body);
+        char *st = check_openai_stream(&r, false, false, np, -1, "stop stream");
+        CHECK(st && cut && strlen(st) == (size_t)(cut - want) && strncmp(st, want, strlen(st)) == 0, "streamed text cut before stop: '%s'", st ? st : "");
+        free(st);
+        resp_free(&r);
+        /* a stop string that never appears changes nothing */
+        snprintf(body, sizeof body, "{\"prompt\":\"%s\",\"max_tokens\":%d,\"temperature\":0,\"stop\":[\"%.2s#never#\"],\"stream\":true}", prompt, N, want + 1);
+        r = post("/v1/completions", body);
+        st = check_openai_stream(&r, false, false, np, ng, "unmatched stop stream");
+        CHECK(st && strcmp(st, want) == 0, "held-back prefixes are released: '%s'", st ? st : "");
+        free(st);
+        resp_free(&r);
     }
     free(want);
+    r = post("/v1/completions", "{\"prompt\":\"Once\",\"max_tokens\":0}");
+    {
+        json_doc d;
+        if (parse(&d, &r)) {
+            const json_value *c0 = json_at(json_get(d.root, "choices"), 0);
+            CHECK(jstr(c0, "text") && !*jstr(c0, "text") && jint(json_get(d.root, "usage"), "completion_tokens") == 0 &&
+                      strcmp(jstr(c0, "finish_reason"), "length") == 0,
+                  "max_tokens 0: nothing generated, finish length");
+            json_doc_free(&d);
+        } else CHECK(false, "max_tokens 0: %d", r.status);
+    }
+    resp_free(&r);
 
     TEST("POST /v1/chat/completions (greedy = apr_generate on the template)");
     char *cp = chat_prompt("Tell me a story");
