@@ -26,8 +26,7 @@ typedef struct apr__cpu_ctx {
     float *x, *xn, *q, *k, *v, *att, *gate, *up, *rope_cs, *out_h;
     float *thread_f32;         /* per thread: max_in floats (dequantized row) + n_ctx scores */
     size_t thread_f32_stride;
-    void *actq;                /* quantized activations, n_batch rows */
-    size_t actq_row_stride;
+    void *actq[3];             /* quantized activations, n_batch rows, one per type in a job */
 } apr__cpu_ctx;
 
 /* ---- small vector kernels (reference) ------------------------------------------------ */
@@ -42,49 +41,80 @@ static void apr__rmsnorm(float *out, const float *x, const float *w, int64_t n, 
 
 /* ---- matmul -------------------------------------------------------------------------- */
 
-typedef struct apr__mm_job {
-    apr__cpu_ctx *c;
+/* Up to three matrices that read the same input (Q/K/V, gate/up) run as one job: the
+   input is quantized once per activation type and the threads split the rows of all of
+   them together, so there is one pool dispatch instead of three. */
+typedef struct apr__mm_part {
     const apr_tensor_view *w;
-    const void *act;
-    size_t act_stride;
-    int n_tok;
+    const float *bias;
     float *y;
     int64_t y_stride;
-    const float *bias;
+    const void *act;
+    size_t act_stride;
+} apr__mm_part;
+
+typedef struct apr__mm_job {
+    apr__mm_part part[3];
+    int n_part;
+    int n_tok;
+    int64_t total_rows;
 } apr__mm_job;
 
 static void apr__mm_worker(void *arg, int ith, int nth) {
     apr__mm_job *j = (apr__mm_job *)arg;
-    const apr_tensor_view *w = j->w;
-    int64_t n_in = w->ne[0], n_out = w->ne[1], r0, r1;
-    size_t row_bytes = apr_type_row_bytes(w->type, n_in);
-    apr__split_range(n_out, 4, ith, nth, &r0, &r1);
-    if (r1 <= r0) return;
-    apr__gemm_rows(w->type, n_in, (const uint8_t *)w->data + (size_t)r0 * row_bytes, row_bytes, r1 - r0, j->act,
-                   j->act_stride, j->n_tok, j->y + r0, j->y_stride);
-    if (j->bias)
-        for (int t = 0; t < j->n_tok; t++)
-            for (int64_t r = r0; r < r1; r++) j->y[(size_t)t * j->y_stride + r] += j->bias[r];
+    int64_t g0, g1, base = 0;
+    apr__split_range(j->total_rows, 4, ith, nth, &g0, &g1);
+    for (int k = 0; k < j->n_part; k++) {
+        const apr__mm_part *pt = &j->part[k];
+        const apr_tensor_view *w = pt->w;
+        int64_t n_out = w->ne[1];
+        int64_t r0 = APR__MAX(g0 - base, 0), r1 = APR__MIN(g1 - base, n_out);
+        base += n_out;
+        if (r1 <= r0) continue;
+        size_t row_bytes = apr_type_row_bytes(w->type, w->ne[0]);
+        apr__gemm_rows(w->type, w->ne[0], (const uint8_t *)w->data + (size_t)r0 * row_bytes, row_bytes, r1 - r0,
+                       pt->act, pt->act_stride, j->n_tok, pt->y + r0, pt->y_stride);
+        if (pt->bias)
+            for (int t = 0; t < j->n_tok; t++)
+                for (int64_t r = r0; r < r1; r++) pt->y[(size_t)t * pt->y_stride + r] += pt->bias[r];
+    }
 }
 
-/* y[t][0..n_out) = W x[t] + bias for t < n_tok: each activation row is quantized once to
-   the weight's activation type, then the weight rows are split over the threads. */
+/* y_k[t][0..n_out) = W_k x[t] + b_k for t < n_tok and the n matrices given (n <= 3; they
+   share the input length). */
+static void apr__cpu_matmul_n(apr__cpu_ctx *c, int n, const apr_tensor_view *const *w, const float *x,
+                              int64_t x_stride, int n_tok, float *const *y, const int64_t *y_stride,
+                              const apr_tensor_view *const *bias) {
+    apr__mm_job j;
+    int acts[3] = {-1, -1, -1};
+    j.n_part = n;
+    j.n_tok = n_tok;
+    j.total_rows = 0;
+    for (int k = 0; k < n; k++) {
+        apr__mm_part *pt = &j.part[k];
+        int act = apr__type_traits_of(w[k]->type)->act_type, slot = 0;
+        while (acts[slot] >= 0 && acts[slot] != act) slot++;
+        if (acts[slot] < 0) {
+            acts[slot] = act;
+            for (int t = 0; t < n_tok; t++)
+                apr__quantize_act(act, x + (size_t)t * x_stride,
+                                  (uint8_t *)c->actq[slot] + (size_t)t * apr__act_row_bytes(act, w[k]->ne[0]),
+                                  w[k]->ne[0]);
+        }
+        pt->w = w[k];
+        pt->bias = bias && bias[k] && bias[k]->data ? (const float *)bias[k]->data : NULL;
+        pt->y = y[k];
+        pt->y_stride = y_stride[k];
+        pt->act = c->actq[slot];
+        pt->act_stride = apr__act_row_bytes(act, w[k]->ne[0]);
+        j.total_rows += w[k]->ne[1];
+    }
+    apr__pool_run(c->pool, apr__mm_worker, &j, c->n_threads);
+}
+
 static void apr__cpu_matmul(apr__cpu_ctx *c, const apr_tensor_view *w, const float *x, int64_t x_stride,
                             int n_tok, float *y, int64_t y_stride, const apr_tensor_view *bias) {
-    int act = apr__type_traits_of(w->type)->act_type;
-    size_t act_stride = apr__act_row_bytes(act, w->ne[0]);
-    for (int t = 0; t < n_tok; t++)
-        apr__quantize_act(act, x + (size_t)t * x_stride, (uint8_t *)c->actq + (size_t)t * act_stride, w->ne[0]);
-    apr__mm_job j;
-    j.c = c;
-    j.w = w;
-    j.act = c->actq;
-    j.act_stride = act_stride;
-    j.n_tok = n_tok;
-    j.y = y;
-    j.y_stride = y_stride;
-    j.bias = bias && bias->data ? (const float *)bias->data : NULL;
-    apr__pool_run(c->pool, apr__mm_worker, &j, c->n_threads);
+    apr__cpu_matmul_n(c, 1, &w, x, x_stride, n_tok, &y, &y_stride, &bias);
 }
 
 /* ---- KV cache rows ------------------------------------------------------------------- */
@@ -152,6 +182,34 @@ typedef struct apr__att_job {
     const apr_backend_batch *b;
 } apr__att_job;
 
+/* F16 cache rows to floats: F16C where present (exact either way). */
+#if defined(APR__HAVE_X86_SIMD)
+APR__TARGET_AVX2 static void apr__f16_to_f32_avx2(const uint8_t *src, float *dst, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + 2 * i))));
+    for (; i < n; i++) {
+        uint16_t h;
+        memcpy(&h, src + 2 * i, 2);
+        dst[i] = apr__fp16_to_fp32(h);
+    }
+}
+#endif
+
+static void apr__kv_load_fast(int simd, apr_kv_type t, const uint8_t *row, int64_t off, int64_t n, float *dst) {
+#if defined(APR__HAVE_X86_SIMD)
+    if (simd >= 1 && t == APR_KV_F16) {
+        apr__f16_to_f32_avx2(row + 2 * off, dst, n);
+        return;
+    }
+#else
+    (void)simd;
+#endif
+    apr__kv_load(t, row, off, n, dst);
+}
+
+/* One (token, kv head) pair per work item: each cached K/V slice is loaded once for all
+   the query heads that share it (GQA). */
 static void apr__att_worker(void *arg, int ith, int nth) {
     apr__att_job *j = (apr__att_job *)arg;
     apr__cpu_ctx *c = j->c;
@@ -160,35 +218,42 @@ static void apr__att_worker(void *arg, int ith, int nth) {
     int group = hp->n_head / hp->n_head_kv;
     float scale = 1.0f / sqrtf((float)hd);
     float *scores = c->thread_f32 + (size_t)ith * c->thread_f32_stride;
-    float *kv = scores + c->p.n_ctx;
-    int64_t total = (int64_t)j->b->n_tokens * hp->n_head, i0, i1;
+    float *kv = scores + (size_t)group * c->p.n_ctx;
+    int64_t total = (int64_t)j->b->n_tokens * hp->n_head_kv, i0, i1;
     apr__split_range(total, 1, ith, nth, &i0, &i1);
     for (int64_t i = i0; i < i1; i++) {
-        int t = (int)(i / hp->n_head), h = (int)(i % hp->n_head);
+        int t = (int)(i / hp->n_head_kv), kvh = (int)(i % hp->n_head_kv);
         int32_t seq = j->b->seq[t], n_kv = j->b->pos[t] + 1;
-        int64_t off = (int64_t)(h / group) * hd;
-        const float *qh = c->q + (size_t)t * qdim + (size_t)h * hd;
-        float mx = -INFINITY;
+        int64_t off = (int64_t)kvh * hd;
+        const float *q0 = c->q + (size_t)t * qdim + (size_t)kvh * group * hd;
         for (int32_t p = 0; p < n_kv; p++) {
-            apr__kv_load(c->p.kv_type, apr__kv_row(c, c->k_cache, j->layer, seq, p), off, hd, kv);
-            float s = 0;
-            for (int64_t d = 0; d < hd; d++) s += qh[d] * kv[d];
-            s *= scale;
-            scores[p] = s;
-            mx = APR__MAX(mx, s);
+            apr__kv_load_fast(c->simd, c->p.kv_type, apr__kv_row(c, c->k_cache, j->layer, seq, p), off, hd, kv);
+            for (int g = 0; g < group; g++) {
+                const float *qh = q0 + (size_t)g * hd;
+                float s = 0;
+                for (int64_t d = 0; d < hd; d++) s += qh[d] * kv[d];
+                scores[(size_t)g * n_kv + p] = s * scale;
+            }
         }
-        double sum = 0;
-        for (int32_t p = 0; p < n_kv; p++) {
-            scores[p] = expf(scores[p] - mx);
-            sum += scores[p];
+        for (int g = 0; g < group; g++) {
+            float *sc = scores + (size_t)g * n_kv, mx = -INFINITY;
+            for (int32_t p = 0; p < n_kv; p++) mx = APR__MAX(mx, sc[p]);
+            double sum = 0;
+            for (int32_t p = 0; p < n_kv; p++) {
+                sc[p] = expf(sc[p] - mx);
+                sum += sc[p];
+            }
+            float inv = (float)(1.0 / sum);
+            for (int32_t p = 0; p < n_kv; p++) sc[p] *= inv;
         }
-        float inv = (float)(1.0 / sum);
-        float *o = c->att + (size_t)t * qdim + (size_t)h * hd;
-        for (int64_t d = 0; d < hd; d++) o[d] = 0;
+        float *o0 = c->att + (size_t)t * qdim + (size_t)kvh * group * hd;
+        for (int64_t d = 0; d < group * hd; d++) o0[d] = 0;
         for (int32_t p = 0; p < n_kv; p++) {
-            apr__kv_load(c->p.kv_type, apr__kv_row(c, c->v_cache, j->layer, seq, p), off, hd, kv);
-            float wgt = scores[p] * inv;
-            for (int64_t d = 0; d < hd; d++) o[d] += wgt * kv[d];
+            apr__kv_load_fast(c->simd, c->p.kv_type, apr__kv_row(c, c->v_cache, j->layer, seq, p), off, hd, kv);
+            for (int g = 0; g < group; g++) {
+                float w = scores[(size_t)g * n_kv + p], *o = o0 + (size_t)g * hd;
+                for (int64_t d = 0; d < hd; d++) o[d] += w * kv[d];
+            }
         }
     }
 }
@@ -245,9 +310,12 @@ static apr_result apr__cpu_run_layers(apr__cpu_ctx *c, int l0, int l1, float *x,
         const apr_layer_view *L = &mv->layers[l];
         for (int t = 0; t < n; t++)
             apr__rmsnorm(c->xn + (size_t)t * E, x + (size_t)t * E, (const float *)L->attn_norm.data, E, hp->norm_eps);
-        apr__cpu_matmul(c, &L->wq, c->xn, E, n, c->q, Q, &L->bq);
-        apr__cpu_matmul(c, &L->wk, c->xn, E, n, c->k, KV, &L->bk);
-        apr__cpu_matmul(c, &L->wv, c->xn, E, n, c->v, KV, &L->bv);
+        {
+            const apr_tensor_view *w[3] = {&L->wq, &L->wk, &L->wv}, *bs[3] = {&L->bq, &L->bk, &L->bv};
+            float *y[3] = {c->q, c->k, c->v};
+            int64_t ys[3] = {Q, KV, KV};
+            apr__cpu_matmul_n(c, 3, w, c->xn, E, n, y, ys, bs);
+        }
         for (int t = 0; t < n; t++) {
             float *qt = c->q + (size_t)t * Q, *kt = c->k + (size_t)t * KV;
             const float *cs = c->rope_cs + (size_t)t * hp->rope_dim;
@@ -267,8 +335,12 @@ static apr_result apr__cpu_run_layers(apr__cpu_ctx *c, int l0, int l1, float *x,
         for (int64_t i = 0; i < (int64_t)n * E; i++) x[i] += c->xn[i];
         for (int t = 0; t < n; t++)
             apr__rmsnorm(c->xn + (size_t)t * E, x + (size_t)t * E, (const float *)L->ffn_norm.data, E, hp->norm_eps);
-        apr__cpu_matmul(c, &L->ffn_gate, c->xn, E, n, c->gate, F, NULL);
-        apr__cpu_matmul(c, &L->ffn_up, c->xn, E, n, c->up, F, NULL);
+        {
+            const apr_tensor_view *w[2] = {&L->ffn_gate, &L->ffn_up};
+            float *y[2] = {c->gate, c->up};
+            int64_t ys[2] = {F, F};
+            apr__cpu_matmul_n(c, 2, w, c->xn, E, n, y, ys, NULL);
+        }
         for (int64_t i = 0; i < (int64_t)n * F; i++) c->gate[i] = apr__silu(c->gate[i]) * c->up[i];
         apr__cpu_matmul(c, &L->ffn_down, c->gate, F, n, c->xn, E, NULL);
         for (int64_t i = 0; i < (int64_t)n * E; i++) x[i] += c->xn[i];
@@ -342,7 +414,9 @@ static void apr__cpu_context_free(void *state) {
     APR_FREE(c->v_cache);
     APR_FREE(c->x);
     APR_FREE(c->thread_f32);
-    APR_FREE(c->actq);
+    APR_FREE(c->actq[0]);
+    APR_FREE(c->actq[1]);
+    APR_FREE(c->actq[2]);
     APR_FREE(c);
 }
 
@@ -403,11 +477,13 @@ static apr_result apr__cpu_context_create(void *model_state, const apr_backend_c
         c->up = f; f += F * nb;
         c->rope_cs = f; f += (uint64_t)hp->rope_dim * nb;
         c->out_h = f;
-        c->thread_f32_stride = (size_t)(cm->max_in + p->n_ctx + hd + 64);
+        c->thread_f32_stride = (size_t)(cm->max_in + (int64_t)(hp->n_head / hp->n_head_kv) * p->n_ctx + hd + 64);
         c->thread_f32 = apr__cpu_alloc_f32((uint64_t)c->thread_f32_stride * (uint64_t)c->n_threads, &ok);
     }
     if (ok) {
-        c->actq = apr__cpu_alloc_f32((uint64_t)cm->max_in * nb, &ok);
+        c->actq[0] = apr__cpu_alloc_f32((uint64_t)cm->max_in * nb, &ok);
+        if (ok) c->actq[1] = apr__cpu_alloc_f32((uint64_t)cm->max_in * nb, &ok);
+        if (ok) c->actq[2] = apr__cpu_alloc_f32((uint64_t)cm->max_in * nb, &ok);
     }
     if (ok) {
         c->pool = apr__pool_create(c->n_threads);
