@@ -589,7 +589,7 @@ APRDEF const char *apr_cpu_simd_name(void);  /* "AVX2", "AVX512", "NEON", "scala
    Change APR_BACKEND_ABI whenever any struct below changes.
    ===================================================================================== */
 
-#define APR_BACKEND_ABI 1
+#define APR_BACKEND_ABI 2
 
 typedef enum apr_arch {
     APR_ARCH_LLAMA = 0,
@@ -643,6 +643,8 @@ typedef struct apr_model_view {
     apr_tensor_view output_norm;
     apr_tensor_view output;              /* == tok_embd when tied */
     const apr_layer_view *layers;        /* n_layer entries */
+    apr_tensor_view rope_freqs;          /* Llama 3.1+ (F32, rope_dim/2): theta_i is divided
+                                            by rope_freqs[i]; data == NULL: none */
 } apr_model_view;
 
 /* One forward pass as a backend sees it (the context split the caller's batch). */

@@ -275,8 +275,10 @@ static void apr__rope_table(apr__cpu_ctx *c, const apr_backend_batch *b) {
     for (int t = 0; t < b->n_tokens; t++) {
         float *cs = c->rope_cs + (size_t)t * hp->rope_dim;
         double p = (double)b->pos[t] * hp->rope_freq_scale;
+        const float *ff = (const float *)c->cm->mv->rope_freqs.data;
         for (int i = 0; i < half; i++) {
             double theta = p * pow((double)hp->rope_freq_base, -2.0 * i / hp->rope_dim);
+            if (ff) theta /= ff[i];
             cs[2 * i] = (float)cos(theta);
             cs[2 * i + 1] = (float)sin(theta);
         }

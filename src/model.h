@@ -145,6 +145,7 @@ static apr_result apr__model_vectors_to_f32(apr_model *m, apr_error *err) {
             int n = 0;
             if (l < 0) {
                 list[n++] = &m->view.output_norm;
+                list[n++] = &m->view.rope_freqs;
             } else {
                 apr_layer_view *L = &m->layers[l];
                 list[n++] = &L->attn_norm; list[n++] = &L->ffn_norm;
@@ -282,6 +283,8 @@ static apr_result apr__model_read(apr_model *m, apr_error *err) {
     r = apr__model_tensor(m, "output.weight", E, V, false, &m->view.output, err);
     if (r != APR_SUCCESS) return r;
     if (!m->view.output.data) m->view.output = m->view.tok_embd;
+    r = apr__model_tensor(m, "rope_freqs.weight", hp->rope_dim / 2, 0, false, &m->view.rope_freqs, err);
+    if (r != APR_SUCCESS) return r;
 
     m->layers = (apr_layer_view *)apr__calloc((size_t)hp->n_layer, sizeof(apr_layer_view));
     if (!m->layers) return apr__fail(err, APR_ERROR_OUT_OF_MEMORY, "out of memory");
@@ -336,7 +339,16 @@ static apr_result apr__model_read(apr_model *m, apr_error *err) {
     m->decode_bytes += apr_type_row_bytes(m->view.tok_embd.type, E);
     if (m->view.output.data == m->view.tok_embd.data) m->decode_bytes += m->view.tok_embd.size;
     (void)apr__view_elems;
-    return apr__model_vectors_to_f32(m, err);
+    r = apr__model_vectors_to_f32(m, err);
+    if (r != APR_SUCCESS) return r;
+    if (m->view.rope_freqs.data) {
+        const float *ff = (const float *)m->view.rope_freqs.data;
+        for (int64_t i = 0; i < m->view.rope_freqs.ne[0]; i++)
+            if (!(ff[i] > 0 && ff[i] < 1e30f))
+                return apr__fail(err, APR_ERROR_INVALID_FILE, "tensor rope_freqs.weight[%lld] = %g is not a positive number",
+                                 (long long)i, (double)ff[i]);
+    }
+    return APR_SUCCESS;
 }
 
 /* ---- description --------------------------------------------------------------------- */

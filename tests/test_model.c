@@ -610,6 +610,75 @@ static void test_backend_and_host_layers(void) {
     apr_model_free(m);
 }
 
+/* Llama 3.1 rope_freqs (all 2.0) must equal linear rope scaling by 2, and differ from none. */
+static bool write_rope_variant(const apr_gguf *src, const char *path, bool freqs, bool linear) {
+    apr_gguf_writer *w = NULL;
+    if (apr_gguf_writer_create(&w, NULL) != APR_SUCCESS) return false;
+    bool ok = true;
+    for (int64_t i = 0; i < apr_gguf_n_kv(src) && ok; i++) ok = apr_gguf_writer_copy_kv(w, src, i) == APR_SUCCESS;
+    if (linear) {
+        ok = ok && apr_gguf_writer_add_str(w, "llama.rope.scaling.type", "linear") == APR_SUCCESS;
+        ok = ok && apr_gguf_writer_add_f32(w, "llama.rope.scaling.factor", 2.0f) == APR_SUCCESS;
+    }
+    int64_t nt = apr_gguf_n_tensors(src);
+    for (int64_t i = 0; i < nt && ok; i++) {
+        const apr_gguf_tensor *t = apr_gguf_tensor_at(src, i);
+        char name[128];
+        snprintf(name, sizeof name, "%.*s", (int)t->name.len, t->name.ptr);
+        ok = apr_gguf_writer_add_tensor(w, name, t->type, t->n_dims, t->ne) == APR_SUCCESS;
+    }
+    float ff[4] = {2, 2, 2, 2};  /* stories260K: head_dim 8, rope_dim/2 = 4 */
+    int64_t ne[1] = {4};
+    if (freqs) ok = ok && apr_gguf_writer_add_tensor(w, "rope_freqs.weight", APR_TYPE_F32, 1, ne) == APR_SUCCESS;
+    ok = ok && apr_gguf_writer_begin_file(w, path, NULL) == APR_SUCCESS;
+    for (int64_t i = 0; i < nt && ok; i++) {
+        const apr_gguf_tensor *t = apr_gguf_tensor_at(src, i);
+        ok = apr_gguf_writer_write_tensor_data(w, t->data, (size_t)t->size) == APR_SUCCESS;
+    }
+    if (freqs) ok = ok && apr_gguf_writer_write_tensor_data(w, ff, sizeof ff) == APR_SUCCESS;
+    ok = ok && apr_gguf_writer_finish(w, NULL) == APR_SUCCESS;
+    apr_gguf_writer_free(w);
+    return ok;
+}
+
+static void test_rope_scaling(void) {
+    TEST("rope_freqs (Llama 3.1) == linear rope scaling, != none");
+    apr_gguf *src = NULL;
+    if (apr_gguf_open(test_shared("data/models/stories260K.gguf"), &src, NULL) != APR_SUCCESS) {
+        CHECK(0, "open");
+        return;
+    }
+    const char *path = "tests/bin/test_model_rope.gguf";
+    int32_t toks[12] = {1, 403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 20};
+    float *out[3] = {NULL, NULL, NULL};
+    int nv = 0;
+    for (int v = 0; v < 3; v++) {
+        bool ok = v == 0 ? true : write_rope_variant(src, path, v == 1, v == 2);
+        CHECK(ok, "write variant %d", v);
+        apr_error err;
+        apr_model *m = ok ? load(v == 0 ? test_shared("data/models/stories260K.gguf") : path, &err) : NULL;
+        CHECK(m != NULL, "load variant %d: %s", v, m ? "" : err.message);
+        if (!m) continue;
+        if (v == 1) CHECK(m->view.rope_freqs.data != NULL, "rope_freqs found");
+        if (v == 2) CHECK(fabsf(m->view.hp.rope_freq_scale - 0.5f) < 1e-7f, "freq scale %g", m->view.hp.rope_freq_scale);
+        nv = apr_model_n_vocab(m);
+        apr_context *c = make_ctx(m, 32, 0, 1, 1, APR_KV_F32);
+        if (c && apr_eval(c, toks, 12, 0) == APR_SUCCESS) {
+            out[v] = (float *)malloc(sizeof(float) * nv);
+            memcpy(out[v], apr_get_logits(c, -1), sizeof(float) * nv);
+        }
+        apr_context_free(c);
+        apr_model_free(m);
+    }
+    if (out[0] && out[1] && out[2]) {
+        CHECK(rel_err(out[1], out[2], nv) < 1e-6, "freqs vs linear: %g", rel_err(out[1], out[2], nv));
+        CHECK(rel_err(out[1], out[0], nv) > 1e-3, "scaling changes the logits: %g", rel_err(out[1], out[0], nv));
+    }
+    for (int v = 0; v < 3; v++) free(out[v]);
+    remove(path);
+    apr_gguf_close(src);
+}
+
 int main(void) {
     quick = getenv("APR_TEST_QUICK") != NULL;
     test_stories();
@@ -617,5 +686,6 @@ int main(void) {
     test_hf();
     test_backend_and_host_layers();
     test_bad_models();
+    test_rope_scaling();
     return test_finish();
 }
