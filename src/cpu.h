@@ -196,6 +196,61 @@ APR__TARGET_AVX2 static void apr__f16_to_f32_avx2(const uint8_t *src, float *dst
 }
 #endif
 
+/* The two inner loops of attention: a dot product and y += a*x over one head. */
+static float apr__att_dot_ref(const float *a, const float *b, int64_t n) {
+    float s = 0;
+    for (int64_t i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+static void apr__att_axpy_ref(float *y, float a, const float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+#if defined(APR__HAVE_X86_SIMD)
+APR__TARGET_AVX2 static float apr__att_dot_avx2(const float *a, const float *b, int64_t n) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+    }
+    for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+    acc0 = _mm256_add_ps(acc0, acc1);
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc0), _mm256_extractf128_ps(acc0, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    float s = _mm_cvtss_f32(h);
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+APR__TARGET_AVX2 static void apr__att_axpy_avx2(float *y, float a, const float *x, int64_t n) {
+    __m256 va = _mm256_set1_ps(a);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] += a * x[i];
+}
+#endif
+
+static float apr__att_dot(int simd, const float *a, const float *b, int64_t n) {
+#if defined(APR__HAVE_X86_SIMD)
+    if (simd >= 1) return apr__att_dot_avx2(a, b, n);
+#else
+    (void)simd;
+#endif
+    return apr__att_dot_ref(a, b, n);
+}
+
+static void apr__att_axpy(int simd, float *y, float a, const float *x, int64_t n) {
+#if defined(APR__HAVE_X86_SIMD)
+    if (simd >= 1) { apr__att_axpy_avx2(y, a, x, n); return; }
+#else
+    (void)simd;
+#endif
+    apr__att_axpy_ref(y, a, x, n);
+}
+
 static void apr__kv_load_fast(int simd, apr_kv_type t, const uint8_t *row, int64_t off, int64_t n, float *dst) {
 #if defined(APR__HAVE_X86_SIMD)
     if (simd >= 1 && t == APR_KV_F16) {
@@ -229,10 +284,7 @@ static void apr__att_worker(void *arg, int ith, int nth) {
         for (int32_t p = 0; p < n_kv; p++) {
             apr__kv_load_fast(c->simd, c->p.kv_type, apr__kv_row(c, c->k_cache, j->layer, seq, p), off, hd, kv);
             for (int g = 0; g < group; g++) {
-                const float *qh = q0 + (size_t)g * hd;
-                float s = 0;
-                for (int64_t d = 0; d < hd; d++) s += qh[d] * kv[d];
-                scores[(size_t)g * n_kv + p] = s * scale;
+                scores[(size_t)g * n_kv + p] = apr__att_dot(c->simd, q0 + (size_t)g * hd, kv, hd) * scale;
             }
         }
         for (int g = 0; g < group; g++) {
@@ -250,10 +302,8 @@ static void apr__att_worker(void *arg, int ith, int nth) {
         for (int64_t d = 0; d < group * hd; d++) o0[d] = 0;
         for (int32_t p = 0; p < n_kv; p++) {
             apr__kv_load_fast(c->simd, c->p.kv_type, apr__kv_row(c, c->v_cache, j->layer, seq, p), off, hd, kv);
-            for (int g = 0; g < group; g++) {
-                float w = scores[(size_t)g * n_kv + p], *o = o0 + (size_t)g * hd;
-                for (int64_t d = 0; d < hd; d++) o[d] += w * kv[d];
-            }
+            for (int g = 0; g < group; g++)
+                apr__att_axpy(c->simd, o0 + (size_t)g * hd, scores[(size_t)g * n_kv + p], kv, hd);
         }
     }
 }

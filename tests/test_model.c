@@ -679,8 +679,35 @@ static void test_rope_scaling(void) {
     apr_gguf_close(src);
 }
 
+/* ---- attention kernels: SIMD against the scalar reference ------------------------------- */
+
+static void test_att_kernels(void) {
+    TEST("attention dot/axpy: SIMD vs scalar at several sizes");
+    int simd = apr__simd_level();
+    float a[300], b[300], y0[300], y1[300];
+    for (int n = 1; n <= 260; n += (n < 20 ? 1 : 37)) {
+        for (int i = 0; i < n; i++) { a[i] = test_rand_normal(); b[i] = test_rand_normal(); y0[i] = y1[i] = test_rand_normal(); }
+        float r = apr__att_dot_ref(a, b, n), v = apr__att_dot(simd, a, b, n);
+        double mag = 0;
+        for (int i = 0; i < n; i++) mag += fabs((double)a[i] * b[i]);
+        CHECK(fabs((double)r - v) <= 1e-5 * (mag + 1), "dot n=%d: %g vs %g", n, r, v);
+        apr__att_axpy_ref(y0, 0.37f, a, n);
+        apr__att_axpy(simd, y1, 0.37f, a, n);
+        float worst = 0;
+        for (int i = 0; i < n; i++) worst = fmaxf(worst, fabsf(y0[i] - y1[i]));
+        CHECK(worst <= 1e-5f, "axpy n=%d: %g", n, worst);
+        unsigned char h[600];
+        float f0[300], f1[300];
+        apr__kv_store(APR_KV_F16, h, a, n);
+        apr__kv_load(APR_KV_F16, h, 0, n, f0);
+        apr__kv_load_fast(simd, APR_KV_F16, h, 0, n, f1);
+        CHECK(memcmp(f0, f1, sizeof(float) * n) == 0, "f16 load n=%d", n);
+    }
+}
+
 int main(void) {
     quick = getenv("APR_TEST_QUICK") != NULL;
+    test_att_kernels();
     test_stories();
     test_tiny_llama();
     test_hf();
