@@ -219,6 +219,7 @@ typedef struct srv_task {
     int32_t *prompt;
     int32_t n_prompt;
     int32_t max_tokens;           /* < 0: until end of generation / context full */
+    bool ignore_eos;              /* benchmarks: end-of-generation tokens are never sampled */
     apr_sampler_params sp;
     char **stop;
     int n_stop;
@@ -271,6 +272,8 @@ static struct srv_state {
     const apr_vocab *vocab;
     int n_ctx_slot;
     const char *template_name;
+    int32_t *eog;                 /* end-of-generation token ids (for ignore_eos) */
+    int32_t n_eog;
     int ready;                    /* model loaded, context created (SRV_READY) */
     int load_failed;
     int stop;                     /* SIGINT/SIGTERM (SRV_STOPPING, srv_request_stop) */
@@ -485,7 +488,7 @@ static void srv_inference_loop(void) {
         bool all_greedy = n_out > 0;
         for (int k = 0; k < n_out && all_greedy; k++) {
             const apr_sampler_params *sp = &g.slots[out_slot[k]].task->sp;
-            if (sp->temperature > 0 || ((sp->repeat_penalty != 1.0f || sp->frequency_penalty != 0.0f ||
+            if (sp->temperature > 0 || g.slots[out_slot[k]].task->ignore_eos || ((sp->repeat_penalty != 1.0f || sp->frequency_penalty != 0.0f ||
                                          sp->presence_penalty != 0.0f) && sp->repeat_last_n != 0))
                 all_greedy = false;
         }
@@ -527,6 +530,8 @@ static void srv_inference_loop(void) {
             } else {
                 float *logits = apr_get_logits(g.ctx, k);
                 if (!logits) { srv_slot_release(s, NULL, 500, "no logits"); continue; }
+                if (t->ignore_eos)
+                    for (int32_t e = 0; e < g.n_eog; e++) logits[g.eog[e]] = -INFINITY;
                 id = apr_sampler_sample(s->smpl, logits);
             }
             if (id < 0 || id >= n_vocab) { srv_slot_release(s, NULL, 500, "sampled an invalid token"); continue; }
@@ -601,6 +606,10 @@ static void srv_inference_thread(void *arg) {
         return;
     }
     g.n_ctx_slot = apr_context_n_ctx(g.ctx);
+    int32_t nv = apr_model_n_vocab(g.model);
+    g.eog = (int32_t *)malloc(sizeof(int32_t) * (size_t)(nv > 0 ? nv : 1));
+    for (int32_t i = 0; g.eog && i < nv; i++)
+        if (apr_vocab_is_eog(g.vocab, i)) g.eog[g.n_eog++] = i;
     g.template_name = g.cfg.chat_template ? g.cfg.chat_template : apr_model_chat_template(g.model);
     if (!g.template_name) g.template_name = "chatml";
     APR__ATOMIC_STORE(&g.ready, 1);
@@ -964,7 +973,8 @@ static bool srv_client_gone(srv_conn *c) {
         int r = srv_poll(&pf, 1, 0);
         if (r <= 0) return false;
         if (pf.revents & (POLLERR | POLLNVAL)) { c->closed = true; return true; }
-        if ((long)c->in.len > g.cfg.max_header_bytes + g.cfg.max_body) return false; /* stop reading; writes will tell */
+        /* bounded read-ahead of pipelined requests; past it, writes will tell */
+        if ((long)c->in.len > g.cfg.max_header_bytes + 65536) return false;
         char buf[4096];
         srv_ssize k = recv(c->fd, buf, (int)sizeof buf, 0);
         if (k > 0) { srv_bytes_add(&c->in, buf, (size_t)k); continue; }
@@ -1181,6 +1191,7 @@ static bool srv_build_task(srv_gen_req *r, const json_value *root, srv_reqerr *e
     }
     int64_t nch;
     if (!json_get_int(root, "n", 1, &nch) || nch != 1) return srv_bad(e, "'%s' must be 1", "n");
+    if (!json_get_bool(root, "ignore_eos", false, &t->ignore_eos)) return srv_bad(e, "'%s' must be a boolean", "ignore_eos");
     if (ollama) {
         const json_value *opt = json_get(root, "options");
         if (opt && opt->type != JSON_NULL && opt->type != JSON_OBJECT) return srv_bad(e, "'%s' must be an object", "options");
@@ -2207,6 +2218,7 @@ int main(int argc, char **argv) {
     if (g.model) apr_model_free(g.model);
     free(g.slots);
     free(g.conns);
+    free(g.eog);
     apr__cond_destroy(&g.work);
     apr__mutex_destroy(&g.mu);
 #if defined(_WIN32)

@@ -610,6 +610,16 @@ static void test_generation(void) {
     }
     resp_free(&r);
 
+    r = post("/v1/completions", "{\"prompt\":\"Once\",\"max_tokens\":300,\"ignore_eos\":true,\"temperature\":0}");
+    {
+        json_doc d;
+        if (parse(&d, &r)) {
+            CHECK(jint(json_get(d.root, "usage"), "completion_tokens") == 300, "ignore_eos: exactly max_tokens generated");
+            json_doc_free(&d);
+        } else CHECK(false, "ignore_eos: %d", r.status);
+    }
+    resp_free(&r);
+
     TEST("POST /v1/chat/completions (greedy = apr_generate on the template)");
     char *cp = chat_prompt("Tell me a story");
     CHECK(cp != NULL, "chat render");
