@@ -62,6 +62,24 @@ typedef char apr__chk_q8_K[sizeof(apr__block_q8_K) == 292 ? 1 : -1];
 typedef char apr__chk_iq4_nl[sizeof(apr__block_iq4_nl) == 18 ? 1 : -1];
 typedef char apr__chk_iq4_xs[sizeof(apr__block_iq4_xs) == 136 ? 1 : -1];
 
+/* A Q8_0 activation row is its blocks (ggml's layout) followed, at a 4-byte aligned offset,
+   by each block's scale as a float: kernels then need not convert the fp16 scale again
+   for every weight row. The float equals the fp16 value exactly. */
+static inline size_t apr__q8_0_scales_offset(int64_t n) { return ((size_t)(n / 32) * 34 + 3) & ~(size_t)3; }
+static inline const float *apr__q8_0_act_scales(const void *act, int64_t n) {
+    return (const float *)(const void *)((const uint8_t *)act + apr__q8_0_scales_offset(n));
+}
+static inline void apr__q8_0_write_scales(void *act, int64_t n) {
+    const apr__block_q8_0 *y = (const apr__block_q8_0 *)act;
+    uint8_t *base = (uint8_t *)act;
+    size_t end = (size_t)(n / 32) * 34, off = apr__q8_0_scales_offset(n);
+    memset(base + end, 0, off - end);
+    for (int64_t i = 0; i < n / 32; i++) {
+        float f = apr__fp16_to_fp32(y[i].d);
+        memcpy(base + off + 4 * (size_t)i, &f, 4);
+    }
+}
+
 /* The 16 non-linear levels of IQ4_NL / IQ4_XS. */
 static const int8_t apr__iq4nl_values[16] = {
     -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113
@@ -324,6 +342,7 @@ static void apr__quantize_q8_0_ref(const float *x, void *dst, int64_t n) {
         y[i].d = apr__fp32_to_fp16(d);
         for (int j = 0; j < 32; j++) y[i].qs[j] = (int8_t)apr__round_i(x[j] * id);
     }
+    apr__q8_0_write_scales(dst, n);
 }
 
 static void apr__quantize_q8_1_ref(const float *x, void *dst, int64_t n) {
@@ -782,19 +801,20 @@ APR__TARGET_AVX2 static inline __m256i apr__iq4_nl_dot_x32(const apr__block_iq4_
         const BLOCK *x = (const BLOCK *)w;                                                      \
         const apr__block_q8_0 *y = (const apr__block_q8_0 *)act;                                \
         const int64_t nb = n / 32;                                                              \
+        const float *sa = apr__q8_0_act_scales(act, n);                                         \
         __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();                          \
         int64_t i = 0;                                                                          \
         for (; i + 2 <= nb; i += 2) {                                                           \
             __m256i s0 = DOTFN(&x[i], _mm256_loadu_si256((const __m256i *)y[i].qs));            \
             __m256i s1 = DOTFN(&x[i + 1], _mm256_loadu_si256((const __m256i *)y[i + 1].qs));    \
-            __m256 d0 = _mm256_set1_ps(apr__h2f(x[i].d) * apr__h2f(y[i].d));                    \
-            __m256 d1 = _mm256_set1_ps(apr__h2f(x[i + 1].d) * apr__h2f(y[i + 1].d));            \
+            __m256 d0 = _mm256_set1_ps(apr__h2f(x[i].d) * sa[i]);                               \
+            __m256 d1 = _mm256_set1_ps(apr__h2f(x[i + 1].d) * sa[i + 1]);                       \
             acc0 = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(s0), acc0);                           \
             acc1 = _mm256_fmadd_ps(d1, _mm256_cvtepi32_ps(s1), acc1);                           \
         }                                                                                       \
         for (; i < nb; i++) {                                                                   \
             __m256i s0 = DOTFN(&x[i], _mm256_loadu_si256((const __m256i *)y[i].qs));            \
-            __m256 d0 = _mm256_set1_ps(apr__h2f(x[i].d) * apr__h2f(y[i].d));                    \
+            __m256 d0 = _mm256_set1_ps(apr__h2f(x[i].d) * sa[i]);                               \
             acc0 = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(s0), acc0);                           \
         }                                                                                       \
         *out = apr__hsum_f32x8(_mm256_add_ps(acc0, acc1));                                      \
@@ -1046,6 +1066,7 @@ APR__TARGET_AVX2 static void apr__quantize_q8_0_avx2(const float *x, void *dst, 
         y[i].d = apr__fp32_to_fp16(amax / 127.0f);
         _mm256_storeu_si256((__m256i *)y[i].qs, apr__round_pack_x32(x, _mm256_set1_ps(id)));
     }
+    apr__q8_0_write_scales(dst, n);
 }
 
 APR__TARGET_AVX2 static void apr__quantize_q8_1_avx2(const float *x, void *dst, int64_t n) {
@@ -1121,7 +1142,8 @@ APR__TARGET_AVX2 static APR__INLINE void apr__tile32_avx2(const int kind, const 
             if (kind <= 1) p = _mm256_sub_epi16(_mm256_maddubs_epi16(q, a), _mm256_maddubs_epi16(off, a));
             else p = _mm256_maddubs_epi16(q, _mm256_sign_epi8(a, sg));
             const __m256i s = _mm256_madd_epi16(p, _mm256_set1_epi16(1));
-            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * apr__h2f(y->d)), _mm256_cvtepi32_ps(s), acc[t]);
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * apr__q8_0_act_scales(act + (size_t)t * act_stride, n)[i]),
+                                     _mm256_cvtepi32_ps(s), acc[t]);
         }
     }
     APR__UNROLL
@@ -1352,6 +1374,7 @@ APR__TARGET_AVX512VNNI static APR__INLINE void apr__vec_dot32_vnni(const int kin
     const size_t bsz = kind == 0 ? 18 : kind == 1 ? 22 : kind == 2 ? 34 : 18;
     const uint8_t *b = (const uint8_t *)w;
     const apr__block_q8_0 *y = (const apr__block_q8_0 *)act;
+    const float *sa = apr__q8_0_act_scales(act, n);
     const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)apr__iq4nl_values));
     const int64_t nb = n / 32;
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
@@ -1377,8 +1400,8 @@ APR__TARGET_AVX512VNNI static APR__INLINE void apr__vec_dot32_vnni(const int kin
         uint16_t d0, d1;
         memcpy(&d0, b, 2);
         memcpy(&d1, b + bsz, 2);
-        const __m512 d = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(apr__h2f(d0) * apr__h2f(y[i].d))),
-                                            _mm256_set1_ps(apr__h2f(d1) * apr__h2f(y[i + 1].d)), 1);
+        const __m512 d = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(apr__h2f(d0) * sa[i])),
+                                            _mm256_set1_ps(apr__h2f(d1) * sa[i + 1]), 1);
         if (i & 2) acc1 = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(s), acc1);
         else acc0 = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(s), acc0);
     }
@@ -1392,7 +1415,7 @@ APR__TARGET_AVX512VNNI static APR__INLINE void apr__vec_dot32_vnni(const int kin
         else s = apr__iq4_nl_dot_x32((const apr__block_iq4_nl *)b, a);
         uint16_t d0;
         memcpy(&d0, b, 2);
-        tail = apr__h2f(d0) * apr__h2f(y[i].d) * (float)apr__hsum_i32x8(s);
+        tail = apr__h2f(d0) * sa[i] * (float)apr__hsum_i32x8(s);
     }
     *out = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) + tail;
 }
@@ -1584,6 +1607,7 @@ static inline void apr__neon_block32(int kind, const uint8_t *b, int8x16_t *w0, 
 static inline void apr__vec_dot32_neon(int kind, size_t bsz, int64_t n, float *out, const void *w, const void *act) {
     const uint8_t *b = (const uint8_t *)w;
     const apr__block_q8_0 *y = (const apr__block_q8_0 *)act;
+    const float *sa = apr__q8_0_act_scales(act, n);
     float32x4_t acc0 = vdupq_n_f32(0), acc1 = vdupq_n_f32(0);
     const int64_t nb = n / 32;
     int64_t i = 0;
@@ -1594,15 +1618,15 @@ static inline void apr__vec_dot32_neon(int kind, size_t bsz, int64_t n, float *o
         uint16_t d0, d1;
         memcpy(&d0, b, 2);
         memcpy(&d1, b + bsz, 2);
-        acc0 = vfmaq_n_f32(acc0, vcvtq_f32_s32(apr__sdot_x32(w0, w1, y[i].qs)), apr__fp16_to_fp32(d0) * apr__fp16_to_fp32(y[i].d));
-        acc1 = vfmaq_n_f32(acc1, vcvtq_f32_s32(apr__sdot_x32(w2, w3, y[i + 1].qs)), apr__fp16_to_fp32(d1) * apr__fp16_to_fp32(y[i + 1].d));
+        acc0 = vfmaq_n_f32(acc0, vcvtq_f32_s32(apr__sdot_x32(w0, w1, y[i].qs)), apr__fp16_to_fp32(d0) * sa[i]);
+        acc1 = vfmaq_n_f32(acc1, vcvtq_f32_s32(apr__sdot_x32(w2, w3, y[i + 1].qs)), apr__fp16_to_fp32(d1) * sa[i + 1]);
     }
     for (; i < nb; i++, b += bsz) {
         int8x16_t w0, w1;
         apr__neon_block32(kind, b, &w0, &w1);
         uint16_t d0;
         memcpy(&d0, b, 2);
-        acc0 = vfmaq_n_f32(acc0, vcvtq_f32_s32(apr__sdot_x32(w0, w1, y[i].qs)), apr__fp16_to_fp32(d0) * apr__fp16_to_fp32(y[i].d));
+        acc0 = vfmaq_n_f32(acc0, vcvtq_f32_s32(apr__sdot_x32(w0, w1, y[i].qs)), apr__fp16_to_fp32(d0) * sa[i]);
     }
     *out = vaddvq_f32(vaddq_f32(acc0, acc1));
 }
@@ -1711,6 +1735,7 @@ static void apr__quantize_q8_0_neon(const float *x, void *dst, int64_t n) {
         vst1q_s8(y[i].qs, apr__round_pack_neon(x, id));
         vst1q_s8(y[i].qs + 16, apr__round_pack_neon(x + 16, id));
     }
+    apr__q8_0_write_scales(dst, n);
 }
 
 static void apr__quantize_q8_K_neon(const float *x, void *dst, int64_t n) {
@@ -1789,7 +1814,7 @@ APR__IMPL apr_result apr_dequantize_row(int type, const void *src, float *dst, i
 static size_t apr__act_row_bytes(int act_type, int64_t n) {
     switch (act_type) {
     case APR_TYPE_F32: return (size_t)n * 4;
-    case APR_TYPE_Q8_0: return (size_t)(n / 32) * sizeof(apr__block_q8_0);
+    case APR_TYPE_Q8_0: return apr__q8_0_scales_offset(n) + (size_t)(n / 32) * 4;
     case APR_TYPE_Q8_1: return (size_t)(n / 32) * sizeof(apr__block_q8_1);
     case APR_TYPE_Q8_K: return (size_t)(n / 256) * sizeof(apr__block_q8_K);
     }
