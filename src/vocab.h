@@ -489,6 +489,7 @@ enum {
     APR__ST_DSLLM_PUNCT,  /* \s?[!-/:-~！-／：-～‘-‟　-。]+ */
     APR__ST_WS_END,       /* \s+$ */
     APR__ST_PUNCT_RUN,    /* [\p{P}\$\+<=>\^~\|]+ */
+    APR__ST_PUNCT_RUN_BT, /* [\p{P}\$\+<=>\^~\|`]+ (falcon) */
     APR__ST_DIGIT3        /* [0-9][0-9][0-9] */
 };
 
@@ -510,7 +511,7 @@ static const apr__pre_def apr__pre_defs[] = {
                       APR__ST_DIGITS, 0, 0}, false, false},
     {"deepseek-coder", {APR__ST_CRLF, APR__ST_WS_LETTERS, APR__ST_WS_PUNCT, APR__ST_CJK, APR__ST_DIGIT, 0, 0, 0},
      false, false},
-    {"falcon", {APR__ST_PUNCT_RUN, APR__ST_GPT2, APR__ST_DIGIT3, 0, 0, 0, 0, 0}, false, false},
+    {"falcon", {APR__ST_PUNCT_RUN_BT, APR__ST_GPT2, APR__ST_DIGIT3, 0, 0, 0, 0, 0}, false, false},
     {"starcoder|refact|command-r|smollm|codeshell|exaone|minerva-7b", {APR__ST_DIGIT, APR__ST_GPT2, 0, 0, 0, 0, 0, 0},
      false, false},
 };
@@ -1388,6 +1389,11 @@ static size_t apr__pre_match(int stage, const apr__tok_scratch *s, size_t p, siz
     case APR__ST_PUNCT_RUN: {
         size_t i = p;
         while (i < e && apr__is_punct_run(s->cp[i], s->fl[i])) i++;
+        return i;
+    }
+    case APR__ST_PUNCT_RUN_BT: {
+        size_t i = p;
+        while (i < e && (apr__is_punct_run(s->cp[i], s->fl[i]) || s->cp[i] == '`')) i++;
         return i;
     }
     case APR__ST_DIGIT3: {
