@@ -227,6 +227,8 @@ typedef struct srv_task {
     srv_task_state state;
     bool cancel;
     srv_bytes out;                /* text ready for the client */
+    srv_bytes out_cuts;           /* uint32 lengths of its pieces: one per token, so that
+                                     streams send one event per token as llama-server does */
     int32_t n_gen;
     const char *finish;           /* "stop", "length" */
     int err_status;               /* != 0: failed with this HTTP status */
@@ -329,7 +331,9 @@ static bool srv_slot_emit(srv_slot *s, bool final) {
     }
     if (upto > s->gen_sent) {
         apr__mutex_lock(&g.mu);
+        uint32_t piece = (uint32_t)(upto - s->gen_sent);
         srv_bytes_add(&t->out, gen + s->gen_sent, upto - s->gen_sent);
+        srv_bytes_add(&t->out_cuts, (const char *)&piece, sizeof piece);
         apr__cond_broadcast(&t->cond);
         apr__mutex_unlock(&g.mu);
         s->gen_sent = upto;
@@ -1003,6 +1007,7 @@ static void srv_task_free(srv_task *t) {
     for (int i = 0; i < t->n_stop; i++) free(t->stop[i]);
     free(t->stop);
     srv_bytes_free(&t->out);
+    srv_bytes_free(&t->out_cuts);
     apr__cond_destroy(&t->cond);
     free(t);
 }
@@ -1319,7 +1324,7 @@ static void srv_cancel_and_wait(srv_task *t) {
 }
 
 /* Waits for new text or the end. Returns false if the client went away (task cancelled). */
-static bool srv_wait_output(srv_conn *c, srv_task *t, srv_bytes *take, bool *done) {
+static bool srv_wait_output(srv_conn *c, srv_task *t, srv_bytes *take, srv_bytes *cuts, bool *done) {
     apr__mutex_lock(&g.mu);
     for (;;) {
         if (t->out.len > 0 || t->state == TASK_DONE) break;
@@ -1335,8 +1340,11 @@ static bool srv_wait_output(srv_conn *c, srv_task *t, srv_bytes *take, bool *don
         }
     }
     take->len = 0;
+    cuts->len = 0;
     if (t->out.len) srv_bytes_add(take, t->out.p, t->out.len);
+    if (t->out_cuts.len) srv_bytes_add(cuts, t->out_cuts.p, t->out_cuts.len);
     t->out.len = 0;
+    t->out_cuts.len = 0;
     *done = t->state == TASK_DONE;
     apr__mutex_unlock(&g.mu);
     return true;
@@ -1523,8 +1531,11 @@ static void srv_handle_generate(srv_conn *c, int api, const json_value *root) {
     snprintf(id, sizeof id, "%s-%llx%06llx", api == API_CHAT ? "chatcmpl" : "cmpl",
              (unsigned long long)(apr__time_ns() & 0xffffffffull), (unsigned long long)seqno);
     long long created = (long long)time(NULL);
-    srv_bytes take;
+    srv_bytes take, cuts;
     memset(&take, 0, sizeof take);
+    memset(&cuts, 0, sizeof cuts);
+    json_buf events;
+    json_buf_init(&events);
     json_buf b;
     json_buf_init(&b);
     bool done = false, alive = true;
@@ -1544,7 +1555,7 @@ static void srv_handle_generate(srv_conn *c, int api, const json_value *root) {
         json_buf_free(&h);
         bool first = true;
         while (alive && !done) {
-            if (!srv_wait_output(c, t, &take, &done)) { alive = false; break; }
+            if (!srv_wait_output(c, t, &take, &cuts, &done)) { alive = false; break; }
             if (done && t->err_status) break;
             if (!ollama && first) {
                 /* the first chunk carries the role (and, for chat, empty content) */
@@ -1552,11 +1563,19 @@ static void srv_handle_generate(srv_conn *c, int api, const json_value *root) {
                 if (api == API_CHAT && !srv_send_chunk(c, b.data, b.len)) { alive = false; break; }
                 first = false;
             }
-            if (take.len > 0) {
-                if (ollama) srv_ollama_obj(&b, &r, t, take.p, take.len, false);
-                else srv_openai_chunk(&b, &r, id, created, take.p, take.len, false, NULL);
-                if (!srv_send_chunk(c, b.data, b.len)) { alive = false; break; }
+            /* one event per token's text, all sent in one write */
+            json_buf_reset(&events);
+            size_t off = 0;
+            for (size_t k = 0; k + sizeof(uint32_t) <= cuts.len; k += sizeof(uint32_t)) {
+                uint32_t pl;
+                memcpy(&pl, cuts.p + k, sizeof pl);
+                if (pl == 0 || off + pl > take.len) continue;
+                if (ollama) srv_ollama_obj(&b, &r, t, take.p + off, pl, false);
+                else srv_openai_chunk(&b, &r, id, created, take.p + off, pl, false, NULL);
+                json_raw(&events, b.data, b.len);
+                off += pl;
             }
+            if (events.len > 0 && !srv_send_chunk(c, events.data, events.len)) { alive = false; break; }
         }
         if (!alive) {
             srv_cancel_and_wait(t);
@@ -1596,7 +1615,7 @@ static void srv_handle_generate(srv_conn *c, int api, const json_value *root) {
         memset(&all, 0, sizeof all);
         srv_bytes_add(&all, "", 0);
         while (!done) {
-            if (!srv_wait_output(c, t, &take, &done)) { alive = false; break; }
+            if (!srv_wait_output(c, t, &take, &cuts, &done)) { alive = false; break; }
             srv_bytes_add(&all, take.p ? take.p : "", take.len);
         }
         if (!alive) {
@@ -1634,6 +1653,8 @@ static void srv_handle_generate(srv_conn *c, int api, const json_value *root) {
         srv_bytes_free(&all);
     }
     srv_bytes_free(&take);
+    srv_bytes_free(&cuts);
+    json_buf_free(&events);
     json_buf_free(&b);
     srv_task_free(t);
 }

@@ -472,6 +472,8 @@ static char *check_openai_reply(const response *r, bool chat, int want_prompt, i
     return text;
 }
 
+static int last_stream_pieces; /* events with non-empty text in the last stream checked */
+
 /* Checks an OpenAI SSE stream; returns the concatenated text. */
 static char *check_openai_stream(const response *r, bool chat, bool usage, int want_prompt, int want_gen, const char *what) {
     CHECK(r->status == 200, "%s: status %d", what, r->status);
@@ -489,6 +491,7 @@ static char *check_openai_stream(const response *r, bool chat, bool usage, int w
     int last_data = n - 2;
     if (usage) last_data = n - 3;
     bool ok = true;
+    last_stream_pieces = 0;
     for (int i = 0; i < n - 1 && ok; i++) {
         json_doc d;
         if (!json_parse(&d, ev[i], strlen(ev[i]), 64, NULL, 0)) { CHECK(false, "%s: event %d JSON: %s", what, i, ev[i]); ok = false; break; }
@@ -522,8 +525,10 @@ static char *check_openai_stream(const response *r, bool chat, bool usage, int w
             if (i == 0) CHECK(jstr(delta, "role") && strcmp(jstr(delta, "role"), "assistant") == 0, "%s: first delta has the role", what);
             else CHECK(json_get(delta, "role") == NULL, "%s: role only in the first delta", what);
             if (jstr(delta, "content")) json_rawz(&text, jstr(delta, "content"));
+            if (jstr(delta, "content") && *jstr(delta, "content")) last_stream_pieces++;
         } else if (c0 && jstr(c0, "text")) {
             json_rawz(&text, jstr(c0, "text"));
+            if (*jstr(c0, "text")) last_stream_pieces++;
         }
         json_doc_free(&d);
     }
@@ -561,6 +566,7 @@ static void test_generation(void) {
     r = post("/v1/completions", body);
     got = check_openai_stream(&r, false, false, np, ng, "completion stream");
     CHECK(got && strcmp(got, want) == 0, "streamed text:\n got '%s'\nwant '%s'", got ? got : "", want);
+    CHECK(last_stream_pieces == ng, "one event per token: %d events, %d tokens", last_stream_pieces, ng);
     free(got);
     resp_free(&r);
 
