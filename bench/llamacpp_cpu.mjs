@@ -83,6 +83,10 @@ const model = await llama.loadModel({ modelPath: opt.model, gpuLayers: 0 });
 let nVocab = 0;
 for (const t of model.fileInfo.tensorInfo ?? []) if (t.name === "token_embd.weight") nVocab = Number(t.dimensions[1]);
 if (!nVocab) { console.error("cannot find token_embd.weight to size the vocabulary"); process.exit(1); }
+let nParams = 0;
+for (const t of model.fileInfo.tensorInfo ?? []) nParams += t.dimensions.reduce((a, d) => a * Number(d), 1);
+const meta = model.fileInfo.metadata?.general ?? {};
+const modelType = `${meta.architecture ?? "?"} ${meta.size_label ?? ""}`.replace(/ +$/, "");
 const bos = model.tokens.bos;
 const addBos = (model.tokens.shouldPrependBosToken ?? model.shouldPrependBosToken ?? false) && bos != null;
 
@@ -146,7 +150,7 @@ for (const threads of opt.t) {
             build_commit: `node-llama-cpp-${nlcVersion}`, build_number: 0, cpu_info: cpuInfo, gpu_info: "",
             backends: "CPU", engine: "llama.cpp",
             llama_cpp_release: llama.llamaCppRelease?.release ?? "", model_filename: opt.model,
-            model_type: "", model_size: fileSize, model_n_params: 0,
+            model_type: modelType, model_size: fileSize, model_n_params: nParams, cpu_features: llama.systemInfo,
             n_batch: opt.b, n_ubatch: opt.b, n_threads: threads, type_k: "f16", type_v: "f16",
             n_gpu_layers: 0, flash_attn: opt.fa, use_mmap: true, embeddings: false,
             n_prompt: np, n_gen: ng, n_depth: 0, test: name, test_time: new Date().toISOString().replace(/\.\d+Z$/, "Z"),

@@ -1256,6 +1256,7 @@ static void print_csv(const options *o, const common_info *ci, bench_result *rs,
    5x7 bitmap font, written as PNG by stb_image_write.
    ===================================================================================== */
 
+#ifdef BENCH_HAVE_STB
 typedef struct canvas { int w, h; unsigned char *px; } canvas;
 
 static void fill_rect(canvas *c, int x0, int y0, int x1, int y1, uint32_t rgb) {
@@ -1345,6 +1346,8 @@ static void fmt_value(double v, char *buf, size_t size) {
     else if (v >= 100) snprintf(buf, size, "%.1f", v);
     else snprintf(buf, size, "%.2f", v);
 }
+
+#endif
 
 static bool write_chart(const char *path, int W, int H, const char *title, bench_result *rs, int n,
                         const char *base_label, char *err, size_t err_size) {
