@@ -670,7 +670,11 @@ typedef struct apr_backend_host {
     void (*log)(void *log_user, apr_log_level level, const char *message);
     void *log_user;
     /* CPU fallback for layers that are not offloaded (partial offload): the plugin may
-       call this to run layers [l0, l1) of the CPU backend on host activations. */
+       call this to run layers [l0, l1) of the CPU backend on host activations (hidden:
+       n_tokens rows of n_embd floats, updated in place). cpu_ctx is the plugin's own
+       ctx_state (as its context_create returned it): the host keeps each context's CPU
+       KV cache and finds it by that pointer (NULL works only while the model has one
+       context). */
     void *cpu_user;
     apr_result (*cpu_layers)(void *cpu_user, void *cpu_ctx, int32_t l0, int32_t l1,
                              float *hidden, const apr_backend_batch *batch);

@@ -705,6 +705,73 @@ static void test_att_kernels(void) {
     }
 }
 
+/* ---- the CUDA plugin, where present (APR_CUDA_PATH or beside the test): same logits as
+   the CPU, whole and partial offload, two contexts. Skipped without a GPU. ---------------- */
+
+static void test_cuda_if_present(void) {
+    static const char *files[] = {"data/models/stories260K.gguf", "data/quant/tiny-llama-Q4_K.gguf",
+                                  "data/quant/tiny-llama-Q8_0.gguf", "tests/fixtures/hf-qwen2.gguf",
+                                  "tests/fixtures/hf-qwen3.gguf"};
+    int32_t toks[12] = {1, 103, 107, 61, 78, 132, 183, 86, 61, 76, 98, 20};
+    for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
+        const char *path = f < 3 ? test_shared(files[f]) : files[f];
+        apr_model *cpu = load(path, NULL);
+        if (!cpu) continue;
+        int nv = apr_model_n_vocab(cpu);
+        apr_context *cc = make_ctx(cpu, 64, 0, 1, 2, APR_KV_F16);
+        float *ref = (float *)malloc(sizeof(float) * nv);
+        bool have = cc && apr_eval(cc, toks, 12, 0) == APR_SUCCESS;
+        if (have) memcpy(ref, apr_get_logits(cc, -1), sizeof(float) * nv);
+        apr_context_free(cc);
+        apr_model_free(cpu);
+        for (int ngl = -1; ngl <= 1 && have; ngl += 2) {
+            apr_model_params mp = apr_model_default_params();
+            mp.n_gpu_layers = ngl;
+            apr_model *m = NULL;
+            if (apr_model_load(path, &mp, &m, NULL) != APR_SUCCESS) continue;
+            if (strcmp(apr_model_backend(m), "CPU") == 0) {
+                if (f == 0 && ngl < 0) fprintf(stderr, "    (no CUDA backend here: skipped)\n");
+                apr_model_free(m);
+                break;
+            }
+            char name[160];
+            snprintf(name, sizeof name, "CUDA (%s, ngl %d) vs CPU: %s", apr_model_gpu_name(m), ngl, files[f]);
+            TEST(name);
+            /* quantized weights: activations are quantized on both sides, and these random
+               heavy-tailed models turn last-bit differences into percent (see above) */
+            double tol = f == 1 || f == 2 ? 0.06 : 2e-3;
+            apr_context *c1 = make_ctx(m, 64, 0, 1, 2, APR_KV_F16), *c2 = NULL;
+            CHECK(c1 != NULL, "context");
+            for (int k = 0; k < 2 && c1; k++) {
+                /* the second round with two contexts: partial offload must find each
+                   context's CPU half by the plugin's context pointer */
+                if (k == 1) c2 = make_ctx(m, 64, 0, 1, 2, APR_KV_F16);
+                apr_context *c = k ? c2 : c1;
+                if (!c) break;
+                CHECK(apr_eval(c, toks, 12, 0) == APR_SUCCESS, "eval (%d contexts): %s", k + 1, apr_context_last_error(c));
+                float *l = apr_get_logits(c, -1);
+                double e = l ? rel_err(l, ref, nv) : 1;
+                CHECK(e < tol, "rel err %g", e);
+                fprintf(stderr, "    %d context(s): rel err %.2e\n", k + 1, e);
+            }
+            if (c1) {
+                int32_t am = -1;
+                apr_batch b;
+                memset(&b, 0, sizeof b);
+                b.n_tokens = 1;
+                b.tokens = &toks[11];
+                apr_seq_truncate(c1, 0, 11);
+                CHECK(apr_decode_argmax(c1, &b, &am) == APR_SUCCESS && (am == argmax(ref, nv) || tol > 0.01),
+                      "argmax %d", am);
+            }
+            apr_context_free(c1);
+            apr_context_free(c2);
+            apr_model_free(m);
+        }
+        free(ref);
+    }
+}
+
 int main(void) {
     quick = getenv("APR_TEST_QUICK") != NULL;
     test_att_kernels();
@@ -714,5 +781,6 @@ int main(void) {
     test_backend_and_host_layers();
     test_bad_models();
     test_rope_scaling();
+    test_cuda_if_present();
     return test_finish();
 }
