@@ -15,8 +15,8 @@
 // off, F16 KV cache: node-llama-cpp's defaults on the CPU); one warm-up (the prompt, then
 // one generated token), then -r timed runs, each starting from an empty KV cache:
 //   pp N: N random token ids (BOS first when the model adds one) evaluated with
-//         sequence.evaluateWithoutGeneratingNewTokens (no logits are computed, which
-//         llama-bench's prompt test skips too except for the last token);
+//         sequence.controlledEvaluate, logits (and a greedy pick) for the last token only,
+//         as llama-bench's prompt test and apr-bench's apr_eval;
 //   tg N: starting from one token, N steps of sequence.evaluate with greedy sampling
 //         (temperature 0): each step decodes one token, computes its logits and picks
 //         the argmax in llama.cpp's sampler chain, the same work apr-bench's
@@ -97,8 +97,12 @@ function rand() {  // xorshift64
 }
 const randomTokens = (n, first) => { const a = []; for (let i = 0; i < n; i++) a.push(rand()); if (first && addBos && n > 0) a[0] = bos; return a; };
 
+// Logits of the last prompt token only (and its greedy pick), as llama-bench's prompt test.
 async function prompt(seq, n, first) {
-    await seq.evaluateWithoutGeneratingNewTokens(randomTokens(n, first));
+    const toks = randomTokens(n, first);
+    const input = toks.map((t, i) => i === n - 1 ? [t, { generateNext: { token: true, options: { temperature: 0 } } }] : t);
+    const out = await seq.controlledEvaluate(input);
+    if (!out[n - 1] || out[n - 1].next?.token == null) throw new Error("no token after the prompt");
 }
 async function generate(seq, n, first) {
     const start = first && addBos ? bos : rand();
