@@ -35,6 +35,272 @@ static int cmp_desc(const void *a, const void *b) {
     return x > y ? -1 : x < y ? 1 : 0;
 }
 
+/* ---- generation loop with a real model (stories260K) ------------------------------------ */
+
+typedef struct collect {
+    char text[8192];
+    size_t len;
+    int32_t tokens[1024];
+    int n_tokens;
+    int refuse_token_at;      /* on_token returns false at this count (0: never) */
+    int cancel_after_text;    /* sets *cancel after this many on_text calls (0: never) */
+    int n_text_calls;
+    volatile int *cancel;
+    bool bad_utf8;
+} collect;
+
+static bool utf8_complete(const char *s, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = (unsigned char)s[i];
+        size_t k = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        if (k == 0 || i + k > n) return false;
+        for (size_t j = 1; j < k; j++)
+            if (((unsigned char)s[i + j] >> 6) != 2) return false;
+        i += k;
+    }
+    return true;
+}
+
+static bool col_text(void *user, const char *s, size_t n) {
+    collect *c = (collect *)user;
+    if (!utf8_complete(s, n)) c->bad_utf8 = true;
+    if (c->len + n < sizeof c->text) {
+        memcpy(c->text + c->len, s, n);
+        c->len += n;
+        c->text[c->len] = 0;
+    }
+    c->n_text_calls++;
+    if (c->cancel_after_text && c->n_text_calls >= c->cancel_after_text && c->cancel) *c->cancel = 1;
+    return true;
+}
+
+static bool col_token(void *user, int32_t t) {
+    collect *c = (collect *)user;
+    if (c->n_tokens < 1024) c->tokens[c->n_tokens] = t;
+    c->n_tokens++;
+    return !(c->refuse_token_at && c->n_tokens >= c->refuse_token_at);
+}
+
+static apr_result gen(apr_context *ctx, const char *prompt, apr_generate_params gp, collect *c,
+                      apr_generate_stats *st) {
+    memset(c->text, 0, 16);
+    c->len = 0;
+    c->n_tokens = 0;
+    c->n_text_calls = 0;
+    c->bad_utf8 = false;
+    gp.on_text = col_text;
+    gp.on_token = col_token;
+    gp.user = c;
+    return apr_generate(ctx, prompt, &gp, st);
+}
+
+static void test_generation(void) {
+    apr_model *model = NULL;
+    apr_context *ctx = NULL;
+    apr_error err;
+    apr_model_params mp = apr_model_default_params();
+    mp.cpu_only = true;
+    mp.n_gpu_layers = 0;
+    TEST("generate: load stories260K");
+    apr_result r = apr_model_load(test_shared("data/models/stories260K.gguf"), &mp, &model, &err);
+    CHECK(r == APR_SUCCESS, "load: %s", err.message);
+    if (r != APR_SUCCESS) return;
+    apr_context_params cp = apr_context_default_params();
+    cp.n_ctx = 256;
+    cp.n_threads = 1;
+    r = apr_context_create(model, &cp, &ctx, &err);
+    CHECK(r == APR_SUCCESS, "context: %s", err.message);
+    if (r != APR_SUCCESS) {
+        apr_model_free(model);
+        return;
+    }
+    char *want = (char *)test_read_file(test_shared("data/models/stories260K.greedy200.txt"), NULL);
+    collect *c = (collect *)calloc(1, sizeof *c);
+    apr_generate_stats st;
+    apr_generate_params gp = apr_generate_default_params();
+    CHECK(gp.max_tokens < 0 && gp.add_bos && gp.parse_special && !gp.keep_history, "defaults");
+    gp.sampling.temperature = 0.0f;
+
+    TEST("generate: greedy 200 tokens from BOS = llama2.c's output");
+    gp.max_tokens = 200;
+    r = gen(ctx, "", gp, c, &st);
+    CHECK(r == APR_SUCCESS && st.stop_reason == APR_STOP_LENGTH && st.n_generated_tokens == 200 &&
+          st.n_prompt_tokens == 1, "r %d reason %d gen %d prompt %d", r, st.stop_reason,
+          st.n_generated_tokens, st.n_prompt_tokens);
+    CHECK(want && c->text[0] == ' ' && strcmp(c->text + 1, want) == 0, "text [%s]", c->text);
+    static const int32_t first_ids[10] = {403, 407, 261, 378, 432, 383, 286, 261, 376, 298};
+    CHECK(c->n_tokens == 200 && memcmp(c->tokens, first_ids, sizeof first_ids) == 0, "first ids %d %d %d",
+          c->tokens[0], c->tokens[1], c->tokens[2]);
+    CHECK(!c->bad_utf8, "only complete UTF-8 handed out");
+    CHECK(apr_seq_pos(ctx, 0) == 200, "BOS + 199 decoded tokens held: %d", apr_seq_pos(ctx, 0));
+    CHECK(st.prompt_seconds >= 0 && st.generate_seconds > 0, "timings");
+    int32_t all[200];
+    memcpy(all, c->tokens, sizeof all);
+    char full[8192];
+    snprintf(full, sizeof full, "%s", c->text);
+
+    TEST("generate: greedy with a penalty-free sampler path equals the argmax path");
+    {
+        apr_generate_params g2 = gp;
+        g2.sampling.temperature = 0.0f;
+        g2.sampling.repeat_penalty = 1.0f;
+        g2.sampling.repeat_last_n = 0;   /* history off: the sampler, not decode_argmax */
+        g2.sampling.presence_penalty = 0.0f;
+        g2.max_tokens = 50;
+        r = gen(ctx, "", g2, c, &st);
+        CHECK(r == APR_SUCCESS && c->n_tokens == 50 && memcmp(c->tokens, all, 50 * sizeof(int32_t)) == 0,
+              "same tokens");
+        g2.sampling.repeat_penalty = 1.3f;
+        g2.sampling.repeat_last_n = 64;
+        r = gen(ctx, "", g2, c, &st);
+        CHECK(r == APR_SUCCESS && c->n_tokens == 50 && memcmp(c->tokens, all, 50 * sizeof(int32_t)) != 0,
+              "a repeat penalty changes greedy output");
+    }
+
+    TEST("generate: max_tokens");
+    gp.max_tokens = 10;
+    r = gen(ctx, "", gp, c, &st);
+    CHECK(r == APR_SUCCESS && st.stop_reason == APR_STOP_LENGTH && st.n_generated_tokens == 10 &&
+          strncmp(full, c->text, c->len) == 0 && c->len > 20, "[%s]", c->text);
+    CHECK(apr_seq_pos(ctx, 0) == 10, "the 10th token is not decoded: %d", apr_seq_pos(ctx, 0));
+    gp.max_tokens = 0;
+    r = gen(ctx, "", gp, c, &st);
+    CHECK(r == APR_SUCCESS && st.n_generated_tokens == 0 && c->len == 0 && st.stop_reason == APR_STOP_LENGTH,
+          "max_tokens 0");
+
+    TEST("generate: keep_history continues the sequence");
+    {
+        gp.max_tokens = 10;
+        r = gen(ctx, "", gp, c, &st);
+        char piece[64];
+        int32_t pl = apr_token_to_piece(apr_model_vocab(model), c->tokens[9], piece, sizeof piece - 1, false);
+        piece[pl > 0 ? pl : 0] = 0;
+        /* SentencePiece adds the leading space itself (add_space_prefix) */
+        const char *ptxt = piece[0] == ' ' ? piece + 1 : piece;
+        apr_generate_params g2 = gp;
+        g2.keep_history = true;
+        g2.parse_special = false;
+        r = gen(ctx, ptxt, g2, c, &st);
+        CHECK(r == APR_SUCCESS && st.n_prompt_tokens == 1, "prompt [%s] -> %d tokens (no BOS)", piece,
+              st.n_prompt_tokens);
+        CHECK(c->n_tokens == 10 && memcmp(c->tokens, all + 10, 10 * sizeof(int32_t)) == 0,
+              "tokens 11..20 of the single run");
+        CHECK(apr_seq_pos(ctx, 0) == 20, "held %d", apr_seq_pos(ctx, 0));
+        r = gen(ctx, "", gp, c, &st);  /* no keep_history: starts over */
+        CHECK(r == APR_SUCCESS && memcmp(c->tokens, all, 10 * sizeof(int32_t)) == 0, "cleared");
+    }
+
+    TEST("generate: stop strings");
+    {
+        gp.max_tokens = 200;
+        const char *stops[3] = {"Lily", "zzz never", "girl named L"};
+        gp.stop = stops;
+        gp.n_stop = 1;
+        r = gen(ctx, "", gp, c, &st);
+        CHECK(r == APR_SUCCESS && st.stop_reason == APR_STOP_STRING &&
+              strcmp(c->text, " Once upon a time, there was a little girl named ") == 0, "[%s]", c->text);
+        gp.n_stop = 3;  /* the earliest match wins; a stop string spanning tokens */
+        r = gen(ctx, "", gp, c, &st);
+        CHECK(r == APR_SUCCESS && st.stop_reason == APR_STOP_STRING &&
+              strcmp(c->text, " Once upon a time, there was a little ") == 0, "[%s]", c->text);
+        /* a prefix that is held back and then released */
+        const char *tricky[2] = {"time, there was a little girl named Bob", "She loved to play outside in the garden"};
+        gp.stop = tricky;
+        gp.n_stop = 2;
+        r = gen(ctx, "", gp, c, &st);
+        CHECK(r == APR_SUCCESS && st.stop_reason == APR_STOP_LENGTH && strcmp(c->text, full) == 0,
+              "held text released: [%s]", c->text);
+        const char *at_end[1] = {"so she"};  /* the very last words */
+        gp.stop = at_end;
+        gp.n_stop = 1;
+        r = gen(ctx, "", gp, c, &st);
+        CHECK(r == APR_SUCCESS && st.stop_reason == APR_STOP_STRING && c->len + 6 == strlen(full) &&
+              strncmp(c->text, full, c->len) == 0, "stop at the end [%s]", c->text + (c->len > 20 ? c->len - 20 : 0));
+        gp.stop = NULL;
+        gp.n_stop = 0;
+    }
+
+    TEST("generate: cancel");
+    {
+        gp.max_tokens = 200;
+        c->refuse_token_at = 5;
+        r = gen(ctx, "", gp, c, &st);
+        CHECK(r == APR_SUCCESS && st.stop_reason == APR_STOP_CANCELLED && c->n_tokens == 5, "on_token false: %d %d",
+              st.stop_reason, c->n_tokens);
+        c->refuse_token_at = 0;
+        volatile int flag = 0;
+        gp.cancel = &flag;
+        c->cancel = &flag;
+        c->cancel_after_text = 3;
+        r = gen(ctx, "", gp, c, &st);
+        CHECK(r == APR_SUCCESS && st.stop_reason == APR_STOP_CANCELLED && c->n_tokens == 3,
+              "*cancel: reason %d tokens %d", st.stop_reason, c->n_tokens);
+        c->cancel_after_text = 0;
+        flag = 1;
+        r = gen(ctx, "", gp, c, &st);
+        CHECK(r == APR_SUCCESS && st.stop_reason == APR_STOP_CANCELLED && c->n_tokens == 0, "set before");
+        gp.cancel = NULL;
+    }
+
+    TEST("generate: context full");
+    {
+        apr_context *small = NULL;
+        apr_context_params sp = cp;
+        sp.n_ctx = 32;
+        r = apr_context_create(model, &sp, &small, &err);
+        CHECK(r == APR_SUCCESS, "context: %s", err.message);
+        if (small) {
+            gp.max_tokens = -1;
+            r = gen(small, "", gp, c, &st);
+            CHECK(r == APR_SUCCESS && st.stop_reason == APR_STOP_CONTEXT_FULL && st.n_generated_tokens == 32 &&
+                  memcmp(c->tokens, all, 32 * sizeof(int32_t)) == 0, "reason %d gen %d", st.stop_reason,
+                  st.n_generated_tokens);
+            char longp[400];
+            memset(longp, 0, sizeof longp);
+            for (int i = 0; i < 40; i++) strcat(longp, " time");
+            r = gen(small, longp, gp, c, &st);
+            CHECK(r == APR_ERROR_CONTEXT_FULL && st.stop_reason == APR_STOP_CONTEXT_FULL && c->len == 0,
+                  "prompt too long: %d", r);
+            apr_context_free(small);
+        }
+    }
+
+    TEST("generate: sampling with a seed");
+    {
+        apr_generate_params g2 = apr_generate_default_params();
+        g2.max_tokens = 40;
+        g2.sampling.seed = 11;
+        char a[8192];
+        r = gen(ctx, "Once upon a time", g2, c, &st);
+        snprintf(a, sizeof a, "%s", c->text);
+        r = gen(ctx, "Once upon a time", g2, c, &st);
+        CHECK(r == APR_SUCCESS && strcmp(a, c->text) == 0 && c->len > 0, "same seed same text");
+        bool differs = false;
+        for (uint64_t seed = 12; seed < 16 && !differs; seed++) {
+            g2.sampling.seed = seed;
+            gen(ctx, "Once upon a time", g2, c, &st);
+            differs = strcmp(a, c->text) != 0;
+        }
+        CHECK(differs, "another seed, another text");
+        CHECK(st.n_prompt_tokens == 5, "BOS + 4 prompt tokens: %d", st.n_prompt_tokens);
+    }
+
+    TEST("generate: bad arguments");
+    CHECK(apr_generate(NULL, "x", &gp, &st) == APR_ERROR_INVALID_ARGUMENT, "NULL ctx");
+    CHECK(apr_generate(ctx, NULL, &gp, &st) == APR_ERROR_INVALID_ARGUMENT, "NULL prompt");
+    gp.seq = 5;
+    CHECK(apr_generate(ctx, "x", &gp, &st) == APR_ERROR_INVALID_ARGUMENT, "bad seq");
+    gp.seq = 0;
+    gp.add_bos = false;
+    CHECK(apr_generate(ctx, "", &gp, &st) == APR_ERROR_INVALID_ARGUMENT, "nothing to evaluate");
+
+    free(c);
+    free(want);
+    apr_context_free(ctx);
+    apr_model_free(model);
+}
+
 int main(void) {
     const int quick = getenv("APR_TEST_QUICK") != NULL;
     enum { N = 1000 };
@@ -356,5 +622,6 @@ int main(void) {
         CHECK(ms_k < 20.0 && ms_p < 40.0, "too slow: %.2f %.2f ms", ms_k, ms_p);
         free(big);
     }
+    test_generation();
     return test_finish();
 }
