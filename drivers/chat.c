@@ -367,8 +367,9 @@ static char *hf_fetch(const char *spec) {
     char *listing = run_capture(cmd, &status);
     if (!listing || status != 0 || !*listing) {
         free(listing);
-        die("could not fetch the model list of %s/%s from %s (offline?); download the GGUF yourself and pass it with -m FILE",
-            user, repo, ep);
+        const char *hint = getenv("APR_CHAT_LOCAL_HINT");  /* set by tools/chat.sh (make chat) */
+        die("could not fetch the file list of %s/%s from %s (offline?); to use a local GGUF file: %s", user, repo,
+            ep, hint && *hint ? hint : PROG " -m FILE.gguf");
     }
     json_doc doc;
     char jerr[128];

@@ -383,6 +383,25 @@ int main(void) {
         int rc = run(env, "-hf test/tiny-GGUF -p x", NULL);
         CHECK(rc == 1 && count_lines(g_err) == 1 && strstr(g_err, "-m"), "offline: rc %d [%s]", rc, g_err);
     }
+    TEST("tools/chat.sh (make chat)");
+    {
+        char cmd[4096], out_path[512], err_path[512];
+        snprintf(out_path, sizeof out_path, "%s/sh.out", g_dir);
+        snprintf(err_path, sizeof err_path, "%s/sh.err", g_dir);
+        snprintf(cmd, sizeof cmd, "HF_ENDPOINT=http://127.0.0.1:9 APR_CACHE=%s/cache3 tools/chat.sh </dev/null >%s 2>%s",
+                 g_dir, out_path, err_path);
+        int st = system(cmd);
+        char *err = (char *)test_read_file(err_path, NULL);
+        CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1 && err && count_lines(err) == 1 && strstr(err, "MODEL="),
+              "offline: one line naming MODEL=: [%s]", err ? err : "");
+        free(err);
+        snprintf(cmd, sizeof cmd, "printf 'Hi\n/exit\n' | MODEL=%s ARGS='--temp 0 -n 4' tools/chat.sh >%s 2>%s",
+                 stories, out_path, err_path);
+        st = system(cmd);
+        char *out = (char *)test_read_file(out_path, NULL);
+        CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0 && out && out[0], "MODEL=file chats: [%s]", out ? out : "");
+        free(out);
+    }
     free(greedy);
     free(g_out);
     free(g_err);
