@@ -141,6 +141,8 @@ APR__IMPL apr_result apr_context_create(apr_model *model, const apr_context_para
     bp.n_ctx = p.n_ctx ? p.n_ctx : (train > 0 && train < 4096 ? train : 4096);
     bp.n_seq = p.n_seq ? p.n_seq : 1;
     bp.n_batch = p.n_batch ? p.n_batch : 512;
+    /* a pass never holds more tokens than the cache has room for */
+    if ((int64_t)bp.n_batch > (int64_t)bp.n_ctx * bp.n_seq) bp.n_batch = (int32_t)APR__MIN((int64_t)bp.n_ctx * bp.n_seq, (int64_t)1 << 24);
     bp.n_threads = p.n_threads ? p.n_threads : model->n_threads;
     bp.kv_type = p.kv_type;
     apr_context *c = (apr_context *)apr__calloc(1, sizeof *c);
@@ -148,7 +150,7 @@ APR__IMPL apr_result apr_context_create(apr_model *model, const apr_context_para
     c->model = model;
     c->vt = model->backend;
     c->bp = bp;
-    c->seq_len = (int32_t *)apr__calloc((size_t)(3 * bp.n_seq + 3 * bp.n_batch), sizeof(int32_t));
+    c->seq_len = (int32_t *)apr__calloc((size_t)3 * (size_t)bp.n_seq + (size_t)3 * (size_t)bp.n_batch, sizeof(int32_t));
     if (!c->seq_len) {
         APR_FREE(c);
         return apr__fail(err, APR_ERROR_OUT_OF_MEMORY, "out of memory");

@@ -206,8 +206,14 @@ static apr_result apr__model_read(apr_model *m, apr_error *err) {
     if (hp->n_head % hp->n_head_kv != 0)
         return apr__fail(err, APR_ERROR_INVALID_FILE, "%s.attention.head_count %d is not a multiple of head_count_kv %d",
                          a, hp->n_head, hp->n_head_kv);
-    hp->head_dim = hp->n_embd / hp->n_head;
+    hp->head_dim = 0;
     APR__HP("attention.key_length", false, 1, 65536, head_dim);
+    if (hp->head_dim == 0) {
+        if (hp->n_embd % hp->n_head != 0)
+            return apr__fail(err, APR_ERROR_INVALID_FILE, "%s.embedding_length %d is not a multiple of head_count %d",
+                             a, hp->n_embd, hp->n_head);
+        hp->head_dim = hp->n_embd / hp->n_head;
+    }
     {
         int32_t vl = hp->head_dim;
         r = apr__model_key_i32_range(g, a, "attention.value_length", false, 1, 65536, &vl, err);
@@ -215,9 +221,8 @@ static apr_result apr__model_read(apr_model *m, apr_error *err) {
         if (vl != hp->head_dim)
             return apr__fail(err, APR_ERROR_UNSUPPORTED, "%s.attention.value_length %d != key_length %d", a, vl, hp->head_dim);
     }
-    if (hp->arch != APR_ARCH_QWEN3 && hp->head_dim * hp->n_head != hp->n_embd)
-        return apr__fail(err, APR_ERROR_INVALID_FILE,
-                         "head_dim %d x head_count %d != embedding_length %d", hp->head_dim, hp->n_head, hp->n_embd);
+    /* head_dim x head_count may differ from embedding_length (Qwen3, Mistral Nemo): the
+       attention tensors' shapes below must agree with it */
     if (hp->head_dim % 2 != 0)
         return apr__fail(err, APR_ERROR_INVALID_FILE, "head dimension %d is odd", hp->head_dim);
     APR__HP("feed_forward_length", true, 1, 1 << 22, n_ff);
