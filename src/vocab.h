@@ -790,7 +790,7 @@ APR__IMPL apr_result apr_vocab_load(const apr_gguf *g, apr_vocab **out, apr_erro
     v->bos = v->eos = v->eot = v->eom = v->unk = v->pad = -1;
 
     /* token texts, copied so that the vocabulary does not depend on the file staying open */
-    uint64_t total = 0;
+    uint64_t total = 0, hsize = 1;
     for (int32_t i = 0; i < n; i++) total += apr_gguf_kv_arr_str(g, kt, (uint64_t)i).len;
     if (total >= UINT32_MAX) {
         rc = apr__fail(err, APR_ERROR_INVALID_FILE, "tokenizer.ggml.tokens: %llu bytes of text is too much",
@@ -803,7 +803,6 @@ APR__IMPL apr_result apr_vocab_load(const apr_gguf *g, apr_vocab **out, apr_erro
     v->type = (uint8_t *)APR_MALLOC((size_t)n);
     v->eog = (uint8_t *)apr__calloc((size_t)n, 1);
     v->byte_val = (int16_t *)APR_MALLOC((size_t)n * sizeof(int16_t));
-    uint64_t hsize = 1;
     while (hsize < (uint64_t)n * 2) hsize *= 2;
     v->hash = (int32_t *)APR_MALLOC((size_t)hsize * sizeof(int32_t));
     if (!v->text || !v->text_off || !v->scores || !v->type || !v->eog || !v->byte_val || !v->hash) {

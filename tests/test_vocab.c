@@ -324,6 +324,339 @@ static void test_stream(void) {
     apr_vocab_free(st);
 }
 
+/* ---- GGUF files built in memory ------------------------------------------------------ */
+
+typedef struct gbuf {
+    unsigned char *p;
+    size_t n, cap;
+    uint64_t n_kv;
+} gbuf;
+
+static void gb_put(gbuf *b, const void *d, size_t n) {
+    if (b->n + n > b->cap) {
+        b->cap = (b->n + n) * 2 + 64;
+        b->p = (unsigned char *)realloc(b->p, b->cap);
+    }
+    memcpy(b->p + b->n, d, n);
+    b->n += n;
+}
+static void gb_u32(gbuf *b, uint32_t v) { gb_put(b, &v, 4); }
+static void gb_u64(gbuf *b, uint64_t v) { gb_put(b, &v, 8); }
+static void gb_strn(gbuf *b, const char *s, size_t n) { gb_u64(b, n); gb_put(b, s, n); }
+static void gb_key(gbuf *b, const char *key, uint32_t type) { gb_strn(b, key, strlen(key)); gb_u32(b, type); b->n_kv++; }
+static void kv_str(gbuf *b, const char *key, const char *v) { gb_key(b, key, APR_GGUF_STRING); gb_strn(b, v, strlen(v)); }
+static void kv_u32(gbuf *b, const char *key, uint32_t v) { gb_key(b, key, APR_GGUF_UINT32); gb_u32(b, v); }
+static void kv_i32(gbuf *b, const char *key, int32_t v) { gb_key(b, key, APR_GGUF_INT32); gb_put(b, &v, 4); }
+static void kv_bool(gbuf *b, const char *key, bool v) { unsigned char c = v; gb_key(b, key, APR_GGUF_BOOL); gb_put(b, &c, 1); }
+static void kv_arr(gbuf *b, const char *key, uint32_t et, uint64_t n, const void *data, size_t elem) {
+    gb_key(b, key, APR_GGUF_ARRAY);
+    gb_u32(b, et);
+    gb_u64(b, n);
+    gb_put(b, data, (size_t)n * elem);
+}
+static void kv_strs(gbuf *b, const char *key, const char *const *v, uint64_t n) {
+    gb_key(b, key, APR_GGUF_ARRAY);
+    gb_u32(b, APR_GGUF_STRING);
+    gb_u64(b, n);
+    for (uint64_t i = 0; i < n; i++) gb_strn(b, v[i], strlen(v[i]));
+}
+
+/* Copy metadata entry i of g (the types vocabulary files use). */
+static void kv_copy(gbuf *b, const apr_gguf *g, int64_t i) {
+    apr_str k = apr_gguf_key(g, i);
+    char key[256];
+    snprintf(key, sizeof key, "%.*s", (int)k.len, k.ptr);
+    apr_gguf_value_type t = apr_gguf_kv_type(g, i);
+    if (t == APR_GGUF_STRING) {
+        apr_str v;
+        v.ptr = "";
+        v.len = 0;
+        apr_gguf_get_str(g, key, &v);
+        gb_key(b, key, t);
+        gb_strn(b, v.ptr, (size_t)v.len);
+    } else if (t == APR_GGUF_ARRAY) {
+        apr_gguf_value_type et;
+        uint64_t n;
+        const void *data;
+        apr_gguf_kv_arr(g, i, &et, &n, &data);
+        gb_key(b, key, t);
+        gb_u32(b, et);
+        gb_u64(b, n);
+        if (et == APR_GGUF_STRING) {
+            for (uint64_t j = 0; j < n; j++) {
+                apr_str v = apr_gguf_kv_arr_str(g, i, j);
+                gb_strn(b, v.ptr, (size_t)v.len);
+            }
+        } else {
+            size_t es = et == APR_GGUF_UINT8 || et == APR_GGUF_INT8 || et == APR_GGUF_BOOL ? 1
+                        : et == APR_GGUF_UINT16 || et == APR_GGUF_INT16 ? 2
+                        : et == APR_GGUF_UINT64 || et == APR_GGUF_INT64 || et == APR_GGUF_FLOAT64 ? 8 : 4;
+            gb_put(b, data, (size_t)n * es);
+        }
+    } else if (t == APR_GGUF_BOOL) {
+        bool v = false;
+        apr_gguf_get_bool(g, key, &v);
+        kv_bool(b, key, v);
+    } else if (t == APR_GGUF_FLOAT32) {
+        double d = 0;
+        apr_gguf_get_f64(g, key, &d);
+        float f = (float)d;
+        gb_key(b, key, t);
+        gb_put(b, &f, 4);
+    } else {
+        uint64_t u = 0;
+        int64_t sv = 0;
+        if (!apr_gguf_get_u64(g, key, &u)) { apr_gguf_get_i64(g, key, &sv); u = (uint64_t)sv; }
+        if (t == APR_GGUF_UINT64 || t == APR_GGUF_INT64) { gb_key(b, key, t); gb_u64(b, u); }
+        else { gb_key(b, key, APR_GGUF_UINT32); gb_u32(b, (uint32_t)u); }
+    }
+}
+
+/* Finish: header, metadata, padding; returns the file bytes (caller frees). */
+static unsigned char *gb_file(gbuf *b, size_t *size) {
+    gbuf f;
+    memset(&f, 0, sizeof f);
+    gb_put(&f, "GGUF", 4);
+    gb_u32(&f, 3);
+    gb_u64(&f, 0);
+    gb_u64(&f, b->n_kv);
+    gb_put(&f, b->p, b->n);
+    static const unsigned char zeros[32] = {0};
+    gb_put(&f, zeros, (32 - f.n % 32) % 32);
+    free(b->p);
+    memset(b, 0, sizeof *b);
+    *size = f.n;
+    return f.p;
+}
+
+/* Load a vocabulary from metadata built in memory; the result code, err filled. */
+static apr_result vocab_from(gbuf *b, apr_vocab **v, apr_error *err) {
+    size_t size;
+    unsigned char *file = gb_file(b, &size);
+    apr_gguf *g = NULL;
+    *v = NULL;
+    apr_result r = apr_gguf_open_memory(file, size, &g, err);
+    CHECK(r == APR_SUCCESS, "test GGUF does not open: %s", err->message);
+    if (r == APR_SUCCESS) {
+        r = apr_vocab_load(g, v, err);
+        apr_gguf_close(g);
+    }
+    free(file);
+    return r;
+}
+
+/* ---- every pre-tokenizer family, against llama.cpp ------------------------------------- */
+
+/* Texts and the ids llama.cpp (c392e50) gives for them with the GPT-2 vocabulary and
+   tokenizer.ggml.pre set to each name (no BOS, specials not parsed). */
+static const char *const k_pre_texts[3] = {
+    "Hello World! It's 12345 'S 'LL x'll\n\n  \t y\r\n~`$+<=>^|_ a.b,c",
+    "\xe4\xb8\xad\xe6\x96\x87\xe5\xad\x97 \xed\x95\x9c\xea\xb5\xad\xec\x96\xb4 \xc3\xa9\xc3\xa9 \xd9\xa3\xd9\xa1\xd9\xa2 \xe2\x91\xa0\xe2\x91\xa1 \xf0\x9d\x9f\x98 \xc3\x9f \xc7\x85 \xc2\xb5 \xef\xbc\xa1\xef\xbd\x82\xef\xbc\x81 \xe3\x80\x80 x\xc2\xa0y  \n\n z",
+    "    def f(x):\n\treturn x**2 // 7 # ok?!... \"quoted\" 1234567 3.14159 \x01\x7f",
+};
+static const struct { const char *pre; const char *ids[3]; } k_pre_expect[] = {
+    {"default", {
+        "15496 2159 0 632 6 82 220 10163 2231 220 6 50 220 6 3069 2124 6 297 628 220 220 197 331 201 198 93 63 3 10 27 14804 61 91 62 257 13 65 11 66",
+        "40792 23877 229 27764 245 220 47991 250 166 113 255 168 244 112 38251 2634 220 149 96 149 94 149 95 220 158 239 254 158 239 94 220 47728 253 246 6184 253 220 131 227 31324 27332 120 94 171 121 224 171 120 223 220 5099 222 2124 1849 88 220 220 628 1976",
+        "220 220 220 825 277 7 87 2599 198 197 7783 2124 1174 17 220 1003 220 22 220 2 12876 12248 986 220 1 421 5191 1 220 10163 29228 22 220 18 13 23756 3270 220 189 221",
+    }},
+    {"llama-bpe", {
+        "15496 2159 0 632 338 220 10163 2231 705 50 705 3069 2124 1183 628 220 220 197 331 201 198 93 63 3 10 27 14804 61 91 62 257 13 65 11 66",
+        "40792 23877 229 27764 245 220 47991 250 166 113 255 168 244 112 38251 2634 220 149 96 149 94 149 95 220 158 239 254 158 239 94 220 47728 253 246 6184 253 220 131 227 31324 27332 120 94 171 121 224 171 120 223 220 5099 222 2124 1849 88 220 220 628 1976",
+        "220 220 220 825 277 7 87 2599 198 197 7783 2124 1174 17 3373 220 22 1303 12876 12248 986 366 421 5191 1 220 10163 29228 22 220 18 13 23756 3270 220 189 221",
+    }},
+    {"qwen2", {
+        "15496 2159 0 632 338 220 16 17 18 19 20 705 50 705 3069 2124 1183 628 220 220 197 331 201 198 93 63 3 10 27 14804 61 91 62 257 13 65 11 66",
+        "40792 23877 229 27764 245 220 47991 250 166 113 255 168 244 112 38251 2634 220 149 96 149 94 149 95 220 158 239 254 158 239 94 220 47728 253 246 6184 253 220 131 227 31324 27332 120 94 171 121 224 171 120 223 220 5099 222 2124 1849 88 220 220 628 1976",
+        "220 220 220 825 277 7 87 2599 198 197 7783 2124 1174 17 3373 220 22 1303 12876 12248 986 366 421 5191 1 220 16 17 18 19 20 21 22 220 18 13 16 19 16 20 24 220 189 221",
+    }},
+    {"gpt-2", {
+        "15496 2159 0 632 338 17031 2231 705 50 705 3069 2124 1183 628 220 220 197 331 201 198 93 63 3 10 27 14804 61 91 62 257 13 65 11 66",
+        "40792 23877 229 27764 245 220 47991 250 166 113 255 168 244 112 38251 2634 18923 96 149 94 149 95 2343 239 254 158 239 94 220 47728 253 246 6184 253 220 131 227 31324 27332 120 94 171 121 224 171 120 223 220 5099 222 2124 1849 88 220 220 628 1976",
+        "220 220 220 825 277 7 87 2599 198 197 7783 2124 1174 17 3373 767 1303 12876 12248 986 366 421 5191 1 17031 2231 3134 513 13 1415 19707 220 189 221",
+    }},
+    {"deepseek-llm", {
+        "15496 2159 0 632 6 82 220 10163 2231 705 50 705 3069 2124 6 297 198 198 220 220 197 331 201 198 93 63 3 10 27 14804 61 91 62 257 13 65 11 66",
+        "40792 23877 229 27764 245 220 47991 250 166 113 255 168 244 112 38251 2634 220 149 96 149 94 149 95 220 158 239 254 158 239 94 220 47728 253 246 6184 253 220 131 227 31324 27332 120 94 171 121 224 171 120 223 220 5099 222 2124 1849 88 220 220 198 198 1976",
+        "220 220 220 825 277 7 87 2599 198 197 7783 2124 1174 17 3373 220 22 1303 12876 12248 986 366 421 5191 1 220 10163 2231 3134 220 18 13 1415 19707 220 189 221",
+    }},
+    {"deepseek-coder", {
+        "15496 2159 0 632 6 82 220 16 17 18 19 20 705 50 705 3069 2124 6 297 198 198 220 220 197 331 201 198 93 63 3 10 27 14804 61 91 62 257 13 65 11 66",
+        "40792 23877 229 27764 245 220 47991 250 166 113 255 168 244 112 38251 2634 220 149 96 149 94 149 95 220 158 239 254 158 239 94 220 47728 253 246 6184 253 220 131 227 31324 27332 120 94 171 121 224 171 120 223 220 5099 222 2124 1849 88 220 220 198 198 1976",
+        "220 220 220 825 277 7 87 2599 198 197 7783 2124 1174 17 3373 220 22 1303 12876 12248 986 366 421 5191 1 220 16 17 18 19 20 21 22 220 18 13 16 19 16 20 24 220 189 221",
+    }},
+    {"falcon", {
+        "15496 2159 0 632 6 82 220 10163 2231 220 6 50 220 6 3069 2124 6 297 628 220 220 197 331 201 198 93 63 3 10 27 14804 61 91 62 257 13 65 11 66",
+        "40792 23877 229 27764 245 220 47991 250 166 113 255 168 244 112 38251 2634 18923 96 149 94 149 95 2343 239 254 158 239 94 220 47728 253 246 6184 253 220 131 227 31324 27332 120 94 171 121 224 171 120 223 220 5099 222 2124 1849 88 220 220 628 1976",
+        "220 220 220 825 277 7 87 2599 198 197 7783 2124 1174 17 220 1003 767 220 2 12876 12248 986 220 1 421 5191 1 220 10163 29228 22 513 13 23756 3270 220 189 221",
+    }},
+    {"starcoder", {
+        "15496 2159 0 632 338 220 16 17 18 19 20 705 50 705 3069 2124 1183 628 220 220 197 331 201 198 93 63 3 10 27 14804 61 91 62 257 13 65 11 66",
+        "40792 23877 229 27764 245 220 47991 250 166 113 255 168 244 112 38251 2634 220 149 96 149 94 149 95 220 158 239 254 158 239 94 220 47728 253 246 6184 253 220 131 227 31324 27332 120 94 171 121 224 171 120 223 220 5099 222 2124 1849 88 220 220 628 1976",
+        "220 220 220 825 277 7 87 2599 198 197 7783 2124 1174 17 3373 220 22 1303 12876 12248 986 366 421 5191 1 220 16 17 18 19 20 21 22 220 18 13 16 19 16 20 24 220 189 221",
+    }},
+    {"refact", {
+        "15496 2159 0 632 338 220 16 17 18 19 20 705 50 705 3069 2124 1183 628 220 220 197 331 201 198 93 63 3 10 27 14804 61 91 62 257 13 65 11 66",
+        "40792 23877 229 27764 245 220 47991 250 166 113 255 168 244 112 38251 2634 220 149 96 149 94 149 95 220 158 239 254 158 239 94 220 47728 253 246 6184 253 220 131 227 31324 27332 120 94 171 121 224 171 120 223 220 5099 222 2124 1849 88 220 220 628 1976",
+        "220 220 220 825 277 7 87 2599 198 197 7783 2124 1174 17 3373 220 22 1303 12876 12248 986 366 421 5191 1 220 16 17 18 19 20 21 22 220 18 13 16 19 16 20 24 220 189 221",
+    }},
+    {"mpt", {
+        "15496 2159 0 632 338 17031 2231 705 50 705 3069 2124 1183 628 220 220 197 331 201 198 93 63 3 10 27 14804 61 91 62 257 13 65 11 66",
+        "40792 23877 229 27764 245 220 47991 250 166 113 255 168 244 112 38251 2634 18923 96 149 94 149 95 2343 239 254 158 239 94 220 47728 253 246 6184 253 220 131 227 31324 27332 120 94 171 121 224 171 120 223 220 5099 222 2124 1849 88 220 220 628 1976",
+        "220 220 220 825 277 7 87 2599 198 197 7783 2124 1174 17 3373 767 1303 12876 12248 986 366 421 5191 1 17031 2231 3134 513 13 1415 19707 220 189 221",
+    }},
+};
+
+static void test_pre_families(void) {
+    TEST("pre-tokenizer families");
+    apr_gguf *g = NULL;
+    apr_vocab *base = load_vocab("gpt-2", &g, NULL);
+    if (!base) return;
+    apr_vocab_free(base);
+    for (size_t f = 0; f < sizeof k_pre_expect / sizeof k_pre_expect[0]; f++) {
+        gbuf b;
+        memset(&b, 0, sizeof b);
+        for (int64_t i = 0; i < apr_gguf_n_kv(g); i++) {
+            apr_str k = apr_gguf_key(g, i);
+            if (k.len == 18 && memcmp(k.ptr, "tokenizer.ggml.pre", 18) == 0) continue;
+            kv_copy(&b, g, i);
+        }
+        kv_str(&b, "tokenizer.ggml.pre", k_pre_expect[f].pre);
+        apr_vocab *v;
+        apr_error err;
+        apr_result r = vocab_from(&b, &v, &err);
+        CHECK(r == APR_SUCCESS, "gpt-2 vocab with pre '%s': %s", k_pre_expect[f].pre, err.message);
+        if (r != APR_SUCCESS) continue;
+        CHECK(strcmp(apr_vocab_pre_name(v), k_pre_expect[f].pre) == 0, "pre name %s", apr_vocab_pre_name(v));
+        for (int t = 0; t < 3; t++) {
+            int64_t n;
+            const char *text = k_pre_texts[t];
+            int32_t *ids = tok(v, text, strlen(text), 0, &n);
+            char got[4096] = "";
+            for (int64_t i = 0; i < n && strlen(got) < 4000; i++)
+                snprintf(got + strlen(got), 16, "%s%d", i ? " " : "", ids[i]);
+            CHECK(strcmp(got, k_pre_expect[f].ids[t]) == 0, "pre %s text %d: expected %s, got %s", k_pre_expect[f].pre,
+                  t, k_pre_expect[f].ids[t], got);
+            int64_t dl;
+            char *d = detok(v, ids, n, false, &dl);
+            CHECK(strcmp(d, text) == 0, "pre %s text %d round trip", k_pre_expect[f].pre, t);
+            free(d);
+            free(ids);
+        }
+        apr_vocab_free(v);
+    }
+    apr_gguf_close(g);
+}
+
+/* ---- malformed metadata ------------------------------------------------------------------ */
+
+/* A small valid SPM vocabulary; `bad` selects one defect. */
+static apr_result mini_spm(int bad, apr_vocab **v, apr_error *err) {
+    static const char *const toks[] = {"<unk>", "<s>", "</s>", "\xe2\x96\x81", "a", "b", "\xe2\x96\x81" "a", "ab"};
+    float scores[8] = {0, 0, 0, -5, -3, -3, -1, -2};
+    int32_t types[8] = {2, 3, 3, 1, 1, 1, 1, 1};
+    int8_t scores8[8] = {0};
+    gbuf b;
+    memset(&b, 0, sizeof b);
+    if (bad != 1) kv_str(&b, "tokenizer.ggml.model", bad == 2 ? "bert" : "llama");
+    if (bad == 3) kv_u32(&b, "tokenizer.ggml.tokens", 8);
+    else if (bad != 4) kv_strs(&b, "tokenizer.ggml.tokens", toks, 8);
+    if (bad == 5) kv_arr(&b, "tokenizer.ggml.scores", APR_GGUF_INT8, 8, scores8, 1);
+    else if (bad == 6) kv_arr(&b, "tokenizer.ggml.scores", APR_GGUF_FLOAT32, 7, scores, 4);
+    else kv_arr(&b, "tokenizer.ggml.scores", APR_GGUF_FLOAT32, 8, scores, 4);
+    if (bad == 7) kv_arr(&b, "tokenizer.ggml.token_type", APR_GGUF_FLOAT32, 8, scores, 4);
+    else if (bad == 8) { types[4] = 9; kv_arr(&b, "tokenizer.ggml.token_type", APR_GGUF_INT32, 8, types, 4); }
+    else kv_arr(&b, "tokenizer.ggml.token_type", APR_GGUF_INT32, 8, types, 4);
+    kv_u32(&b, "tokenizer.ggml.bos_token_id", bad == 9 ? 8 : 1);
+    if (bad == 12) kv_str(&b, "tokenizer.ggml.eos_token_id", "2");
+    else kv_u32(&b, "tokenizer.ggml.eos_token_id", 2);
+    kv_u32(&b, "tokenizer.ggml.padding_token_id", 0xFFFFFFFFu); /* "none", as stories260K */
+    kv_i32(&b, "tokenizer.ggml.unknown_token_id", bad == 10 ? -7 : 0);
+    if (bad == 11) kv_str(&b, "tokenizer.ggml.add_bos_token", "yes");
+    return vocab_from(&b, v, err);
+}
+
+static apr_result mini_bpe(int bad, apr_vocab **v, apr_error *err) {
+    static const char *const toks[] = {"a", "b", "ab", "\xc4\xa0", "\xc4\xa0" "ab", "<|endoftext|>"};
+    const char *merges[3] = {"a b", "\xc4\xa0 ab", "a c"};
+    if (bad == 3) merges[1] = "ab";
+    gbuf b;
+    memset(&b, 0, sizeof b);
+    kv_str(&b, "tokenizer.ggml.model", "gpt2");
+    kv_str(&b, "tokenizer.ggml.pre", bad == 4 ? "no-such-pre" : "gpt-2");
+    kv_strs(&b, "tokenizer.ggml.tokens", toks, 6);
+    if (bad != 1) kv_strs(&b, "tokenizer.ggml.merges", merges, bad == 2 ? 3 : 2);
+    kv_u32(&b, "tokenizer.ggml.eos_token_id", 5);
+    return vocab_from(&b, v, err);
+}
+
+static void test_malformed(void) {
+    TEST("malformed vocabulary metadata");
+    apr_vocab *v;
+    apr_error err;
+    apr_result r = mini_spm(0, &v, &err);
+    CHECK(r == APR_SUCCESS, "mini SPM vocab: %s", err.message);
+    if (r == APR_SUCCESS) {
+        int64_t n;
+        int32_t *ids = tok(v, "a ab", 4, 0, &n);
+        /* '▁a' (-1) merges before 'ab' (-2): ▁a ▁a b */
+        CHECK(n == 3 && ids[0] == 6 && ids[1] == 6 && ids[2] == 5, "mini SPM 'a ab'");
+        free(ids);
+        ids = tok(v, "c", 1, 0, &n); /* no byte tokens: unknown */
+        CHECK(n == 2 && ids[0] == 3 && ids[1] == 0, "mini SPM unknown character");
+        free(ids);
+        CHECK(apr_vocab_bos(v) == 1 && apr_vocab_eos(v) == 2, "mini SPM ids");
+        apr_vocab_free(v);
+    }
+    static const struct { int bad; apr_result code; const char *field; } spm_cases[] = {
+        {1, APR_ERROR_INVALID_FILE, "tokenizer.ggml.model"},
+        {2, APR_ERROR_UNSUPPORTED, "tokenizer.ggml.model"},
+        {3, APR_ERROR_INVALID_FILE, "tokenizer.ggml.tokens"},
+        {4, APR_ERROR_INVALID_FILE, "tokenizer.ggml.tokens"},
+        {5, APR_ERROR_INVALID_FILE, "tokenizer.ggml.scores"},
+        {6, APR_ERROR_INVALID_FILE, "tokenizer.ggml.scores"},
+        {7, APR_ERROR_INVALID_FILE, "tokenizer.ggml.token_type"},
+        {8, APR_ERROR_INVALID_FILE, "tokenizer.ggml.token_type[4]"},
+        {9, APR_ERROR_INVALID_FILE, "tokenizer.ggml.bos_token_id"},
+        {10, APR_ERROR_INVALID_FILE, "tokenizer.ggml.unknown_token_id"},
+        {11, APR_ERROR_INVALID_FILE, "tokenizer.ggml.add_bos_token"},
+        {12, APR_ERROR_INVALID_FILE, "tokenizer.ggml.eos_token_id"},
+    };
+    for (size_t i = 0; i < sizeof spm_cases / sizeof spm_cases[0]; i++) {
+        memset(&err, 0, sizeof err);
+        r = mini_spm(spm_cases[i].bad, &v, &err);
+        CHECK(r == spm_cases[i].code && v == NULL && strstr(err.message, spm_cases[i].field),
+              "SPM defect %d: got %d '%s', expected %d naming %s", spm_cases[i].bad, (int)r, err.message,
+              (int)spm_cases[i].code, spm_cases[i].field);
+        apr_vocab_free(v);
+    }
+    r = mini_bpe(0, &v, &err);
+    CHECK(r == APR_SUCCESS, "mini BPE vocab: %s", err.message);
+    if (r == APR_SUCCESS) {
+        int64_t n;
+        int32_t *ids = tok(v, "ab ab", 5, 0, &n);
+        CHECK(n == 2 && ids[0] == 2 && ids[1] == 4, "mini BPE 'ab ab'");
+        free(ids);
+        CHECK(apr_vocab_is_eog(v, 5) && apr_vocab_is_control(v, 5), "<|endoftext|> is EOG and control");
+        apr_vocab_free(v);
+    }
+    static const struct { int bad; apr_result code; const char *field; } bpe_cases[] = {
+        {1, APR_ERROR_INVALID_FILE, "tokenizer.ggml.merges"},
+        {2, APR_ERROR_INVALID_FILE, "tokenizer.ggml.merges[2]"},
+        {3, APR_ERROR_INVALID_FILE, "tokenizer.ggml.merges[1]"},
+        {4, APR_ERROR_UNSUPPORTED, "tokenizer.ggml.pre"},
+    };
+    for (size_t i = 0; i < sizeof bpe_cases / sizeof bpe_cases[0]; i++) {
+        memset(&err, 0, sizeof err);
+        r = mini_bpe(bpe_cases[i].bad, &v, &err);
+        CHECK(r == bpe_cases[i].code && v == NULL && strstr(err.message, bpe_cases[i].field),
+              "BPE defect %d: got %d '%s', expected %d naming %s", bpe_cases[i].bad, (int)r, err.message,
+              (int)bpe_cases[i].code, bpe_cases[i].field);
+        apr_vocab_free(v);
+    }
+    CHECK(apr_vocab_load(NULL, &v, &err) == APR_ERROR_INVALID_ARGUMENT, "NULL gguf");
+}
+
 /* ---- robustness -------------------------------------------------------------------------- */
 
 static void check_round_trip(const apr_vocab *v, const char *name, const char *what, const char *text, size_t len,
@@ -400,6 +733,8 @@ static void test_robustness(void) {
 int main(void) {
     for (size_t i = 0; i < sizeof k_vocabs / sizeof k_vocabs[0]; i++) test_vectors(k_vocabs[i]);
     test_load_speed();
+    test_pre_families();
+    test_malformed();
     test_special();
     test_stream();
     test_robustness();
