@@ -291,6 +291,31 @@ static void test_gemm_rows(void) {
     }
 }
 
+static void test_expand_q8_0(void) {
+    TEST("Q4_0/Q5_0/IQ4_NL expanded to Q8_0: bit-identical dot products");
+    static const int types[] = {APR_TYPE_Q4_0, APR_TYPE_Q5_0, APR_TYPE_IQ4_NL};
+    for (int ti = 0; ti < 3; ti++) {
+        for (int si = 0; si < 7; si++) {
+            dot_case c;
+            make_case(&c, types[ti], sizes_32[si]);
+            void *e = malloc((size_t)(c.n / 32) * 34);
+            CHECK(apr__expand_to_q8_0(types[ti], c.w, e, c.n), "expand type %d", types[ti]);
+            float *ef = (float *)malloc((size_t)c.n * 4);
+            apr_dequantize_row(APR_TYPE_Q8_0, e, ef, c.n);
+            CHECK(memcmp(ef, c.wf, (size_t)c.n * 4) == 0, "type %d n %lld: same values", types[ti], (long long)c.n);
+            for (int lvl = 0; lvl <= level_max; lvl++) {
+                float a = 1, b = 2;
+                apr__vec_dot_for(types[ti], lvl)(c.n, &a, c.w, c.a);
+                apr__vec_dot_for(APR_TYPE_Q8_0, lvl)(c.n, &b, e, c.a);
+                CHECK(memcmp(&a, &b, 4) == 0, "type %d n %lld level %d: %.9g vs %.9g", types[ti], (long long)c.n, lvl, a, b);
+            }
+            free(e); free(ef);
+            free_case(&c);
+        }
+    }
+    CHECK(!apr__expand_to_q8_0(APR_TYPE_Q4_K, NULL, NULL, 256), "other types refused");
+}
+
 static void test_traits(void) {
     TEST("type traits");
     for (int ti = 0; ti < N_WEIGHT_TYPES; ti++) {
@@ -315,5 +340,6 @@ int main(void) {
     test_act_quantizers();
     test_vec_dot();
     test_gemm_rows();
+    test_expand_q8_0();
     return test_finish();
 }
