@@ -383,10 +383,58 @@ static void test_imatrix(void) {
     }
 }
 
+/* A super-block of test data of one of several shapes (sub-blocks of 16 or 32 alike). */
+static void fill_block(float *x, int kind) {
+    for (int i = 0; i < 256; i++) {
+        float v = test_rand_normal();
+        switch (kind) {
+        case 0: x[i] = v; break;
+        case 1: x[i] = fabsf(v) + 0.1f; break;                        /* all positive */
+        case 2: x[i] = (i / 32) % 2 ? 0.0f : v; break;                /* zero sub-blocks */
+        case 3: x[i] = (i / 16) % 3 == 0 ? 0.25f : v; break;          /* constant ones */
+        case 4: x[i] = i % 61 == 0 ? 50.0f * v : v; break;            /* outliers */
+        case 5: x[i] = 1e-20f * v; break;                             /* below fp16's range */
+        case 6: x[i] = -fabsf(v); break;                              /* all negative */
+        default: x[i] = (float)(int)(4 * v) * 0.125f; break;          /* many ties */
+        }
+    }
+}
+
+/* The 8- and 16-lane searches must give the scalar searches' bits, with and without AVX2. */
+static void test_batched_search(void) {
+    TEST("batched scale searches equal the scalar ones");
+    int n_blocks = getenv("APR_TEST_QUICK") ? 150 : 600, bad = 0;
+    float x[256], w[256], sc[16], mn[8], sc2[16], mn2[8];
+    uint8_t L[256], L2[256], Laux[32];
+    int8_t Q[256], Q2[256];
+    for (int level = 0; level < 2; level++) {
+        apr_cpu_set_max_simd(level ? 99 : 0);
+        for (int b = 0; b < n_blocks; b++) {
+            fill_block(x, b % 8);
+            for (int i = 0; i < 256; i++) w[i] = b % 3 ? fabsf(x[i]) + 0.3f : 0.1f + test_rand_uniform();
+            int nmax = b % 2 ? 15 : 31;
+            float rmin = nmax == 15 ? -1.f : -0.5f;
+            int nstep = nmax == 15 ? 20 : 15;
+            apr__qz_make_qkx2_x8(nmax, x, w, L, sc, mn, rmin, 0.1f, nstep);
+            for (int j = 0; j < 8; j++)
+                sc2[j] = apr__qz_make_qkx2(32, nmax, x + 32 * j, w + 32 * j, L2 + 32 * j, &mn2[j], Laux, rmin, 0.1f,
+                                           nstep, false);
+            if (memcmp(sc, sc2, 8 * sizeof(float)) || memcmp(mn, mn2, sizeof mn) || memcmp(L, L2, 256)) bad++;
+            for (int i = 0; i < 256; i++) w[i] = b % 3 ? x[i] * x[i] : test_rand_uniform();
+            apr__qz_make_qx_x16(32, x, w, Q, sc);
+            for (int j = 0; j < 16; j++) sc2[j] = apr__qz_make_qx(16, 32, x + 16 * j, Q2 + 16 * j, w + 16 * j);
+            if (memcmp(sc, sc2, 16 * sizeof(float)) || memcmp(Q, Q2, 256)) bad++;
+        }
+    }
+    apr_cpu_set_max_simd(99);
+    CHECK(bad == 0, "%d of %d super-blocks differ", bad, 4 * n_blocks);
+}
+
 int main(void) {
     test_round_trip();
     test_edge_rows();
     test_imatrix();
+    test_batched_search();
     test_recipe_types();
     test_recipe_sizes();
     test_requantize();
