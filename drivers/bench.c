@@ -311,6 +311,7 @@ typedef struct options {
     const char *baseline_url;
     const char *baseline_model;
     const char *baseline_name;
+    const char *from;           /* results file instead of running */
     bool perplexity;
     const char *text_file;
     int ppl_ctx;
@@ -349,6 +350,8 @@ static void usage(FILE *f) {
         "                            here from the streamed events)\n"
         "  --baseline-model NAME     model name sent to the server (default: file name)\n"
         "  --baseline-name NAME      label of the baseline (default llama.cpp / server)\n"
+        "  --from FILE.json          no run: results of an earlier apr-bench -o json, to\n"
+        "                            print in another format, chart or compare\n"
         "  --perplexity -f FILE      perplexity over a text file, chunks of -c tokens\n"
         "  -c, --ctx-size N          perplexity chunk length (default 512)\n"
         "  --chunks N                perplexity: at most N chunks\n"
@@ -450,6 +453,7 @@ static void parse_args(options *o, int argc, char **argv) {
         else if (IS("--baseline-url")) o->baseline_url = need_arg(argc, argv, &i);
         else if (IS("--baseline-model")) o->baseline_model = need_arg(argc, argv, &i);
         else if (IS("--baseline-name")) o->baseline_name = need_arg(argc, argv, &i);
+        else if (IS("--from")) o->from = need_arg(argc, argv, &i);
         else if (IS("--perplexity")) o->perplexity = true;
         else if (IS("-f") || IS("--file")) o->text_file = need_arg(argc, argv, &i);
         else if (IS("-c") || IS("--ctx-size")) o->ppl_ctx = parse_int(a, need_arg(argc, argv, &i), 8, 1 << 20);
@@ -459,7 +463,7 @@ static void parse_args(options *o, int argc, char **argv) {
         else { fprintf(stderr, "apr-bench: unknown option '%s' (-h lists them)\n", a); exit(2); }
 #undef IS
     }
-    if (!o->n_models) { fprintf(stderr, "apr-bench: -m MODEL is required (-h for help)\n"); exit(2); }
+    if (!o->n_models && !o->from) { fprintf(stderr, "apr-bench: -m MODEL is required (-h for help)\n"); exit(2); }
     if (o->perplexity && !o->text_file) { fprintf(stderr, "apr-bench: --perplexity needs -f FILE\n"); exit(2); }
     if (!o->set_prompt) int_list_push(&o->n_prompt, 512);
     if (!o->set_gen) int_list_push(&o->n_gen, 128);
@@ -480,6 +484,7 @@ typedef struct bench_result {
     char model_type[128];
     uint64_t model_size, model_n_params;
     char backend[16];
+    char engine[32];            /* "apr"; another engine's name in files read with --from */
     char gpu_info[128];
     int n_threads, n_gpu_layers, n_batch;
     int n_prompt, n_gen, n_depth;
@@ -707,76 +712,144 @@ static char *read_text_file(const char *path, size_t *len) {
     return buf;
 }
 
-static base_row *load_llama_bench_json(const char *path, int *n_rows, char *label, size_t label_size) {
+/* Calls fn for every object of a llama-bench/apr-bench JSON file: an array of objects
+   (-o json), one object, or one object per line (-o jsonl). Returns the object count. */
+typedef void (*json_row_fn)(const json_value *obj, void *user);
+
+static int for_each_json_row(const char *path, json_row_fn fn, void *user) {
     size_t len;
     char *text = read_text_file(path, &len);
-    if (!text) die("cannot read baseline %s", path);
+    if (!text) die("cannot read %s", path);
     json_doc doc;
     char err[160];
-    /* llama-bench -o jsonl writes one object per line: accept that too */
-    bool ok = json_parse(&doc, text, len, 32, err, sizeof err);
-    base_row *rows = NULL;
     int n = 0;
-    json_doc line_doc;
-    if (ok) {
-        const json_value *arr = doc.root;
-        const json_value *first = json_is(arr, JSON_ARRAY) ? json_first(arr) : arr;
-        for (const json_value *e = first; e; e = json_is(arr, JSON_ARRAY) ? e->next : NULL) {
-            if (!json_is(e, JSON_OBJECT)) continue;
-            int64_t p = 0, g = 0, d = 0, t = 0;
-            double ts = NAN, sd = 0;
-            json_get_int(e, "n_prompt", 0, &p);
-            json_get_int(e, "n_gen", 0, &g);
-            json_get_int(e, "n_depth", 0, &d);
-            json_get_int(e, "n_threads", 0, &t);
-            json_get_number(e, "avg_ts", NAN, &ts);
-            json_get_number(e, "stddev_ts", 0, &sd);
-            if (!(ts > 0)) continue;
-            if (n == 0) {
-                const char *bk = NULL;
-                json_get_string(e, "engine", NULL, &bk);
-                if (!bk) json_get_string(e, "backends", NULL, &bk);
-                snprintf(label, label_size, "%s%s%s", bk && !strcmp(bk, "llama.cpp") ? "" : "llama.cpp",
-                         bk && strcmp(bk, "llama.cpp") ? " " : "", bk ? bk : "");
-            }
-            rows = (base_row *)xrealloc(rows, sizeof(base_row) * (size_t)(n + 1));
-            rows[n].n_prompt = (int)p; rows[n].n_gen = (int)g; rows[n].n_depth = (int)d; rows[n].n_threads = (int)t;
-            rows[n].avg_ts = ts; rows[n].stddev_ts = sd;
+    if (json_parse(&doc, text, len, 32, err, sizeof err)) {
+        const json_value *root = doc.root;
+        if (json_is(root, JSON_ARRAY)) {
+            for (const json_value *e = json_first(root); e; e = e->next)
+                if (json_is(e, JSON_OBJECT)) { fn(e, user); n++; }
+        } else if (json_is(root, JSON_OBJECT)) {
+            fn(root, user);
             n++;
         }
         json_doc_free(&doc);
     } else {
-        char *line = text;
-        while (*line) {
+        char first_err[160];
+        snprintf(first_err, sizeof first_err, "%s", err);
+        for (char *line = text; *line;) {
             char *end = strchr(line, '\n');
             size_t ll = end ? (size_t)(end - line) : strlen(line);
-            if (ll > 1 && json_parse(&line_doc, line, ll, 32, err, sizeof err)) {
-                const json_value *e = line_doc.root;
-                int64_t p = 0, g = 0, d = 0, t = 0;
-                double ts = NAN, sd = 0;
-                json_get_int(e, "n_prompt", 0, &p);
-                json_get_int(e, "n_gen", 0, &g);
-                json_get_int(e, "n_depth", 0, &d);
-                json_get_int(e, "n_threads", 0, &t);
-                json_get_number(e, "avg_ts", NAN, &ts);
-                json_get_number(e, "stddev_ts", 0, &sd);
-                if (ts > 0) {
-                    rows = (base_row *)xrealloc(rows, sizeof(base_row) * (size_t)(n + 1));
-                    rows[n].n_prompt = (int)p; rows[n].n_gen = (int)g; rows[n].n_depth = (int)d; rows[n].n_threads = (int)t;
-                    rows[n].avg_ts = ts; rows[n].stddev_ts = sd;
-                    n++;
-                }
-                json_doc_free(&line_doc);
+            if (ll > 1 && json_parse(&doc, line, ll, 32, err, sizeof err)) {
+                if (json_is(doc.root, JSON_OBJECT)) { fn(doc.root, user); n++; }
+                json_doc_free(&doc);
             }
             if (!end) break;
             line = end + 1;
         }
-        if (n == 0) die("baseline %s: not llama-bench JSON (%s)", path, err);
-        snprintf(label, label_size, "llama.cpp");
+        if (n == 0) die("%s: not llama-bench JSON or JSONL (%s)", path, first_err);
     }
     free(text);
-    *n_rows = n;
-    return rows;
+    return n;
+}
+
+typedef struct base_load { base_row *rows; int n; char label[96]; } base_load;
+
+static void base_row_fn(const json_value *e, void *user) {
+    base_load *bl = (base_load *)user;
+    int64_t p = 0, g = 0, d = 0, t = 0;
+    double ts = NAN, sd = 0;
+    json_get_int(e, "n_prompt", 0, &p);
+    json_get_int(e, "n_gen", 0, &g);
+    json_get_int(e, "n_depth", 0, &d);
+    json_get_int(e, "n_threads", 0, &t);
+    json_get_number(e, "avg_ts", NAN, &ts);
+    json_get_number(e, "stddev_ts", 0, &sd);
+    if (!(ts > 0)) return;
+    if (bl->n == 0) {
+        const char *engine = NULL, *bk = NULL;
+        json_get_string(e, "engine", NULL, &engine);
+        json_get_string(e, "backends", NULL, &bk);
+        if (engine && strcmp(engine, "llama.cpp") != 0) snprintf(bl->label, sizeof bl->label, "%s", engine);
+        else snprintf(bl->label, sizeof bl->label, "llama.cpp%s%s", bk ? " " : "", bk ? bk : "");
+    }
+    bl->rows = (base_row *)xrealloc(bl->rows, sizeof(base_row) * (size_t)(bl->n + 1));
+    base_row *r = &bl->rows[bl->n++];
+    r->n_prompt = (int)p; r->n_gen = (int)g; r->n_depth = (int)d; r->n_threads = (int)t;
+    r->avg_ts = ts; r->stddev_ts = sd;
+}
+
+static base_row *load_llama_bench_json(const char *path, int *n_rows, char *label, size_t label_size) {
+    base_load bl;
+    memset(&bl, 0, sizeof bl);
+    snprintf(bl.label, sizeof bl.label, "llama.cpp");
+    for_each_json_row(path, base_row_fn, &bl);
+    if (bl.n == 0) die("baseline %s: no result with avg_ts", path);
+    snprintf(label, label_size, "%s", bl.label);
+    *n_rows = bl.n;
+    return bl.rows;
+}
+
+/* --from FILE: results of an earlier apr-bench -o json (or any llama-bench JSON) instead of
+   running, to print them again, chart them or set them beside a baseline. */
+typedef struct result_load { bench_result *rs; int n; double peak_gbps; } result_load;
+
+static void result_row_fn(const json_value *e, void *user) {
+    result_load *rl = (result_load *)user;
+    double ts = NAN;
+    json_get_number(e, "avg_ts", NAN, &ts);
+    if (!(ts > 0)) return;
+    rl->rs = (bench_result *)xrealloc(rl->rs, sizeof(bench_result) * (size_t)(rl->n + 1));
+    bench_result *r = &rl->rs[rl->n++];
+    memset(r, 0, sizeof *r);
+    const char *s = NULL;
+    int64_t v = 0;
+    double d = 0;
+    json_get_string(e, "model_filename", "", &s); r->model_path = xstrdup(s ? s : "");
+    json_get_string(e, "engine", NULL, &s);
+    if (!s) { json_get_string(e, "build_commit", "", &s); s = s && !strncmp(s, "apr", 3) ? "apr" : "llama.cpp"; }
+    snprintf(r->engine, sizeof r->engine, "%s", s);
+    json_get_string(e, "model_type", "", &s); snprintf(r->model_type, sizeof r->model_type, "%s", s ? s : "");
+    json_get_string(e, "backends", "CPU", &s); snprintf(r->backend, sizeof r->backend, "%s", s && *s ? s : "CPU");
+    json_get_string(e, "gpu_info", "", &s); snprintf(r->gpu_info, sizeof r->gpu_info, "%s", s ? s : "");
+    json_get_string(e, "test_time", "", &s); snprintf(r->test_time, sizeof r->test_time, "%s", s ? s : "");
+    json_get_number(e, "model_size", 0, &d); r->model_size = (uint64_t)d;
+    json_get_number(e, "model_n_params", 0, &d); r->model_n_params = (uint64_t)d;
+    json_get_int(e, "n_threads", 0, &v); r->n_threads = (int)v;
+    json_get_int(e, "n_gpu_layers", 0, &v); r->n_gpu_layers = (int)v;
+    json_get_int(e, "n_batch", 0, &v); r->n_batch = (int)v;
+    json_get_int(e, "n_prompt", 0, &v); r->n_prompt = (int)v;
+    json_get_int(e, "n_gen", 0, &v); r->n_gen = (int)v;
+    json_get_int(e, "n_depth", 0, &v); r->n_depth = (int)v;
+    json_get_number(e, "bytes_per_token", 0, &r->bytes_per_token);
+    json_get_number(e, "gbps", NAN, &r->gbps);
+    json_get_number(e, "roofline_pct", NAN, &r->roofline_pct);
+    if (!(rl->peak_gbps > 0)) json_get_number(e, "peak_gbps", 0, &rl->peak_gbps);
+    json_get_number(e, "peak_rss_bytes", 0, &d); r->peak_rss = (uint64_t)d;
+    json_get_int(e, "launches_per_token", 0, &v); r->launches_per_token = (int)v;
+    const json_value *sts = json_get(e, "samples_ts"), *sns = json_get(e, "samples_ns");
+    int n = json_is(sts, JSON_ARRAY) ? (int)sts->len : 0;
+    if (n > 0) {
+        r->samples_ts = (double *)xmalloc(sizeof(double) * (size_t)n);
+        r->samples_ns = (double *)xmalloc(sizeof(double) * (size_t)n);
+        int i = 0;
+        for (const json_value *x = json_first(sts); x && i < n; x = x->next, i++) r->samples_ts[i] = x->number;
+        i = 0;
+        for (const json_value *x = json_first(sns); x && i < n; x = x->next, i++) r->samples_ns[i] = x->number;
+        for (; i < n; i++) r->samples_ns[i] = (r->n_prompt + r->n_gen) * 1e9 / r->samples_ts[i];
+        r->n_samples = n;
+        r->ts = compute_stats(r->samples_ts, n);
+        r->ns = compute_stats(r->samples_ns, n);
+    } else {
+        /* only the summary: keep llama-bench's mean and stddev */
+        double sd = 0;
+        json_get_number(e, "stddev_ts", 0, &sd);
+        r->ts = compute_stats(&ts, 1);
+        r->ts.stddev = sd;
+        r->ts.cv = sd / ts;
+        r->ts.ci95 = NAN;
+        json_get_number(e, "avg_ns", 0, &d);
+        r->ns = compute_stats(&d, 1);
+    }
 }
 
 /* Same test, same threads if the file has them, else the same test at any thread count. */
@@ -1189,7 +1262,7 @@ static void json_result(json_buf *b, const options *o, const common_info *ci, co
     for (int i = 0; i < r->n_samples; i++) json_double(b, r->samples_ts[i]);
     json_arr_end(b);
     /* apr's additions */
-    json_key(b, "engine"); json_strz(b, "apr");
+    json_key(b, "engine"); json_strz(b, r->engine);
     json_key(b, "test"); json_strz(b, name);
     json_key(b, "median_ts"); json_double(b, r->ts.median);
     json_key(b, "ci95_ts"); json_double(b, r->ts.ci95);
@@ -1239,8 +1312,10 @@ static void print_csv(const options *o, const common_info *ci, bench_result *rs,
                (unsigned long long)r->model_n_params, r->n_batch, r->n_batch, r->n_threads, kv_name(o->kv_type),
                kv_name(o->kv_type), r->n_gpu_layers, r->n_prompt, r->n_gen, r->n_depth);
         csv_field(r->test_time);
-        printf(",%llu,%llu,%.6f,%.6f,apr,", (unsigned long long)llround(r->ns.mean), (unsigned long long)llround(r->ns.stddev),
+        printf(",%llu,%llu,%.6f,%.6f,", (unsigned long long)llround(r->ns.mean), (unsigned long long)llround(r->ns.stddev),
                r->ts.mean, r->ts.stddev);
+        csv_field(r->engine);
+        putchar(',');
         csv_field(name);
         printf(",%.6f,%.6f,%.6f,%.6f,%.6f,", r->ts.median, r->ts.ci95, r->ts.cv, r->ts.min, r->ts.max);
         if (r->bytes_per_token > 0) printf("%.0f,%.6f,", r->bytes_per_token, r->gbps); else printf(",,");
@@ -1367,7 +1442,7 @@ static bool write_chart(const char *path, int W, int H, const char *title, bench
     for (int i = 0; i < n; i++) {
         any_base |= rs[i].has_baseline;
         if (rs[i].n_threads != rs[0].n_threads) vary_threads = true;
-        if (rs[i].model_path != rs[0].model_path) vary_model = true;
+        if (strcmp(rs[i].model_path, rs[0].model_path) != 0) vary_model = true;
         if (rs[i].ts.mean > vmax) vmax = rs[i].ts.mean;
         if (rs[i].has_baseline && rs[i].base_ts > vmax) vmax = rs[i].base_ts;
     }
@@ -1422,7 +1497,11 @@ static bool write_chart(const char *path, int W, int H, const char *title, bench
         }
         char name[64], full[96];
         test_name(r, name, sizeof name);
-        if (vary_model) snprintf(full, sizeof full, "%s m%d", name, i);
+        int model_index = 0;
+        for (int j = 1; j <= i; j++)
+            if (strcmp(rs[j].model_path, rs[j - 1].model_path) != 0) model_index++;
+        if (vary_model && vary_threads) snprintf(full, sizeof full, "%s m%d t%d", name, model_index + 1, r->n_threads);
+        else if (vary_model) snprintf(full, sizeof full, "%s m%d", name, model_index + 1);
         else if (vary_threads) snprintf(full, sizeof full, "%s t%d", name, r->n_threads);
         else snprintf(full, sizeof full, "%s", name);
         int tw = text_width(full, s), tsc = s;
@@ -1591,11 +1670,24 @@ int main(int argc, char **argv) {
         if (o.n_gen.v[i] > 0) { tests = (tspec *)xrealloc(tests, sizeof(tspec) * (size_t)(n_tests + 1)); tests[n_tests].p = 0; tests[n_tests++].g = o.n_gen.v[i]; }
     for (int i = 0; i + 1 < o.pg.n; i += 2)
         if (o.pg.v[i] > 0 || o.pg.v[i + 1] > 0) { tests = (tspec *)xrealloc(tests, sizeof(tspec) * (size_t)(n_tests + 1)); tests[n_tests].p = o.pg.v[i]; tests[n_tests++].g = o.pg.v[i + 1]; }
-    if (n_tests == 0) die("no tests: every -p, -n and -pg is 0");
+    if (n_tests == 0 && !o.from) die("no tests: every -p, -n and -pg is 0");
+    if (o.from && o.baseline_url) die("--from and --baseline-url: a server is measured beside a run, not a file");
 
     int n_res = o.n_models * o.ngl.n * o.threads.n * o.batch.n * n_tests * o.depth.n;
-    bench_result *rs = (bench_result *)calloc((size_t)n_res, sizeof(bench_result));
-    if (!rs) die("out of memory");
+    double peak = o.peak_gbps;
+    bench_result *rs;
+    if (o.from) {
+        result_load rl;
+        memset(&rl, 0, sizeof rl);
+        for_each_json_row(o.from, result_row_fn, &rl);
+        if (rl.n == 0) die("%s: no results with avg_ts", o.from);
+        rs = rl.rs;
+        n_res = rl.n;
+        if (!(peak > 0)) peak = rl.peak_gbps;
+    } else {
+        rs = (bench_result *)calloc((size_t)n_res, sizeof(bench_result));
+        if (!rs) die("out of memory");
+    }
     common_info ci;
     memset(&ci, 0, sizeof ci);
     cpu_info(ci.cpu, sizeof ci.cpu);
@@ -1609,8 +1701,7 @@ int main(int argc, char **argv) {
 
     int k = 0;
     bool any_cpu = false;
-    double peak = o.peak_gbps;
-    for (int mi = 0; mi < o.n_models; mi++) {
+    for (int mi = 0; mi < o.n_models && !o.from; mi++) {
         for (int gi = 0; gi < o.ngl.n; gi++) {
             runner rn;
             memset(&rn, 0, sizeof rn);
@@ -1629,7 +1720,8 @@ int main(int argc, char **argv) {
                     for (int tj = 0; tj < n_tests; tj++)
                         for (int di = 0; di < o.depth.n; di++) {
                             bench_result *r = &rs[k++];
-                            r->model_path = o.models[mi];
+                            r->model_path = xstrdup(o.models[mi]);
+                            snprintf(r->engine, sizeof r->engine, "apr");
                             apr_model_desc(rn.model, r->model_type, sizeof r->model_type);
                             r->model_size = apr_model_size(rn.model);
                             r->model_n_params = apr_model_n_params(rn.model);
@@ -1642,10 +1734,6 @@ int main(int argc, char **argv) {
                             r->n_gen = tests[tj].g;
                             r->n_depth = o.depth.v[di];
                             run_test(&o, &rn, r, o.peak_gbps);
-                            if (brows) {
-                                const base_row *br = match_baseline(brows, n_brows, r);
-                                if (br) { r->has_baseline = true; r->base_ts = br->avg_ts; r->base_sd = br->stddev_ts; }
-                            }
                             if (o.baseline_url) measure_server(&o, rn.model, r);
                         }
             free(rn.tokens);
@@ -1663,7 +1751,11 @@ int main(int argc, char **argv) {
         if (o.verbose) fprintf(stderr, "[apr-bench] CPU read bandwidth (%d threads, 256 MiB): %.2f GB/s\n", mt, peak);
     }
     ci.peak_gbps = peak;
-    for (int i = 0; i < n_res; i++)
+    for (int i = 0; i < n_res && brows; i++) {
+        const base_row *br = match_baseline(brows, n_brows, &rs[i]);
+        if (br) { rs[i].has_baseline = true; rs[i].base_ts = br->avg_ts; rs[i].base_sd = br->stddev_ts; }
+    }
+    for (int i = 0; i < n_res && !o.from; i++)
         if (rs[i].gbps == rs[i].gbps && peak > 0 && (!strcmp(rs[i].backend, "CPU") || o.peak_gbps > 0))
             rs[i].roofline_pct = 100.0 * rs[i].gbps / peak;
     if (o.format == OUT_JSON || o.format == OUT_JSONL) {
@@ -1681,9 +1773,10 @@ int main(int argc, char **argv) {
     else if (o.format == OUT_CSV) print_csv(&o, &ci, rs, n_res);
     else if (o.format == OUT_MD) {
         print_md(&o, rs, n_res, base_label);
-        printf("\n%s; %d run%s after %d warm-up; t/s = mean ± sample stddev; 95%% CI of the mean (Student t); "
-               "CV = stddev/mean", ci.cpu, o.reps, o.reps == 1 ? "" : "s", o.warmup);
-        if (peak > 0) printf("; GB/s = bytes per token x median t/s, roofline %.2f GB/s (%s)", peak, o.peak_gbps > 0 ? "given" : "measured read");
+        if (o.from) printf("\nresults from %s; t/s = mean ± sample stddev; 95%% CI of the mean (Student t); CV = stddev/mean", o.from);
+        else printf("\n%s; %d run%s after %d warm-up; t/s = mean ± sample stddev; 95%% CI of the mean (Student t); "
+                    "CV = stddev/mean", ci.cpu, o.reps, o.reps == 1 ? "" : "s", o.warmup);
+        if (peak > 0) printf("; GB/s = bytes per token x median t/s, roofline %.2f GB/s (%s)", peak, o.peak_gbps > 0 ? "given" : o.from ? "from the file" : "measured read");
         uint64_t rss = 0;
         for (int i = 0; i < n_res; i++) if (rs[i].peak_rss > rss) rss = rs[i].peak_rss;
         printf("; peak RSS %.1f MiB\n", rss / 1048576.0);
@@ -1694,7 +1787,7 @@ int main(int argc, char **argv) {
         if (!write_chart(o.chart, o.chart_w, o.chart_h, title, rs, n_res, base_label, err, sizeof err)) die("chart: %s", err);
         if (o.verbose) fprintf(stderr, "[apr-bench] chart written to %s\n", o.chart);
     }
-    for (int i = 0; i < n_res; i++) { free(rs[i].samples_ns); free(rs[i].samples_ts); }
+    for (int i = 0; i < n_res; i++) { free(rs[i].samples_ns); free(rs[i].samples_ts); free((char *)rs[i].model_path); }
     free(rs); free(tests); free(brows);
     for (int i = 0; i < o.n_models; i++) free(o.models[i]);
     free(o.models);

@@ -545,6 +545,46 @@ static void test_perplexity(void) {
     free(out);
 }
 
+static void test_from(void) {
+    TEST("--from: results re-read from a file");
+    int rc;
+    char *out = bench("-p 8 -n 4 -r 3 -t 1 --peak-gbps 10 -o json", &rc);
+    const char *saved = scratch_path("bench_saved.json");
+    FILE *f = fopen(saved, "w");
+    if (f && out) fputs(out, f);
+    if (f) fclose(f);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "./apr-bench --from %s -o json", saved);
+    char *again = run_cmd(cmd, &rc);
+    json_doc a, b;
+    char err[128];
+    bool ok = out && again && json_parse(&a, out, strlen(out), 16, err, sizeof err);
+    if (ok && json_parse(&b, again, strlen(again), 16, err, sizeof err)) {
+        CHECK(a.root->len == 2 && b.root->len == 2, "2 results");
+        for (size_t i = 0; i < 2 && i < b.root->len; i++) {
+            const json_value *x = json_at(a.root, i), *y = json_at(b.root, i);
+            CHECK(jnum(x, "avg_ts") == jnum(y, "avg_ts") && jnum(x, "median_ts") == jnum(y, "median_ts") &&
+                  close_rel(jnum(y, "ci95_ts"), jnum(x, "ci95_ts"), 1e-12) && jnum(x, "n_gen") == jnum(y, "n_gen"),
+                  "result %zu identical after the round trip", i);
+        }
+        json_doc_free(&b);
+    } else CHECK(0, "--from output parses");
+    if (ok) json_doc_free(&a);
+    free(out);
+    free(again);
+    /* a llama-bench file beside itself: ratio 1, engine kept */
+    again = run_cmd("./apr-bench --from tests/fixtures/llama-bench-sample.json --baseline tests/fixtures/llama-bench-sample.json -o json", &rc);
+    if (again && json_parse(&b, again, strlen(again), 16, err, sizeof err)) {
+        const json_value *x = json_at(b.root, 0);
+        const char *eng = "";
+        json_get_string(x, "engine", "", &eng);
+        CHECK(b.root->len == 3 && close_rel(jnum(x, "ratio"), 1.0, 1e-9) && !strcmp(eng, "llama.cpp"), "llama-bench file: ratio 1 to itself");
+        CHECK(close_rel(jnum(x, "avg_ts"), 41.2, 0.01), "samples give back llama-bench's mean: %g", jnum(x, "avg_ts"));
+        json_doc_free(&b);
+    } else CHECK(0, "--from llama-bench file parses");
+    free(again);
+}
+
 static void test_errors(void) {
     TEST("errors");
     int rc;
@@ -579,6 +619,7 @@ int main(void) {
     test_json();
     test_csv_md();
     test_chart_and_baseline_file();
+    test_from();
     test_baseline_url();
     test_perplexity();
     return test_finish();
