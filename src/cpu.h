@@ -11,6 +11,8 @@ typedef struct apr__cpu_model {
     const apr_model_view *mv;
     apr__logger log;
     int64_t max_in;            /* longest matmul row (for scratch sizes) */
+    int32_t kv_layers;         /* layers [0, kv_layers) have a KV cache here: all of them,
+                                  or under partial offload the ones left to the CPU */
 } apr__cpu_model;
 
 typedef struct apr__cpu_ctx {
@@ -446,6 +448,7 @@ static apr_result apr__cpu_model_load(const apr_model_view *mv, const apr_backen
         cm->log.level = APR_LOG_DEBUG;
     }
     const apr_hparams *hp = &mv->hp;
+    cm->kv_layers = hp->n_layer;
     cm->max_in = APR__MAX(APR__MAX((int64_t)hp->n_embd, (int64_t)hp->n_ff), (int64_t)hp->n_head * hp->head_dim);
     *state = cm;
     return APR_SUCCESS;
@@ -506,7 +509,7 @@ static apr_result apr__cpu_context_create(void *model_state, const apr_backend_c
     c->simd = apr__simd_level();
     c->kv_row_bytes = apr__kv_row_bytes(c->p.kv_type, KV);
     uint64_t kv_bytes = 0, nb = (uint64_t)p->n_batch;
-    bool ok = !apr__mul_overflow_u64((uint64_t)hp->n_layer * (uint64_t)p->n_seq, (uint64_t)p->n_ctx, &kv_bytes) &&
+    bool ok = !apr__mul_overflow_u64((uint64_t)cm->kv_layers * (uint64_t)p->n_seq, (uint64_t)p->n_ctx, &kv_bytes) &&
               !apr__mul_overflow_u64(kv_bytes, c->kv_row_bytes, &kv_bytes) && kv_bytes < (uint64_t)SIZE_MAX;
     if (ok) {
         c->k_cache = (uint8_t *)APR_MALLOC((size_t)kv_bytes);
@@ -571,7 +574,7 @@ static apr_result apr__cpu_host_layers(void *cpu_user, void *cpu_ctx, int32_t l0
                                        const apr_backend_batch *batch) {
     (void)cpu_user;
     apr__cpu_ctx *c = (apr__cpu_ctx *)cpu_ctx;
-    if (!c || !hidden || !batch || l0 < 0 || l1 > c->cm->mv->hp.n_layer || l0 > l1 ||
+    if (!c || !hidden || !batch || l0 < 0 || l1 > c->cm->kv_layers || l0 > l1 ||
         batch->n_tokens < 0 || batch->n_tokens > c->p.n_batch)
         return APR_ERROR_INVALID_ARGUMENT;
     for (int32_t t = 0; t < batch->n_tokens; t++)
