@@ -473,7 +473,10 @@ APRDEF const char *apr_context_last_error(const apr_context *ctx);
 typedef struct apr_batch {
     int32_t n_tokens;
     const int32_t *tokens;
-    const int32_t *pos;          /* NULL: each sequence continues where it stands */
+    const int32_t *pos;          /* NULL: each sequence continues where it stands.
+                                    A position may not leave a gap (pos <= tokens held);
+                                    a smaller one, on a sequence's first token in the
+                                    batch, drops what follows it (like apr_seq_truncate) */
     const int32_t *seq;          /* NULL: all sequence 0 */
     const int8_t *want_logits;   /* NULL: last token only */
 } apr_batch;
