@@ -67,6 +67,7 @@ typedef struct srv_config {
     long long max_body;
     double timeout_s, idle_timeout_s, shutdown_grace_s;
     bool verbose;
+    bool cache_prompt;
 } srv_config;
 
 static void srv_usage(FILE *f) {
@@ -101,6 +102,8 @@ static void srv_usage(FILE *f) {
         "      --idle-timeout S     keep-alive connections close after S idle seconds (30)\n"
         "      --shutdown-grace S   on SIGINT/SIGTERM, let running requests finish for S\n"
         "                           seconds before cancelling them (default 5)\n"
+        "      --no-cache-prompt    do not reuse a slot's cached prompt prefix (requests can\n"
+        "                           also send \"cache_prompt\": false)\n"
         "  -v, --verbose            log every request\n"
         "  -h, --help               this text\n");
 }
@@ -220,6 +223,7 @@ typedef struct srv_task {
     int32_t n_prompt;
     int32_t max_tokens;           /* < 0: until end of generation / context full */
     bool ignore_eos;              /* benchmarks: end-of-generation tokens are never sampled */
+    bool cache_prompt;            /* reuse a slot's cached prefix (default true) */
     apr_sampler_params sp;
     char **stop;
     int n_stop;
@@ -246,12 +250,16 @@ typedef struct srv_slot {
     bool generating;
     apr_sampler *smpl;
     apr_detok_stream ds;
+    int32_t *hist;                /* the tokens whose keys/values the sequence holds
+                                     (n_past of them): a later prompt sharing a prefix
+                                     reuses them (prompt cache) */
+    int32_t n_cached;             /* prompt tokens of the current task found in the cache */
     srv_bytes gen;                /* all text generated so far */
     size_t gen_sent;              /* bytes of gen handed to the client */
 } srv_slot;
 
 typedef struct srv_metrics {
-    uint64_t prompt_tokens, gen_tokens, requests, requests_ok, requests_rejected, requests_cancelled;
+    uint64_t prompt_tokens, prompt_tokens_cached, gen_tokens, requests, requests_ok, requests_rejected, requests_cancelled;
     double prompt_seconds, gen_seconds;
     uint64_t http_requests, decode_steps;
 } srv_metrics;
@@ -359,14 +367,19 @@ static void srv_slot_release(srv_slot *s, const char *finish, int err_status, co
     t->t_end = now;
     if (t->t_first == 0) t->t_first = now;
     t->state = TASK_DONE;
-    g.m.prompt_tokens += (uint64_t)s->n_fed;
+    g.m.prompt_tokens += (uint64_t)(s->n_fed - s->n_cached);
+    g.m.prompt_tokens_cached += (uint64_t)s->n_cached;
     g.m.gen_tokens += (uint64_t)t->n_gen;
     g.m.prompt_seconds += t->t_first - t->t_start;
     g.m.gen_seconds += t->t_end - t->t_first;
     if (err_status == 0 && !t->cancel) g.m.requests_ok++;
     if (t->cancel) g.m.requests_cancelled++;
     g.n_active--;
-    g.kv_used -= s->n_past;
+    /* keep the keys/values for the prompt cache unless the sequence may be damaged */
+    if (err_status != 0 || !g.cfg.cache_prompt) {
+        g.kv_used -= s->n_past;
+        s->n_past = 0;
+    }
     apr__cond_broadcast(&t->cond);
     apr__mutex_unlock(&g.mu);
     apr_sampler_free(s->smpl);
@@ -374,15 +387,27 @@ static void srv_slot_release(srv_slot *s, const char *finish, int err_status, co
     s->task = NULL;
     s->gen.len = 0;
     s->gen_sent = 0;
-    apr_seq_truncate(g.ctx, (int32_t)(s - g.slots), 0);
-    s->n_past = 0;
+    if (s->n_past == 0) apr_seq_truncate(g.ctx, (int32_t)(s - g.slots), 0);
 }
 
-/* Takes a queued task into slot s (called with g.mu held). */
+static int32_t srv_common_prefix(const srv_slot *s, const srv_task *t) {
+    int32_t n = 0, lim = APR__MIN(s->n_past, t->n_prompt);
+    while (n < lim && s->hist[n] == t->prompt[n]) n++;
+    return n;
+}
+
+/* Takes a queued task into slot s (called with g.mu held). The sequence keeps the
+   longest prefix it shares with the prompt, less one token: the last prompt token is
+   always evaluated, for its logits. */
 static void srv_slot_assign(srv_slot *s, srv_task *t) {
+    int32_t keep = t->cache_prompt && g.cfg.cache_prompt ? srv_common_prefix(s, t) : 0;
+    if (keep >= t->n_prompt) keep = t->n_prompt - 1;
+    if (keep < 0) keep = 0;
+    g.kv_used -= s->n_past - keep;
     s->task = t;
-    s->n_past = 0;
-    s->n_fed = 0;
+    s->n_past = keep;
+    s->n_fed = keep;
+    s->n_cached = keep;
     s->generating = false;
     s->gen.len = 0;
     s->gen_sent = 0;
@@ -427,14 +452,26 @@ static void srv_inference_loop(void) {
             if (srv_now() > stop_deadline)
                 for (int i = 0; i < ns; i++) if (g.slots[i].task) g.slots[i].task->cancel = true;
         }
-        for (int i = 0; i < ns && g.q_head; i++) {
-            if (g.slots[i].task) continue;
+        while (g.q_head) {
+            /* the free slot holding the longest prefix of the prompt, else the emptiest */
             srv_task *t = g.q_head;
+            int best = -1;
+            int32_t best_lcp = -1, best_past = 0;
+            for (int i = 0; i < ns; i++) {
+                if (g.slots[i].task) continue;
+                int32_t lcp = t->cache_prompt && g.cfg.cache_prompt ? srv_common_prefix(&g.slots[i], t) : 0;
+                if (lcp > best_lcp || (lcp == best_lcp && g.slots[i].n_past < best_past)) {
+                    best = i;
+                    best_lcp = lcp;
+                    best_past = g.slots[i].n_past;
+                }
+            }
+            if (best < 0) break;
             g.q_head = t->next;
             if (!g.q_head) g.q_tail = NULL;
             g.n_queued--;
             t->next = NULL;
-            srv_slot_assign(&g.slots[i], t);
+            srv_slot_assign(&g.slots[best], t);
         }
         for (int i = 0; i < ns; i++) cancel[i] = g.slots[i].task && g.slots[i].task->cancel;
         int n_active = g.n_active;
@@ -454,7 +491,7 @@ static void srv_inference_loop(void) {
             for (int32_t k = 0; k < s->task->n_prompt; k++) apr_sampler_accept(s->smpl, s->task->prompt[k]);
             apr_detok_stream_init(&s->ds, g.vocab, false);
             s->ds.at_start = false; /* generated text continues the prompt: keep its spaces */
-            apr_seq_truncate(g.ctx, i, 0);
+            apr_seq_truncate(g.ctx, i, s->n_past);
         }
 
         /* ---- one batch: every generating slot's next token, then prompt chunks ---- */
@@ -463,6 +500,7 @@ static void srv_inference_loop(void) {
             srv_slot *s = &g.slots[i];
             if (!s->task || !s->generating) continue;
             tok[n] = s->last; pos[n] = s->n_past; seq[n] = i; want[n] = 1;
+            s->hist[s->n_past] = s->last;
             out_slot[n_out++] = i;
             n++;
         }
@@ -476,6 +514,7 @@ static void srv_inference_loop(void) {
             int32_t take = APR__MIN(left, budget);
             for (int32_t k = 0; k < take; k++) {
                 tok[n] = s->task->prompt[s->n_fed + k];
+                s->hist[s->n_past + k] = tok[n];
                 pos[n] = s->n_past + k;
                 seq[n] = i;
                 want[n] = (k == left - 1) ? 1 : 0;
@@ -503,6 +542,14 @@ static void srv_inference_loop(void) {
             snprintf(err, sizeof err, "decode failed: %s%s%s", apr_result_string(r), msg && *msg ? ": " : "",
                      msg ? msg : "");
             fprintf(stderr, "apr-server: %s\n", err);
+            for (int i = 0; i < ns; i++)
+                if (!g.slots[i].task && g.slots[i].n_past > 0) {
+                    apr__mutex_lock(&g.mu);
+                    g.kv_used -= g.slots[i].n_past;
+                    apr__mutex_unlock(&g.mu);
+                    g.slots[i].n_past = 0;
+                    apr_seq_truncate(g.ctx, i, 0);
+                }
             for (int i = 0; i < ns; i++)
                 if (g.slots[i].task) {
                     if (r == APR_ERROR_CONTEXT_FULL && g.slots[i].generating) srv_slot_release(&g.slots[i], "length", 0, NULL);
@@ -610,6 +657,15 @@ static void srv_inference_thread(void *arg) {
         return;
     }
     g.n_ctx_slot = apr_context_n_ctx(g.ctx);
+    for (int i = 0; i < g.cfg.n_slots; i++) {
+        g.slots[i].hist = (int32_t *)malloc(sizeof(int32_t) * (size_t)g.n_ctx_slot);
+        if (!g.slots[i].hist) {
+            fprintf(stderr, "apr-server: out of memory\n");
+            APR__ATOMIC_STORE(&g.load_failed, 1);
+            APR__ATOMIC_STORE(&g.stop, 1);
+            return;
+        }
+    }
     int32_t nv = apr_model_n_vocab(g.model);
     g.eog = (int32_t *)malloc(sizeof(int32_t) * (size_t)(nv > 0 ? nv : 1));
     for (int32_t i = 0; g.eog && i < nv; i++)
@@ -1197,6 +1253,7 @@ static bool srv_build_task(srv_gen_req *r, const json_value *root, srv_reqerr *e
     int64_t nch;
     if (!json_get_int(root, "n", 1, &nch) || nch != 1) return srv_bad(e, "'%s' must be 1", "n");
     if (!json_get_bool(root, "ignore_eos", false, &t->ignore_eos)) return srv_bad(e, "'%s' must be a boolean", "ignore_eos");
+    if (!json_get_bool(root, "cache_prompt", true, &t->cache_prompt)) return srv_bad(e, "'%s' must be a boolean", "cache_prompt");
     if (ollama) {
         const json_value *opt = json_get(root, "options");
         if (opt && opt->type != JSON_NULL && opt->type != JSON_OBJECT) return srv_bad(e, "'%s' must be an object", "options");
@@ -1714,6 +1771,8 @@ static void srv_handle_metrics(srv_conn *c) {
     json_buf_init(&b);
     srv_metric(&b, "prompt_tokens_total", "counter", "Prompt tokens processed.", (double)m.prompt_tokens);
     srv_metric(&b, "prompt_seconds_total", "counter", "Time spent processing prompts.", m.prompt_seconds);
+    srv_metric(&b, "prompt_tokens_cached_total", "counter", "Prompt tokens reused from the prompt cache.",
+               (double)m.prompt_tokens_cached);
     srv_metric(&b, "tokens_predicted_total", "counter", "Tokens generated.", (double)m.gen_tokens);
     srv_metric(&b, "tokens_predicted_seconds_total", "counter", "Time spent generating tokens.", m.gen_seconds);
     srv_metric(&b, "prompt_tokens_per_second", "gauge", "Average prompt throughput.",
@@ -2037,6 +2096,7 @@ static int srv_parse_args(int argc, char **argv, srv_config *cfg) {
     cfg->timeout_s = 60;
     cfg->idle_timeout_s = 30;
     cfg->shutdown_grace_s = 5;
+    cfg->cache_prompt = true;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -2093,6 +2153,7 @@ static int srv_parse_args(int argc, char **argv, srv_config *cfg) {
         else if (ARG("--idle-timeout", NULL)) NEED_SEC(cfg->idle_timeout_s);
         else if (ARG("--shutdown-grace", NULL)) NEED_SEC(cfg->shutdown_grace_s);
         else if (ARG("-v", "--verbose")) cfg->verbose = true;
+        else if (ARG("--no-cache-prompt", NULL)) cfg->cache_prompt = false;
         else {
             fprintf(stderr, "apr-server: unknown option %s (see -h)\n", a);
             return 1;
@@ -2234,7 +2295,11 @@ int main(int argc, char **argv) {
     apr__thread_join(inf);
     for (int i = 0; i < g.cfg.max_conns; i++)
         if (APR__ATOMIC_LOAD(&g.conns[i].state) != 0) apr__thread_join(g.conns[i].th);
-    for (int i = 0; i < g.cfg.n_slots; i++) { apr_sampler_free(g.slots[i].smpl); srv_bytes_free(&g.slots[i].gen); }
+    for (int i = 0; i < g.cfg.n_slots; i++) {
+        apr_sampler_free(g.slots[i].smpl);
+        srv_bytes_free(&g.slots[i].gen);
+        free(g.slots[i].hist);
+    }
     if (g.ctx) apr_context_free(g.ctx);
     if (g.model) apr_model_free(g.model);
     free(g.slots);
