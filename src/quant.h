@@ -331,7 +331,10 @@ static void apr__dequant_iq4_xs(const void *src, float *y, int64_t n) {
    Round to nearest even (as the SIMD conversions do), scale = amax/127, so every value
    lies in [-127, 127] (the AVX2 sign trick needs no -128). */
 
-static inline int apr__round_i(float x) { return (int)nearbyintf(x); }
+static inline int apr__round_i(float x) {
+    if (!(x >= -127.5f && x <= 127.5f)) return x > 0 ? 127 : x < 0 ? -127 : 0; /* NaN/inf: no UB */
+    return (int)nearbyintf(x);
+}
 
 static void apr__quantize_q8_0_ref(const float *x, void *dst, int64_t n) {
     apr__block_q8_0 *y = (apr__block_q8_0 *)dst;

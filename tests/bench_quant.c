@@ -34,7 +34,7 @@ int main(int argc, char **argv) {
        than the cache/memory bandwidth */
     int small = argc > 3 && strcmp(argv[3], "small") == 0;
     struct { int type; int64_t n, rows; } cases[] = {
-        {APR_TYPE_Q5_0, 4864, 896},  {APR_TYPE_Q8_0, 896, 4864}, {APR_TYPE_Q4_0, 4864, 896},
+        {APR_TYPE_Q5_0, 4864, 896},  {APR_TYPE_Q8_0, 896, 4864}, {APR_TYPE_Q8_0, 4864, 896}, {APR_TYPE_Q4_0, 4864, 896},
         {APR_TYPE_IQ4_NL, 4864, 896}, {APR_TYPE_Q4_1, 4864, 896}, {APR_TYPE_Q5_1, 4864, 896},
         {APR_TYPE_Q4_K, 8960, 1536}, {APR_TYPE_Q5_K, 8960, 1536}, {APR_TYPE_Q6_K, 8960, 1536},
         {APR_TYPE_Q2_K, 8960, 1536}, {APR_TYPE_Q3_K, 8960, 1536}, {APR_TYPE_IQ4_XS, 8960, 1536},
