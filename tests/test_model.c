@@ -102,6 +102,10 @@ static void test_stories(void) {
           "decode bytes %llu of %llu", (unsigned long long)apr_model_decode_bytes(m),
           (unsigned long long)apr_model_size(m));
 
+    CHECK(apr_model_n_params(m) > 200000 && apr_model_n_params(m) < 320000, "n_params %llu",
+          (unsigned long long)apr_model_n_params(m));
+    CHECK(apr_model_n_ctx_train(m) > 0 && apr_model_gguf(m) != NULL, "ctx_train / gguf");
+
     enum { N = 200 };
     int32_t ref[N], ids[N];
     float *l0 = (float *)malloc(sizeof(float) * nv), *l1 = (float *)malloc(sizeof(float) * nv);
@@ -144,6 +148,22 @@ static void test_stories(void) {
     }
 #endif
     apr_context_free(c);
+
+    TEST("stories260K from memory");
+    {
+        size_t size;
+        void *buf = test_read_file(path, &size);
+        apr_model_params mp = apr_model_default_params();
+        mp.cpu_only = true;
+        apr_model *mm = NULL;
+        CHECK(buf && apr_model_load_memory(buf, size, &mp, &mm, &err) == APR_SUCCESS, "load_memory");
+        apr_context *cm = mm ? make_ctx(mm, 64, 0, 1, 1, APR_KV_F32) : NULL;
+        got = cm ? greedy(cm, 10, ids, NULL) : 0;
+        CHECK(got == 10 && memcmp(ids, ref, sizeof(int32_t) * 10) == 0, "ids from memory");
+        apr_context_free(cm);
+        apr_model_free(mm);
+        free(buf);
+    }
 
     TEST("stories260K: SIMD path, 2 threads, F16 KV (default)");
     apr_cpu_set_max_simd(99);
