@@ -17,7 +17,8 @@
 # For each model and thread count apr-bench and llama.cpp run back to back (so both see
 # the same machine state), each test: a fresh context, 1 warm-up, R runs from an empty
 # KV cache, prompt = random token ids, generation = greedy (argmax) decode steps.
-# The final table prints both engines' mean ± sd t/s and apr / llama.cpp; the JSON files
+# The final table prints both engines' mean ± sd t/s and apr / llama.cpp, OUT/MODEL.png
+# charts them (apr-bench --from ... --baseline ... --chart); the JSON files
 # stay in OUT (llama-bench's field names; `apr-bench --baseline OUT/llamacpp-*.json`
 # reads the llama.cpp ones). Timings mean nothing on a loaded machine: the script prints
 # the load average before and after; keep the 1-minute figure well below the core count.
@@ -79,6 +80,20 @@ for m in "${MODELS[@]}"; do
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
+
+# One chart per model (apr and llama.cpp per test and thread count), from the saved JSON.
+if [[ " $ENGINES " == *" apr "* ]]; then
+    for m in "${MODELS[@]}"; do
+        base=$(basename "$m" .gguf)
+        from=(); baseline=()
+        for t in $THREADS; do
+            from+=(--from "$OUT/apr-$base-t$t.json")
+            [ -f "$OUT/llamacpp-$base-t$t.json" ] && baseline+=(--baseline "$OUT/llamacpp-$base-t$t.json")
+        done
+        ./apr-bench "${from[@]}" "${baseline[@]}" --baseline-name "llama.cpp CPU" --chart "$OUT/$base.png" -o json >/dev/null &&
+            echo "chart: $OUT/$base.png" >&2
+    done
+fi
 
 node - "${files[@]}" <<'EOF'
 const fs = require("fs");

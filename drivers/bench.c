@@ -307,11 +307,15 @@ typedef struct options {
     double peak_gbps;           /* <= 0: measure on the CPU */
     const char *chart;
     int chart_w, chart_h;
-    const char *baseline_file;
+    const char *baseline_file;  /* the first of baseline_files */
+    const char *baseline_files[16];
+    int n_baseline_files;
     const char *baseline_url;
     const char *baseline_model;
     const char *baseline_name;
-    const char *from;           /* results file instead of running */
+    const char *from;           /* results file(s) instead of running */
+    const char *from_files[16];
+    int n_from;
     bool perplexity;
     const char *text_file;
     int ppl_ctx;
@@ -344,14 +348,16 @@ static void usage(FILE *f) {
         "  --chart FILE.png          bar chart of t/s per test and engine\n"
         "  --chart-size WxH          chart size in pixels (default 960x540)\n"
         "  --baseline FILE.json      llama-bench -o json output: side-by-side with ratios\n"
+        "                            (repeat for several files)\n"
         "  --baseline-url URL        measure a running server on the same lengths:\n"
         "                            http://H:P/api/generate (Ollama, its eval_duration) or\n"
         "                            http://H:P/v1/completions (OpenAI-compatible, timed\n"
         "                            here from the streamed events)\n"
         "  --baseline-model NAME     model name sent to the server (default: file name)\n"
         "  --baseline-name NAME      label of the baseline (default llama.cpp / server)\n"
-        "  --from FILE.json          no run: results of an earlier apr-bench -o json, to\n"
-        "                            print in another format, chart or compare\n"
+        "  --from FILE.json          no run: results of earlier apr-bench -o json (repeat\n"
+        "                            for several files), to print in another format,\n"
+        "                            chart or compare\n"
         "  --perplexity -f FILE      perplexity over a text file, chunks of -c tokens\n"
         "  -c, --ctx-size N          perplexity chunk length (default 512)\n"
         "  --chunks N                perplexity: at most N chunks\n"
@@ -449,11 +455,18 @@ static void parse_args(options *o, int argc, char **argv) {
                 exit(2);
             }
         }
-        else if (IS("--baseline")) o->baseline_file = need_arg(argc, argv, &i);
+        else if (IS("--baseline")) {
+            if (o->n_baseline_files == 16) { fprintf(stderr, "apr-bench: at most 16 --baseline files\n"); exit(2); }
+            o->baseline_files[o->n_baseline_files++] = o->baseline_file = need_arg(argc, argv, &i);
+        }
         else if (IS("--baseline-url")) o->baseline_url = need_arg(argc, argv, &i);
         else if (IS("--baseline-model")) o->baseline_model = need_arg(argc, argv, &i);
         else if (IS("--baseline-name")) o->baseline_name = need_arg(argc, argv, &i);
-        else if (IS("--from")) o->from = need_arg(argc, argv, &i);
+        else if (IS("--from")) {
+            if (o->n_from == 16) { fprintf(stderr, "apr-bench: at most 16 --from files\n"); exit(2); }
+            o->from_files[o->n_from++] = need_arg(argc, argv, &i);
+            o->from = o->from_files[0];
+        }
         else if (IS("--perplexity")) o->perplexity = true;
         else if (IS("-f") || IS("--file")) o->text_file = need_arg(argc, argv, &i);
         else if (IS("-c") || IS("--ctx-size")) o->ppl_ctx = parse_int(a, need_arg(argc, argv, &i), 8, 1 << 20);
@@ -1679,7 +1692,7 @@ int main(int argc, char **argv) {
     if (o.from) {
         result_load rl;
         memset(&rl, 0, sizeof rl);
-        for_each_json_row(o.from, result_row_fn, &rl);
+        for (int f = 0; f < o.n_from; f++) for_each_json_row(o.from_files[f], result_row_fn, &rl);
         if (rl.n == 0) die("%s: no results with avg_ts", o.from);
         rs = rl.rs;
         n_res = rl.n;
@@ -1696,7 +1709,16 @@ int main(int argc, char **argv) {
     base_row *brows = NULL;
     int n_brows = 0;
     char base_label[96] = "server";
-    if (o.baseline_file) brows = load_llama_bench_json(o.baseline_file, &n_brows, base_label, sizeof base_label);
+    for (int f = 0; f < o.n_baseline_files; f++) {
+        int nb = 0;
+        char lab[96];
+        base_row *more = load_llama_bench_json(o.baseline_files[f], &nb, lab, sizeof lab);
+        brows = (base_row *)xrealloc(brows, sizeof(base_row) * (size_t)(n_brows + nb));
+        memcpy(brows + n_brows, more, sizeof(base_row) * (size_t)nb);
+        n_brows += nb;
+        free(more);
+        if (f == 0) snprintf(base_label, sizeof base_label, "%s", lab);
+    }
     if (o.baseline_name) snprintf(base_label, sizeof base_label, "%s", o.baseline_name);
 
     int k = 0;
