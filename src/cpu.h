@@ -276,9 +276,9 @@ static void apr__att_worker(void *arg, int ith, int nth) {
     float scale = 1.0f / sqrtf((float)hd);
     float *scores = c->thread_f32 + (size_t)ith * c->thread_f32_stride;
     float *kv = scores + (size_t)group * c->p.n_ctx;
-    int64_t total = (int64_t)j->b->n_tokens * hp->n_head_kv, i0, i1;
-    apr__split_range(total, 1, ith, nth, &i0, &i1);
-    for (int64_t i = i0; i < i1; i++) {
+    /* interleaved: later tokens of a prompt attend to more positions */
+    int64_t total = (int64_t)j->b->n_tokens * hp->n_head_kv;
+    for (int64_t i = ith; i < total; i += nth) {
         int t = (int)(i / hp->n_head_kv), kvh = (int)(i % hp->n_head_kv);
         int32_t seq = j->b->seq[t], n_kv = j->b->pos[t] + 1;
         int64_t off = (int64_t)kvh * hd;
