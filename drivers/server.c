@@ -1831,6 +1831,61 @@ static void srv_handle_models(srv_conn *c) {
     json_buf_free(&b);
 }
 
+static void srv_model_details(json_buf *b, const char *desc) {
+    json_key(b, "details");
+    json_obj_begin(b);
+    json_key(b, "format"); json_strz(b, "gguf");
+    json_key(b, "family"); json_strz(b, SRV_READY() ? apr_model_arch(g.model) : "");
+    json_key(b, "families"); json_arr_begin(b); json_strz(b, SRV_READY() ? apr_model_arch(g.model) : ""); json_arr_end(b);
+    json_key(b, "parameter_size"); json_strz(b, desc);
+    json_key(b, "quantization_level"); json_strz(b, "");
+    json_obj_end(b);
+}
+
+/* Ollama's /api/show (POST) and /api/ps (GET): what clients such as Open WebUI query. */
+static void srv_handle_show(srv_conn *c, bool ps) {
+    json_buf b;
+    json_buf_init(&b);
+    char desc[256] = "";
+    apr_model_desc(g.model, desc, sizeof desc);
+    json_obj_begin(&b);
+    if (ps) {
+        json_key(&b, "models");
+        json_arr_begin(&b);
+        json_obj_begin(&b);
+        json_key(&b, "name"); json_strz(&b, g.model_name);
+        json_key(&b, "model"); json_strz(&b, g.model_name);
+        json_key(&b, "size"); json_uint(&b, apr_model_size(g.model));
+        json_key(&b, "digest"); json_strz(&b, "");
+        srv_model_details(&b, desc);
+        json_key(&b, "expires_at"); json_strz(&b, "2999-01-01T00:00:00Z");
+        json_key(&b, "size_vram"); json_uint(&b, strcmp(apr_model_backend(g.model), "CPU") ? apr_model_size(g.model) : 0);
+        json_obj_end(&b);
+        json_arr_end(&b);
+    } else {
+        char key[96];
+        json_key(&b, "modelfile"); json_strz(&b, "");
+        json_key(&b, "parameters"); json_strz(&b, "");
+        json_key(&b, "template"); json_strz(&b, g.template_name);
+        srv_model_details(&b, desc);
+        json_key(&b, "model_info");
+        json_obj_begin(&b);
+        json_key(&b, "general.architecture"); json_strz(&b, apr_model_arch(g.model));
+        json_key(&b, "general.parameter_count"); json_uint(&b, apr_model_n_params(g.model));
+        snprintf(key, sizeof key, "%s.context_length", apr_model_arch(g.model));
+        json_key(&b, key); json_int(&b, apr_model_n_ctx_train(g.model));
+        snprintf(key, sizeof key, "%s.embedding_length", apr_model_arch(g.model));
+        json_key(&b, key); json_int(&b, apr_model_n_embd(g.model));
+        snprintf(key, sizeof key, "%s.block_count", apr_model_arch(g.model));
+        json_key(&b, key); json_int(&b, apr_model_n_layer(g.model));
+        json_obj_end(&b);
+        json_key(&b, "capabilities"); json_arr_begin(&b); json_strz(&b, "completion"); json_arr_end(&b);
+    }
+    json_obj_end(&b);
+    srv_send_json(c, 200, &b);
+    json_buf_free(&b);
+}
+
 static void srv_handle_tags(srv_conn *c) {
     json_buf b;
     json_buf_init(&b);
@@ -1947,7 +2002,7 @@ typedef struct srv_route {
 } srv_route;
 
 enum { R_HEALTH, R_METRICS, R_MODELS, R_CHAT, R_COMPLETIONS, R_TOKENIZE, R_DETOKENIZE, R_OLLAMA_GENERATE,
-       R_OLLAMA_CHAT, R_OLLAMA_TAGS, R_OLLAMA_VERSION };
+       R_OLLAMA_CHAT, R_OLLAMA_TAGS, R_OLLAMA_VERSION, R_OLLAMA_SHOW, R_OLLAMA_PS };
 
 static const srv_route srv_routes[] = {
     {"/health", "GET", R_HEALTH},           {"/v1/health", "GET", R_HEALTH},
@@ -1957,7 +2012,8 @@ static const srv_route srv_routes[] = {
     {"/completions", "POST", R_COMPLETIONS},{"/tokenize", "POST", R_TOKENIZE},
     {"/detokenize", "POST", R_DETOKENIZE},  {"/api/generate", "POST", R_OLLAMA_GENERATE},
     {"/api/chat", "POST", R_OLLAMA_CHAT},   {"/api/tags", "GET", R_OLLAMA_TAGS},
-    {"/api/version", "GET", R_OLLAMA_VERSION},
+    {"/api/version", "GET", R_OLLAMA_VERSION},{"/api/show", "POST", R_OLLAMA_SHOW},
+    {"/api/ps", "GET", R_OLLAMA_PS},
 };
 
 static bool srv_authorized(srv_conn *c) {
@@ -1998,6 +2054,7 @@ static void srv_dispatch(srv_conn *c) {
     }
     if (!SRV_READY()) { srv_send_error(c, 503, "unavailable_error", "Loading model"); return; }
     if (route->id == R_OLLAMA_TAGS) { srv_handle_tags(c); return; }
+    if (route->id == R_OLLAMA_SHOW || route->id == R_OLLAMA_PS) { srv_handle_show(c, route->id == R_OLLAMA_PS); return; }
     /* the rest take a JSON body */
     json_doc doc;
     char err[160], msg[200];

@@ -379,6 +379,17 @@ static void test_basic_endpoints(void) {
     } else CHECK(false, "tags JSON");
     resp_free(&r);
 
+    r = post("/api/show", "{\"model\":\"stories260K.gguf\"}");
+    if (r.status == 200 && parse(&d, &r)) {
+        CHECK(json_is(json_get(d.root, "details"), JSON_OBJECT) && json_is(json_get(d.root, "model_info"), JSON_OBJECT),
+              "api/show details, model_info");
+        json_doc_free(&d);
+    } else CHECK(false, "api/show: %d", r.status);
+    resp_free(&r);
+    r = http("GET", "/api/ps", NULL, NULL);
+    CHECK(r.status == 200 && r.body && strstr(r.body, "\"models\""), "api/ps: %d", r.status);
+    resp_free(&r);
+
     r = http("GET", "/api/version", NULL, NULL);
     CHECK(r.status == 200 && r.body && strstr(r.body, "\"version\""), "version: %d %s", r.status, r.body);
     resp_free(&r);
