@@ -556,6 +556,7 @@ struct apr_vocab {
     int16_t cp_byte[324];    /* BPE: code point of a byte char -> byte, -1 */
     int32_t bos, eos, eot, eom, unk, pad;
     bool add_bos, add_eos, add_space_prefix, ignore_merges;
+    bool spm_split_words; /* no token has '▁' after another character */
     unsigned char stages[8];
     char pre_name[64];
     /* special tokens (control, user-defined, unknown), longest text first, in a trie */
@@ -587,6 +588,8 @@ static const char *apr__tok_text(const apr_vocab *v, int32_t id, size_t *len) {
     *len = v->text_off[id + 1] - v->text_off[id];
     return v->text + v->text_off[id];
 }
+
+static bool apr__is_spm_space(const char *p) { return memcmp(p, "\xe2\x96\x81", 3) == 0; }
 
 /* Token whose text is a followed by b (either may be empty), or -1. */
 static int32_t apr__vocab_lookup2(const apr_vocab *v, const char *a, size_t na, const char *b, size_t nb) {
@@ -945,6 +948,20 @@ APR__IMPL apr_result apr_vocab_load(const apr_gguf *g, apr_vocab **out, apr_erro
         }
     }
 
+    if (kind == APR_VOCAB_SPM) {
+        v->spm_split_words = true;
+        for (int32_t i = 0; i < n && v->spm_split_words; i++) {
+            size_t len;
+            const char *t = apr__tok_text(v, i, &len);
+            for (size_t j = 1; j + 3 <= len; j++) {
+                if (apr__is_spm_space(t + j) && !(j >= 3 && apr__is_spm_space(t + j - 3))) {
+                    v->spm_split_words = false;
+                    break;
+                }
+            }
+        }
+    }
+
     /* BPE merges "left right", rank = position; both sides must be tokens */
     if (kind == APR_VOCAB_BPE) {
         int64_t km = apr_gguf_find_key(g, "tokenizer.ggml.merges");
@@ -1195,21 +1212,13 @@ static void apr__spm_try_bigram(const apr_vocab *v, apr__tok_scratch *s, int32_t
     apr__heap_push(s, &bg);
 }
 
-static void apr__spm_fragment(const apr_vocab *v, apr__tok_scratch *s, const char *text, size_t len, bool prefix) {
-    /* escape: ' ' -> U+2581 '▁', with one in front when asked */
-    if (!apr__tok_grow(s, (void **)&s->buf, &s->cap_buf, (len + 1) * 3, 1)) return;
-    size_t m = 0;
-    if (prefix) { memcpy(s->buf, "\xe2\x96\x81", 3); m = 3; }
-    for (size_t i = 0; i < len; i++) {
-        if (text[i] == ' ') { memcpy(s->buf + m, "\xe2\x96\x81", 3); m += 3; }
-        else s->buf[m++] = text[i];
-    }
-    if (m == 0) return;
-    if (!apr__tok_grow(s, (void **)&s->sym, &s->cap_sym, m, sizeof(apr__sym))) return;
+/* Merge the symbols of buf[b..e) as llama.cpp's llm_tokenizer_spm and emit the tokens. */
+static void apr__spm_segment(const apr_vocab *v, apr__tok_scratch *s, size_t b, size_t e) {
+    if (!apr__tok_grow(s, (void **)&s->sym, &s->cap_sym, e - b, sizeof(apr__sym))) return;
     int32_t ns = 0;
-    for (size_t i = 0; i < m;) {
+    for (size_t i = b; i < e;) {
         uint32_t cp;
-        int k = apr__utf8_decode((const unsigned char *)s->buf + i, m - i, &cp);
+        int k = apr__utf8_decode((const unsigned char *)s->buf + i, e - i, &cp);
         apr__sym *y = &s->sym[ns];
         y->start = (uint32_t)i;
         y->n = (uint32_t)k;
@@ -1227,12 +1236,12 @@ static void apr__spm_fragment(const apr_vocab *v, apr__tok_scratch *s, const cha
         int32_t left = (int32_t)(uint32_t)bg.key;
         apr__sym *a = &s->sym[left];
         if (a->n == 0 || a->next < 0) continue;
-        apr__sym *b = &s->sym[a->next];
-        if (a->n + b->n != bg.size) continue;
-        a->n += b->n;
-        b->n = 0;
-        a->next = b->next;
-        if (b->next >= 0) s->sym[b->next].prev = left;
+        apr__sym *c = &s->sym[a->next];
+        if (a->n + c->n != bg.size) continue;
+        a->n += c->n;
+        c->n = 0;
+        a->next = c->next;
+        if (c->next >= 0) s->sym[c->next].prev = left;
         apr__spm_try_bigram(v, s, a->prev, left);
         apr__spm_try_bigram(v, s, left, a->next);
     }
@@ -1246,6 +1255,31 @@ static void apr__spm_fragment(const apr_vocab *v, apr__tok_scratch *s, const cha
             if (bt >= 0) apr__tok_emit(s, bt);
         }
     }
+}
+
+static void apr__spm_fragment(const apr_vocab *v, apr__tok_scratch *s, const char *text, size_t len, bool prefix) {
+    /* escape: ' ' -> U+2581 '▁', with one in front when asked */
+    if (!apr__tok_grow(s, (void **)&s->buf, &s->cap_buf, (len + 1) * 3, 1)) return;
+    size_t m = 0;
+    if (prefix) { memcpy(s->buf, "\xe2\x96\x81", 3); m = 3; }
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] == ' ') { memcpy(s->buf + m, "\xe2\x96\x81", 3); m += 3; }
+        else s->buf[m++] = text[i];
+    }
+    if (m == 0) return;
+    /* Where no token has a '▁' right after another character (checked at load), no merge
+       can join what precedes such a '▁' to it: the words are merged one at a time, which
+       gives the same tokens as one queue over the whole text, with a small queue. */
+    size_t seg = 0;
+    if (v->spm_split_words) {
+        for (size_t p = 1; p + 3 <= m; p++) {
+            if ((unsigned char)s->buf[p] != 0xE2 || !apr__is_spm_space(s->buf + p)) continue;
+            if (p >= 3 && apr__is_spm_space(s->buf + p - 3)) continue;
+            apr__spm_segment(v, s, seg, p);
+            seg = p;
+        }
+    }
+    apr__spm_segment(v, s, seg, m);
 }
 
 /* ---- BPE pre-tokenizers ------------------------------------------------------------------------ */

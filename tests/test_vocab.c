@@ -58,7 +58,7 @@ static char *detok_stream(const apr_vocab *v, const int32_t *ids, int64_t n, int
     size_t cap = 1024, m = 0;
     char *s = (char *)malloc(cap);
     for (int64_t i = 0; i <= n; i++) {
-        char piece[256];
+        char piece[4096];
         int32_t k = i < n ? apr_detok_stream_push(&st, ids[i], piece, (int32_t)sizeof piece)
                           : apr_detok_stream_flush(&st, piece, (int32_t)sizeof piece);
         if (m + (size_t)k + 1 > cap) { cap = (m + (size_t)k + 1) * 2; s = (char *)realloc(s, cap); }
@@ -285,6 +285,40 @@ static void test_stream(void) {
         CHECK(kf == 3 && memcmp(out, "\xef\xbf\xbd", 3) == 0, "flush gives U+FFFD");
     }
     free(ids);
+    /* random token sequences: the stream is always a prefix of the whole decoding, short
+       of at most the 3 bytes of an unfinished character */
+    apr_vocab *vs[2] = {s, load_vocab("qwen2", NULL, NULL)};
+    for (int k = 0; k < 2; k++) {
+        if (!vs[k]) continue;
+        int bad = 0;
+        for (int rep = 0; rep < 300; rep++) {
+            int32_t rid[64];
+            int nr = 1 + (int)(test_rand_u64() % 64);
+            for (int i = 0; i < nr; i++) {
+                uint64_t r = test_rand_u64();
+                /* mostly byte tokens and low ids (SPM bytes are 3..258, BPE bytes are low) */
+                rid[i] = (int32_t)(r % 4 == 0 ? (r >> 8) % (uint64_t)apr_vocab_n_tokens(vs[k]) : 3 + (r >> 8) % 300);
+            }
+            int64_t wl;
+            char *whole = detok(vs[k], rid, nr, false, &wl);
+            apr_detok_stream st;
+            apr_detok_stream_init(&st, vs[k], false);
+            char *acc = (char *)malloc((size_t)wl + 4096);
+            size_t m = 0;
+            for (int i = 0; i < nr; i++) m += (size_t)apr_detok_stream_push(&st, rid[i], acc + m, 4096);
+            int pend = st.n_pending;
+            char tail[16];
+            int32_t fl = apr_detok_stream_flush(&st, tail, sizeof tail);
+            bool ok = m + (size_t)pend == (size_t)wl && memcmp(acc, whole, m) == 0 && pend <= 3 &&
+                      (pend == 0 ? fl == 0 : fl == 3);
+            bad += !ok;
+            free(acc);
+            free(whole);
+        }
+        CHECK(bad == 0, "%s: %d random sequences decode differently streamed", k ? "qwen2" : "llama-spm", bad);
+    }
+    apr_vocab_free(vs[1]);
+
     /* at_start: only the first piece loses its space */
     ids = tok(s, "Hello world", 11, APR_TOKENIZE_ADD_BOS, &n);
     int64_t sl;
@@ -708,6 +742,13 @@ static void test_robustness(void) {
             size_t cl = strlen(one[i]), m = 0, lim = i < 2 ? big : big / 4; /* 1 MiB for 'a' and ' ' */
             while (m + cl <= lim) { memcpy(buf + m, one[i], cl); m += cl; }
             check_round_trip(v, name, one_name[i], buf, m, true);
+        }
+        {   /* ordinary text: the stories260K output, repeated */
+            size_t tl, m = 0;
+            char *t = (char *)test_read_file(test_shared("data/models/stories260K.greedy200.txt"), &tl);
+            while (t && tl && m + tl <= big) { memcpy(buf + m, t, tl); m += tl; }
+            if (t) check_round_trip(v, name, "1 MiB of English", buf, m, true);
+            free(t);
         }
         test_rng_state = 0x1234567 + vi;
         for (size_t i = 0; i < big; i++) buf[i] = (char)(test_rand_u64() >> 56);
