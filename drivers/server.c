@@ -3,9 +3,11 @@
    MinGW:  x86_64-w64-mingw32-gcc -O2 -o apr-server.exe drivers/server.c -lws2_32
    Run:    ./apr-server -m model.gguf [--host 127.0.0.1] [--port 8080] [-np 4] [-c 4096]
 
-   Endpoints: POST /v1/chat/completions, /v1/completions (stream: SSE), GET /v1/models,
-   /health, /metrics (Prometheus text 0.0.4), POST /tokenize, /detokenize; Ollama's
-   POST /api/generate, /api/chat (NDJSON stream), GET /api/tags, /api/version.
+   Endpoints: POST /v1/chat/completions, /v1/completions (stream: SSE, one event per
+   token), GET /v1/models, /health, /metrics (Prometheus text 0.0.4), POST /tokenize,
+   /detokenize; Ollama's POST /api/generate, /api/chat (NDJSON stream), /api/show, GET
+   /api/tags, /api/ps, /api/version. Request extras as llama-server: ignore_eos,
+   cache_prompt, top_k, min_p, repeat_penalty, seed.
 
    Threads: the main thread accepts connections; each connection gets a thread (bounded
    count) that reads requests, validates them, tokenizes and queues generation tasks, then
@@ -13,7 +15,9 @@
    apr_context: it has one sequence per slot (-np), and every step runs ONE forward pass over
    the next token of every generating slot plus a chunk of each new prompt (continuous
    batching: requests join and leave between steps). Sockets are never touched by the
-   inference thread, so a slow client cannot stall the others.
+   inference thread, so a slow client cannot stall the others. A finished slot keeps its
+   keys/values: the next request is given the free slot holding the longest prefix of its
+   prompt (multi-turn chats re-read only the new turn).
 
    Models without a chat template are rendered with chatml (override: --chat-template).
    -c is the context of the whole server, split between the -np slots as llama-server does

@@ -1343,7 +1343,7 @@ int main(void) {
     }
     test_flags();
     server s;
-    CHECK(server_start(&s, "-np 4 -t 1 --timeout 2 --idle-timeout 5 --max-body 1000000"), "server starts");
+    CHECK(server_start(&s, "-np 4 -b 16 -t 1 --timeout 2 --idle-timeout 5 --max-body 1000000"), "server starts");
     if (s.port <= 0) return test_finish();
     g_port = s.port;
     test_basic_endpoints();
