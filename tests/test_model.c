@@ -467,8 +467,23 @@ static void test_hf(void) {
                 }
                 CHECK(worst <= 1e-4, "%s (%s): worst per-position rel err %g", archs[a], simd ? "SIMD" : "scalar", worst);
                 fprintf(stderr, "    %s %s: worst rel err %.2e\n", archs[a], simd ? "SIMD" : "scalar", worst);
-                /* the F16 KV cache stays close */
                 apr_context_free(c);
+                /* the smaller KV caches stay close */
+                for (int kt = 0; kt < 2 && simd; kt++) {
+                    apr_kv_type kvt = kt ? APR_KV_Q8_0 : APR_KV_F16;
+                    double tol = kt ? 3e-2 : 3e-3;
+                    c = make_ctx(m, 64, 0, 1, 2, kvt);
+                    CHECK(c && apr_decode(c, &b) == APR_SUCCESS, "decode");
+                    worst = 0;
+                    for (int i = 0; i < nt; i++) {
+                        float *l = c ? apr_get_logits(c, i) : NULL;
+                        double e = l ? rel_err(l, ref + (size_t)i * nvf, nvf) : 1;
+                        if (e > worst) worst = e;
+                    }
+                    CHECK(worst <= tol, "%s %s KV: worst rel err %g", archs[a], kt ? "Q8_0" : "F16", worst);
+                    fprintf(stderr, "    %s %s KV: worst rel err %.2e\n", archs[a], kt ? "Q8_0" : "F16", worst);
+                    apr_context_free(c);
+                }
                 free(want);
             }
             apr_cpu_set_max_simd(99);
