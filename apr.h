@@ -310,7 +310,8 @@ APRDEF apr_result apr_synthetic_plan(const char *name, const char *type_or_recip
 typedef struct apr_vocab apr_vocab;
 
 typedef enum apr_tokenize_flags {
-    APR_TOKENIZE_ADD_BOS = 1,        /* prepend BOS if the vocabulary asks for it       */
+    APR_TOKENIZE_ADD_BOS = 1,        /* prepend BOS if the vocabulary asks for it (and
+                                        append EOS if it asks for that: add_eos_token) */
     APR_TOKENIZE_PARSE_SPECIAL = 2   /* recognise special/control tokens in the text    */
 } apr_tokenize_flags;
 
@@ -336,7 +337,8 @@ APRDEF bool apr_vocab_is_control(const apr_vocab *vocab, int32_t token);
 APRDEF apr_str apr_vocab_token_text(const apr_vocab *vocab, int32_t token);
 APRDEF int32_t apr_vocab_find(const apr_vocab *vocab, const char *text); /* exact; -1 */
 
-/* Tokenize len bytes (any bytes: invalid UTF-8 and NULs included). Returns the number of
+/* Tokenize len bytes (any bytes: invalid UTF-8 and NULs included; len <= 512 MiB; ids as
+   llama.cpp's; detokenize gives valid UTF-8 text back exactly). Returns the number of
    tokens; if that exceeds max_tokens, nothing is guaranteed in out and the return value
    is the count needed. Negative apr_result on failure. */
 APRDEF int64_t apr_tokenize(const apr_vocab *vocab, const char *text, size_t len,
@@ -355,7 +357,8 @@ APRDEF int64_t apr_detokenize(const apr_vocab *vocab, const int32_t *tokens, int
 typedef struct apr_detok_stream {
     const apr_vocab *vocab;
     bool render_special;
-    bool at_start;            /* SPM: the first piece loses its leading space     */
+    bool at_start;            /* SPM: the first piece loses its leading space; set
+                                 it false after init to decode a continuation     */
     unsigned char pending[8];
     int n_pending;
 } apr_detok_stream;
