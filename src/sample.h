@@ -2,8 +2,9 @@
    Sampling
    The chain is llama.cpp's default order: penalties -> top-k -> top-p -> min-p ->
    temperature -> draw. top-p and min-p therefore see the untempered distribution, as in
-   llama.cpp. A 152k vocabulary is never fully sorted when top-k is set: top-k is a
-   quickselect; top-p sorts only growing prefixes until the probability mass is reached.
+   llama.cpp. Nothing sorts the 152k vocabulary: top-k is one pass with a k-heap, top-p a
+   quickselect on probability mass (the nucleus is found, not sorted), so a flat
+   distribution costs O(n) like a peaked one.
    The random numbers come from apr's own xoshiro256** so a seed gives the same tokens on
    every platform and C library.
    ==================================================================================== */
@@ -11,6 +12,7 @@
 typedef struct apr__cand {
     float logit;
     int32_t id;
+    float p;       /* unnormalised probability, exp(logit - max) (under the temperature) */
 } apr__cand;
 
 struct apr_sampler {
@@ -176,42 +178,45 @@ static void apr__sampler_penalize(apr_sampler *s, const float *logits) {
 static bool apr__cand_before(const apr__cand *a, const apr__cand *b) {
     return a->logit > b->logit || (a->logit == b->logit && a->id < b->id);
 }
-static int apr__cand_cmp(const void *pa, const void *pb) {
-    const apr__cand *a = (const apr__cand *)pa, *b = (const apr__cand *)pb;
-    return apr__cand_before(a, b) ? -1 : apr__cand_before(b, a) ? 1 : 0;
-}
 static void apr__cand_swap(apr__cand *a, apr__cand *b) {
     apr__cand t = *a;
     *a = *b;
     *b = t;
 }
 
-/* Move the k first candidates (in apr__cand_before order) of c[0..n) to c[0..k), in no
-   particular order: iterative quickselect with a median-of-three pivot. */
-static void apr__cand_select(apr__cand *c, int64_t n, int64_t k) {
-    if (k <= 0 || k >= n) return;
-    int64_t lo = 0, hi = n - 1;
-    while (hi > lo) {
-        int64_t mid = lo + (hi - lo) / 2;
+/* top-p: the smallest set of candidates that comes first in apr__cand_before order and
+   holds probability mass >= target (c[i].p filled) is moved to c[0..k); k is returned.
+   A quickselect on mass: partition around a pivot, keep the side where the cut lies. */
+static int64_t apr__cand_mass_select(apr__cand *c, int64_t m, double target) {
+    int64_t lo = 0, hi = m;  /* c[0..lo) are in the set; the cut lies in [lo, hi) */
+    double acc = 0.0;        /* mass of c[0..lo), always < target here */
+    while (hi - lo > 1) {
+        int64_t mid = lo + (hi - lo) / 2, last = hi - 1;
+        /* median of three as pivot, moved to the end */
         if (apr__cand_before(&c[mid], &c[lo])) apr__cand_swap(&c[mid], &c[lo]);
-        if (apr__cand_before(&c[hi], &c[lo])) apr__cand_swap(&c[hi], &c[lo]);
-        if (apr__cand_before(&c[hi], &c[mid])) apr__cand_swap(&c[hi], &c[mid]);
-        apr__cand pivot = c[mid];
-        int64_t i = lo, j = hi;
-        while (i <= j) {
-            while (apr__cand_before(&c[i], &pivot)) i++;
-            while (apr__cand_before(&pivot, &c[j])) j--;
-            if (i <= j) {
+        if (apr__cand_before(&c[last], &c[lo])) apr__cand_swap(&c[last], &c[lo]);
+        if (apr__cand_before(&c[mid], &c[last])) apr__cand_swap(&c[mid], &c[last]);
+        const apr__cand pivot = c[last];
+        int64_t i = lo;
+        double mass = 0.0;
+        for (int64_t j = lo; j < last; j++) {
+            if (apr__cand_before(&c[j], &pivot)) {
+                mass += c[j].p;
                 apr__cand_swap(&c[i], &c[j]);
                 i++;
-                j--;
             }
         }
-        /* now c[lo..j] come before c[i..hi]; c[j+1..i-1] equal the pivot */
-        if (k - 1 <= j) hi = j;
-        else if (k - 1 >= i) lo = i;
-        else return;
+        apr__cand_swap(&c[i], &c[last]);
+        /* c[lo..i) come before the pivot (now at i), c[i+1..hi) after it */
+        if (acc + mass >= target) {
+            hi = i;
+            continue;
+        }
+        acc += mass + pivot.p;
+        if (acc >= target) return i + 1;
+        lo = i + 1;
     }
+    return hi > lo ? lo + 1 : APR__MAX(lo, (int64_t)1);
 }
 
 static int32_t apr__argmax(const float *x, int32_t n) {
@@ -290,28 +295,12 @@ APR__IMPL int32_t apr_sampler_sample(apr_sampler *s, const float *logits) {
     for (int64_t i = 0; i < m; i++) maxl = APR__MAX(maxl, c[i].logit);
 
     if (s->p.top_p < 1.0f) {
-        /* keep the smallest prefix (by probability) whose mass reaches top_p: sort
-           growing prefixes, so a peaked distribution costs O(n) */
         double total = 0.0;
-        for (int64_t i = 0; i < m; i++) total += exp((double)c[i].logit - maxl);
-        double target = (double)s->p.top_p * total, cum = 0.0;
-        int64_t sorted = 0, chunk = 64;
-        while (sorted < m) {
-            int64_t want = APR__MIN(m, sorted + chunk);
-            apr__cand_select(c + sorted, m - sorted, want - sorted);
-            qsort(c + sorted, (size_t)(want - sorted), sizeof(apr__cand), apr__cand_cmp);
-            int64_t i = sorted;
-            for (; i < want; i++) {
-                cum += exp((double)c[i].logit - maxl);
-                if (cum >= target) break;
-            }
-            if (i < want) {
-                m = i + 1;
-                break;
-            }
-            sorted = want;
-            chunk *= 4;
+        for (int64_t i = 0; i < m; i++) {
+            c[i].p = expf(c[i].logit - maxl);
+            total += c[i].p;
         }
+        m = apr__cand_mass_select(c, m, (double)s->p.top_p * total);
     }
     if (s->p.min_p > 0.0f) {
         float thr = maxl + logf(s->p.min_p);
@@ -321,17 +310,20 @@ APR__IMPL int32_t apr_sampler_sample(apr_sampler *s, const float *logits) {
         m = k > 0 ? k : 1;  /* the maximum always passes; guard against rounding */
     }
 
-    /* temperature, softmax, draw */
-    double inv_t = 1.0 / (double)s->p.temperature, total = 0.0;
-    double mx = (double)maxl * inv_t;
-    for (int64_t i = 0; i < m; i++) total += exp((double)c[i].logit * inv_t - mx);
+    /* temperature, softmax, draw (in the candidates' order, which is deterministic) */
+    float inv_t = 1.0f / s->p.temperature;
+    double total = 0.0;
+    for (int64_t i = 0; i < m; i++) {
+        c[i].p = expf((c[i].logit - maxl) * inv_t);
+        total += c[i].p;
+    }
     double r = apr__rng_uniform(s->rng) * total, cum = 0.0;
     for (int64_t i = 0; i < m; i++) {
-        cum += exp((double)c[i].logit * inv_t - mx);
+        cum += c[i].p;
         if (r < cum) return c[i].id;
     }
-    /* rounding left r just above the sum: the last candidate with any mass */
+    /* rounding left r at the sum: the last candidate with any mass */
     for (int64_t i = m - 1; i > 0; i--)
-        if (exp((double)c[i].logit * inv_t - mx) > 0.0) return c[i].id;
+        if (c[i].p > 0.0f) return c[i].id;
     return c[0].id;
 }

@@ -168,6 +168,54 @@ static bool files_equal(const char *a, const char *b) {
     return eq;
 }
 
+/* Starts apr-chat with a pipe as stdin and a file as stdout; returns the pid. */
+static pid_t spawn_chat(const char *args, int *in_fd, const char *out_path) {
+    int fds[2];
+    if (pipe(fds) != 0) return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[0], 0);
+        close(fds[0]);
+        close(fds[1]);
+        FILE *o = freopen(out_path, "wb", stdout);
+        FILE *e = freopen("/dev/null", "wb", stderr);
+        (void)o;
+        (void)e;
+        char cmd[4096];
+        snprintf(cmd, sizeof cmd, "exec ./apr-chat %s", args);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[0]);
+    *in_fd = fds[1];
+    return pid;
+}
+
+static long file_len(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+/* waits up to ms for the file to grow past n bytes */
+static bool wait_output(const char *path, long n, int ms) {
+    for (int i = 0; i < ms / 10; i++) {
+        if (file_len(path) > n) return true;
+        usleep(10000);
+    }
+    return false;
+}
+
+static int wait_exit(pid_t pid, int ms) {
+    int st = 0;
+    for (int i = 0; i < ms / 10; i++) {
+        if (waitpid(pid, &st, WNOHANG) == pid) return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        usleep(10000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    return -1;
+}
+
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
     mkdir("tests/tmp", 0755);
@@ -331,6 +379,42 @@ int main(void) {
         CHECK(count_lines(g_out) >= 4, "answers printed [%s]", g_out);
         rc = run(NULL, args, "");
         CHECK(rc == 0, "EOF exits cleanly: %d", rc);
+    }
+
+    TEST("Ctrl-C stops the answer, not the program; twice exits");
+    {
+        char out_path[512];
+        snprintf(out_path, sizeof out_path, "%s/ctrlc.out", g_dir);
+        snprintf(args, sizeof args, "-m %s -n -1 -c 4096 --temp 0 -t 1 --chat-template chatml", stories);
+        int in_fd = -1;
+        pid_t pid = spawn_chat(args, &in_fd, out_path);
+        CHECK(pid > 0, "spawned");
+        if (pid > 0) {
+            CHECK(write(in_fd, "Hello\n", 6) == 6, "write");
+            bool started = wait_output(out_path, 20, 10000);
+            kill(pid, SIGINT);
+            usleep(300000);
+            int st = 0;
+            CHECK(started && waitpid(pid, &st, WNOHANG) == 0, "still running after one Ctrl-C");
+            long len1 = file_len(out_path);
+            usleep(300000);
+            CHECK(file_len(out_path) == len1, "the answer stopped (%ld -> %ld bytes)", len1, file_len(out_path));
+            CHECK(write(in_fd, "/exit\n", 6) == 6, "write");
+            close(in_fd);
+            int rc = wait_exit(pid, 10000);
+            CHECK(rc == 0, "/exit after a stopped answer: exit %d", rc);
+        }
+        pid = spawn_chat(args, &in_fd, out_path);
+        if (pid > 0) {
+            CHECK(write(in_fd, "Hello\n", 6) == 6, "write");
+            bool started = wait_output(out_path, 20, 10000);
+            kill(pid, SIGINT);
+            usleep(100000);
+            kill(pid, SIGINT);
+            int rc = wait_exit(pid, 10000);
+            CHECK(started && rc == 130, "second Ctrl-C exits 130: %d", rc);
+            close(in_fd);
+        }
     }
 
     TEST("-hf download with resume, cache, errors");

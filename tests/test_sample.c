@@ -617,9 +617,17 @@ int main(void) {
         }
         double ms_p = (apr__time_ns() - t0) / 1e6 / iters;
         apr_sampler_free(s);
-        fprintf(stderr, "    per token: top_k=40 %.3f ms, top_p=0.95 (no top_k) %.3f ms\n", ms_k, ms_p);
+        /* a flat distribution: the nucleus is most of the vocabulary (no sort may happen) */
+        for (int i = 0; i < V; i++) big[i] = test_rand_normal() * 0.3f;
+        apr_sampler_create(&p, V, &s);
+        t0 = apr__time_ns();
+        for (int i = 0; i < iters / 4; i++) bad += apr_sampler_sample(s, big) < 0;
+        double ms_flat = (apr__time_ns() - t0) / 1e6 / (iters / 4);
+        fprintf(stderr, "    per token: top_k=40 %.3f ms, top_p=0.95 (no top_k) %.3f ms, flat %.3f ms\n", ms_k,
+                ms_p, ms_flat);
         CHECK(bad == 0, "%d unexpected tokens", bad);
-        CHECK(ms_k < 20.0 && ms_p < 40.0, "too slow: %.2f %.2f ms", ms_k, ms_p);
+        CHECK(ms_k < 20.0 && ms_p < 40.0 && ms_flat < 60.0, "too slow: %.2f %.2f %.2f ms", ms_k, ms_p, ms_flat);
+        apr_sampler_free(s);
         free(big);
     }
     test_generation();
