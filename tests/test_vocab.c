@@ -750,6 +750,21 @@ static void test_robustness(void) {
             if (t) check_round_trip(v, name, "1 MiB of English", buf, m, true);
             free(t);
         }
+        {   /* special tokens, whole and cut short, back to back, with and without parsing */
+            static const char *const sp[] = {"<|im_start|>", "<|im_st", "<s>", "\xc3\xb5"};
+            for (size_t i = 0; i < sizeof sp / sizeof sp[0]; i++) {
+                size_t cl = strlen(sp[i]), m = 0;
+                while (m + cl <= big / 4) { memcpy(buf + m, sp[i], cl); m += cl; }
+                for (int parse = 0; parse < 2; parse++) {
+                    double t0 = cpu_ms();
+                    int64_t n = apr_tokenize(v, buf, m, NULL, 0, parse ? APR_TOKENIZE_PARSE_SPECIAL : 0);
+                    double ms = cpu_ms() - t0;
+                    CHECK(n > 0 && ms < (getenv("APR_TEST_QUICK") ? 20000.0 : 2000.0),
+                          "%s: 256 KiB of special token text %zu (parse %d): %lld tokens, %.0f ms", name, i, parse,
+                          (long long)n, ms);
+                }
+            }
+        }
         test_rng_state = 0x1234567 + vi;
         for (size_t i = 0; i < big; i++) buf[i] = (char)(test_rand_u64() >> 56);
         check_round_trip(v, name, "1 MiB random bytes", buf, big, lossless);
