@@ -572,6 +572,13 @@ typedef struct apr_generate_params {
 } apr_generate_params;
 
 APRDEF apr_generate_params apr_generate_default_params(void);
+/* Tokenizes the prompt (BOS only when the sequence is empty), evaluates it, then samples
+   (greedy without penalties uses apr_decode_argmax). A sampled token is decoded only when
+   generation goes on: afterwards the sequence holds the prompt and every generated token
+   but the one that ended generation (EOG, max_tokens, stop string, refusal), so a chat
+   that keeps history sends next the text that follows those tokens. A prompt that does
+   not fit gives APR_ERROR_CONTEXT_FULL; a full context during generation gives success
+   with stop_reason APR_STOP_CONTEXT_FULL (no context shift). */
 APRDEF apr_result apr_generate(apr_context *ctx, const char *prompt,
                                const apr_generate_params *params, apr_generate_stats *stats);
 

@@ -868,6 +868,10 @@ static int run_chat(apr_context *ctx, const options *o, const char *tmpl, apr_ge
 /* ---- main ------------------------------------------------------------------------------ */
 
 int main(int argc, char **argv) {
+#if defined(_WIN32)
+    SetConsoleOutputCP(65001);  /* UTF-8 in and out of the console */
+    SetConsoleCP(65001);
+#endif
     options o;
     parse_args(argc, argv, &o);
     char *hf_path = NULL;
