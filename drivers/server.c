@@ -358,8 +358,9 @@ static void srv_slot_release(srv_slot *s, const char *finish, int err_status, co
     srv_task *t = s->task;
     if (!t) return;
     if (finish && err_status == 0) {
-        char buf[64];
+        char buf[256];
         int32_t n = apr_detok_stream_flush(&s->ds, buf, (int32_t)sizeof buf);
+        if (n > (int32_t)sizeof buf) n = (int32_t)sizeof buf;
         if (n > 0) srv_bytes_add(&s->gen, buf, (size_t)n);
         if (srv_slot_emit(s, true)) finish = "stop";
     }
@@ -601,6 +602,7 @@ static void srv_inference_loop(void) {
             t->n_gen++;
             char piece[256];
             int32_t pn = apr_detok_stream_push(&s->ds, id, piece, (int32_t)sizeof piece);
+            if (pn > (int32_t)sizeof piece) pn = (int32_t)sizeof piece; /* truncated piece */
             if (pn > 0) srv_bytes_add(&s->gen, piece, (size_t)pn);
             if (srv_slot_emit(s, false)) { srv_slot_release(s, "stop", 0, NULL); continue; }
             if (t->max_tokens >= 0 && t->n_gen >= t->max_tokens) { srv_slot_release(s, "length", 0, NULL); continue; }
