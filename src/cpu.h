@@ -3,8 +3,11 @@
    The scalar path (apr_cpu_set_max_simd(0)) is the reference every other backend and
    every SIMD kernel is checked against. Two internal interfaces carry the heavy work,
    so the kernels can change without touching the forward pass:
-     apr__cpu_matmul     y[t] = W x[t] (+ b) for a few tokens, rows split over threads
+     apr__cpu_matmul_n   y_k[t] = W_k x[t] (+ b_k) for up to three matrices sharing an
+                         input, the input quantized once (quant.h's activation types),
+                         rows split over the thread pool (apr__cpu_matmul: one matrix)
      apr__cpu_attention  causal attention of every (token, head) over its sequence's KV
+   The KV cache is F16 by default (Q8_0 or F32 on request), one row per (layer, seq, pos).
    ===================================================================================== */
 
 typedef struct apr__cpu_model {
@@ -26,7 +29,7 @@ typedef struct apr__cpu_ctx {
     uint8_t *k_cache, *v_cache;
     /* scratch for one pass of up to n_batch tokens */
     float *x, *xn, *q, *k, *v, *att, *gate, *up, *rope_cs, *out_h;
-    float *thread_f32;         /* per thread: max_in floats (dequantized row) + n_ctx scores */
+    float *thread_f32;         /* per thread: attention scores (GQA group x n_ctx) + a K/V slice */
     size_t thread_f32_stride;
     void *actq[3];             /* quantized activations, n_batch rows, one per type in a job */
 } apr__cpu_ctx;
@@ -532,7 +535,7 @@ static apr_result apr__cpu_context_create(void *model_state, const apr_backend_c
         c->up = f; f += F * nb;
         c->rope_cs = f; f += (uint64_t)hp->rope_dim * nb;
         c->out_h = f;
-        c->thread_f32_stride = (size_t)(cm->max_in + (int64_t)(hp->n_head / hp->n_head_kv) * p->n_ctx + hd + 64);
+        c->thread_f32_stride = (size_t)((int64_t)(hp->n_head / hp->n_head_kv) * p->n_ctx + hd + 64);
         c->thread_f32 = apr__cpu_alloc_f32((uint64_t)c->thread_f32_stride * (uint64_t)c->n_threads, &ok);
     }
     if (ok) {
