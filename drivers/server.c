@@ -1645,7 +1645,7 @@ static void srv_handle_generate(srv_conn *c, int api, const json_value *root) {
             c->closed = true;
         } else if (t->err_status) {
             json_buf_reset(&b);
-            if (!ollama) json_rawz(&b, "error: ");
+            if (!ollama) json_rawz(&b, "data: "); /* openai clients raise on a data event with "error" */
             srv_error_json(&b, t->err_status, NULL, t->err);
             json_rawz(&b, ollama ? "\n" : "\n\n");
             srv_send_chunk(c, b.data, b.len);
