@@ -336,6 +336,8 @@ APRDEF bool apr_vocab_is_eog(const apr_vocab *vocab, int32_t token);
 APRDEF bool apr_vocab_is_control(const apr_vocab *vocab, int32_t token);
 APRDEF apr_str apr_vocab_token_text(const apr_vocab *vocab, int32_t token);
 APRDEF int32_t apr_vocab_find(const apr_vocab *vocab, const char *text); /* exact; -1 */
+/* A buffer this big holds any piece and any apr_detok_stream_push output (Qwen2.5: 260). */
+APRDEF int32_t apr_vocab_max_piece(const apr_vocab *vocab);
 
 /* Tokenize len bytes (any bytes: invalid UTF-8 and NULs included; len <= 512 MiB; ids as
    llama.cpp's; detokenize gives valid UTF-8 text back exactly). Returns the number of
@@ -365,8 +367,9 @@ typedef struct apr_detok_stream {
 
 APRDEF void apr_detok_stream_init(apr_detok_stream *s, const apr_vocab *vocab,
                                   bool render_special);
-/* Writes the text that became complete (at most size bytes, size >= 64 suffices for any
-   token; longer pieces are truncated) and returns its length. */
+/* Writes the text that became complete (at most size bytes: apr_vocab_max_piece() always
+   suffices, 256 does for common vocabularies; more is cut at a character boundary) and
+   returns its length. */
 APRDEF int32_t apr_detok_stream_push(apr_detok_stream *s, int32_t token, char *buf,
                                      int32_t size);
 /* Whatever is left (an incomplete character at the end is replaced by U+FFFD). */

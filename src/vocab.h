@@ -1097,6 +1097,11 @@ APR__IMPL apr_str apr_vocab_token_text(const apr_vocab *v, int32_t token) {
     return s;
 }
 
+APR__IMPL int32_t apr_vocab_max_piece(const apr_vocab *v) {
+    /* a piece is never longer than its token's text + 1, the stream adds up to 3 held bytes */
+    return v ? (int32_t)APR__MIN((uint64_t)v->max_token_len + 4, (uint64_t)INT32_MAX) : 0;
+}
+
 APR__IMPL int32_t apr_vocab_find(const apr_vocab *v, const char *text) {
     if (!v || !text) return -1;
     return apr__vocab_lookup(v, text, strlen(text));

@@ -160,6 +160,7 @@ static void test_load_speed(void) {
         CHECK(apr_vocab_n_tokens(v) == 151936, "qwen2 has %d tokens", apr_vocab_n_tokens(v));
         CHECK(apr_vocab_type(v) == APR_VOCAB_BPE, "qwen2 is BPE");
         CHECK(strcmp(apr_vocab_pre_name(v), "qwen2") == 0, "pre %s", apr_vocab_pre_name(v));
+        CHECK(apr_vocab_max_piece(v) == 260, "qwen2 max piece bound %d", apr_vocab_max_piece(v));
         apr_vocab_free(v);
     }
     printf("  qwen2 vocabulary (151936 tokens, 151387 merges) loads in %.1f ms CPU (best of 3)\n", best);
