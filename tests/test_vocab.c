@@ -587,7 +587,7 @@ static void test_pre_families(void) {
 
 /* A small valid SPM vocabulary; `bad` selects one defect. */
 static apr_result mini_spm(int bad, apr_vocab **v, apr_error *err) {
-    static const char *const toks[] = {"<unk>", "<s>", "</s>", "\xe2\x96\x81", "a", "b", "\xe2\x96\x81" "a", "ab"};
+    static const char *const toks[] = {"<unk>", "<s>", "</s>", "\xe2\x96\x81", "a", "b", "\342\226\201a", "ab"};
     float scores[8] = {0, 0, 0, -5, -3, -3, -1, -2};
     int32_t types[8] = {2, 3, 3, 1, 1, 1, 1, 1};
     int8_t scores8[8] = {0};
@@ -612,7 +612,7 @@ static apr_result mini_spm(int bad, apr_vocab **v, apr_error *err) {
 }
 
 static apr_result mini_bpe(int bad, apr_vocab **v, apr_error *err) {
-    static const char *const toks[] = {"a", "b", "ab", "\xc4\xa0", "\xc4\xa0" "ab", "<|endoftext|>"};
+    static const char *const toks[] = {"a", "b", "ab", "\xc4\xa0", "\304\240ab", "<|endoftext|>"};
     const char *merges[3] = {"a b", "\xc4\xa0 ab", "a c"};
     if (bad == 3) merges[1] = "ab";
     gbuf b;
