@@ -50,8 +50,15 @@ static int g_verbose;
 static void log_cb(void *user, apr_log_level level, const char *msg) {
     static const char *const names[] = {"error", "warning", "info", "debug"};
     (void)user;
-    if ((int)level > APR_LOG_WARN + g_verbose) return;
+    /* errors come back with the failing call's result, which the driver prints once */
+    if ((int)level > APR_LOG_WARN + g_verbose || (level == APR_LOG_ERROR && !g_verbose)) return;
     fprintf(stderr, "apr: %s: %s\n", names[level <= APR_LOG_DEBUG ? level : APR_LOG_DEBUG], msg);
+}
+
+/* "FILE: message" unless the message names the file already */
+static int die_file(const char *path, const char *msg) {
+    if (strstr(msg, path)) return die("%s", msg);
+    return die("%s: %s", path, msg);
 }
 
 /* ---- options --------------------------------------------------------------------------- */
@@ -462,8 +469,8 @@ static int do_tokenize(const options *o, const char *text) {
     apr_gguf *g = NULL;
     apr_vocab *v = NULL;
     apr_error err;
-    if (apr_gguf_open(o->model, &g, &err) != APR_SUCCESS) die("%s: %s", o->model, err.message);
-    if (apr_vocab_load(g, &v, &err) != APR_SUCCESS) die("%s: %s", o->model, err.message);
+    if (apr_gguf_open(o->model, &g, &err) != APR_SUCCESS) die_file(o->model, err.message);
+    if (apr_vocab_load(g, &v, &err) != APR_SUCCESS) die_file(o->model, err.message);
     size_t len = strlen(text);
     int flags = o->no_parse_special ? 0 : APR_TOKENIZE_PARSE_SPECIAL;
     int64_t cap = (int64_t)len + 8;
@@ -493,7 +500,7 @@ static void print_size(char *buf, size_t size, double bytes) {
 static int do_inspect(const options *o, const apr_model_params *mp) {
     apr_gguf *g = NULL;
     apr_error err;
-    if (apr_gguf_open(o->model, &g, &err) != APR_SUCCESS) die("%s: %s", o->model, err.message);
+    if (apr_gguf_open(o->model, &g, &err) != APR_SUCCESS) die_file(o->model, err.message);
     int64_t nkv = apr_gguf_n_kv(g), nt = apr_gguf_n_tensors(g);
     printf("file: %s\nGGUF version %u, %lld metadata entries, %lld tensors, %llu bytes, alignment %llu\n\n",
            o->model, (unsigned)apr_gguf_version(g), (long long)nkv, (long long)nt,
@@ -924,14 +931,14 @@ int main(int argc, char **argv) {
     {   /* the header first: a file that is not GGUF gets the reader's one-line reason */
         apr_gguf *g = NULL;
         apr_error err;
-        if (apr_gguf_open(o.model, &g, &err) != APR_SUCCESS) die("%s: %s", o.model, err.message);
+        if (apr_gguf_open(o.model, &g, &err) != APR_SUCCESS) die_file(o.model, err.message);
         apr_gguf_close(g);
     }
     apr_model *model = NULL;
     apr_error err;
     memset(&err, 0, sizeof err);
     uint64_t t_load = apr__time_ns();
-    if (apr_model_load(o.model, &mp, &model, &err) != APR_SUCCESS) die("%s: %s", o.model, err.message);
+    if (apr_model_load(o.model, &mp, &model, &err) != APR_SUCCESS) die_file(o.model, err.message);
     apr_context_params cp = apr_context_default_params();
     cp.n_ctx = o.n_ctx;
     cp.n_batch = o.n_batch;

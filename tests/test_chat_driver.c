@@ -263,6 +263,35 @@ int main(void) {
         snprintf(args, sizeof args, "-m %s -p x", path);
         expect_error(args, "empty.gguf");
     }
+    {   /* stories260K patched: an architecture apr does not run, a type apr does not load */
+        size_t n = 0;
+        unsigned char *d = (unsigned char *)test_read_file(stories, &n);
+        const char *key = "general.architecture";
+        unsigned char *k = d ? (unsigned char *)memmem(d, n, key, strlen(key)) : NULL;
+        const char *tn = "token_embd.weight";
+        unsigned char *t = d ? (unsigned char *)memmem(d, n, tn, strlen(tn)) : NULL;
+        CHECK(k && t && memcmp(k + strlen(key) + 12, "llama", 5) == 0, "stories260K layout");
+        if (k && t) {
+            char path[512];
+            memcpy(k + strlen(key) + 12, "bloom", 5);
+            snprintf(path, sizeof path, "%s/arch.gguf", g_dir);
+            FILE *f = fopen(path, "wb");
+            fwrite(d, 1, n, f);
+            fclose(f);
+            snprintf(args, sizeof args, "-m %s -p x", path);
+            expect_error(args, "bloom");
+            memcpy(k + strlen(key) + 12, "llama", 5);
+            unsigned char *type = t + strlen(tn) + 4 + 16;  /* n_dims, ne[0], ne[1], type */
+            type[0] = 39;                                   /* MXFP4 */
+            snprintf(path, sizeof path, "%s/type.gguf", g_dir);
+            f = fopen(path, "wb");
+            fwrite(d, 1, n, f);
+            fclose(f);
+            snprintf(args, sizeof args, "-m %s -p x", path);
+            expect_error(args, "token_embd.weight");
+        }
+        free(d);
+    }
     snprintf(args, sizeof args, "-m %s -f tests/tmp/no-such-prompt.txt", stories);
     expect_error(args, "no-such-prompt.txt");
     snprintf(args, sizeof args, "-m %s --chat-template nonsense", stories);
