@@ -487,6 +487,13 @@ static void parse_args(options *o, int argc, char **argv) {
     if (o->baseline_file && o->baseline_url) { fprintf(stderr, "apr-bench: --baseline and --baseline-url: one or the other\n"); exit(2); }
 }
 
+static void free_options(options *o) {
+    for (int i = 0; i < o->n_models; i++) free(o->models[i]);
+    free(o->models);
+    free(o->n_prompt.v); free(o->n_gen.v); free(o->pg.v); free(o->depth.v); free(o->threads.v); free(o->ngl.v);
+    free(o->batch.v);
+}
+
 /* =====================================================================================
    One test: results of one (model, threads, ngl, batch, n_prompt, n_gen, n_depth)
    ===================================================================================== */
@@ -1671,7 +1678,11 @@ int main(int argc, char **argv) {
     options o;
     parse_args(&o, argc, argv);
     rng_state ^= o.seed * 0x9E3779B97F4A7C15ull;
-    if (o.perplexity) return run_perplexity(&o);
+    if (o.perplexity) {
+        int rc = run_perplexity(&o);
+        free_options(&o);
+        return rc;
+    }
 
     /* the test list, in llama-bench's order: prompts, generations, then pg pairs */
     typedef struct tspec { int p, g; } tspec;
@@ -1811,8 +1822,6 @@ int main(int argc, char **argv) {
     }
     for (int i = 0; i < n_res; i++) { free(rs[i].samples_ns); free(rs[i].samples_ts); free((char *)rs[i].model_path); }
     free(rs); free(tests); free(brows);
-    for (int i = 0; i < o.n_models; i++) free(o.models[i]);
-    free(o.models);
-    free(o.n_prompt.v); free(o.n_gen.v); free(o.pg.v); free(o.depth.v); free(o.threads.v); free(o.ngl.v); free(o.batch.v);
+    free_options(&o);
     return 0;
 }

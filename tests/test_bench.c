@@ -84,8 +84,9 @@ static void test_stats(void) {
     char *out = run_cmd("./apr-bench --selftest-stats 2 4 4 4 5 5 7 9", &rc);
     json_doc d;
     char err[128];
-    CHECK(rc == 0 && out && json_parse(&d, out, strlen(out), 8, err, sizeof err), "selftest-stats JSON: %s", out ? out : "");
-    if (rc == 0 && out && json_parse(&d, out, strlen(out), 8, err, sizeof err)) {
+    bool parsed = rc == 0 && out && json_parse(&d, out, strlen(out), 8, err, sizeof err);
+    CHECK(parsed, "selftest-stats JSON: %s", out ? out : "");
+    if (parsed) {
         CHECK(jnum(d.root, "n") == 8, "n");
         CHECK(close_rel(jnum(d.root, "mean"), 5.0, 1e-12), "mean %g", jnum(d.root, "mean"));
         CHECK(close_rel(jnum(d.root, "stddev"), sqrt(32.0 / 7.0), 1e-9), "sample stddev %g", jnum(d.root, "stddev"));
