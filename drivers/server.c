@@ -433,6 +433,9 @@ static void srv_inference_loop(void) {
     bool *cancel = (bool *)malloc(sizeof(bool) * (size_t)ns);
     int32_t n_vocab = apr_model_n_vocab(g.model);
     double stop_deadline = 0;
+    /* tests slow the steps down to observe queueing and cancellation deterministically */
+    const char *step_delay_env = getenv("APR_SERVER_TEST_STEP_DELAY_MS");
+    int step_delay_ms = step_delay_env ? atoi(step_delay_env) : 0;
     if (!tok || !pos || !seq || !want || !out_slot || !argmax || !cancel) {
         fprintf(stderr, "apr-server: out of memory\n");
         APR__ATOMIC_STORE(&g.stop, 1);
@@ -530,6 +533,7 @@ static void srv_inference_loop(void) {
             budget -= take;
         }
         if (n == 0) continue;
+        if (step_delay_ms > 0) srv_sleep_ms(step_delay_ms);
         apr_batch b;
         b.n_tokens = n; b.tokens = tok; b.pos = pos; b.seq = seq; b.want_logits = want;
         /* all greedy without penalties: only token ids leave the backend (as apr_generate) */

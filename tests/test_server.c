@@ -1181,8 +1181,12 @@ static void test_curl_and_openai(void) {
 
 static void test_api_key_and_queue(void) {
     server s2;
-    TEST("--api-key, --cors, -np 1 --queue 1 (503 past the queue)");
-    if (!server_start(&s2, "--api-key sekrit --cors https://example.com -np 1 --queue 1 -t 1")) {
+    TEST("--api-key, --cors, -np 1 --queue 1 (503 past the queue), disconnects cancel at once");
+    /* 20 ms per decode step: a 2000-token request holds its slot for 40 s unless cancelled */
+    setenv("APR_SERVER_TEST_STEP_DELAY_MS", "20", 1);
+    bool started = server_start(&s2, "--api-key sekrit --cors https://example.com -np 1 --queue 1 -t 1 -c 4096 --shutdown-grace 1");
+    unsetenv("APR_SERVER_TEST_STEP_DELAY_MS");
+    if (!started) {
         CHECK(false, "second server starts");
         return;
     }
@@ -1212,8 +1216,8 @@ static void test_api_key_and_queue(void) {
     resp_free(&r);
 
     /* one slot, one queue place: two long streams occupy them, the third gets 503 */
-    int fds[2];
-    const char *body = "{\"prompt\":\"Once upon a time\",\"max_tokens\":2000,\"temperature\":0,\"stream\":true}";
+    int fds[3];
+    const char *body = "{\"prompt\":\"Once upon a time\",\"max_tokens\":2000,\"ignore_eos\":true,\"temperature\":0,\"stream\":true}";
     char req[1024];
     int n = snprintf(req, sizeof req, "POST /v1/completions HTTP/1.1\r\nHost: x\r\nX-Api-Key: sekrit\r\nContent-Length: %zu\r\n\r\n%s",
                      strlen(body), body);
@@ -1222,28 +1226,42 @@ static void test_api_key_and_queue(void) {
         send_str(fds[i], req, (size_t)n);
         usleep(100000);
     }
-    double q = -1;
+    double q = -1, busy = -1, cancelled0 = 0, cancelled = 0;
     for (int i = 0; i < 40 && !(metric_value("apr_requests_queued", &q) && q == 1); i++) usleep(50000);
+    CHECK(q == 1 && metric_value("apr_slots_busy", &busy) && busy == 1, "one running, one queued (queued %g, busy %g)", q, busy);
     r = http("POST", "/v1/completions", "{\"prompt\":\"x\",\"max_tokens\":2}", "X-Api-Key: sekrit\r\n");
     check_error(&r, 503, NULL, "queue full");
     resp_free(&r);
     r = http("GET", "/health", NULL, NULL);
     CHECK(r.status == 200, "health while saturated");
     resp_free(&r);
+    metric_value("apr_requests_cancelled_total", &cancelled0);
     /* the queued client leaves: its place frees at once, the running one goes on */
     close(fds[1]);
-    double busy = -1;
     q = -1;
     for (int i = 0; i < 40 && !(metric_value("apr_requests_queued", &q) && q == 0); i++) usleep(50000);
     CHECK(q == 0 && metric_value("apr_slots_busy", &busy) && busy == 1, "queued disconnect leaves the queue (queued %g, busy %g)", q, busy);
     r = http("GET", "/v1/models", NULL, "X-Api-Key: sekrit\r\n");
     CHECK(r.status == 200, "served while the slot is busy");
     resp_free(&r);
-    /* SIGTERM while fds[0] still streams: the server finishes or cancels it and exits 0 */
-    g_port = saved;
-    int rc = server_stop(&s2);
-    CHECK(rc == 0, "second server exits 0 on SIGTERM mid-generation (got %d)", rc);
+    /* the running client leaves mid-stream: its slot frees within a few steps, not 40 s */
     close(fds[0]);
+    busy = -1;
+    for (int i = 0; i < 40 && !(metric_value("apr_slots_busy", &busy) && busy == 0); i++) usleep(50000);
+    CHECK(busy == 0, "mid-stream disconnect frees the slot at once (busy %g)", busy);
+    metric_value("apr_requests_cancelled_total", &cancelled);
+    CHECK(cancelled - cancelled0 == 2, "both counted as cancelled (%g)", cancelled - cancelled0);
+    /* SIGTERM while a stream runs: cancelled after --shutdown-grace 1, clean exit */
+    fds[2] = tcp_connect(g_port);
+    send_str(fds[2], req, (size_t)n);
+    usleep(200000);
+    g_port = saved;
+    double t0 = (double)apr__time_ns() * 1e-9;
+    int rc = server_stop(&s2);
+    double dt = (double)apr__time_ns() * 1e-9 - t0;
+    CHECK(rc == 0, "second server exits 0 on SIGTERM mid-generation (got %d)", rc);
+    CHECK(dt < 5, "within the grace period (%.1f s)", dt);
+    close(fds[2]);
 }
 
 static void test_loading_and_connections(void) {
