@@ -351,8 +351,9 @@ static void usage(FILE *f) {
         "                            (repeat for several files)\n"
         "  --baseline-url URL        measure a running server on the same lengths:\n"
         "                            http://H:P/api/generate (Ollama, its eval_duration) or\n"
-        "                            http://H:P/v1/completions (OpenAI-compatible, timed\n"
-        "                            here from the streamed events)\n"
+        "                            http://H:P/v1/completions (OpenAI-compatible: the\n"
+        "                            server's timings if it sends llama-server's, else\n"
+        "                            timed here from the streamed events)\n"
         "  --baseline-model NAME     model name sent to the server (default: file name)\n"
         "  --baseline-name NAME      label of the baseline (default llama.cpp / server)\n"
         "  --from FILE.json          no run: results of earlier apr-bench -o json (repeat\n"
@@ -1125,7 +1126,12 @@ static bool server_run(const http_url *u, bool ollama, const char *model_name, c
             int ct = atoi(strchr(usage, ':') + 1);
             if (ct > 0) { *got_gen = ct; if (rep.n_events > ct) rep.n_events = ct; }
         }
-        if (rep.n_events < 1) snprintf(err, err_size, "no streamed events in the reply");
+        /* llama-server reports its own timings in the last chunk: better than ours */
+        const char *pps = strstr(rep.body, "\"predicted_per_second\""), *ppp = strstr(rep.body, "\"prompt_per_second\"");
+        double server_tg = pps ? atof(strchr(pps, ':') + 1) : 0, server_pp = ppp ? atof(strchr(ppp, ':') + 1) : 0;
+        if (n_gen > 0 && n_prompt == 0 && server_tg > 0) { *ts = server_tg; ok = true; }
+        else if (n_gen == 0 && server_pp > 0) { *ts = server_pp; ok = true; }
+        else if (rep.n_events < 1) snprintf(err, err_size, "no streamed events in the reply");
         else if (n_gen > 0 && n_prompt == 0) {
             if (rep.n_events >= 2 && rep.t_last_event > rep.t_first_event) {
                 *ts = (rep.n_events - 1) / (rep.t_last_event - rep.t_first_event);

@@ -396,7 +396,10 @@ static void serve_one(fake_server *fs, int c) {
             send_all(c, ch, (size_t)m);
         }
         char ev[256], ch[300];
-        int k = snprintf(ev, sizeof ev, "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":%d}}\n\ndata: [DONE]\n\n", (int)mt);
+        /* llama-server adds its own timings to the last chunk */
+        bool timings = model && strcmp(model, "with-timings") == 0;
+        int k = snprintf(ev, sizeof ev, "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":%d}%s}\n\ndata: [DONE]\n\n",
+                         (int)mt, timings ? ",\"timings\":{\"prompt_per_second\":123.5,\"predicted_per_second\":77.25}" : "");
         int m = snprintf(ch, sizeof ch, "%x\r\n%s\r\n0\r\n\r\n", k, ev);
         send_all(c, ch, (size_t)m);
     } else {
@@ -484,6 +487,15 @@ static void test_baseline_url(void) {
     }
     CHECK(base > 5 && base <= 101, "client-side t/s of a 10 ms/token stream: %g\n%s", base, out ? out : "");
     CHECK(fs.last_num_predict == 12 && fs.bad_requests == 0, "max_tokens = n_gen");
+    free(out);
+    snprintf(args, sizeof args, "-p 8 -n 3 -r 1 -t 1 --peak-gbps 10 -o json --baseline-url http://127.0.0.1:%d/v1/completions --baseline-model with-timings", fs.port);
+    out = bench(args, &rc);
+    json_doc d2;
+    if (rc == 0 && out && json_parse(&d2, out, strlen(out), 16, err, sizeof err)) {
+        CHECK(jnum(json_at(d2.root, 0), "baseline_avg_ts") == 123.5 && jnum(json_at(d2.root, 1), "baseline_avg_ts") == 77.25,
+              "llama-server's timings used when present");
+        json_doc_free(&d2);
+    } else CHECK(0, "OpenAI with timings: json parses");
     free(out);
     fake_server_stop(&fs);
     expect_fail = true;
