@@ -32,13 +32,16 @@ import os from "node:os";
 function usage(code) {
     console.error(`usage: node bench/llamacpp_cpu.mjs [--nlc DIR] -m MODEL [-p 512] [-n 128] [-pg P,G] [-t N,...]
        [-r 5] [--warmup 1] [-b 512] [-o json|md] [--flash-attn]
+       node bench/llamacpp_cpu.mjs -m MODEL --perplexity TEXT [-c 512] [--chunks K] [-t N]
+  --perplexity  llama-perplexity's method (second half of each -c chunk scored), as
+                apr-bench --perplexity: a cross-check of apr's logits against llama.cpp
   --nlc DIR   node-llama-cpp install (DIR or DIR/node_modules; default $NLC_DIR)`);
     process.exit(code);
 }
 
 const args = process.argv.slice(2);
 const opt = { nlc: process.env.NLC_DIR || "", model: "", p: [512], n: [128], pg: [], t: [Math.min(os.cpus().length, 4)],
-              r: 5, warmup: 1, b: 512, o: "json", fa: false, seed: 1234 };
+              r: 5, warmup: 1, b: 512, o: "json", fa: false, seed: 1234, ppl: "", c: 512, chunks: 0 };
 const list = (s) => s.split(",").map((x) => { const v = Number(x); if (!Number.isInteger(v) || v < 0) usage(2); return v; });
 for (let i = 0; i < args.length; i++) {
     const a = args[i], v = () => { if (i + 1 >= args.length) usage(2); return args[++i]; };
@@ -55,6 +58,9 @@ for (let i = 0; i < args.length; i++) {
     else if (a === "-o") opt.o = v();
     else if (a === "--flash-attn") opt.fa = true;
     else if (a === "--seed") opt.seed = Number(v());
+    else if (a === "--perplexity") opt.ppl = v();
+    else if (a === "-c") opt.c = Number(v());
+    else if (a === "--chunks") opt.chunks = Number(v());
     else if (a === "-h" || a === "--help") usage(0);
     else { console.error(`unknown option ${a}`); usage(2); }
 }
@@ -112,6 +118,45 @@ async function generate(seq, n, first) {
         void tok;
         if (++k >= n) break;
     }
+}
+
+// Perplexity exactly as apr-bench computes it (same chunks, same scored positions).
+if (opt.ppl) {
+    const text = fs.readFileSync(opt.ppl, "utf8");
+    const toks = model.tokenize(text, false);
+    if (addBos) toks.unshift(bos);
+    const nCtx = opt.c, first = nCtx >> 1;
+    let nChunk = Math.floor(toks.length / nCtx);
+    if (opt.chunks > 0) nChunk = Math.min(nChunk, opt.chunks);
+    if (nChunk < 1) { console.error(`${toks.length} tokens: fewer than one chunk of ${nCtx}`); process.exit(1); }
+    const ctx = await model.createContext({ contextSize: nCtx, batchSize: Math.min(opt.b, nCtx), sequences: 1,
+                                            threads: { ideal: opt.t[0], min: opt.t[0] } });
+    const seq = ctx.getSequence();
+    let nll = 0, nll2 = 0, count = 0;
+    for (let c = 0; c < nChunk; c++) {
+        const chunk = toks.slice(c * nCtx, (c + 1) * nCtx);
+        if (addBos) chunk[0] = bos;
+        await seq.clearHistory();
+        const input = chunk.map((t, j) => j >= first && j < nCtx - 1 ? [t, { generateNext: { logits: true } }] : t);
+        const out = await seq.controlledEvaluate(input);
+        for (let j = first; j < nCtx - 1; j++) {
+            const lg = out[j].next.logits;
+            let mx = -Infinity;
+            for (const v of lg.values()) if (v > mx) mx = v;
+            let se = 0;
+            for (const v of lg.values()) se += Math.exp(v - mx);
+            const lp = lg.get(toks[c * nCtx + j + 1]) - mx - Math.log(se);
+            nll -= lp; nll2 += lp * lp; count++;
+        }
+    }
+    await ctx.dispose();
+    const m = nll / count, ppl = Math.exp(m), v = nll2 / count - m * m;
+    console.log(JSON.stringify({ engine: "llama.cpp", model_filename: opt.model, text_file: opt.ppl, n_tokens: toks.length,
+                                 n_ctx: nCtx, n_chunks: nChunk, n_scored: count, perplexity: ppl,
+                                 perplexity_error: count > 1 && v > 0 ? ppl * Math.sqrt(v / (count - 1)) : 0 }));
+    await model.dispose();
+    await llama.dispose();
+    process.exit(0);
 }
 
 const mean = (x) => x.reduce((s, v) => s + v, 0) / x.length;
