@@ -1835,7 +1835,7 @@ APR__IMPL apr_result apr_dequantize_row(int type, const void *src, float *dst, i
    memory bandwidth can run them on the Q8_0 kernels (1.5-2x the weights per second) at
    34 instead of 18/22 bytes per 32 weights. Dot products are bit-identical: the same
    integer sums meet the same scales in the same order. false: not one of those types. */
-static bool apr__expand_to_q8_0(int type, const void *src, void *dst, int64_t n) {
+static APR__UNUSED bool apr__expand_to_q8_0(int type, const void *src, void *dst, int64_t n) {
     if (type != APR_TYPE_Q4_0 && type != APR_TYPE_Q5_0 && type != APR_TYPE_IQ4_NL) return false;
     const apr__type_traits *t = apr__type_traits_of(type);
     apr__block_q8_0 *y = (apr__block_q8_0 *)dst;
@@ -2003,7 +2003,7 @@ static void apr__gemm_rows(int weight_type, int64_t n, const void *w, size_t w_r
     const int level = apr__simd_level();
     apr__vec_dot_fn dot = apr__vec_dot_for(weight_type, level);
     apr__tile_fn tile = n_tok > 1 ? apr__tile_for(weight_type, level) : NULL;
-    apr__tile2_fn tile2 = n_tok > 1 ? apr__tile2_for(weight_type, level) : NULL;
+    apr__tile2_fn tile2 = apr__tile2_for(weight_type, level);
     if (!dot) return;
     const uint8_t *wb = (const uint8_t *)w, *ab = (const uint8_t *)act;
     int64_t chunk = w_row_stride ? (int64_t)((256 * 1024) / w_row_stride) : n_rows;
