@@ -807,6 +807,41 @@ static void test_cuda_if_present(void) {
     }
 }
 
+/* ---- two contexts of one model on two threads at once ----------------------------------- */
+
+typedef struct conc_job {
+    apr_model *m;
+    int32_t ids[40];
+    int got;
+} conc_job;
+
+static void conc_worker(void *arg) {
+    conc_job *j = (conc_job *)arg;
+    apr_context *c = make_ctx(j->m, 64, 0, 1, 1, APR_KV_F16);
+    j->got = c ? greedy(c, 40, j->ids, NULL) : 0;
+    apr_context_free(c);
+}
+
+static void test_concurrent_contexts(void) {
+    TEST("two contexts of one model on two threads");
+    apr_model *m = load(test_shared("data/models/stories260K.gguf"), NULL);
+    CHECK(m != NULL, "load");
+    if (!m) return;
+    conc_job jobs[2];
+    memset(jobs, 0, sizeof jobs);
+    apr__thread th[2];
+    for (int i = 0; i < 2; i++) {
+        jobs[i].m = m;
+        CHECK(apr__thread_create(&th[i], conc_worker, &jobs[i]), "thread");
+    }
+    for (int i = 0; i < 2; i++) apr__thread_join(th[i]);
+    for (int i = 0; i < 2; i++)
+        CHECK(jobs[i].got == 40 && memcmp(jobs[i].ids, stories_first, sizeof stories_first) == 0 &&
+                  memcmp(jobs[i].ids, jobs[0].ids, sizeof jobs[0].ids) == 0,
+              "thread %d: %d tokens", i, jobs[i].got);
+    apr_model_free(m);
+}
+
 int main(void) {
     quick = getenv("APR_TEST_QUICK") != NULL;
     test_att_kernels();
@@ -816,6 +851,7 @@ int main(void) {
     test_backend_and_host_layers();
     test_bad_models();
     test_rope_scaling();
+    test_concurrent_contexts();
     test_cuda_if_present();
     return test_finish();
 }
