@@ -231,6 +231,32 @@ static int32_t apr__argmax(const float *x, int32_t n) {
     return best;
 }
 
+/* top-k's scan: the index of the first block of 8 at or after i that holds a value
+   > t (NaN never is), or the start of the last partial block. Most of a 152k vocabulary
+   lies below the k-th best, so the heap sees few elements. */
+static int32_t apr__skip_le_scalar(const float *x, int32_t i, int32_t n, float t) {
+    for (; i + 8 <= n; i += 8) {
+        bool any = false;
+        for (int j = 0; j < 8; j++) any |= x[i + j] > t;
+        if (any) break;
+    }
+    return i;
+}
+#if defined(APR__HAVE_X86_SIMD)
+APR__TARGET_AVX2 static int32_t apr__skip_le_avx2(const float *x, int32_t i, int32_t n, float t) {
+    const __m256 vt = _mm256_set1_ps(t);
+    for (; i + 8 <= n; i += 8)
+        if (_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i), vt, _CMP_GT_OQ))) break;
+    return i;
+}
+#endif
+static int32_t apr__skip_le(const float *x, int32_t i, int32_t n, float t) {
+#if defined(APR__HAVE_X86_SIMD)
+    if (apr__simd_level() >= 1) return apr__skip_le_avx2(x, i, n, t);
+#endif
+    return apr__skip_le_scalar(x, i, n, t);
+}
+
 APR__IMPL int32_t apr_sampler_sample(apr_sampler *s, const float *logits) {
     if (!s || !logits) return -1;
     const int32_t n = s->n_vocab;
@@ -259,6 +285,12 @@ APR__IMPL int32_t apr_sampler_sample(apr_sampler *s, const float *logits) {
         /* one pass with a min-heap of the k best: most logits cost one comparison */
         int32_t k = s->p.top_k;
         for (int32_t i = 0; i < n; i++) {
+            /* once the heap is full, blocks whose values are all <= its worst cannot
+               enter (a tie loses on the higher id); penalties may raise logits: no skip */
+            if (!pen && i >= k && (i & 7) == 0) {
+                i = apr__skip_le(logits, i, n, c[0].logit);
+                if (i >= n) break;
+            }
             apr__cand x;
             x.logit = APR__LOGIT(i);
             x.id = i;
@@ -294,14 +326,15 @@ APR__IMPL int32_t apr_sampler_sample(apr_sampler *s, const float *logits) {
     float maxl = -FLT_MAX;
     for (int64_t i = 0; i < m; i++) maxl = APR__MAX(maxl, c[i].logit);
 
-    if (s->p.top_p < 1.0f) {
-        double total = 0.0;
+    /* top-p and min-p each keep a prefix of the same order, so the result is the shorter
+       prefix: min-p filters first, and top-p's cut (measured against the mass of all the
+       candidates, as llama.cpp) is searched only among the survivors */
+    double total = 0.0;
+    if (s->p.top_p < 1.0f)
         for (int64_t i = 0; i < m; i++) {
             c[i].p = expf(c[i].logit - maxl);
             total += c[i].p;
         }
-        m = apr__cand_mass_select(c, m, (double)s->p.top_p * total);
-    }
     if (s->p.min_p > 0.0f) {
         float thr = maxl + logf(s->p.min_p);
         int64_t k = 0;
@@ -309,10 +342,11 @@ APR__IMPL int32_t apr_sampler_sample(apr_sampler *s, const float *logits) {
             if (c[i].logit >= thr) c[k++] = c[i];
         m = k > 0 ? k : 1;  /* the maximum always passes; guard against rounding */
     }
+    if (s->p.top_p < 1.0f) m = apr__cand_mass_select(c, m, (double)s->p.top_p * total);
 
     /* temperature, softmax, draw (in the candidates' order, which is deterministic) */
     float inv_t = 1.0f / s->p.temperature;
-    double total = 0.0;
+    total = 0.0;
     for (int64_t i = 0; i < m; i++) {
         c[i].p = expf((c[i].logit - maxl) * inv_t);
         total += c[i].p;

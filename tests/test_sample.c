@@ -588,6 +588,62 @@ int main(void) {
         CHECK(strcmp(seq, APR_TEST_SEED7) == 0, "seed 7 gives %s", seq);
     }
 
+    TEST("top-k block skip: SIMD equals scalar");
+    {
+        int sizes[] = {1, 7, 8, 9, 100, 1001, 5003};
+        int ks[] = {1, 5, 40};
+        int bad = 0, bad_kernel = 0;
+        for (int si = 0; si < 7; si++) {
+            int n = sizes[si];
+            float *l = (float *)malloc(sizeof(float) * (size_t)n);
+            for (int rep = 0; rep < 4; rep++) {
+                for (int i = 0; i < n; i++) {
+                    float u = test_rand_uniform();
+                    l[i] = u < 0.02f ? NAN : u < 0.03f ? INFINITY : u < 0.05f ? -INFINITY
+                         : u < 0.3f ? 1.0f : test_rand_normal();  /* many ties at 1.0 */
+                }
+                for (int i = 0; i < n; i += 8) {
+                    float t = test_rand_normal();
+                    int a = apr__skip_le_scalar(l, i, n, t);
+#if defined(APR__HAVE_X86_SIMD)
+                    if (apr__simd_level() >= 1) bad_kernel += apr__skip_le_avx2(l, i, n, t) != a;
+#endif
+                    (void)a;
+                }
+                for (int ki = 0; ki < 3; ki++) {
+                    apr_sampler_params p = plain(1.0f);
+                    p.top_k = ks[ki];
+                    p.seed = (uint64_t)(rep * 10 + ki);
+                    int seq_simd[16], seq_scalar[16];
+                    apr_sampler_create(&p, n, &s);
+                    for (int j = 0; j < 16; j++) seq_simd[j] = apr_sampler_sample(s, l);
+                    apr_sampler_free(s);
+                    apr_cpu_set_max_simd(0);
+                    apr_sampler_create(&p, n, &s);
+                    for (int j = 0; j < 16; j++) seq_scalar[j] = apr_sampler_sample(s, l);
+                    apr_sampler_free(s);
+                    apr_cpu_set_max_simd(99);
+                    bad += memcmp(seq_simd, seq_scalar, sizeof seq_simd) != 0;
+                }
+            }
+            free(l);
+        }
+        CHECK(bad == 0 && bad_kernel == 0, "%d sequences, %d kernel results differ", bad, bad_kernel);
+        /* brute force: with top_k = 3 and greedy-like temperature only the 3 best appear */
+        float l[50];
+        for (int i = 0; i < 50; i++) l[i] = (float)(i % 10);  /* 9 at 9, 19, 29, 39, 49 */
+        apr_sampler_params p = plain(100.0f);
+        p.top_k = 3;
+        apr_sampler_create(&p, 50, &s);
+        int wrong = 0;
+        for (int j = 0; j < 300; j++) {
+            int t = apr_sampler_sample(s, l);
+            wrong += t != 9 && t != 19 && t != 29;  /* ties go to the lower ids */
+        }
+        apr_sampler_free(s);
+        CHECK(wrong == 0, "ties resolved by id: %d wrong", wrong);
+    }
+
     TEST("152k vocabulary: speed of top-k and top-p");
     {
         const int V = 151936;
