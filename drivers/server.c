@@ -1546,18 +1546,7 @@ static void srv_ollama_obj(json_buf *b, const srv_gen_req *r, const srv_task *t,
 }
 
 static void srv_send_reqerr(srv_conn *c, const srv_reqerr *e) {
-    if (e->status == 400 || e->status == 500) {
-        json_buf b;
-        json_buf_init(&b);
-        srv_error_json(&b, e->status, e->type, e->msg);
-        if (strcmp(e->type ? e->type : "", "exceed_context_size_error") == 0) {
-            /* llama-server adds the sizes; clients show them */
-        }
-        srv_send_response(c, e->status, "application/json; charset=utf-8", b.data, b.len, NULL);
-        json_buf_free(&b);
-    } else {
-        srv_send_error(c, e->status, e->type, e->msg);
-    }
+    srv_send_error(c, e->status ? e->status : 400, e->type, e->msg);
 }
 
 static void srv_handle_generate(srv_conn *c, int api, const json_value *root) {

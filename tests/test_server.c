@@ -499,7 +499,6 @@ static char *check_openai_stream(const response *r, bool chat, bool usage, int w
     json_buf_init(&text);
     json_raw(&text, "", 0);
     const char *id0 = NULL;
-    json_doc docs[1];
     int last_data = n - 2;
     if (usage) last_data = n - 3;
     bool ok = true;
@@ -544,7 +543,6 @@ static char *check_openai_stream(const response *r, bool chat, bool usage, int w
         }
         json_doc_free(&d);
     }
-    (void)docs;
     for (int i = 0; i < n; i++) free(ev[i]);
     free((void *)id0);
     return text.data;
