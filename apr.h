@@ -251,9 +251,9 @@ APRDEF apr_result apr_gguf_writer_finish(apr_gguf_writer *w, apr_error *err);
 /* =====================================================================================
    Quantization recipes, model conversion and synthetic models (apr-quantize)
    A recipe is one of llama.cpp's file types (general.file_type): F32 F16 BF16 Q4_0 Q4_1
-   Q5_0 Q5_1 Q8_0 Q2_K Q2_K_S Q3_K_S Q3_K_M Q3_K_L Q4_K_S Q4_K_M Q5_K_S Q5_K_M Q6_K IQ4_NL
-   IQ4_XS, choosing per-tensor types as llama-quantize does; Q3_K, Q4_K and Q5_K are plain
-   types (every weight in that type, like llama-quantize --pure).
+   Q5_0 Q5_1 Q8_0 Q2_K Q3_K_S Q3_K_M Q3_K_L Q4_K_S Q4_K_M Q5_K_S Q5_K_M Q6_K IQ4_NL IQ4_XS,
+   choosing per-tensor types as llama-quantize does (same types, same bytes); Q3_K, Q4_K and
+   Q5_K are plain types (every weight in that type, like llama-quantize --pure).
    ===================================================================================== */
 
 APRDEF int apr_ftype_from_name(const char *name);   /* "Q4_K_M" -> 15; -1 if unknown */

@@ -31,7 +31,7 @@ static void usage(FILE *f) {
             "usage: apr-quantize [options] in.gguf out.gguf TYPE\n"
             "       apr-quantize [options] --synthetic NAME out.gguf TYPE --vocab VOCAB.gguf\n"
             "options: -t N (threads)  --pure  --seed N  --plan  -q\n"
-            "TYPE: F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K Q2_K_S Q3_K_S Q3_K_M Q3_K_L Q4_K_S\n"
+            "TYPE: F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K Q3_K_S Q3_K_M Q3_K_L Q4_K_S\n"
             "      Q4_K_M Q5_K_S Q5_K_M Q6_K IQ4_NL IQ4_XS (llama.cpp's recipes), Q3_K Q4_K Q5_K\n"
             "NAME:");
     for (const char *const *n = apr_synthetic_names(); *n; n++) fprintf(f, " %s", *n);

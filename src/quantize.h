@@ -1221,7 +1221,8 @@ static const apr__qz_ftype apr__qz_ftypes[] = {
     {"BF16", 32, APR_TYPE_BF16, false},   {"Q4_0", 2, APR_TYPE_Q4_0, false},
     {"Q4_1", 3, APR_TYPE_Q4_1, false},    {"Q8_0", 7, APR_TYPE_Q8_0, false},
     {"Q5_0", 8, APR_TYPE_Q5_0, false},    {"Q5_1", 9, APR_TYPE_Q5_1, false},
-    {"Q2_K", 10, APR_TYPE_Q2_K, false},   {"Q2_K_S", 21, APR_TYPE_Q2_K, false},
+    /* (Q2_K_S, 21, is left out: llama.cpp makes it only with an importance matrix) */
+    {"Q2_K", 10, APR_TYPE_Q2_K, false},
     {"Q3_K_S", 11, APR_TYPE_Q3_K, false}, {"Q3_K_M", 12, APR_TYPE_Q3_K, false},
     {"Q3_K_L", 13, APR_TYPE_Q3_K, false}, {"Q4_K_S", 14, APR_TYPE_Q4_K, false},
     {"Q4_K_M", 15, APR_TYPE_Q4_K, false}, {"Q5_K_S", 16, APR_TYPE_Q5_K, false},
@@ -1298,7 +1299,8 @@ static bool apr__qz_more_bits(int i, int n) {
     return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2;
 }
 
-/* A row of n elements cannot take a type whose block does not divide it. */
+/* A row of n elements cannot take a type whose block does not divide it. (The table of
+   llama.cpp since 2025; older builds sent Q2_K and Q3_K to IQ4_NL instead of Q4_0.) */
 static int apr__qz_fallback(int type, int64_t ncols) {
     int64_t bs = apr_type_block_size(type);
     if (bs <= 0 || ncols % bs == 0) return type;
@@ -1333,7 +1335,6 @@ static int apr__qz_mix(const apr__qz_ftype *ft, const apr_quantize_model_info *m
     switch (cat) {
     case APR__QZ_ATTN_V:
         if (f == 10) type = gqa >= 4 ? APR_TYPE_Q4_K : APR_TYPE_Q3_K;
-        else if (f == 21 && gqa >= 4) type = APR_TYPE_Q4_K;
         else if (f == 12) type = layer < 2 ? APR_TYPE_Q5_K : APR_TYPE_Q4_K;
         else if (f == 13) type = APR_TYPE_Q5_K;
         else if ((f == 25 || f == 30) && gqa >= 4) type = APR_TYPE_Q5_K;
@@ -1347,7 +1348,6 @@ static int apr__qz_mix(const apr__qz_ftype *ft, const apr_quantize_model_info *m
         break;
     case APR__QZ_FFN_DOWN:
         if (f == 10) type = APR_TYPE_Q3_K;
-        else if (f == 21) { if (layer < n_layer / 8) type = APR_TYPE_Q4_K; }
         else if (f == 12)
             type = layer < n_layer / 16 ? APR_TYPE_Q5_K
                  : (!falcon || apr__qz_more_bits(layer, n_layer)) ? APR_TYPE_Q4_K : APR_TYPE_Q3_K;

@@ -241,6 +241,30 @@ static void test_requantize(void) {
     CHECK(apr_quantize_model(test_shared("data/quant/tiny-llama-f32.gguf"), out, "Q7_Z", &p, &err) ==
               APR_ERROR_INVALID_ARGUMENT, "unknown type");
     CHECK(apr_quantize_model("tests/tmp/does-not-exist.gguf", out, "Q8_0", &p, &err) == APR_ERROR_IO, "missing input");
+    CHECK(apr_quantize_model(test_shared("data/quant/tiny-llama-f32.gguf"), out, "Q2_K_S", &p, &err) ==
+              APR_ERROR_INVALID_ARGUMENT, "Q2_K_S needs an imatrix: not offered");
+    /* F16 and BF16 inputs */
+    r = apr_quantize_model(test_shared("data/quant/tiny-llama-F16.gguf"), out, "Q6_K", &p, &err);
+    CHECK(r == APR_SUCCESS, "F16 -> Q6_K: %s", err.message);
+    r = apr_quantize_model(test_shared("data/quant/tiny-llama-BF16.gguf"), "tests/tmp/quantize-tiny-q8.gguf", "F32", &p, &err);
+    CHECK(r == APR_SUCCESS, "BF16 -> F32: %s", err.message);
+    if (r == APR_SUCCESS && apr_gguf_open("tests/tmp/quantize-tiny-q8.gguf", &a, NULL) == APR_SUCCESS) {
+        apr_gguf *bf = NULL;
+        if (apr_gguf_open(test_shared("data/quant/tiny-llama-BF16.gguf"), &bf, NULL) == APR_SUCCESS) {
+            const apr_gguf_tensor *t = apr_gguf_find_tensor(a, "blk.1.ffn_down.weight");
+            const apr_gguf_tensor *u = apr_gguf_find_tensor(bf, "blk.1.ffn_down.weight");
+            bool same = t && u && t->type == APR_TYPE_F32 && t->size == 2 * u->size;
+            for (int64_t i = 0; same && i < (int64_t)(u->size / 2); i++) {
+                uint16_t h;
+                memcpy(&h, (const uint8_t *)u->data + 2 * i, 2);
+                uint32_t bits = (uint32_t)h << 16;
+                same = memcmp(&bits, (const uint8_t *)t->data + 4 * i, 4) == 0;
+            }
+            CHECK(same, "BF16 -> F32 is exact");
+            apr_gguf_close(bf);
+        }
+        apr_gguf_close(a);
+    }
     apr_gguf_close(src);
     remove(out);
     remove("tests/tmp/quantize-tiny-q8.gguf");
