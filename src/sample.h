@@ -236,9 +236,9 @@ static int32_t apr__argmax(const float *x, int32_t n) {
    lies below the k-th best, so the heap sees few elements. */
 static int32_t apr__skip_le_scalar(const float *x, int32_t i, int32_t n, float t) {
     for (; i + 8 <= n; i += 8) {
-        bool any = false;
-        for (int j = 0; j < 8; j++) any |= x[i + j] > t;
-        if (any) break;
+        int j = 0;
+        while (j < 8 && !(x[i + j] > t)) j++;
+        if (j < 8) break;
     }
     return i;
 }
@@ -250,9 +250,21 @@ APR__TARGET_AVX2 static int32_t apr__skip_le_avx2(const float *x, int32_t i, int
     return i;
 }
 #endif
+#if defined(APR__HAVE_NEON)
+static int32_t apr__skip_le_neon(const float *x, int32_t i, int32_t n, float t) {
+    const float32x4_t vt = vdupq_n_f32(t);
+    for (; i + 8 <= n; i += 8) {
+        uint32x4_t gt = vorrq_u32(vcgtq_f32(vld1q_f32(x + i), vt), vcgtq_f32(vld1q_f32(x + i + 4), vt));
+        if (vmaxvq_u32(gt)) break;
+    }
+    return i;
+}
+#endif
 static int32_t apr__skip_le(const float *x, int32_t i, int32_t n, float t) {
 #if defined(APR__HAVE_X86_SIMD)
     if (apr__simd_level() >= 1) return apr__skip_le_avx2(x, i, n, t);
+#elif defined(APR__HAVE_NEON)
+    if (apr__simd_level() >= 2) return apr__skip_le_neon(x, i, n, t);
 #endif
     return apr__skip_le_scalar(x, i, n, t);
 }

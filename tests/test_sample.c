@@ -25,7 +25,10 @@ static void rand_logits(float *l, int n, float scale) {
 /* probabilities of softmax(l / t) in double */
 static void softmax(const float *l, int n, double t, double *p) {
     double mx = -1e300, s = 0;
-    for (int i = 0; i < n; i++) mx = fmax(mx, l[i] / t);
+    for (int i = 0; i < n; i++) {  /* not fmax(): gcc 12's aarch64 vectorizer crashes on it */
+        double v = l[i] / t;
+        if (v > mx) mx = v;
+    }
     for (int i = 0; i < n; i++) s += (p[i] = exp(l[i] / t - mx));
     for (int i = 0; i < n; i++) p[i] /= s;
 }
@@ -358,7 +361,7 @@ int main(void) {
             else hits[t]++;
         }
         int distinct = 0;
-        for (int i = 0; i < N; i++) distinct += hits[i] > 0;
+        for (int i = 0; i < N; i++) if (hits[i] > 0) distinct++;
         CHECK(bad == 0 && distinct == 5, "bad %d distinct %d", bad, distinct);
         apr_sampler_free(s);
     }
@@ -391,7 +394,7 @@ int main(void) {
                 else hits[t]++;
             }
             int distinct = 0;
-            for (int i = 0; i < N; i++) distinct += hits[i] > 0;
+            for (int i = 0; i < N; i++) if (hits[i] > 0) distinct++;
             CHECK(bad == 0, "top_p %.2f: %d draws outside the %d-token nucleus", ps[k], bad, keep);
             CHECK(distinct <= keep && (keep > 50 || distinct >= (keep + 1) / 2),
                   "top_p %.2f: %d of %d nucleus tokens drawn", ps[k], distinct, keep);
@@ -607,6 +610,8 @@ int main(void) {
                     int a = apr__skip_le_scalar(l, i, n, t);
 #if defined(APR__HAVE_X86_SIMD)
                     if (apr__simd_level() >= 1) bad_kernel += apr__skip_le_avx2(l, i, n, t) != a;
+#elif defined(APR__HAVE_NEON)
+                    if (apr__simd_level() >= 2) bad_kernel += apr__skip_le_neon(l, i, n, t) != a;
 #endif
                     (void)a;
                 }
@@ -682,7 +687,9 @@ int main(void) {
         fprintf(stderr, "    per token: top_k=40 %.3f ms, top_p=0.95 (no top_k) %.3f ms, flat %.3f ms\n", ms_k,
                 ms_p, ms_flat);
         CHECK(bad == 0, "%d unexpected tokens", bad);
-        CHECK(ms_k < 20.0 && ms_p < 40.0 && ms_flat < 60.0, "too slow: %.2f %.2f %.2f ms", ms_k, ms_p, ms_flat);
+        double slack = quick ? 5.0 : 1.0;  /* sanitizers, emulators */
+        CHECK(ms_k < 20.0 * slack && ms_p < 40.0 * slack && ms_flat < 60.0 * slack, "too slow: %.2f %.2f %.2f ms",
+              ms_k, ms_p, ms_flat);
         apr_sampler_free(s);
         free(big);
     }
