@@ -13,7 +13,7 @@
 typedef struct apr__cpu_model {
     const apr_model_view *mv;
     apr__logger log;
-    int64_t max_in;            /* longest matmul row (for scratch sizes) */
+    size_t max_act_row;        /* largest quantized activation row of any matrix */
     int32_t kv_layers;         /* layers [0, kv_layers) have a KV cache here: all of them,
                                   or under partial offload the ones left to the CPU */
 } apr__cpu_model;
@@ -452,7 +452,25 @@ static apr_result apr__cpu_model_load(const apr_model_view *mv, const apr_backen
     }
     const apr_hparams *hp = &mv->hp;
     cm->kv_layers = hp->n_layer;
-    cm->max_in = APR__MAX(APR__MAX((int64_t)hp->n_embd, (int64_t)hp->n_ff), (int64_t)hp->n_head * hp->head_dim);
+    /* activation buffers hold the input of one matrix in its activation type: 4 bytes an
+       element for float weights, about 1.1 for the quantized ones */
+    cm->max_act_row = 0;
+    for (int l = -1; l < hp->n_layer; l++) {
+        const apr_tensor_view *ws[7];
+        int n = 0;
+        if (l < 0) {
+            ws[n++] = &mv->output;
+        } else {
+            const apr_layer_view *L = &mv->layers[l];
+            ws[n++] = &L->wq; ws[n++] = &L->wk; ws[n++] = &L->wv; ws[n++] = &L->wo;
+            ws[n++] = &L->ffn_gate; ws[n++] = &L->ffn_up; ws[n++] = &L->ffn_down;
+        }
+        for (int i = 0; i < n; i++) {
+            const apr__type_traits *tt = apr__type_traits_of(ws[i]->type);
+            size_t b = tt ? apr__act_row_bytes(tt->act_type, ws[i]->ne[0]) : 0;
+            cm->max_act_row = APR__MAX(cm->max_act_row, b);
+        }
+    }
     *state = cm;
     return APR_SUCCESS;
 }
@@ -539,9 +557,8 @@ static apr_result apr__cpu_context_create(void *model_state, const apr_backend_c
         c->thread_f32 = apr__cpu_alloc_f32((uint64_t)c->thread_f32_stride * (uint64_t)c->n_threads, &ok);
     }
     if (ok) {
-        c->actq[0] = apr__cpu_alloc_f32((uint64_t)cm->max_in * nb, &ok);
-        if (ok) c->actq[1] = apr__cpu_alloc_f32((uint64_t)cm->max_in * nb, &ok);
-        if (ok) c->actq[2] = apr__cpu_alloc_f32((uint64_t)cm->max_in * nb, &ok);
+        uint64_t act_floats = ((uint64_t)cm->max_act_row + 3) / 4 * nb;
+        for (int k = 0; k < 3 && ok; k++) c->actq[k] = apr__cpu_alloc_f32(act_floats, &ok);
     }
     if (ok) {
         c->pool = apr__pool_create(c->n_threads);

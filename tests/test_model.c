@@ -380,6 +380,11 @@ static void test_tiny_llama(void) {
                     w[k]->size = (uint64_t)(n0 * n1) * 4;
                 }
             }
+            /* the backend sizes its buffers from the weight types: attach it anew */
+            apr_model_params cpu_params = apr_model_default_params();
+            cpu_params.cpu_only = true;
+            apr__model_detach_backend(m);
+            CHECK(apr__model_attach_backend(m, &cpu_params, NULL) == APR_SUCCESS, "re-attach");
             apr_context *cd = make_ctx(m, 32, 0, 1, 2, APR_KV_F32);
             float *ld = cd && apr_eval(cd, prompt, P, 0) == APR_SUCCESS ? apr_get_logits(cd, -1) : NULL;
             double e = ld ? rel_err(q, ld, nv) : 1;
@@ -392,6 +397,8 @@ static void test_tiny_llama(void) {
                 apr_tensor_view *w[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->ffn_gate, &L->ffn_up, &L->ffn_down};
                 for (int k = 0; k < 7; k++, ns++) { *w[k] = saved[ns]; free(bufs[ns]); }
             }
+            apr__model_detach_backend(m);
+            CHECK(apr__model_attach_backend(m, &cpu_params, NULL) == APR_SUCCESS, "re-attach");
             free(q);
         }
         /* SIMD vs scalar agree for this type */
