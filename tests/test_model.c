@@ -356,7 +356,7 @@ static void test_tiny_llama(void) {
             CHECK(e < (ti == 3 ? 0.06 : 0.02), "%s vs f32: rel err %g", types[ti], e);
             fprintf(stderr, "    %s vs f32 rel err %.2e\n", types[ti], e);
         }
-        /* The same weights dequantized to F32 (the views patched before a context exists):
+        /* The same weights dequantized to F32 (views patched, backend re-attached):
            what is left is the activation quantization, so this checks the quantized
            matmul paths, which random heavy-tailed weights make far from the f32 file. */
         if (l && ti > 0) {
