@@ -293,7 +293,8 @@ APRDEF apr_result apr_quantize_model(const char *in_path, const char *out_path,
 /* Synthetic models for benchmarks: the real dimensions and metadata of a model, random
    weights, the tokenizer of a vocabulary GGUF (padded with unused tokens to the model's
    vocabulary size; for llama3-8b Llama 3's special tokens are put at 128000..128255). */
-/* NULL-terminated: "qwen2.5-0.5b"...; also accepted: "test-qwen2", "test-llama3" (tiny). */
+/* NULL-terminated: qwen2.5-0.5b/1.5b/3b/7b/14b/32b, llama3-8b, qwen3-0.6b/1.7b/4b/8b; also
+   accepted: "test-qwen2", "test-qwen3", "test-llama3" (tiny, for tests). */
 APRDEF const char *const *apr_synthetic_names(void);
 APRDEF apr_result apr_synthetic_model(const char *name, const char *vocab_path,
                                       const char *out_path, const char *type_or_recipe,

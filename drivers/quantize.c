@@ -13,7 +13,9 @@
      --plan              print the tensor data size the recipe gives a synthetic model, write
                          nothing
      -q, --quiet         no progress lines
-   NAME: qwen2.5-0.5b qwen2.5-1.5b qwen2.5-3b qwen2.5-7b qwen2.5-14b qwen2.5-32b llama3-8b */
+   NAME: qwen2.5-0.5b qwen2.5-1.5b qwen2.5-3b qwen2.5-7b qwen2.5-14b qwen2.5-32b llama3-8b
+         qwen3-0.6b qwen3-1.7b qwen3-4b qwen3-8b (llama3-8b: with a non-Llama-3 vocabulary,
+         e.g. ggml-vocab-gpt-2.gguf, padded to 128256 tokens with Llama 3's special tokens) */
 #define APR_IMPLEMENTATION
 #include "../apr.h"
 

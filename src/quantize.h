@@ -1714,24 +1714,32 @@ typedef struct apr__synth_spec {
     int32_t n_embd, n_layer, n_head, n_head_kv, n_ff, n_vocab, n_ctx;
     bool tied, qkv_bias;
     float rope_base, eps;
+    int32_t head_dim;      /* 0: n_embd / n_head; qwen3 sets it (and has q/k norms) */
 } apr__synth_spec;
 
 static const apr__synth_spec apr__synth_specs[] = {
-    {"qwen2.5-0.5b", "qwen2", "Qwen2.5 0.5B (synthetic)", "0.5B", 896, 24, 14, 2, 4864, 151936, 32768, true, true, 1e6f, 1e-6f},
-    {"qwen2.5-1.5b", "qwen2", "Qwen2.5 1.5B (synthetic)", "1.5B", 1536, 28, 12, 2, 8960, 151936, 32768, true, true, 1e6f, 1e-6f},
-    {"qwen2.5-3b", "qwen2", "Qwen2.5 3B (synthetic)", "3B", 2048, 36, 16, 2, 11008, 151936, 32768, true, true, 1e6f, 1e-6f},
-    {"qwen2.5-7b", "qwen2", "Qwen2.5 7B (synthetic)", "7B", 3584, 28, 28, 4, 18944, 151936, 32768, false, true, 1e6f, 1e-6f},
-    {"qwen2.5-14b", "qwen2", "Qwen2.5 14B (synthetic)", "14B", 5120, 48, 40, 8, 13824, 152064, 32768, false, true, 1e6f, 1e-6f},
-    {"qwen2.5-32b", "qwen2", "Qwen2.5 32B (synthetic)", "32B", 5120, 64, 40, 8, 27648, 151936, 32768, false, true, 1e6f, 1e-6f},
-    {"llama3-8b", "llama", "Llama 3 8B (synthetic)", "8B", 4096, 32, 32, 8, 14336, 128256, 8192, false, false, 500000.f, 1e-5f},
+    {"qwen2.5-0.5b", "qwen2", "Qwen2.5 0.5B (synthetic)", "0.5B", 896, 24, 14, 2, 4864, 151936, 32768, true, true, 1e6f, 1e-6f, 0},
+    {"qwen2.5-1.5b", "qwen2", "Qwen2.5 1.5B (synthetic)", "1.5B", 1536, 28, 12, 2, 8960, 151936, 32768, true, true, 1e6f, 1e-6f, 0},
+    {"qwen2.5-3b", "qwen2", "Qwen2.5 3B (synthetic)", "3B", 2048, 36, 16, 2, 11008, 151936, 32768, true, true, 1e6f, 1e-6f, 0},
+    {"qwen2.5-7b", "qwen2", "Qwen2.5 7B (synthetic)", "7B", 3584, 28, 28, 4, 18944, 151936, 32768, false, true, 1e6f, 1e-6f, 0},
+    {"qwen2.5-14b", "qwen2", "Qwen2.5 14B (synthetic)", "14B", 5120, 48, 40, 8, 13824, 152064, 32768, false, true, 1e6f, 1e-6f, 0},
+    {"qwen2.5-32b", "qwen2", "Qwen2.5 32B (synthetic)", "32B", 5120, 64, 40, 8, 27648, 151936, 32768, false, true, 1e6f, 1e-6f, 0},
+    {"llama3-8b", "llama", "Llama 3 8B (synthetic)", "8B", 4096, 32, 32, 8, 14336, 128256, 8192, false, false, 500000.f, 1e-5f, 0},
+    /* Qwen3 dense models (Hugging Face configs): head_dim 128 whatever n_embd / n_head */
+    {"qwen3-0.6b", "qwen3", "Qwen3 0.6B (synthetic)", "0.6B", 1024, 28, 16, 8, 3072, 151936, 40960, true, false, 1e6f, 1e-6f, 128},
+    {"qwen3-1.7b", "qwen3", "Qwen3 1.7B (synthetic)", "1.7B", 2048, 28, 16, 8, 6144, 151936, 40960, true, false, 1e6f, 1e-6f, 128},
+    {"qwen3-4b", "qwen3", "Qwen3 4B (synthetic)", "4B", 2560, 36, 32, 8, 9728, 151936, 40960, true, false, 1e6f, 1e-6f, 128},
+    {"qwen3-8b", "qwen3", "Qwen3 8B (synthetic)", "8B", 4096, 36, 32, 8, 12288, 151936, 40960, false, false, 1e6f, 1e-6f, 128},
     /* small ones for tests: the real vocabularies, every code path, seconds to write */
-    {"test-qwen2", "qwen2", "Qwen2 test (synthetic)", "tiny", 128, 2, 4, 2, 384, 151936, 4096, true, true, 1e6f, 1e-6f},
-    {"test-llama3", "llama", "Llama 3 test (synthetic)", "tiny", 256, 2, 4, 2, 512, 128256, 8192, false, false, 500000.f, 1e-5f},
+    {"test-qwen2", "qwen2", "Qwen2 test (synthetic)", "tiny", 128, 2, 4, 2, 384, 151936, 4096, true, true, 1e6f, 1e-6f, 0},
+    {"test-llama3", "llama", "Llama 3 test (synthetic)", "tiny", 256, 2, 4, 2, 512, 128256, 8192, false, false, 500000.f, 1e-5f, 0},
+    {"test-qwen3", "qwen3", "Qwen3 test (synthetic)", "tiny", 128, 2, 4, 2, 384, 151936, 40960, true, false, 1e6f, 1e-6f, 64},
 };
 
 APR__IMPL const char *const *apr_synthetic_names(void) {
-    static const char *const names[] = {"qwen2.5-0.5b", "qwen2.5-1.5b", "qwen2.5-3b", "qwen2.5-7b",
-                                        "qwen2.5-14b",  "qwen2.5-32b",  "llama3-8b",  NULL};
+    static const char *const names[] = {"qwen2.5-0.5b", "qwen2.5-1.5b", "qwen2.5-3b", "qwen2.5-7b", "qwen2.5-14b",
+                                        "qwen2.5-32b",  "llama3-8b",    "qwen3-0.6b", "qwen3-1.7b", "qwen3-4b",
+                                        "qwen3-8b",     NULL};
     return names;
 }
 
@@ -1759,7 +1767,7 @@ static void apr__synth_tensor(apr__qz_tensor *t, const char *name, int n_dims, i
    converter; types from the recipe. Returns the count (ts may be NULL to count). */
 static int64_t apr__synth_plan(const apr__synth_spec *sp, int32_t n_vocab, const apr__qz_ftype *ft, bool pure,
                                apr__qz_tensor *ts) {
-    const int64_t E = sp->n_embd, hd = sp->n_embd / sp->n_head;
+    const int64_t E = sp->n_embd, hd = sp->head_dim > 0 ? sp->head_dim : sp->n_embd / sp->n_head;
     const int64_t q_dim = hd * sp->n_head, kv_dim = hd * sp->n_head_kv, F = sp->n_ff;
     const float bias = 0.02f, norm = 0.05f;
     const float a_e = sqrtf(3.0f / (float)E), a_q = sqrtf(3.0f / (float)q_dim), a_f = sqrtf(3.0f / (float)F);
@@ -1774,8 +1782,10 @@ static int64_t apr__synth_plan(const apr__synth_spec *sp, int32_t n_vocab, const
         APR__SYNTH_L("attn_norm.weight", 1, E, 1, 1.0f, norm);
         APR__SYNTH_L("attn_q.weight", 2, E, q_dim, 0.0f, a_e);
         if (sp->qkv_bias) APR__SYNTH_L("attn_q.bias", 1, q_dim, 1, 0.0f, bias);
+        if (sp->head_dim > 0) APR__SYNTH_L("attn_q_norm.weight", 1, hd, 1, 1.0f, norm);
         APR__SYNTH_L("attn_k.weight", 2, E, kv_dim, 0.0f, a_e);
         if (sp->qkv_bias) APR__SYNTH_L("attn_k.bias", 1, kv_dim, 1, 0.0f, bias);
+        if (sp->head_dim > 0) APR__SYNTH_L("attn_k_norm.weight", 1, hd, 1, 1.0f, norm);
         APR__SYNTH_L("attn_v.weight", 2, E, kv_dim, 0.0f, a_e);
         if (sp->qkv_bias) APR__SYNTH_L("attn_v.bias", 1, kv_dim, 1, 0.0f, bias);
         APR__SYNTH_L("attn_output.weight", 2, q_dim, E, 0.0f, a_q);
@@ -1925,7 +1935,7 @@ static apr_result apr__synth_tokenizer(apr_gguf_writer *w, const apr_gguf *v, co
             return apr__fail(err, APR_ERROR_OUT_OF_MEMORY, "cannot write the special token ids");
     }
     if (!has_template) {
-        const char *tmpl = strcmp(sp->arch, "qwen2") == 0 ? apr__synth_qwen_template
+        const char *tmpl = strncmp(sp->arch, "qwen", 4) == 0 ? apr__synth_qwen_template
                          : (llama3 || apr_gguf_find_key(v, "tokenizer.ggml.eot_token_id") >= 0) ? apr__synth_llama3_template
                          : NULL;
         if (tmpl && apr_gguf_writer_add_str(w, "tokenizer.chat_template", tmpl) != APR_SUCCESS)
@@ -1994,6 +2004,10 @@ APR__IMPL apr_result apr_synthetic_model(const char *name, const char *vocab_pat
         if (r == APR_SUCCESS) r = apr_gguf_writer_add_u32(w, APR__KEY("attention.head_count_kv"), (uint32_t)sp->n_head_kv);
         if (r == APR_SUCCESS) r = apr_gguf_writer_add_f32(w, APR__KEY("rope.freq_base"), sp->rope_base);
         if (r == APR_SUCCESS) r = apr_gguf_writer_add_f32(w, APR__KEY("attention.layer_norm_rms_epsilon"), sp->eps);
+        if (sp->head_dim > 0) {
+            if (r == APR_SUCCESS) r = apr_gguf_writer_add_u32(w, APR__KEY("attention.key_length"), (uint32_t)sp->head_dim);
+            if (r == APR_SUCCESS) r = apr_gguf_writer_add_u32(w, APR__KEY("attention.value_length"), (uint32_t)sp->head_dim);
+        }
         if (strcmp(a, "llama") == 0) {
             if (r == APR_SUCCESS) r = apr_gguf_writer_add_u32(w, APR__KEY("rope.dimension_count"), (uint32_t)(sp->n_embd / sp->n_head));
             if (r == APR_SUCCESS) r = apr_gguf_writer_add_u32(w, APR__KEY("vocab_size"), (uint32_t)n_vocab);

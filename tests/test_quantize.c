@@ -348,6 +348,21 @@ static void test_synthetic(void) {
     }
     check_model_runs(out, "test-qwen2");
 
+    /* qwen3: head_dim apart from n_embd / n_head, q/k norms, no biases */
+    r = apr_synthetic_model("test-qwen3", test_shared("data/vocab/ggml-vocab-qwen2.gguf"), out, "Q4_K_M", &p, &err);
+    CHECK(r == APR_SUCCESS, "test-qwen3: %s", err.message);
+    if (r == APR_SUCCESS && apr_gguf_open(out, &g, NULL) == APR_SUCCESS) {
+        uint64_t u = 0;
+        CHECK(apr_gguf_get_u64(g, "qwen3.attention.key_length", &u) && u == 64, "key_length");
+        const apr_gguf_tensor *t = apr_gguf_find_tensor(g, "blk.1.attn_k_norm.weight");
+        CHECK(t && t->type == APR_TYPE_F32 && t->ne[0] == 64, "k norm");
+        t = apr_gguf_find_tensor(g, "blk.0.attn_q.weight");
+        CHECK(t && t->ne[0] == 128 && t->ne[1] == 256, "q: 4 heads of 64");
+        CHECK(apr_gguf_find_tensor(g, "blk.0.attn_q.bias") == NULL, "no biases");
+        apr_gguf_close(g);
+    }
+    check_model_runs(out, "test-qwen3");
+
     /* llama 3 dimensions with the gpt-2 vocabulary padded to 128256 and Llama 3's specials;
        the same file whatever the thread count */
     r = apr_synthetic_model("test-llama3", test_shared("data/vocab/ggml-vocab-gpt-2.gguf"), out, "Q8_0", &p, &err);
