@@ -904,8 +904,13 @@ static int srv_read_request(srv_conn *c) {
     c->t_request = srv_now();
     /* ---- request line ---- */
     char *h = c->in.p;
+    if (memchr(h, 0, hdr_end + 2)) {
+        c->keep_alive = false;
+        srv_send_error(c, 400, NULL, "NUL byte in the request head");
+        return READ_ERROR;
+    }
     h[hdr_end + 2] = 0; /* the headers end with CRLF, then NUL instead of the blank line */
-    char *line_end = strstr(h, "\r\n");
+    char *line_end = strstr(h, "\r\n"); /* found: the head ends with CRLF CRLF */
     *line_end = 0;
     char *sp1 = strchr(h, ' ');
     char *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;

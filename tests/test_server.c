@@ -910,6 +910,45 @@ static void test_errors(void) {
     check_error(&r, 400, NULL, "header without colon");
     resp_free(&r);
 
+    TEST("random garbage requests: the server survives");
+    {
+        static const char *parts[] = {"GET ", "POST ", "/v1/completions", "/health", " HTTP/1.1", "\r\n", "\r\n\r\n",
+                                      "Content-Length: ", "Transfer-Encoding: chunked\r\n", "9999", "-1", "ff\r\n",
+                                      "{\"prompt\":", "\"x\"", "[[[[", "}", ":", " ", "\x00", "\xff\xfe", "0\r\n\r\n",
+                                      "Expect: 100-continue\r\n", "Connection: close\r\n", "Host: x\r\n"};
+        int n_iter = quick ? 60 : 300, survived = 0;
+        if (getenv("APR_TEST_SERVER_FUZZ")) n_iter = atoi(getenv("APR_TEST_SERVER_FUZZ")); /* longer local runs */
+        for (int it = 0; it < n_iter; it++) {
+            char buf[2048];
+            size_t len = 0;
+            int k = 1 + (int)(test_rand_u64() % 24);
+            for (int j = 0; j < k; j++) {
+                if (test_rand_u64() % 8 == 0) { /* a random byte */
+                    buf[len++] = (char)(test_rand_u64() & 255);
+                    continue;
+                }
+                const char *p = parts[test_rand_u64() % (sizeof parts / sizeof parts[0])];
+                size_t pl = strcmp(p, "\x00") == 0 ? 1 : strlen(p);
+                if (len + pl >= sizeof buf) break;
+                memcpy(buf + len, p, pl);
+                len += pl;
+            }
+            int fd = tcp_connect(g_port);
+            if (fd < 0) continue;
+            send_str(fd, buf, len);
+            shutdown(fd, SHUT_WR); /* end of input: the server must not wait for more */
+            struct pollfd pf;
+            pf.fd = fd; pf.events = POLLIN; pf.revents = 0;
+            char rb[4096];
+            while (poll(&pf, 1, 3000) > 0 && recv(fd, rb, sizeof rb, 0) > 0) {}
+            close(fd);
+            survived++;
+        }
+        r = http("GET", "/health", NULL, NULL);
+        CHECK(r.status == 200 && survived == n_iter, "still serving after %d garbage requests: %d", survived, r.status);
+        resp_free(&r);
+    }
+
     TEST("pipelining: two requests in one packet");
     {
         const char *two = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
