@@ -815,7 +815,6 @@ static apr_stop_reason chat_turn(apr_context *ctx, const char *tmpl, chat *c, ap
     free(full);
     free(t.text);
     free(t.tokens);
-    if (t.len == 0 || (t.len > 0 && t.text && t.text[t.len - 1] != '\n')) {}
     return st.stop_reason;
 }
 
