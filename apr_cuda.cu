@@ -101,15 +101,11 @@ __device__ __forceinline__ float warp_max(float v) {
 __device__ __forceinline__ float h2f(const uint8_t *p) { return __half2float(*(const __half *)p); }
 __device__ __forceinline__ float bf2f(uint16_t v) { return __uint_as_float(((uint32_t)v) << 16); }
 
-// 6-bit scale and min j (0..7) of a Q4_K / Q5_K block (ggml's get_scale_min_k4).
+// Scale and min j (0..7) of a Q4_K / Q5_K block. The upload unpacks ggml's 12 bytes of
+// 6-bit values into 16 bytes (scale, min) x 8, so this is two byte loads.
 __device__ __forceinline__ void scale_min_k4(int j, const uint8_t *q, int &d, int &m) {
-    if (j < 4) {
-        d = q[j] & 63;
-        m = q[j + 4] & 63;
-    } else {
-        d = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
-        m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-    }
+    d = q[2 * j];
+    m = q[2 * j + 1];
 }
 // Signed 6-bit scale i (0..15) of a Q3_K block.
 __device__ __forceinline__ int scale_q3k(int i, const uint8_t *s) {
@@ -201,7 +197,7 @@ __device__ void deq16(const DW &W, int r, int k, float *y) {
     case APR_TYPE_Q5_K: {
         const bool five = W.type == APR_TYPE_Q5_K;
         const uint8_t *qs = W.f[0] + 128 * g;
-        const uint8_t *sc = W.f[five ? 2 : 1] + 12 * g;
+        const uint8_t *sc = W.f[five ? 2 : 1] + 16 * g;
         const uint8_t *dm = W.f[five ? 3 : 2] + 4 * g;
         int c = o / 64, sub = (o % 64) / 32, l0 = o % 32;
         int s, m;
@@ -389,7 +385,7 @@ __device__ __forceinline__ void unit_dot(const DW &W, int r, int u, const Act &A
                 hi[i] |= ((hh[i] >> (2 * c + 1)) & 0x01010101) << 4;
             }
         }
-        const uint8_t *sc = W.f[five ? 2 : 1] + 12 * g;
+        const uint8_t *sc = W.f[five ? 2 : 1] + 16 * g;
         const uint8_t *dm = W.f[five ? 3 : 2] + 4 * g;
         int s0, m0, s1, m1;
         scale_min_k4(2 * c, sc, s0, m0);
@@ -855,6 +851,14 @@ __global__ void k_embed(DW E, const int *tokens, float *hidden, int ntok, unsign
 // (token, head) over Q, K and V heads. The cache is f16, [seq][kv_head][pos][head_dim].
 // ------------------------------------------------------------------------------------
 
+// Angle pos * inv_freq reduced to [-pi, pi] in double, then the fast float sincos (its
+// error is ~1e-6 there; at large positions the reduction is what keeps it exact).
+__device__ __forceinline__ void rope_sincos(int pos, double invf, float &s, float &c) {
+    const double th = (double)pos * invf;
+    const double r = th - 6.283185307179586 * rint(th * 0.15915494309189535);
+    __sincosf((float)r, &s, &c);
+}
+
 struct RopeP {
     float *qkv;
     int ld;
@@ -864,6 +868,7 @@ struct RopeP {
     __half *kc, *vc;
     int64_t seq_stride, head_stride;
     const int *pos, *seq;
+    const double *invf;
 };
 
 __global__ void k_rope_kv(RopeP p) {
@@ -888,9 +893,8 @@ __global__ void k_rope_kv(RopeP p) {
             const int i0 = p.neox ? i : 2 * i, i1 = p.neox ? i + half : 2 * i + 1;
             // angles in double: --use_fast_math would make sinf/cosf inaccurate at large
             // positions
-            double theta = (double)pos * (double)p.fscale * pow((double)p.base, -2.0 * i / p.rope_dim);
-            double s, c;
-            sincos(theta, &s, &c);
+            float s, c;
+            rope_sincos(pos, p.invf[i], s, c);
             float x0 = sv[i0], x1 = sv[i1];
             sv[i0] = (float)(x0 * c - x1 * s);
             sv[i1] = (float)(x0 * s + x1 * c);
@@ -1049,6 +1053,694 @@ __global__ void k_attn_combine(const float *po, const float *pml, int nh, int hd
 }
 
 // ------------------------------------------------------------------------------------
+// Decode fast path (one token): the matvec stages its input itself (RMSNorm of the f32
+// vector + int8 quantization, or a copy of an int8 vector) into shared memory, so no
+// norm/quantize kernels run between the matrices. Blocks are persistent over groups of
+// rows; a warp computes two dot products at once (two rows, or gate and up of one row)
+// with lanes reading consecutive 16-byte chunks of the quant array, so each warp load is
+// 512 contiguous bytes and two independent streams are in flight.
+// ------------------------------------------------------------------------------------
+
+__host__ __device__ inline int chunks_per_row(int type, int cols) {
+    switch (type) {
+    case APR_TYPE_Q4_K: case APR_TYPE_Q5_K: case APR_TYPE_Q6_K: case APR_TYPE_IQ4_XS: return cols / 256 * 8;
+    case APR_TYPE_Q2_K: case APR_TYPE_Q3_K: return cols / 256 * 4;
+    case APR_TYPE_Q8_0: return cols / 16;
+    default: return cols / 32;
+    }
+}
+
+// Chunk j (16 bytes of the main quant array) of row r against the staged activation.
+template <int T>
+__device__ __forceinline__ float chunk_dot(const DW &W, int r, int j, const int8_t *aq, const float *ad, const int *as) {
+    const int64_t rb = (int64_t)r * W.nb;
+    if (T == APR_TYPE_Q4_K || T == APR_TYPE_Q5_K) {
+        const int b = j >> 3, c = (j >> 1) & 3, hf = j & 1;
+        const int64_t g = rb + b;
+        const int4 qv = __ldg((const int4 *)(W.f[0] + 128 * g + 32 * c + 16 * hf));
+        const uint32_t scw = __ldg((const uint32_t *)(W.f[T == APR_TYPE_Q5_K ? 2 : 1] + 16 * g + 4 * c));
+        const uint32_t dmv = __ldg((const uint32_t *)(W.f[T == APR_TYPE_Q5_K ? 3 : 2] + 4 * g));
+        int q[4] = {qv.x, qv.y, qv.z, qv.w}, lo[4], hi[4];
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            lo[i] = q[i] & 0x0F0F0F0F;
+            hi[i] = (q[i] >> 4) & 0x0F0F0F0F;
+        }
+        if (T == APR_TYPE_Q5_K) {
+            const int4 hv = __ldg((const int4 *)(W.f[1] + 32 * g + 16 * hf));
+            int h[4] = {hv.x, hv.y, hv.z, hv.w};
+#pragma unroll
+            for (int i = 0; i < 4; i++) {
+                lo[i] |= ((h[i] >> (2 * c)) & 0x01010101) << 4;
+                hi[i] |= ((h[i] >> (2 * c + 1)) & 0x01010101) << 4;
+            }
+        }
+        const int e0 = 256 * b + 64 * c + 16 * hf, e1 = e0 + 32;
+        const int4 a0 = *(const int4 *)(aq + e0), a1 = *(const int4 *)(aq + e1);
+        int x = 0, y = 0;
+        x = dp4(lo[0], a0.x, x); x = dp4(lo[1], a0.y, x); x = dp4(lo[2], a0.z, x); x = dp4(lo[3], a0.w, x);
+        y = dp4(hi[0], a1.x, y); y = dp4(hi[1], a1.y, y); y = dp4(hi[2], a1.z, y); y = dp4(hi[3], a1.w, y);
+        const int sc0 = scw & 0xFF, m0 = (scw >> 8) & 0xFF, sc1 = (scw >> 16) & 0xFF, m1 = scw >> 24;
+        const float2 dm = __half22float2(*(const __half2 *)&dmv);
+        const float da0 = ad[e0 >> 5], da1 = ad[e1 >> 5];
+        return dm.x * (da0 * sc0 * (float)x + da1 * sc1 * (float)y) -
+               dm.y * (da0 * m0 * (float)as[e0 >> 4] + da1 * m1 * (float)as[e1 >> 4]);
+    } else if (T == APR_TYPE_Q6_K) {
+        const int b = j >> 3, n = (j >> 2) & 1, ab = (j >> 1) & 1, lh = j & 1;
+        const int64_t g = rb + b;
+        const int4 lv = __ldg((const int4 *)(W.f[0] + 128 * g + 64 * n + 32 * ab + 16 * lh));
+        const int4 hv = __ldg((const int4 *)(W.f[1] + 64 * g + 32 * n + 16 * lh));
+        const int8_t *sc = (const int8_t *)(W.f[2] + 16 * g) + 8 * n + lh;
+        const float sc0 = (float)__ldg(sc + 2 * ab), sc1 = (float)__ldg(sc + 2 * ab + 4);
+        const float d = __half2float(__ldg((const __half *)(W.f[3] + 2 * g)));
+        int l[4] = {lv.x, lv.y, lv.z, lv.w}, h[4] = {hv.x, hv.y, hv.z, hv.w};
+        const int e0 = 256 * b + 128 * n + 32 * ab + 16 * lh, e1 = e0 + 64;
+        const int4 a0 = *(const int4 *)(aq + e0), a1 = *(const int4 *)(aq + e1);
+        int A0[4] = {a0.x, a0.y, a0.z, a0.w}, A1[4] = {a1.x, a1.y, a1.z, a1.w};
+        int x = 0, y = 0;
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            x = dp4((l[i] & 0x0F0F0F0F) | (((h[i] >> (2 * ab)) & 0x03030303) << 4), A0[i], x);
+            y = dp4(((l[i] >> 4) & 0x0F0F0F0F) | (((h[i] >> (2 * ab + 4)) & 0x03030303) << 4), A1[i], y);
+        }
+        return d * (ad[e0 >> 5] * sc0 * (float)(x - 32 * as[e0 >> 4]) + ad[e1 >> 5] * sc1 * (float)(y - 32 * as[e1 >> 4]));
+    } else if (T == APR_TYPE_Q8_0) {
+        const int b = j >> 1, hf = j & 1;
+        const int64_t g = rb + b;
+        const int4 w = __ldg((const int4 *)(W.f[0] + 32 * g + 16 * hf));
+        const float d = __half2float(__ldg((const __half *)(W.f[1] + 2 * g)));
+        const int4 a = *(const int4 *)(aq + 16 * j);
+        int x = 0;
+        x = dp4(w.x, a.x, x); x = dp4(w.y, a.y, x); x = dp4(w.z, a.z, x); x = dp4(w.w, a.w, x);
+        return d * ad[b] * (float)x;
+    } else if (T == APR_TYPE_Q5_0 || T == APR_TYPE_Q4_0) {
+        const int64_t g = rb + j;
+        const int4 qv = __ldg((const int4 *)(W.f[0] + 16 * g));
+        float d;
+        uint32_t qh = 0;
+        if (T == APR_TYPE_Q5_0) {
+            qh = __ldg((const uint32_t *)(W.f[1] + 4 * g));
+            d = __half2float(__ldg((const __half *)(W.f[2] + 2 * g)));
+        } else {
+            d = __half2float(__ldg((const __half *)(W.f[1] + 2 * g)));
+        }
+        int q[4] = {qv.x, qv.y, qv.z, qv.w};
+        const int4 a0 = *(const int4 *)(aq + 32 * j), a1 = *(const int4 *)(aq + 32 * j + 16);
+        int A0[4] = {a0.x, a0.y, a0.z, a0.w}, A1[4] = {a1.x, a1.y, a1.z, a1.w};
+        int x = 0;
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            int lo = q[i] & 0x0F0F0F0F, hi = (q[i] >> 4) & 0x0F0F0F0F;
+            if (T == APR_TYPE_Q5_0) {
+                lo |= spread4((qh >> (4 * i)) & 15, 4);
+                hi |= spread4((qh >> (16 + 4 * i)) & 15, 4);
+            }
+            x = dp4(lo, A0[i], x);
+            x = dp4(hi, A1[i], x);
+        }
+        const int off = T == APR_TYPE_Q5_0 ? 16 : 8;
+        return d * ad[j] * (float)(x - off * (as[2 * j] + as[2 * j + 1]));
+    } else {
+        // the other types: the generic unit code (their units are 16-byte chunks too)
+        Act A;
+        A.x = nullptr;
+        A.q = aq;
+        A.d = ad;
+        A.s = as;
+        A.K = W.cols;
+        float acc[1] = {0.f};
+        unit_dot<1>(W, r, j, A, acc);
+        return acc[0];
+    }
+}
+
+// Quantize 32 values (one per lane) into an int8 group with scale and per-16 sums.
+__device__ __forceinline__ void quant32(float v, int8_t *q, float *d, int *s, int gi) {
+    const int lane = threadIdx.x & 31;
+    const float dd = warp_max(fabsf(v)) / 127.f;
+    const int qi = dd > 0.f ? __float2int_rn(v / dd) : 0;
+    q[gi * 32 + lane] = (int8_t)qi;
+    int sum = qi;
+#pragma unroll
+    for (int off = 8; off > 0; off >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
+    if (lane == 0) { d[gi] = dd; s[2 * gi] = sum; }
+    if (lane == 16) s[2 * gi + 1] = sum;
+}
+
+// ------------------------------------------------------------------------------------
+// Decode matvec, second form (one token). A block owns R consecutive rows and its 256
+// threads walk the (row, chunk) pairs of those rows in order, so a warp reads 512
+// contiguous bytes per load and every thread issues all its loads (MVQ_U of them) before
+// any arithmetic. Partial sums meet in shared memory. The activation (int8 per 32) is read
+// from global memory through L1. The last block to finish runs a "post" step for the
+// next matrix (RMSNorm + quantize of the residual stream, or quantize of the SwiGLU
+// output), so no separate normalization kernels run between the matrices.
+// ------------------------------------------------------------------------------------
+
+#define MVQ_THREADS 256
+#define MVQ_U 4
+#define MVQ_RMAX 64
+
+enum { POST_NONE = 0, POST_NORM = 1, POST_QUANT = 2, POST_GROUP = 3 };
+
+struct MVQ {
+    DW w[3];
+    float *y[3];
+    const float *bias[3];
+    int block_end[3];  // cumulative blocks per matrix
+    int R[3];          // rows per block, per matrix
+    int nmat, mode;
+    const int8_t *q;   // input activation
+    const float *d;
+    const int *s;
+    int post, post_K;
+    const float *post_x, *post_w;
+    float eps;
+    int8_t *oq;        // post output activation
+    float *od;
+    int *os;
+    unsigned int *counter;
+    unsigned long long *amax;
+    int ks;            // warps sharing one row pair (split over the row's chunks)
+    // RMSNorm without a global pass: the input was quantized un-normalized (x * w) and
+    // ss_in holds per-32-group sums of x^2; the consumer scales its dot products by
+    // rsqrt(mean + eps). A residual producer (post == POST_GROUP) writes both for the next.
+    const float *ss_in;
+    int ss_n;
+    float *ss_out;
+};
+
+struct RawC { int4 q, h; uint32_t a, b; };
+
+template <int T>
+__device__ __forceinline__ void raw_load(RawC &R, const DW &W, int r, int j) {
+    const int64_t rb = (int64_t)r * W.nb;
+    if (T == APR_TYPE_Q4_K || T == APR_TYPE_Q5_K) {
+        const int b = j >> 3, c = (j >> 1) & 3, hf = j & 1;
+        const int64_t g = rb + b;
+        R.q = __ldg((const int4 *)(W.f[0] + 128 * g + 32 * c + 16 * hf));
+        if (T == APR_TYPE_Q5_K) R.h = __ldg((const int4 *)(W.f[1] + 32 * g + 16 * hf));
+        R.a = __ldg((const uint32_t *)(W.f[T == APR_TYPE_Q5_K ? 2 : 1] + 16 * g + 4 * c));
+        R.b = __ldg((const uint32_t *)(W.f[T == APR_TYPE_Q5_K ? 3 : 2] + 4 * g));
+    } else if (T == APR_TYPE_Q6_K) {
+        const int b = j >> 3, n = (j >> 2) & 1, ab = (j >> 1) & 1, lh = j & 1;
+        const int64_t g = rb + b;
+        R.q = __ldg((const int4 *)(W.f[0] + 128 * g + 64 * n + 32 * ab + 16 * lh));
+        R.h = __ldg((const int4 *)(W.f[1] + 64 * g + 32 * n + 16 * lh));
+        const uint8_t *sc = W.f[2] + 16 * g + 8 * n + lh + 2 * ab;
+        R.a = (uint32_t)__ldg(sc) | ((uint32_t)__ldg(sc + 4) << 8);
+        R.b = __ldg((const uint16_t *)(W.f[3] + 2 * g));
+    } else if (T == APR_TYPE_Q8_0) {
+        const int64_t g = rb + (j >> 1);
+        R.q = __ldg((const int4 *)(W.f[0] + 32 * g + 16 * (j & 1)));
+        R.b = __ldg((const uint16_t *)(W.f[1] + 2 * g));
+    } else if (T == APR_TYPE_Q5_0 || T == APR_TYPE_Q4_0) {
+        const int64_t g = rb + j;
+        R.q = __ldg((const int4 *)(W.f[0] + 16 * g));
+        if (T == APR_TYPE_Q5_0) {
+            R.a = __ldg((const uint32_t *)(W.f[1] + 4 * g));
+            R.b = __ldg((const uint16_t *)(W.f[2] + 2 * g));
+        } else {
+            R.b = __ldg((const uint16_t *)(W.f[1] + 2 * g));
+        }
+    }
+}
+
+__device__ __forceinline__ float h16(uint32_t v) {
+    __half_raw r;
+    r.x = (unsigned short)v;
+    return __half2float(__half(r));
+}
+
+template <int T>
+__device__ __forceinline__ float raw_dot(const RawC &R, int j, const int8_t *aq, const float *ad, const int *as) {
+    int q[4] = {R.q.x, R.q.y, R.q.z, R.q.w};
+    if (T == APR_TYPE_Q4_K || T == APR_TYPE_Q5_K) {
+        const int b = j >> 3, c = (j >> 1) & 3, hf = j & 1;
+        const int e0 = 256 * b + 64 * c + 16 * hf, e1 = e0 + 32;
+        const int4 a0 = __ldg((const int4 *)(aq + e0)), a1 = __ldg((const int4 *)(aq + e1));
+        int A0[4] = {a0.x, a0.y, a0.z, a0.w}, A1[4] = {a1.x, a1.y, a1.z, a1.w};
+        int h[4] = {R.h.x, R.h.y, R.h.z, R.h.w};
+        int x = 0, y = 0;
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            int lo = q[i] & 0x0F0F0F0F, hi = (q[i] >> 4) & 0x0F0F0F0F;
+            if (T == APR_TYPE_Q5_K) {
+                lo |= ((h[i] >> (2 * c)) & 0x01010101) << 4;
+                hi |= ((h[i] >> (2 * c + 1)) & 0x01010101) << 4;
+            }
+            x = dp4(lo, A0[i], x);
+            y = dp4(hi, A1[i], y);
+        }
+        const float da0 = __ldg(ad + (e0 >> 5)), da1 = __ldg(ad + (e1 >> 5));
+        const float d = h16(R.b), dmin = h16(R.b >> 16);
+        return d * (da0 * (float)(R.a & 0xFF) * (float)x + da1 * (float)((R.a >> 16) & 0xFF) * (float)y) -
+               dmin * (da0 * (float)((R.a >> 8) & 0xFF) * (float)__ldg(as + (e0 >> 4)) +
+                       da1 * (float)(R.a >> 24) * (float)__ldg(as + (e1 >> 4)));
+    } else if (T == APR_TYPE_Q6_K) {
+        const int b = j >> 3, n = (j >> 2) & 1, ab = (j >> 1) & 1, lh = j & 1;
+        const int e0 = 256 * b + 128 * n + 32 * ab + 16 * lh, e1 = e0 + 64;
+        const int4 a0 = __ldg((const int4 *)(aq + e0)), a1 = __ldg((const int4 *)(aq + e1));
+        int A0[4] = {a0.x, a0.y, a0.z, a0.w}, A1[4] = {a1.x, a1.y, a1.z, a1.w};
+        int h[4] = {R.h.x, R.h.y, R.h.z, R.h.w};
+        int x = 0, y = 0;
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            x = dp4((q[i] & 0x0F0F0F0F) | (((h[i] >> (2 * ab)) & 0x03030303) << 4), A0[i], x);
+            y = dp4(((q[i] >> 4) & 0x0F0F0F0F) | (((h[i] >> (2 * ab + 4)) & 0x03030303) << 4), A1[i], y);
+        }
+        const float sc0 = (float)(int8_t)(R.a & 0xFF), sc1 = (float)(int8_t)((R.a >> 8) & 0xFF);
+        return h16(R.b) * (__ldg(ad + (e0 >> 5)) * sc0 * (float)(x - 32 * __ldg(as + (e0 >> 4))) +
+                           __ldg(ad + (e1 >> 5)) * sc1 * (float)(y - 32 * __ldg(as + (e1 >> 4))));
+    } else if (T == APR_TYPE_Q8_0) {
+        const int4 a = __ldg((const int4 *)(aq + 16 * j));
+        int x = 0;
+        x = dp4(q[0], a.x, x); x = dp4(q[1], a.y, x); x = dp4(q[2], a.z, x); x = dp4(q[3], a.w, x);
+        return h16(R.b) * __ldg(ad + (j >> 1)) * (float)x;
+    } else {  // Q5_0, Q4_0
+        const int4 a0 = __ldg((const int4 *)(aq + 32 * j)), a1 = __ldg((const int4 *)(aq + 32 * j + 16));
+        int A0[4] = {a0.x, a0.y, a0.z, a0.w}, A1[4] = {a1.x, a1.y, a1.z, a1.w};
+        int x = 0;
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            int lo = q[i] & 0x0F0F0F0F, hi = (q[i] >> 4) & 0x0F0F0F0F;
+            if (T == APR_TYPE_Q5_0) {
+                lo |= spread4((R.a >> (4 * i)) & 15, 4);
+                hi |= spread4((R.a >> (16 + 4 * i)) & 15, 4);
+            }
+            x = dp4(lo, A0[i], x);
+            x = dp4(hi, A1[i], x);
+        }
+        const int off = T == APR_TYPE_Q5_0 ? 16 : 8;
+        return h16(R.b) * __ldg(ad + j) * (float)(x - off * (__ldg(as + 2 * j) + __ldg(as + 2 * j + 1)));
+    }
+}
+
+// All slots of this thread: rows [0, nrows) of the block (nrows2 = rows of the second
+// matrix for SwiGLU), nc chunks per row; sums into acc[row] (acc[R + row] for up).
+template <int T>
+__device__ __forceinline__ void mvq_slots(const DW &W0, const DW &W1, int r0, int nrows, bool two, int nc,
+                                          const int8_t *aq, const float *ad, const int *as, float *acc, int R) {
+    const int total = nrows * nc * (two ? 2 : 1);
+    for (int base = 0; base < total; base += MVQ_THREADS * MVQ_U) {
+        RawC raw[MVQ_U];
+        int rowi[MVQ_U], jj[MVQ_U];
+#pragma unroll
+        for (int u = 0; u < MVQ_U; u++) {
+            const int idx = base + threadIdx.x + MVQ_THREADS * u;
+            rowi[u] = -1;
+            if (idx < total) {
+                const int row = idx / nc, j = idx - row * nc;
+                const bool second = row >= nrows;
+                const int rr = second ? row - nrows : row;
+                rowi[u] = second ? R + rr : rr;
+                jj[u] = j;
+                if (T >= 0) raw_load<T>(raw[u], second ? W1 : W0, r0 + rr, j);
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < MVQ_U; u++) {
+            if (rowi[u] < 0) continue;
+            float v;
+            if (T >= 0) {
+                v = raw_dot<T>(raw[u], jj[u], aq, ad, as);
+            } else {
+                const bool second = rowi[u] >= R;
+                const DW &W = second ? W1 : W0;
+                const int r = r0 + (second ? rowi[u] - R : rowi[u]);
+                v = chunk_dot<-1>(W, r, jj[u], aq, ad, as);
+            }
+            atomicAdd(acc + rowi[u], v);
+        }
+    }
+}
+
+// Thread (warp, lane) owns elements (warp + 8 i) * 32 + lane: exactly the quant groups a
+// warp handles, so everything is loaded at once (one memory latency, not one per group).
+#define POST_MAX_IT 40
+__device__ void post_step(const MVQ &J) {
+    __shared__ float red[32];
+    const int K = J.post_K, tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int nw = MVQ_THREADS / 32, ng = K / 32;
+    float v[POST_MAX_IT];
+    float ss = 0.f;
+#pragma unroll
+    for (int i = 0; i < POST_MAX_IT; i++) {
+        const int gi = warp + nw * i;
+        v[i] = gi < ng ? __ldcg(J.post_x + gi * 32 + lane) : 0.f;
+        ss += v[i] * v[i];
+    }
+    float sc = 1.f;
+    if (J.post == POST_NORM) sc = rsqrtf(block_sum(ss, red) / K + J.eps);
+#pragma unroll
+    for (int i = 0; i < POST_MAX_IT; i++) {
+        const int gi = warp + nw * i;
+        if (gi < ng) {
+            float x = v[i] * sc;
+            if (J.post == POST_NORM) x *= J.post_w[gi * 32 + lane];
+            quant32(x, J.oq, J.od, J.os, gi);
+        }
+    }
+}
+
+// Warp-row form (the one used): a warp owns two rows (or gate and up of one row); lanes
+// take consecutive 16-byte chunks, each lane first loads MVW_U chunks of both rows, then
+// computes; warp shuffles reduce. The last block runs the post step (see k_mvq).
+#define MVW_U 2
+
+template <int T>
+__device__ __forceinline__ void warp_rows(const DW &W0, int ra, const DW &W1, int rb, bool two, int j0, int nc,
+                                          const int8_t *aq, const float *ad, const int *as, float &o0, float &o1) {
+    const int lane = threadIdx.x & 31;
+    float a0 = 0.f, a1 = 0.f;
+    for (int base = j0; base < nc; base += 32 * MVW_U) {
+        if (T >= 0) {
+            RawC x[MVW_U], y[MVW_U];
+#pragma unroll
+            for (int u = 0; u < MVW_U; u++) {
+                const int j = base + lane + 32 * u;
+                if (j < nc) {
+                    raw_load<T>(x[u], W0, ra, j);
+                    if (two) raw_load<T>(y[u], W1, rb, j);
+                }
+            }
+#pragma unroll
+            for (int u = 0; u < MVW_U; u++) {
+                const int j = base + lane + 32 * u;
+                if (j < nc) {
+                    a0 += raw_dot<T>(x[u], j, aq, ad, as);
+                    if (two) a1 += raw_dot<T>(y[u], j, aq, ad, as);
+                }
+            }
+        } else {
+            for (int u = 0; u < MVW_U; u++) {
+                const int j = base + lane + 32 * u;
+                if (j < nc) {
+                    a0 += chunk_dot<-1>(W0, ra, j, aq, ad, as);
+                    if (two) a1 += chunk_dot<-1>(W1, rb, j, aq, ad, as);
+                }
+            }
+        }
+    }
+    o0 = warp_sum(a0);
+    o1 = warp_sum(a1);
+}
+
+__global__ void __launch_bounds__(MVQ_THREADS, 3) k_mvw(MVQ J) {
+    __shared__ unsigned long long bmax;
+    __shared__ int is_last;
+    __shared__ float part[MVQ_THREADS / 32][2];
+    int m = 0;
+    while (blockIdx.x >= J.block_end[m]) m++;
+    const DW W = J.w[m];
+    const bool swiglu = J.mode == MV_SWIGLU;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int ks = J.ks, slice = warp % ks;
+    const int task = (blockIdx.x - (m ? J.block_end[m - 1] : 0)) * (MVQ_THREADS / 32 / ks) + warp / ks;
+    if (threadIdx.x == 0) bmax = 0ull;
+    const int r = swiglu ? task : 2 * task;
+    const DW W1 = swiglu ? J.w[1] : W;
+    const int rb = swiglu ? r : (r + 1 < W.rows ? r + 1 : r);
+    const bool two = swiglu || r + 1 < W.rows;
+    float v0 = 0.f, v1 = 0.f;
+    if (r < W.rows) {
+        const int nc = chunks_per_row(W.type, W.cols);
+        const int cs = (nc + ks - 1) / ks;
+        const int j0 = slice * cs, j1 = min(nc, j0 + cs);
+        switch (W.type) {
+        case APR_TYPE_Q4_K: warp_rows<APR_TYPE_Q4_K>(W, r, W1, rb, two, j0, j1, J.q, J.d, J.s, v0, v1); break;
+        case APR_TYPE_Q5_K: warp_rows<APR_TYPE_Q5_K>(W, r, W1, rb, two, j0, j1, J.q, J.d, J.s, v0, v1); break;
+        case APR_TYPE_Q6_K: warp_rows<APR_TYPE_Q6_K>(W, r, W1, rb, two, j0, j1, J.q, J.d, J.s, v0, v1); break;
+        case APR_TYPE_Q8_0: warp_rows<APR_TYPE_Q8_0>(W, r, W1, rb, two, j0, j1, J.q, J.d, J.s, v0, v1); break;
+        case APR_TYPE_Q5_0: warp_rows<APR_TYPE_Q5_0>(W, r, W1, rb, two, j0, j1, J.q, J.d, J.s, v0, v1); break;
+        case APR_TYPE_Q4_0: warp_rows<APR_TYPE_Q4_0>(W, r, W1, rb, two, j0, j1, J.q, J.d, J.s, v0, v1); break;
+        default: warp_rows<-1>(W, r, W1, rb, two, j0, j1, J.q, J.d, J.s, v0, v1); break;
+        }
+    }
+    if (lane == 0) { part[warp][0] = v0; part[warp][1] = v1; }
+    float nscale = 1.f;
+    if (J.ss_in) {
+        float t = 0.f;
+        for (int i = lane; i < J.ss_n; i += 32) t += __ldg(J.ss_in + i);
+        nscale = rsqrtf(warp_sum(t) / (32.f * J.ss_n) + J.eps);
+    }
+    __syncthreads();
+    if (slice == 0 && lane == 0 && r < W.rows) {
+        for (int i = 1; i < ks; i++) { v0 += part[warp + i][0]; v1 += part[warp + i][1]; }
+        v0 *= nscale;
+        v1 *= nscale;
+        const float *bias = J.bias[m];
+        if (swiglu) {
+            J.y[0][r] = v0 / (1.f + __expf(-v0)) * v1;
+        } else {
+            for (int k = 0; k < 2 && r + k < W.rows; k++) {
+                const int rr = r + k;
+                const float v = (k ? v1 : v0) + (bias ? bias[rr] : 0.f);
+                float *y = J.y[m] + rr;
+                if (J.mode == MV_ADD) *y += v;
+                else *y = v;
+                if (J.mode == MV_ARGMAX) atomicMax(&bmax, pack_argmax(v, rr));
+            }
+        }
+    }
+    if (J.mode == MV_ARGMAX) {
+        __syncthreads();
+        if (threadIdx.x == 0) atomicMax(J.amax, bmax);
+    }
+    if ((swiglu && J.oq) || J.post == POST_GROUP) {
+        // the last block of each 32-row group quantizes the group for the next matrix
+        // (SwiGLU output as is; the residual stream as x * w with its sum of squares)
+        __threadfence();
+        __syncthreads();
+        const int bpg = 32 / J.R[0];  // blocks per 32-row group
+        const int g = blockIdx.x / bpg;
+        if (threadIdx.x == 0) is_last = atomicAdd(J.counter + g, 1u) == (unsigned)(bpg - 1);
+        __syncthreads();
+        if (is_last && warp == 0) {
+            __threadfence();
+            float v = __ldcg(J.y[0] + g * 32 + lane);
+            if (J.post == POST_GROUP) {
+                const float ss = warp_sum(v * v);
+                if (lane == 0) J.ss_out[g] = ss;
+                v *= J.post_w[g * 32 + lane];
+            }
+            quant32(v, J.oq, J.od, J.os, g);
+            if (lane == 0) J.counter[g] = 0;
+        }
+        return;
+    }
+    if (J.post == POST_NONE) return;
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) is_last = atomicAdd(J.counter, 1u) == gridDim.x - 1;
+    __syncthreads();
+    if (!is_last) return;
+    __threadfence();
+    post_step(J);
+    if (threadIdx.x == 0) *J.counter = 0;
+}
+
+// Token embedding + RMSNorm + quantize for the first matrix (one token, one block).
+__global__ void __launch_bounds__(MVQ_THREADS) k_embed_norm(DW E, const int *tokens, float *hidden, const float *nw,
+                                                            float eps, int8_t *oq, float *od, int *os,
+                                                            unsigned long long *amax, float *ss_out) {
+    __shared__ float red[32];
+    extern __shared__ float xe[];
+    if (threadIdx.x == 0 && amax) *amax = 0ull;
+    int tok = tokens[0];
+    if (tok < 0 || tok >= E.rows) tok = 0;
+    const int K = E.cols;
+    for (int k = threadIdx.x * 16; k < K; k += MVQ_THREADS * 16) {
+        float v[16];
+        deq16(E, tok, k, v);
+        for (int i = 0; i < 16 && k + i < K; i++) { hidden[k + i] = v[i]; xe[k + i] = v[i]; }
+    }
+    __syncthreads();
+    (void)red;
+    (void)eps;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    for (int gi = warp; gi < K / 32; gi += MVQ_THREADS / 32) {
+        const float v = xe[gi * 32 + lane];
+        const float s2 = warp_sum(v * v);
+        if (lane == 0) ss_out[gi] = s2;
+        quant32(v * nw[gi * 32 + lane], oq, od, os, gi);
+    }
+}
+
+// Can the fast path run this matrix? (quantized, K a multiple of 32, fits shared memory)
+static bool mvf_ok(const DW &w) { return !type_is_float(w.type) && w.cols % 32 == 0; }
+
+// Decode attention with rope, the KV write and the combine fused in (one token, n == 1).
+// Block (kv head, split). Every split ropes its own copy of the G query heads; the split
+// that holds position pos writes K and V of the token; the last block to finish combines.
+struct AttnD {
+    const float *qkv;
+    const float *qn, *kn;
+    __half *kc, *vc;
+    int64_t seq_stride, head_stride;
+    int nh, nkv, hd, rope_dim, neox, S;
+    float base, fscale, eps, scale;
+    const int *pos, *seq;
+    float *po, *pml, *out;
+    int *counter;
+    const double *invf;
+    int8_t *oq;
+    float *od;
+    int *os;
+};
+
+__device__ void rope_vec(float *v, int hd, int rope_dim, int neox, float base, float fscale, int pos, int lane,
+                         const double *invf) {
+    const int half = rope_dim / 2;
+    for (int i = lane; i < half; i += 32) {
+        const int i0 = neox ? i : 2 * i, i1 = neox ? i + half : 2 * i + 1;
+        float s, c;
+        rope_sincos(pos, invf[i], s, c);
+        const float x0 = v[i0], x1 = v[i1];
+        v[i0] = (float)(x0 * c - x1 * s);
+        v[i1] = (float)(x0 * s + x1 * c);
+    }
+    __syncwarp();
+}
+
+__device__ void head_norm(float *v, const float *w, int hd, float eps, int lane) {
+    float ss = 0.f;
+    for (int d = lane; d < hd; d += 32) ss += v[d] * v[d];
+    ss = warp_sum(ss);
+    const float sc = rsqrtf(ss / hd + eps);
+    __syncwarp();
+    for (int d = lane; d < hd; d += 32) v[d] *= sc * w[d];
+    __syncwarp();
+}
+
+__global__ void k_attn_dec(AttnD p) {
+    extern __shared__ float sm[];
+    __shared__ int is_last;
+    const int hk = blockIdx.x, s = blockIdx.y;
+    const int G = p.nh / p.nkv, hd = p.hd, hd2 = hd / 2, ks = hd2 + 1;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int h = hk * G + warp;
+    float *sq = sm;                                   // G * hd
+    float *skv = sm + G * hd;                         // 2 * hd (this token's k and v)
+    __half2 *Ks = (__half2 *)(skv + 2 * hd);          // 32 * ks
+    __half2 *Vs = Ks + 32 * ks;                       // 32 * hd2
+    const int pos = p.pos[0];
+    const int n_kv = pos + 1;
+    // at least 64 positions per split: short contexts use few splits (less to combine)
+    const int chunk = max(64, (n_kv + p.S - 1) / p.S);
+    const int n_act = (n_kv + chunk - 1) / chunk;
+    const int start = s * chunk, end = min(n_kv, start + chunk);
+    const int64_t cbase = (int64_t)p.seq[0] * p.seq_stride + (int64_t)hk * p.head_stride;
+    // q of this warp's head: norm, rope, scale
+    for (int d = lane; d < hd; d += 32) sq[warp * hd + d] = p.qkv[(int64_t)h * hd + d];
+    __syncwarp();
+    if (p.qn) head_norm(sq + warp * hd, p.qn, hd, p.eps, lane);
+    rope_vec(sq + warp * hd, hd, p.rope_dim, p.neox, p.base, p.fscale, pos, lane, p.invf);
+    for (int d = lane; d < hd; d += 32) sq[warp * hd + d] *= p.scale;
+    // the split holding pos writes this token's K and V first
+    if (start <= pos && pos < end) {
+        if (warp == 0) {
+            const float *kin = p.qkv + (int64_t)p.nh * hd + (int64_t)hk * hd;
+            const float *vin = kin + (int64_t)p.nkv * hd;
+            for (int d = lane; d < hd; d += 32) { skv[d] = kin[d]; skv[hd + d] = vin[d]; }
+            __syncwarp();
+            if (p.kn) head_norm(skv, p.kn, hd, p.eps, lane);
+            rope_vec(skv, hd, p.rope_dim, p.neox, p.base, p.fscale, pos, lane, p.invf);
+            for (int d = lane; d < hd; d += 32) {
+                p.kc[cbase + (int64_t)pos * hd + d] = __float2half(skv[d]);
+                p.vc[cbase + (int64_t)pos * hd + d] = __float2half(skv[hd + d]);
+            }
+        }
+    }
+    const __half2 *kc = (const __half2 *)(p.kc + cbase);
+    const __half2 *vc = (const __half2 *)(p.vc + cbase);
+    float m = -INFINITY, l = 0.f;
+    float2 acc[4];
+#pragma unroll
+    for (int i = 0; i < 4; i++) acc[i] = make_float2(0.f, 0.f);
+    for (int k0 = start; k0 < end; k0 += 32) {
+        const int nk = min(32, end - k0);
+        __syncthreads();
+        for (int idx = threadIdx.x; idx < nk * hd2; idx += blockDim.x) {
+            const int j = idx / hd2, d2 = idx - j * hd2;
+            Ks[j * ks + d2] = kc[(int64_t)(k0 + j) * hd2 + d2];
+            Vs[j * hd2 + d2] = vc[(int64_t)(k0 + j) * hd2 + d2];
+        }
+        __syncthreads();
+        float sc = -INFINITY;
+        if (lane < nk) {
+            float a = 0.f;
+            const float2 *q2 = (const float2 *)(sq + warp * hd);
+            for (int d2 = 0; d2 < hd2; d2++) {
+                const float2 kv = __half22float2(Ks[lane * ks + d2]);
+                const float2 qv = q2[d2];
+                a += qv.x * kv.x + qv.y * kv.y;
+            }
+            sc = a;
+        }
+        const float mt = warp_max(sc);
+        const float mn = fmaxf(m, mt);
+        const float corr = m == -INFINITY ? 0.f : __expf(m - mn);
+        const float pj = lane < nk ? __expf(sc - mn) : 0.f;
+        l = l * corr + warp_sum(pj);
+#pragma unroll
+        for (int i = 0; i < 4; i++) { acc[i].x *= corr; acc[i].y *= corr; }
+        for (int j = 0; j < nk; j++) {
+            const float w = __shfl_sync(0xffffffffu, pj, j);
+#pragma unroll
+            for (int i = 0; i < 4; i++) {
+                const int d2 = lane + 32 * i;
+                if (d2 < hd2) {
+                    const float2 vv = __half22float2(Vs[j * hd2 + d2]);
+                    acc[i].x += w * vv.x;
+                    acc[i].y += w * vv.y;
+                }
+            }
+        }
+        m = mn;
+    }
+    const int64_t pi = (int64_t)h * p.S + s;
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        const int d2 = lane + 32 * i;
+        if (d2 < hd2) ((float2 *)(p.po + pi * hd))[d2] = acc[i];
+    }
+    if (lane == 0) {
+        p.pml[2 * pi] = m;
+        p.pml[2 * pi + 1] = l;
+    }
+    // the last of the S blocks of this kv head combines
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) is_last = atomicAdd(p.counter + hk, 1) == p.S - 1;
+    __syncthreads();
+    if (!is_last) return;
+    __threadfence();
+    const int64_t b = (int64_t)h * p.S;
+    // split weights: lane t holds splits t and t + 32 (S <= 64)
+    float m0 = lane < n_act ? __ldcg(p.pml + 2 * (b + lane)) : -INFINITY;
+    float m1 = lane + 32 < n_act ? __ldcg(p.pml + 2 * (b + lane + 32)) : -INFINITY;
+    const float M = warp_max(fmaxf(m0, m1));
+    const float w0 = m0 == -INFINITY ? 0.f : __expf(m0 - M), w1 = m1 == -INFINITY ? 0.f : __expf(m1 - M);
+    float L = (lane < n_act ? w0 * __ldcg(p.pml + 2 * (b + lane) + 1) : 0.f) +
+              (lane + 32 < n_act ? w1 * __ldcg(p.pml + 2 * (b + lane + 32) + 1) : 0.f);
+    L = warp_sum(L);
+    const float inv = L > 0.f ? 1.f / L : 0.f;
+    for (int d = lane; d < hd; d += 32) {
+        float a = 0.f;
+#pragma unroll 8
+        for (int t = 0; t < n_act; t++) {
+            const float wt = __shfl_sync(0xffffffffu, t < 32 ? w0 : w1, t & 31);
+            a += wt * __ldcg(p.po + (b + t) * hd + d);
+        }
+        p.out[(int64_t)h * hd + d] = a * inv;
+        // head_dim % 32 == 0 on this path: quant groups of wo's input stay inside a head
+        if (p.oq) quant32(a * inv, p.oq, p.od, p.os, (h * hd + d - lane) / 32);
+    }
+    if (threadIdx.x == 0) p.counter[hk] = 0;
+}
+
+// ------------------------------------------------------------------------------------
 // Host side: model upload
 // ------------------------------------------------------------------------------------
 
@@ -1073,6 +1765,8 @@ struct GModel {
     std::vector<GLayer> layers;
     DW tok, out;
     float *out_norm;
+    float *rope_freqs;
+    double *inv_freq;
     std::vector<void *> allocs;
     uint64_t mem;
     char name[256];
@@ -1125,10 +1819,14 @@ static apr_result upload_matrix(GModel *M, const apr_tensor_view &tv, const char
                  (long long)(nblocks * L.block_bytes));
         return APR_ERROR_INVALID_FILE;
     }
-    size_t off[4], total = 0;
+    // Q4_K / Q5_K: the 12 bytes of packed 6-bit scales and mins become 16 plain bytes
+    const bool kq = tv.type == APR_TYPE_Q4_K || tv.type == APR_TYPE_Q5_K;
+    const int kscale_field = tv.type == APR_TYPE_Q5_K ? 2 : 1;
+    size_t off[4], fsz[4], total = 0;
     for (int f = 0; f < L.nfields; f++) {
         off[f] = total;
-        total += align16((size_t)nblocks * L.f[f].size);
+        fsz[f] = (kq && f == kscale_field) ? 16 : L.f[f].size;
+        total += align16((size_t)nblocks * fsz[f]);
     }
     std::vector<uint8_t> h(total);
     const uint8_t *src = (const uint8_t *)tv.data;
@@ -1138,6 +1836,22 @@ static apr_result upload_matrix(GModel *M, const apr_tensor_view &tv, const char
         for (int f = 0; f < L.nfields; f++) {
             uint8_t *dst = h.data() + off[f];
             const int fo = L.f[f].off, fs = L.f[f].size;
+            if (kq && f == kscale_field) {
+                for (int64_t b = 0; b < nblocks; b++) {
+                    const uint8_t *q = src + b * L.block_bytes + fo;
+                    uint8_t *o = dst + b * 16;
+                    for (int j = 0; j < 8; j++) {
+                        if (j < 4) {
+                            o[2 * j] = q[j] & 63;
+                            o[2 * j + 1] = q[j + 4] & 63;
+                        } else {
+                            o[2 * j] = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
+                            o[2 * j + 1] = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+                        }
+                    }
+                }
+                continue;
+            }
             for (int64_t b = 0; b < nblocks; b++) memcpy(dst + b * fs, src + b * L.block_bytes + fo, fs);
         }
     }
@@ -1246,6 +1960,7 @@ static apr_result model_load(const apr_model_view *mv, const apr_backend_host *h
         UP_M(mv->output, &M->out, "output");
     }
     UP_V(mv->output_norm, hp.n_embd, &M->out_norm, "output_norm");
+    UP_V(mv->rope_freqs, (hp.rope_dim > 0 ? hp.rope_dim : hp.head_dim) / 2, &M->rope_freqs, "rope_freqs");
     const int qd = hp.n_head * hp.head_dim, kvd = hp.n_head_kv * hp.head_dim;
     M->layers.resize(nl);
     for (int l = M->l0; l < nl && r == APR_SUCCESS; l++) {
@@ -1277,6 +1992,22 @@ static apr_result model_load(const apr_model_view *mv, const apr_backend_host *h
     }
 #undef UP_M
 #undef UP_V
+    if (r == APR_SUCCESS) {
+        // rope inverse frequencies in double: fscale * base^(-2i/d) / rope_freqs[i]
+        const int rd = hp.rope_dim > 0 ? hp.rope_dim : hp.head_dim;
+        std::vector<double> inv(rd / 2 + 1);
+        std::vector<float> fr(rd / 2 + 1, 1.f);
+        if (M->rope_freqs) cudaMemcpy(fr.data(), M->rope_freqs, sizeof(float) * (rd / 2), cudaMemcpyDeviceToHost);
+        const double fs = hp.rope_freq_scale > 0.f ? hp.rope_freq_scale : 1.0;
+        for (int i = 0; i < rd / 2; i++) inv[i] = fs * pow((double)hp.rope_freq_base, -2.0 * i / rd) / (double)fr[i];
+        void *d;
+        if (gmalloc(M, &d, sizeof(double) * inv.size()) != cudaSuccess ||
+            cudaMemcpy(d, inv.data(), sizeof(double) * inv.size(), cudaMemcpyHostToDevice) != cudaSuccess) {
+            snprintf(err, err_size, "rope table upload failed");
+            r = APR_ERROR_BACKEND;
+        }
+        M->inv_freq = (double *)d;
+    }
     if (r != APR_SUCCESS) {
         model_free(M);
         return r;
@@ -1286,7 +2017,9 @@ static apr_result model_load(const apr_model_view *mv, const apr_backend_host *h
     const int smax = (int)M->smem_optin - 2048;
     if (cudaFuncSetAttribute(k_norm_act, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
         cudaFuncSetAttribute(k_swiglu_act, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
-        cudaFuncSetAttribute(k_attn, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess) {
+        cudaFuncSetAttribute(k_attn, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
+        cudaFuncSetAttribute(k_attn_dec, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
+        cudaFuncSetAttribute(k_embed_norm, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess) {
         snprintf(err, err_size, "cudaFuncSetAttribute: %s", cudaGetErrorString(cudaGetLastError()));
         model_free(M);
         return APR_ERROR_BACKEND;
@@ -1324,6 +2057,14 @@ struct GCtx {
     float *h_logits, *h_hidden;
     cudaGraphExec_t graph[2];  // [0] argmax, [1] logits
     int launches, launches_decode;
+    float *attn_out;
+    int *counter;
+    unsigned int *mvq_counter;
+    float *ssp;
+    int8_t *aq2;
+    float *ad2;
+    int *as2;
+    bool fast;
     std::vector<void *> allocs;
     uint64_t mem;
 };
@@ -1440,6 +2181,28 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
     CT(cmalloc(C, (void **)&C->gate, sizeof(float) * (size_t)B * C->F), "ffn");
     CT(cmalloc(C, (void **)&C->up, sizeof(float) * (size_t)B * C->F), "ffn");
     CT(cmalloc(C, (void **)&C->amax, sizeof(unsigned long long) * B), "argmax");
+    CT(cmalloc(C, (void **)&C->attn_out, sizeof(float) * C->QD), "attention output");
+    CT(cmalloc(C, (void **)&C->counter, sizeof(int) * hp.n_head_kv), "attention counters");
+    CT(cudaMemset(C->counter, 0, sizeof(int) * hp.n_head_kv), "attention counters");
+    CT(cmalloc(C, (void **)&C->mvq_counter, sizeof(unsigned int) * (C->Kmax / 32 + 1)), "counter");
+    CT(cudaMemset(C->mvq_counter, 0, sizeof(unsigned int) * (C->Kmax / 32 + 1)), "counter");
+    CT(cmalloc(C, (void **)&C->ssp, sizeof(float) * (C->E / 32 + 1)), "norm parts");
+    CT(cmalloc(C, (void **)&C->aq2, C->Kmax), "act");
+    CT(cmalloc(C, (void **)&C->ad2, sizeof(float) * (C->Kmax / 32 + 1)), "act");
+    CT(cmalloc(C, (void **)&C->as2, sizeof(int) * (C->Kmax / 16 + 1)), "act");
+    {
+        // the fused one-token path needs quantized matrices with rows of whole 32-groups
+        bool ok = C->E % 32 == 0 && C->QD % 32 == 0 && C->F % 32 == 0 && mvf_ok(M->out);
+        for (int l = M->l0; l < hp.n_layer && ok; l++) {
+            const GLayer &g = M->layers[l];
+            ok = mvf_ok(g.wq) && mvf_ok(g.wk) && mvf_ok(g.wv) && mvf_ok(g.wo) && mvf_ok(g.gate) && mvf_ok(g.up) &&
+                 mvf_ok(g.down) && !g.qn == !g.kn;
+        }
+        ok = ok && hp.head_dim % 32 == 0 && C->E <= POST_MAX_IT * MVQ_THREADS;
+        for (int l = M->l0; l < hp.n_layer && ok; l++)
+            ok = chunks_per_row(M->layers[l].gate.type, C->E) == chunks_per_row(M->layers[l].up.type, C->E);
+        C->fast = ok && !getenv("APR_CUDA_NO_FAST");
+    }
     // decode splits: enough blocks to cover the SMs twice at long contexts
     int S = std::max(1, std::min((p->n_ctx + 63) / 64, M->sms / hp.n_head_kv));
     C->S_dec = std::min(S, 64);
@@ -1582,7 +2345,7 @@ static apr_result enqueue_forward(GCtx *C, const int *tok, const int *pos, const
         // partial offload: the first l0 layers run on the CPU on host activations
         cudaMemcpyAsync(C->h_hidden, C->hidden, sizeof(float) * n * E, cudaMemcpyDeviceToHost, C->st);
         if (cudaStreamSynchronize(C->st) != cudaSuccess) return APR_ERROR_BACKEND;
-        apr_result r = M->host.cpu_layers(M->host.cpu_user, nullptr, 0, M->l0, C->h_hidden, hb);
+        apr_result r = M->host.cpu_layers(M->host.cpu_user, C, 0, M->l0, C->h_hidden, hb);
         if (r != APR_SUCCESS) return r;
         cudaMemcpyAsync(C->hidden, C->h_hidden, sizeof(float) * n * E, cudaMemcpyHostToDevice, C->st);
     }
@@ -1601,6 +2364,7 @@ static apr_result enqueue_forward(GCtx *C, const int *tok, const int *pos, const
     rp.head_stride = C->head_stride;
     rp.pos = pos;
     rp.seq = seq;
+    rp.invf = M->inv_freq;
     AttnP ap;
     ap.q = C->qkv;
     ap.ld = C->QKVD;
@@ -1707,6 +2471,125 @@ static apr_result enqueue_forward(GCtx *C, const int *tok, const int *pos, const
     return cudaGetLastError() == cudaSuccess ? APR_SUCCESS : APR_ERROR_BACKEND;
 }
 
+static void launch_mvq(GCtx *C, MVQ &J) {
+    int blocks = 0;
+    const bool two = J.mode == MV_SWIGLU;
+    // split rows over several warps when there are too few row pairs to fill the GPU
+    int pairs = 0;
+    for (int m = 0; m < J.nmat; m++) pairs += two ? J.w[m].rows : (J.w[m].rows + 1) / 2;
+    const int nc = chunks_per_row(J.w[0].type, J.w[0].cols);
+    const int target = C->M->sms * 24;
+    int ks = 1;
+    while (ks < 8 && pairs * ks < target && nc / (ks * 2) >= 32) ks *= 2;
+    J.ks = ks;
+    for (int m = 0; m < J.nmat; m++) {
+        J.R[m] = (MVQ_THREADS / 32 / ks) * (two ? 1 : 2);  // rows per block
+        blocks += (J.w[m].rows + J.R[m] - 1) / J.R[m];
+        J.block_end[m] = blocks;
+    }
+    J.counter = C->mvq_counter;
+    k_mvw<<<blocks, MVQ_THREADS, 0, C->st>>>(J);
+    launched(C, __LINE__);
+}
+
+static MVQ mvq1(const DW &w, float *y, const float *bias, int mode, const int8_t *q, const float *d, const int *s) {
+    MVQ J;
+    memset(&J, 0, sizeof J);
+    J.w[0] = w;
+    J.y[0] = y;
+    J.bias[0] = bias;
+    J.nmat = 1;
+    J.mode = mode;
+    J.q = q;
+    J.d = d;
+    J.s = s;
+    return J;
+}
+
+// One token, everything fused as far as it goes: 2 + 5 * n_layer launches. The int8
+// activation alternates between two buffers (A: normalized residual, B: attention
+// output / SwiGLU output) because a matrix's post step writes the next one's input.
+static apr_result enqueue_decode1(GCtx *C, const int *tok, const int *pos, const int *seq, int out_mode) {
+    GModel *M = C->M;
+    const apr_hparams &hp = M->hp;
+    const int E = C->E, QD = C->QD, KVD = C->KVD;
+    k_embed_norm<<<1, MVQ_THREADS, E * sizeof(float), C->st>>>(M->tok, tok, C->hidden, M->layers[M->l0].attn_norm,
+                                                              hp.norm_eps, C->aq, C->ad, C->as, C->amax, C->ssp);
+    launched(C, __LINE__);
+    AttnD ap;
+    memset(&ap, 0, sizeof ap);
+    ap.qkv = C->qkv;
+    ap.seq_stride = C->seq_stride;
+    ap.head_stride = C->head_stride;
+    ap.nh = hp.n_head;
+    ap.nkv = hp.n_head_kv;
+    ap.hd = hp.head_dim;
+    ap.rope_dim = hp.rope_dim > 0 ? hp.rope_dim : hp.head_dim;
+    ap.neox = hp.rope_kind == APR_ROPE_NEOX;
+    ap.S = C->S_dec;
+    ap.base = hp.rope_freq_base;
+    ap.fscale = hp.rope_freq_scale > 0.f ? hp.rope_freq_scale : 1.f;
+    ap.eps = hp.norm_eps;
+    ap.scale = 1.f / sqrtf((float)hp.head_dim);
+    ap.pos = pos;
+    ap.seq = seq;
+    ap.po = C->po;
+    ap.pml = C->pml;
+    ap.out = C->attn_out;
+    ap.counter = C->counter;
+    ap.invf = M->inv_freq;
+    ap.oq = C->aq2;
+    ap.od = C->ad2;
+    ap.os = C->as2;
+    const int G = hp.n_head / hp.n_head_kv, hd = hp.head_dim;
+    const size_t attn_smem = sizeof(float) * (G * hd + 2 * hd + 32 * (hd / 2 + 1) + 32 * (hd / 2));
+    for (int l = M->l0; l < hp.n_layer; l++) {
+        const GLayer &g = M->layers[l];
+        const int64_t lofs = (int64_t)(l - M->l0) * C->layer_stride;
+        MVQ J = mvq1(g.wq, C->qkv, g.bq, MV_STORE, C->aq, C->ad, C->as);
+        J.w[1] = g.wk; J.w[2] = g.wv;
+        J.y[1] = C->qkv + QD; J.y[2] = C->qkv + QD + KVD;
+        J.bias[1] = g.bk; J.bias[2] = g.bv;
+        J.nmat = 3;
+        J.ss_in = C->ssp;
+        J.ss_n = E / 32;
+        J.eps = hp.norm_eps;
+        launch_mvq(C, J);
+        ap.qn = g.qn;
+        ap.kn = g.kn;
+        ap.kc = C->kc + lofs;
+        ap.vc = C->vc + lofs;
+        k_attn_dec<<<dim3(hp.n_head_kv, C->S_dec), 32 * G, attn_smem, C->st>>>(ap);
+        launched(C, __LINE__);
+        MVQ Jo = mvq1(g.wo, C->hidden, g.bo, MV_ADD, C->aq2, C->ad2, C->as2);
+        Jo.post = POST_GROUP;
+        Jo.post_w = g.ffn_norm;
+        Jo.ss_out = C->ssp;
+        Jo.oq = C->aq; Jo.od = C->ad; Jo.os = C->as;
+        launch_mvq(C, Jo);
+        MVQ Jg = mvq1(g.gate, C->gate, nullptr, MV_SWIGLU, C->aq, C->ad, C->as);
+        Jg.w[1] = g.up;
+        Jg.ss_in = C->ssp;
+        Jg.ss_n = E / 32;
+        Jg.eps = hp.norm_eps;
+        Jg.oq = C->aq2; Jg.od = C->ad2; Jg.os = C->as2;
+        launch_mvq(C, Jg);
+        MVQ Jd = mvq1(g.down, C->hidden, nullptr, MV_ADD, C->aq2, C->ad2, C->as2);
+        Jd.post = POST_GROUP;
+        Jd.post_w = l + 1 < hp.n_layer ? M->layers[l + 1].attn_norm : M->out_norm;
+        Jd.ss_out = C->ssp;
+        Jd.oq = C->aq; Jd.od = C->ad; Jd.os = C->as;
+        launch_mvq(C, Jd);
+    }
+    MVQ Jl = mvq1(M->out, C->logits, nullptr, out_mode == 1 ? MV_ARGMAX : MV_STORE, C->aq, C->ad, C->as);
+    Jl.amax = C->amax;
+    Jl.ss_in = C->ssp;
+    Jl.ss_n = E / 32;
+    Jl.eps = hp.norm_eps;
+    launch_mvq(C, Jl);
+    return cudaGetLastError() == cudaSuccess ? APR_SUCCESS : APR_ERROR_BACKEND;
+}
+
 static void ctx_log_cuda(GCtx *C, const char *what) {
     cudaError_t e = cudaGetLastError();
     glog(C->M, APR_LOG_ERROR, "CUDA: %s failed: %s", what, cudaGetErrorString(e));
@@ -1760,7 +2643,8 @@ static apr_result run_forward(GCtx *C, const apr_backend_batch *b, int mode, flo
                 return APR_ERROR_BACKEND;
             }
             cudaMemcpyAsync(C->d_in1, C->h_in1, 4 * sizeof(int), cudaMemcpyHostToDevice, C->st);
-            r = enqueue_forward(C, C->d_in1, C->d_in1 + 1, C->d_in1 + 2, C->d_in1 + 3, 1, 1, mode, C->S_dec, b);
+            if (C->fast) r = enqueue_decode1(C, C->d_in1, C->d_in1 + 1, C->d_in1 + 2, mode);
+            else r = enqueue_forward(C, C->d_in1, C->d_in1 + 1, C->d_in1 + 2, C->d_in1 + 3, 1, 1, mode, C->S_dec, b);
             if (mode == 1)
                 cudaMemcpyAsync(C->h_amax, C->amax, sizeof(unsigned long long), cudaMemcpyDeviceToHost, C->st);
             else
@@ -1806,7 +2690,10 @@ static apr_result run_forward(GCtx *C, const apr_backend_batch *b, int mode, flo
     C->launches = 0;
     if (g_profile) launched(C, 0);
     const int no = std::max(n_out, 1);
-    r = enqueue_forward(C, C->d_in, C->d_in + B, C->d_in + 2 * B, C->d_in + 3 * B, n, no, mode, S, b);
+    if (n == 1 && no == 1 && C->fast && M->l0 == 0 && C->S_dec <= 64)
+        r = enqueue_decode1(C, C->d_in, C->d_in + B, C->d_in + 2 * B, mode);
+    else
+        r = enqueue_forward(C, C->d_in, C->d_in + B, C->d_in + 2 * B, C->d_in + 3 * B, n, no, mode, S, b);
     if (r != APR_SUCCESS) {
         ctx_log_cuda(C, "forward");
         return r;

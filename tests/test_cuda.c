@@ -1,0 +1,286 @@
+/* The CUDA loader and, where a GPU and libapr_cuda.so are present, the CUDA backend.
+   Everywhere: a missing library, a bad APR_CUDA_PATH, a library without the entry point
+   and libraries speaking another plugin ABI (tiny fakes built with the system cc) all
+   leave the model on the CPU with one INFO line saying why.
+   With a GPU (libapr_cuda.so from $APR_CUDA_PATH or ./): stories260K greedy 200 on the
+   GPU equals the CPU's ids and llama2.c's text; GPU logits against CPU logits for every
+   tiny-llama quant type (prompt batch, single steps, two sequences at once); partial
+   offload. Otherwise those checks print that they were skipped. */
+#define APR_IMPLEMENTATION
+#include "apr.h"
+#include "test.h"
+#include <math.h>
+
+static char logbuf[16384];
+static void logcap(void *user, apr_log_level level, const char *msg) {
+    (void)user;
+    if (level > APR_LOG_INFO) return;
+    size_t n = strlen(logbuf);
+    snprintf(logbuf + n, sizeof logbuf - n, "%s\n", msg);
+}
+
+static apr_model *load(const char *path, const char *cuda_path, bool cpu_only, int ngl) {
+    apr_model_params mp = apr_model_default_params();
+    mp.cpu_only = cpu_only;
+    mp.cuda_path = cuda_path;
+    mp.n_gpu_layers = ngl;
+    mp.log_fn = logcap;
+    mp.log_level = APR_LOG_INFO;
+    logbuf[0] = 0;
+    apr_model *m = NULL;
+    apr_error err;
+    if (apr_model_load(path, &mp, &m, &err) != APR_SUCCESS) {
+        fprintf(stderr, "load %s: %s\n", path, err.message);
+        return NULL;
+    }
+    return m;
+}
+
+static int count_lines(const char *s, const char *needle) {
+    int n = 0;
+    for (const char *p = s; (p = strstr(p, needle)) != NULL; p++) n++;
+    return n;
+}
+
+/* Build a shared library from C source with the system compiler; false if impossible. */
+static bool build_so(const char *name, const char *src, char *so_path, size_t size) {
+    char cpath[256], cmd[1024];
+    snprintf(cpath, sizeof cpath, "tests/tmp/%s.c", name);
+    snprintf(so_path, size, "tests/tmp/%s.so", name);
+    if (system("mkdir -p tests/tmp") != 0) return false;
+    FILE *f = fopen(cpath, "w");
+    if (!f) return false;
+    fputs(src, f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "cc -shared -fPIC -o %s %s 2>/dev/null", so_path, cpath);
+    return system(cmd) == 0;
+}
+
+static void expect_cpu_fallback(const char *what, const char *cuda_path, const char *why) {
+    const char *stories = test_shared("data/models/stories260K.gguf");
+    apr_model *m = load(stories, cuda_path, false, -1);
+    TEST(what);
+    CHECK(m != NULL, "model loads anyway");
+    if (!m) return;
+    CHECK(strcmp(apr_model_backend(m), "CPU") == 0, "backend %s", apr_model_backend(m));
+    CHECK(count_lines(logbuf, "CUDA backend not available") == 1, "one INFO line, log:\n%s", logbuf);
+    CHECK(strstr(logbuf, why) != NULL, "reason '%s' in log:\n%s", why, logbuf);
+    CHECK(strstr(logbuf, "using the CPU") != NULL, "log says CPU:\n%s", logbuf);
+    apr_context *c = NULL;
+    apr_context_params cp = apr_context_default_params();
+    cp.n_ctx = 64;
+    CHECK(apr_context_create(m, &cp, &c, NULL) == APR_SUCCESS, "context");
+    if (c) {
+        int32_t t = 1;
+        CHECK(apr_eval(c, &t, 1, 0) == APR_SUCCESS, "eval on the CPU");
+        CHECK(apr_context_launches_per_token(c) == 0, "no launches on the CPU");
+        apr_context_free(c);
+    }
+    apr_model_free(m);
+}
+
+static void test_fallbacks(void) {
+    const char *saved = getenv("APR_CUDA_PATH");
+    char saved_copy[1024] = "";
+    if (saved) snprintf(saved_copy, sizeof saved_copy, "%s", saved);
+    unsetenv("APR_CUDA_PATH");
+    expect_cpu_fallback("explicit path that does not exist", "tests/tmp/no-such-libapr_cuda.so", "cannot open");
+    setenv("APR_CUDA_PATH", "tests/tmp/no-such-dir/libapr_cuda.so", 1);
+    expect_cpu_fallback("bad APR_CUDA_PATH", NULL, "APR_CUDA_PATH");
+    unsetenv("APR_CUDA_PATH");
+    char so[256];
+    if (build_so("fake_noentry", "int apr_fake_function(void) { return 42; }\n", so, sizeof so)) {
+        expect_cpu_fallback("library without the entry point", so, "has no symbol");
+    } else {
+        printf("  (no system cc: fake-library checks skipped)\n");
+        return;
+    }
+    /* a plugin that answers NULL to our ABI (it was built for another) */
+    if (build_so("fake_null", "const void *apr_cuda_backend(unsigned v) { (void)v; return 0; }\n", so, sizeof so))
+        expect_cpu_fallback("library refusing our ABI", so, "plugin ABI 0");
+    /* a plugin that returns a table with a different ABI number */
+    if (build_so("fake_abi",
+                 "struct t { unsigned abi; const char *name; void *f[10]; };\n"
+                 "static const struct t tab = { 9999u, \"fake\", {0} };\n"
+                 "const void *apr_cuda_backend(unsigned v) { (void)v; return &tab; }\n",
+                 so, sizeof so))
+        expect_cpu_fallback("library with a wrong ABI", so, "plugin ABI 9999");
+    TEST("n_gpu_layers = 0 never tries the plugin");
+    apr_model *m = load(test_shared("data/models/stories260K.gguf"), "tests/tmp/no-such-libapr_cuda.so", false, 0);
+    CHECK(m && strcmp(apr_model_backend(m), "CPU") == 0, "CPU");
+    CHECK(strstr(logbuf, "CUDA backend not available") == NULL, "no CUDA line:\n%s", logbuf);
+    apr_model_free(m);
+    if (saved_copy[0]) setenv("APR_CUDA_PATH", saved_copy, 1);
+}
+
+/* ---- GPU checks ---------------------------------------------------------------------- */
+
+static const char *gpu_lib;
+
+static apr_context *ctx(apr_model *m, int n_ctx, int n_seq, int n_batch) {
+    apr_context_params cp = apr_context_default_params();
+    cp.n_ctx = n_ctx;
+    cp.n_seq = n_seq;
+    cp.n_batch = n_batch;
+    apr_context *c = NULL;
+    apr_error err;
+    if (apr_context_create(m, &cp, &c, &err) != APR_SUCCESS) fprintf(stderr, "context: %s\n", err.message);
+    return c;
+}
+
+static int32_t argmax(const float *v, int n) {
+    int32_t b = 0;
+    for (int i = 1; i < n; i++)
+        if (v[i] > v[b]) b = i;
+    return b;
+}
+/* max |a - b| / max |b| */
+static double max_rel(const float *a, const float *b, int n) {
+    double md = 0, mb = 0;
+    for (int i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - b[i]);
+        if (!(d <= md)) md = d;
+        if (fabs(b[i]) > mb) mb = fabs(b[i]);
+    }
+    return mb > 0 ? md / mb : md;
+}
+
+static void test_gpu_stories(void) {
+    const char *path = test_shared("data/models/stories260K.gguf");
+    apr_model *g = load(path, gpu_lib, false, -1);
+    apr_model *cpu = load(path, NULL, true, 0);
+    TEST("stories260K on the GPU: greedy 200 == CPU and llama2.c");
+    CHECK(g && cpu && strcmp(apr_model_backend(g), "CUDA") == 0, "GPU model");
+    if (!g || !cpu) return;
+    enum { N = 200 };
+    apr_context *cg = ctx(g, 256, 1, 64), *cc = ctx(cpu, 256, 1, 64);
+    int32_t tg = 1, tc = 1, ids[N];
+    int same = 0;
+    const int nv = apr_model_n_vocab(g);
+    for (int i = 0; i < N; i++) {
+        apr_batch bg = {1, &tg, NULL, NULL, NULL};
+        int32_t out;
+        if (apr_decode_argmax(cg, &bg, &out) != APR_SUCCESS) break;
+        if (apr_eval(cc, &tc, 1, 0) != APR_SUCCESS) break;
+        tc = argmax(apr_get_logits(cc, -1), nv);
+        tg = out;
+        ids[i] = out;
+        if (tg != tc) break;
+        same++;
+    }
+    CHECK(same == N, "GPU and CPU greedy agree for %d of %d tokens", same, N);
+    CHECK(apr_context_launches_per_token(cg) > 0, "launches per token %d", apr_context_launches_per_token(cg));
+    printf("  stories260K: launches per token %d\n", apr_context_launches_per_token(cg));
+    size_t want_len;
+    char *want = (char *)test_read_file(test_shared("data/models/stories260K.greedy200.txt"), &want_len);
+    if (want && same == N) {
+        while (want_len && want[want_len - 1] == '\n') want[--want_len] = 0;
+        char *text = (char *)calloc(1, 16 * N + 1);
+        size_t len = 0;
+        for (int i = 0; i < N; i++) {
+            char piece[64];
+            int32_t k = apr_token_to_piece(apr_model_vocab(g), ids[i], piece, sizeof piece, false);
+            if (k < 0 || k > (int32_t)sizeof piece) break;
+            const char *p = piece;
+            if (i == 0 && k > 0 && piece[0] == ' ') { p++; k--; }
+            memcpy(text + len, p, (size_t)k);
+            len += (size_t)k;
+        }
+        CHECK(len == want_len && memcmp(text, want, len) == 0, "GPU text differs:\n%s", text);
+        free(text);
+    }
+    free(want);
+    apr_context_free(cg);
+    apr_context_free(cc);
+    apr_model_free(g);
+    apr_model_free(cpu);
+}
+
+/* Same tokens through the CPU and the GPU: a 20-token prompt, 6 single steps, then one
+   batch with both sequences; returns the worst max-relative error of the logits. */
+static double compare_file(const char *path, int ngl) {
+    apr_model *g = load(path, gpu_lib, false, ngl);
+    apr_model *c = load(path, NULL, true, 0);
+    if (!g || !c || strcmp(apr_model_backend(g), "CUDA") != 0) {
+        apr_model_free(g);
+        apr_model_free(c);
+        return 1e9;
+    }
+    const int nv = apr_model_n_vocab(g);
+    apr_context *xg = ctx(g, 128, 2, 32), *xc = ctx(c, 128, 2, 32);
+    double worst = 0;
+    int32_t toks[20];
+    unsigned r = 7;
+    for (int i = 0; i < 20; i++) { r = r * 1103515245u + 12345u; toks[i] = (int32_t)((r >> 8) % (unsigned)nv); }
+    if (apr_eval(xg, toks, 20, 0) == APR_SUCCESS && apr_eval(xc, toks, 20, 0) == APR_SUCCESS)
+        worst = max_rel(apr_get_logits(xg, -1), apr_get_logits(xc, -1), nv);
+    else
+        worst = 1e9;
+    for (int s = 0; s < 6 && worst < 1e9; s++) {
+        int32_t t = toks[s];
+        if (apr_eval(xg, &t, 1, 0) != APR_SUCCESS || apr_eval(xc, &t, 1, 0) != APR_SUCCESS) { worst = 1e9; break; }
+        double e = max_rel(apr_get_logits(xg, -1), apr_get_logits(xc, -1), nv);
+        if (e > worst) worst = e;
+    }
+    /* two sequences in one batch (seq 1 starts with 3 tokens) */
+    int32_t bt[4] = {toks[1], toks[2], toks[3], toks[4]}, bs[4] = {1, 1, 1, 0};
+    int8_t want[4] = {0, 0, 1, 1};
+    apr_batch b = {4, bt, NULL, bs, want};
+    if (worst < 1e9 && apr_decode(xg, &b) == APR_SUCCESS && apr_decode(xc, &b) == APR_SUCCESS) {
+        for (int i = 0; i < 2; i++) {
+            double e = max_rel(apr_get_logits(xg, i), apr_get_logits(xc, i), nv);
+            if (e > worst) worst = e;
+        }
+    } else {
+        worst = 1e9;
+    }
+    apr_context_free(xg);
+    apr_context_free(xc);
+    apr_model_free(g);
+    apr_model_free(c);
+    return worst;
+}
+
+static void test_gpu_types(void) {
+    static const char *types[] = {"f32", "F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K",
+                                  "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS"};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        char rel[128], name[160];
+        snprintf(rel, sizeof rel, "data/quant/tiny-llama-%s.gguf", types[i]);
+        snprintf(name, sizeof name, "GPU vs CPU logits, tiny-llama %s", types[i]);
+        TEST(name);
+        const bool fl = i < 3;
+        const double tol = fl ? 1e-3 : 3e-2;
+        double e = compare_file(test_shared(rel), -1);
+        printf("  %-7s max rel err %.2e\n", types[i], e);
+        CHECK(e <= tol, "%s: max rel err %g > %g", types[i], e, tol);
+    }
+    TEST("partial offload: 1 of 2 layers on the GPU");
+    double e = compare_file(test_shared("data/quant/tiny-llama-Q8_0.gguf"), 1);
+    printf("  partial offload Q8_0 max rel err %.2e\n", e);
+    CHECK(e <= 3e-2, "max rel err %g", e);
+}
+
+int main(void) {
+    test_fallbacks();
+    static char lib[1024];
+    const char *env = getenv("APR_CUDA_PATH");
+    snprintf(lib, sizeof lib, "%s", env && *env ? env : "./libapr_cuda.so");
+    gpu_lib = lib;
+    FILE *f = fopen(lib, "rb");
+    apr_model *probe = NULL;
+    if (f) {
+        fclose(f);
+        probe = load(test_shared("data/models/stories260K.gguf"), gpu_lib, false, -1);
+    }
+    if (probe && strcmp(apr_model_backend(probe), "CUDA") == 0) {
+        printf("  GPU: %s\n", apr_model_gpu_name(probe));
+        apr_model_free(probe);
+        test_gpu_stories();
+        test_gpu_types();
+    } else {
+        printf("  GPU checks skipped: %s\n", !f ? "no libapr_cuda.so" : logbuf[0] ? logbuf : "no GPU");
+        apr_model_free(probe);
+    }
+    return test_finish();
+}
