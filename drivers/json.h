@@ -302,7 +302,8 @@ static bool json__number(json__parser *ps, json_value *v) {
             acc = acc * 10 + d;
         }
         if (fits && !neg && acc <= (uint64_t)INT64_MAX) { v->is_int = true; v->integer = (int64_t)acc; }
-        if (fits && neg && acc <= (uint64_t)INT64_MAX + 1) {
+        /* "-0" stays a double so that it writes back as -0 */
+        if (fits && neg && acc != 0 && acc <= (uint64_t)INT64_MAX + 1) {
             v->is_int = true;
             v->integer = acc == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)acc;
         }

@@ -136,6 +136,15 @@ static void test_writer(void) {
     json_buf_reset(&b);
     json_arr_begin(&b); json_int(&b, -5); json_double(&b, 1e300); json_double(&b, -2.5); json_arr_end(&b);
     CHECK(strcmp(b.data, "[-5,1e+300,-2.5]") == 0, "got %s", b.data);
+    /* -0 survives a round trip (found by fuzzing: it used to come back as 0) */
+    json_doc z;
+    CHECK(json_parse(&z, "[-0,-0.0]", 9, 64, NULL, 0), "parse -0");
+    json_buf_reset(&b);
+    if (z.root) json_write_value(&b, z.root);
+    CHECK(b.data && strcmp(b.data, "[-0,-0]") == 0, "got %s", b.data ? b.data : "");
+    int64_t iz = 1;
+    CHECK(z.root && json_get_int(z.root, "x", 0, &iz), "absent member on an array: default");
+    json_doc_free(&z);
     json_buf_free(&b);
 }
 
