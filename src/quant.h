@@ -2003,7 +2003,7 @@ static void apr__gemm_rows(int weight_type, int64_t n, const void *w, size_t w_r
     const int level = apr__simd_level();
     apr__vec_dot_fn dot = apr__vec_dot_for(weight_type, level);
     apr__tile_fn tile = n_tok > 1 ? apr__tile_for(weight_type, level) : NULL;
-    apr__tile2_fn tile2 = apr__tile2_for(weight_type, level);
+    apr__tile2_fn tile2 = n_tok > 1 ? apr__tile2_for(weight_type, level) : NULL; /* decode: no gain measured */
     if (!dot) return;
     const uint8_t *wb = (const uint8_t *)w, *ab = (const uint8_t *)act;
     int64_t chunk = w_row_stride ? (int64_t)((256 * 1024) / w_row_stride) : n_rows;
