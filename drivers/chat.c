@@ -830,7 +830,7 @@ static int run_chat(apr_context *ctx, const options *o, const char *tmpl, apr_ge
     bool tty = isatty(fileno(stdin)) != 0;
     timing tm;
     memset(&tm, 0, sizeof tm);
-    if (tty) fprintf(stderr, PROG ": chat template %s; /help for commands, Ctrl-C stops an answer\n", tmpl);
+    if (tty || g_verbose) fprintf(stderr, PROG ": chat template %s; /help for commands, Ctrl-C stops an answer\n", tmpl);
     for (bool once = first != NULL;;) {
         char *msg = NULL;
         if (first) {

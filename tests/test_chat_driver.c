@@ -372,6 +372,43 @@ int main(void) {
               "vocabulary-only file: rc %d", rc);
     }
 
+    TEST("the model's own chat template is recognised");
+    {
+        /* stories260K plus the TinyLlama chat template in tokenizer.chat_template */
+        char path[512];
+        snprintf(path, sizeof path, "%s/with-template.gguf", g_dir);
+        apr_gguf *g = NULL;
+        apr_gguf_writer *w = NULL;
+        bool ok = apr_gguf_open(stories, &g, NULL) == APR_SUCCESS && apr_gguf_writer_create(&w, NULL) == APR_SUCCESS;
+        for (int64_t i = 0; ok && i < apr_gguf_n_kv(g); i++) ok = apr_gguf_writer_copy_kv(w, g, i) == APR_SUCCESS;
+        ok = ok && apr_gguf_writer_add_str(w, "tokenizer.chat_template",
+                                           "{% for message in messages %}{% if message['role'] == 'user' %}"
+                                           "{{ '<|user|>\n' + message['content'] + eos_token }}{% endif %}{% endfor %}"
+                                           "{% if add_generation_prompt %}{{ '<|assistant|>' }}{% endif %}") == APR_SUCCESS;
+        for (int64_t i = 0; ok && i < apr_gguf_n_tensors(g); i++) {
+            const apr_gguf_tensor *t = apr_gguf_tensor_at(g, i);
+            char name[256];
+            snprintf(name, sizeof name, "%.*s", (int)t->name.len, t->name.ptr);
+            ok = apr_gguf_writer_add_tensor(w, name, t->type, t->n_dims, t->ne) == APR_SUCCESS;
+        }
+        ok = ok && apr_gguf_writer_begin_file(w, path, NULL) == APR_SUCCESS;
+        for (int64_t i = 0; ok && i < apr_gguf_n_tensors(g); i++) {
+            const apr_gguf_tensor *t = apr_gguf_tensor_at(g, i);
+            ok = apr_gguf_writer_write_tensor_data(w, t->data, (size_t)t->size) == APR_SUCCESS;
+        }
+        ok = ok && apr_gguf_writer_finish(w, NULL) == APR_SUCCESS;
+        apr_gguf_writer_free(w);
+        apr_gguf_close(g);
+        CHECK(ok, "wrote %s", path);
+        snprintf(args, sizeof args, "-m %s --inspect", path);
+        int rc = run(NULL, args, NULL);
+        CHECK(rc == 0 && strstr(g_out, "chat template tinyllama"), "inspect: rc %d [%.300s]", rc,
+              strstr(g_out, "\nmodel:") ? strstr(g_out, "\nmodel:") : g_out);
+        snprintf(args, sizeof args, "-m %s --temp 0 -n 4 -v", path);
+        rc = run(NULL, args, "Hi\n");
+        CHECK(rc == 0 && strstr(g_err, "chat template tinyllama"), "chat uses it: [%s]", g_err);
+    }
+
     /* the expected greedy continuation: llama2.c's run.c output (first space dropped) */
     char *greedy = (char *)test_read_file(test_shared("data/models/stories260K.greedy200.txt"), NULL);
     TEST("one-shot greedy generation");
