@@ -269,6 +269,31 @@ static void test_generation(void) {
         }
     }
 
+    TEST("generate: a second sequence of one context");
+    {
+        apr_context *two = NULL;
+        apr_context_params sp = cp;
+        sp.n_seq = 2;
+        r = apr_context_create(model, &sp, &two, &err);
+        CHECK(r == APR_SUCCESS, "context: %s", err.message);
+        if (two) {
+            apr_generate_params g2 = gp;
+            g2.max_tokens = 30;
+            g2.seq = 1;
+            r = gen(two, "Once upon a time", g2, c, &st);  /* greedy: decode_argmax with seq ids */
+            int32_t a[30];
+            memcpy(a, c->tokens, sizeof a);
+            CHECK(r == APR_SUCCESS && c->n_tokens == 30 && apr_seq_pos(two, 1) == 5 + 29 && apr_seq_pos(two, 0) == 0,
+                  "seq 1 holds %d, seq 0 %d", apr_seq_pos(two, 1), apr_seq_pos(two, 0));
+            g2.seq = 0;
+            g2.sampling.repeat_last_n = 0;  /* the sampler path on seq 0 */
+            r = gen(two, "Once upon a time", g2, c, &st);
+            CHECK(r == APR_SUCCESS && memcmp(a, c->tokens, sizeof a) == 0 && memcmp(a, all + 4, sizeof a) == 0,
+                  "same tokens on both sequences and as from BOS");
+            apr_context_free(two);
+        }
+    }
+
     TEST("generate: sampling with a seed");
     {
         apr_generate_params g2 = apr_generate_default_params();
