@@ -750,6 +750,120 @@ __global__ void __launch_bounds__(128) k_gemm(MMJob J, const __half *X, int K, i
 }
 
 // ------------------------------------------------------------------------------------
+// Prefill GEMM, second form: the weight matrix is first dequantized to f16 into a scratch
+// buffer (one memory-bound pass), then a pipelined tensor-core GEMM runs on f16 inputs:
+// tiles 128 (weight rows) x 128 (tokens) x 32, 8 warps of 64x32, three cp.async stages.
+// ------------------------------------------------------------------------------------
+
+__global__ void k_deq_f16(DW W, __half *out) {
+    const int64_t units = (int64_t)W.rows * (W.cols / 16);
+    const int per_row = W.cols / 16;
+    for (int64_t u = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; u < units; u += (int64_t)gridDim.x * blockDim.x) {
+        const int r = (int)(u / per_row), k = (int)(u - (int64_t)r * per_row) * 16;
+        float v[16];
+        deq16(W, r, k, v);
+        __align__(16) __half2 h[8];
+#pragma unroll
+        for (int i = 0; i < 8; i++) h[i] = __floats2half2_rn(v[2 * i], v[2 * i + 1]);
+        int4 *dst = (int4 *)(out + (int64_t)r * W.cols + k);
+        dst[0] = ((int4 *)h)[0];
+        dst[1] = ((int4 *)h)[1];
+    }
+}
+
+#define HG_BM 128
+#define HG_BN 128
+#define HG_BK 32
+#define HG_LD (HG_BK + 8)
+#define HG_ST 3
+#define HG_SMEM_AB (HG_ST * (HG_BM + HG_BN) * HG_LD * 2)
+#define HG_SMEM_C (HG_BN * (HG_BM + 4) * 4)
+#define HG_SMEM (HG_SMEM_AB > HG_SMEM_C ? HG_SMEM_AB : HG_SMEM_C)
+
+__device__ __forceinline__ void cp_async16(void *smem, const void *gmem, bool valid) {
+    const unsigned sa = (unsigned)__cvta_generic_to_shared(smem);
+    const int n = valid ? 16 : 0;
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(sa), "l"(gmem), "r"(n));
+}
+__device__ __forceinline__ void cp_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N> __device__ __forceinline__ void cp_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
+
+// Y[t][r] (+)= sum_k A[r][k] X[t][k] (+ bias[r]); A: M x K f16, X: N x K f16, K % 32 == 0.
+__global__ void __launch_bounds__(256) k_hgemm(const __half *A, const __half *X, int M, int N, int K, float *Y,
+                                               int ystride, const float *bias, int mode) {
+    using namespace nvcuda;
+    extern __shared__ __align__(128) uint8_t hsm[];
+    __half *As = (__half *)hsm;                        // [ST][BM][LD]
+    __half *Bs = As + HG_ST * HG_BM * HG_LD;           // [ST][BN][LD]
+    float *Cs = (float *)hsm;                          // epilogue: [BN][BM + 4]
+    const int tid = threadIdx.x, warp = tid >> 5;
+    const int wm = warp >> 2, wn = warp & 3;           // 2 x 4 warps: 64 rows x 32 tokens each
+    const int m0 = blockIdx.x * HG_BM, n0 = blockIdx.y * HG_BN;
+    const int KT = K / HG_BK;
+    auto load = [&](int stage, int kt) {
+        const int k0 = kt * HG_BK;
+#pragma unroll
+        for (int i = 0; i < 2; i++) {
+            const int idx = tid + 256 * i;             // 512 x 16 bytes per operand
+            const int row = idx >> 2, c = (idx & 3) * 8;
+            const int gm = m0 + row, gn = n0 + row;
+            cp_async16(As + (stage * HG_BM + row) * HG_LD + c, A + (int64_t)(gm < M ? gm : 0) * K + k0 + c, gm < M);
+            cp_async16(Bs + (stage * HG_BN + row) * HG_LD + c, X + (int64_t)(gn < N ? gn : 0) * K + k0 + c, gn < N);
+        }
+    };
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[4][2];
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+#pragma unroll
+        for (int j = 0; j < 2; j++) wmma::fill_fragment(acc[i][j], 0.f);
+#pragma unroll
+    for (int s = 0; s < HG_ST - 1; s++) {
+        if (s < KT) load(s, s);
+        cp_commit();
+    }
+    for (int kt = 0; kt < KT; kt++) {
+        cp_wait<HG_ST - 2>();
+        __syncthreads();
+        if (kt + HG_ST - 1 < KT) load((kt + HG_ST - 1) % HG_ST, kt + HG_ST - 1);
+        cp_commit();
+        const int st = kt % HG_ST;
+#pragma unroll
+        for (int kk = 0; kk < HG_BK; kk += 16) {
+            wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> a[4];
+            wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::col_major> b[2];
+#pragma unroll
+            for (int i = 0; i < 4; i++)
+                wmma::load_matrix_sync(a[i], As + (st * HG_BM + wm * 64 + i * 16) * HG_LD + kk, HG_LD);
+#pragma unroll
+            for (int j = 0; j < 2; j++)
+                wmma::load_matrix_sync(b[j], Bs + (st * HG_BN + wn * 32 + j * 16) * HG_LD + kk, HG_LD);
+#pragma unroll
+            for (int i = 0; i < 4; i++)
+#pragma unroll
+                for (int j = 0; j < 2; j++) wmma::mma_sync(acc[i][j], a[i], b[j], acc[i][j]);
+        }
+    }
+    cp_wait<0>();
+    __syncthreads();
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+#pragma unroll
+        for (int j = 0; j < 2; j++)
+            wmma::store_matrix_sync(Cs + (wn * 32 + j * 16) * (HG_BM + 4) + wm * 64 + i * 16, acc[i][j], HG_BM + 4,
+                                    wmma::mem_col_major);
+    __syncthreads();
+    for (int idx = tid; idx < HG_BM * HG_BN; idx += 256) {
+        const int lr = idx % HG_BM, lt = idx / HG_BM;
+        const int r = m0 + lr, t = n0 + lt;
+        if (r >= M || t >= N) continue;
+        const float v = Cs[lt * (HG_BM + 4) + lr] + (bias ? bias[r] : 0.f);
+        float *y = Y + (int64_t)t * ystride + r;
+        if (mode == MV_ADD) *y += v;
+        else *y = v;
+    }
+}
+
+// ------------------------------------------------------------------------------------
 // Activation producers: RMSNorm (optional) + f32 copy + int8-per-32 quantization + f16.
 // One block per token; the row is first staged in shared memory.
 // ------------------------------------------------------------------------------------
@@ -2019,7 +2133,8 @@ static apr_result model_load(const apr_model_view *mv, const apr_backend_host *h
         cudaFuncSetAttribute(k_swiglu_act, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
         cudaFuncSetAttribute(k_attn, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
         cudaFuncSetAttribute(k_attn_dec, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
-        cudaFuncSetAttribute(k_embed_norm, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess) {
+        cudaFuncSetAttribute(k_embed_norm, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
+        cudaFuncSetAttribute(k_hgemm, cudaFuncAttributeMaxDynamicSharedMemorySize, HG_SMEM) != cudaSuccess) {
         snprintf(err, err_size, "cudaFuncSetAttribute: %s", cudaGetErrorString(cudaGetLastError()));
         model_free(M);
         return APR_ERROR_BACKEND;
@@ -2061,6 +2176,8 @@ struct GCtx {
     int *counter;
     unsigned int *mvq_counter;
     float *ssp;
+    __half *wscratch;
+    size_t wscratch_n;
     int8_t *aq2;
     float *ad2;
     int *as2;
@@ -2120,6 +2237,7 @@ static void context_free(void *cs) {
         if (C->graph[i]) cudaGraphExecDestroy(C->graph[i]);
     for (void *p : C->allocs) cudaFree(p);
     if (C->logits) cudaFree(C->logits);
+    if (C->wscratch) cudaFree(C->wscratch);
     if (C->h_in) cudaFreeHost(C->h_in);
     if (C->h_in1) cudaFreeHost(C->h_in1);
     if (C->h_amax) cudaFreeHost(C->h_amax);
@@ -2273,6 +2391,31 @@ static void launch_mm(GCtx *C, const MVJob &J, const __half *X, int K, int n) {
             a.d += (size_t)t0 * (K / 32);
             a.s += (size_t)t0 * (K / 16);
             launch_mv(C, Jc, a, std::min(8, n - t0));
+        }
+        return;
+    }
+    bool hg = K % HG_BK == 0;
+    size_t need = 0;
+    for (int m = 0; m < J.nmat; m++) need = std::max(need, (size_t)J.w[m].rows * J.w[m].cols);
+    if (hg && need > C->wscratch_n) {
+        if (C->wscratch) cudaFree(C->wscratch);
+        C->wscratch = nullptr;
+        C->wscratch_n = 0;
+        if (cudaMalloc((void **)&C->wscratch, need * sizeof(__half)) == cudaSuccess) C->wscratch_n = need;
+        else cudaGetLastError();
+    }
+    if (hg && C->wscratch) {
+        // dequantize to f16 once, then the pipelined tensor-core GEMM
+        for (int m = 0; m < J.nmat; m++) {
+            const DW &w = J.w[m];
+            const int64_t units = (int64_t)w.rows * (w.cols / 16);
+            const int blocks = (int)std::min<int64_t>((units + 255) / 256, (int64_t)C->M->sms * 16);
+            k_deq_f16<<<blocks, 256, 0, C->st>>>(w, C->wscratch);
+            launched(C, __LINE__);
+            dim3 grid((w.rows + HG_BM - 1) / HG_BM, (n + HG_BN - 1) / HG_BN);
+            k_hgemm<<<grid, 256, HG_SMEM, C->st>>>(C->wscratch, X, w.rows, n, K, J.y[m], J.ystride[m], J.bias[m],
+                                                    J.mode);
+            launched(C, __LINE__);
         }
         return;
     }
