@@ -1326,6 +1326,7 @@ APR__TARGET_AVX2 static APR__INLINE void apr__tile6k_avx2(const int NT, int64_t 
 }
 
 /* F32/F16 weights: 4 tokens share each weight load and conversion. */
+/* f16: 0 F32, 1 F16, 2 BF16 weights */
 APR__TARGET_AVX2 static APR__INLINE void apr__tile_f_avx2(const int f16, const int NT, int64_t n, const void *w_row,
                                                            const uint8_t *act, size_t act_stride, float *res) {
     __m256 acc[4];
@@ -1333,8 +1334,10 @@ APR__TARGET_AVX2 static APR__INLINE void apr__tile_f_avx2(const int f16, const i
     for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
-        const __m256 wv = f16 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)w_row + i)))
-                              : _mm256_loadu_ps((const float *)w_row + i);
+        const __m128i h8 = _mm_loadu_si128((const __m128i *)((const uint16_t *)w_row + i));
+        const __m256 wv = f16 == 1 ? _mm256_cvtph_ps(h8)
+                          : f16 == 2 ? _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h8), 16))
+                                     : _mm256_loadu_ps((const float *)w_row + i);
         APR__UNROLL
         for (int t = 0; t < NT; t++)
             acc[t] = _mm256_fmadd_ps(wv, _mm256_loadu_ps((const float *)(act + (size_t)t * act_stride) + i), acc[t]);
@@ -1345,12 +1348,108 @@ APR__TARGET_AVX2 static APR__INLINE void apr__tile_f_avx2(const int f16, const i
         const float *y = (const float *)(act + (size_t)t * act_stride);
         for (int64_t j = i; j < n; j++) {
             float wj;
-            if (f16) { uint16_t h; memcpy(&h, (const uint16_t *)w_row + j, 2); wj = apr__fp16_to_fp32(h); }
+            if (f16) {
+                uint16_t h;
+                memcpy(&h, (const uint16_t *)w_row + j, 2);
+                wj = f16 == 1 ? apr__fp16_to_fp32(h) : apr__bf16_to_fp32(h);
+            }
             else wj = ((const float *)w_row)[j];
             s += wj * y[j];
         }
         res[t] = s;
     }
+}
+
+/* kind: 0 Q2_K, 1 Q3_K, 2 IQ4_XS: 32-element groups with a per-16 (or per-32) scale */
+APR__TARGET_AVX2 static APR__INLINE void apr__tile_k23_avx2(const int kind, const int NT, int64_t n, const void *w_row,
+                                                             const uint8_t *act, size_t act_stride, float *res) {
+    __m256 acc[4];
+    float accm[4];
+    APR__UNROLL
+    for (int t = 0; t < NT; t++) { acc[t] = _mm256_setzero_ps(); accm[t] = 0; }
+    const __m256i m3 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
+    const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)apr__iq4nl_values));
+    for (int64_t i = 0; i < n / 256; i++) {
+        __m256i sumi[4];
+        __m128i sc8 = _mm_setzero_si128();
+        __m256i qb[2], hm = _mm256_setzero_si256();
+        float dw;
+        const uint8_t *xq = NULL;
+        const apr__block_iq4_xs *bx = NULL;
+        if (kind == 0) {
+            const apr__block_q2_K *x = (const apr__block_q2_K *)w_row + i;
+            const __m128i raw = _mm_loadu_si128((const __m128i *)x->scales);
+            sc8 = _mm_and_si128(raw, _mm_set1_epi8(0x0F));
+            const __m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(raw, 4), _mm_set1_epi8(0x0F)));
+            const float dmw = apr__h2f(x->dmin);
+            APR__UNROLL
+            for (int t = 0; t < NT; t++) {
+                const apr__block_q8_K *y = (const apr__block_q8_K *)(act + (size_t)t * act_stride) + i;
+                accm[t] += y->d * dmw * (float)apr__hsum_i32x8(_mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)y->bsums)));
+                sumi[t] = _mm256_setzero_si256();
+            }
+            xq = x->qs;
+            dw = apr__h2f(x->d);
+        } else if (kind == 1) {
+            const apr__block_q3_K *x = (const apr__block_q3_K *)w_row + i;
+            int8_t sc[16];
+            apr__q3k_scales(x->scales, sc);
+            sc8 = _mm_loadu_si128((const __m128i *)sc);
+            const __m256i sc16 = _mm256_cvtepi8_epi16(sc8);
+            APR__UNROLL
+            for (int t = 0; t < NT; t++) {
+                const apr__block_q8_K *y = (const apr__block_q8_K *)(act + (size_t)t * act_stride) + i;
+                sumi[t] = _mm256_sub_epi32(_mm256_setzero_si256(),
+                                           _mm256_slli_epi32(_mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)y->bsums)), 2));
+            }
+            hm = _mm256_loadu_si256((const __m256i *)x->hmask);
+            xq = x->qs;
+            dw = apr__h2f(x->d);
+        } else {
+            bx = (const apr__block_iq4_xs *)w_row + i;
+            APR__UNROLL
+            for (int t = 0; t < NT; t++) sumi[t] = _mm256_setzero_si256();
+            dw = apr__h2f(bx->d);
+        }
+        if (kind <= 1) {
+            qb[0] = _mm256_loadu_si256((const __m256i *)xq);
+            qb[1] = _mm256_loadu_si256((const __m256i *)(xq + 32));
+        }
+        APR__UNROLL
+        for (int g = 0; g < 8; g++) {  /* 32 elements each */
+            __m256i q, sc;
+            if (kind <= 1) {
+                const int k = g / 4, s2 = g % 4;
+                q = _mm256_and_si256(_mm256_srli_epi16(qb[k], 2 * s2), m3);
+                if (kind == 1) q = _mm256_or_si256(q, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hm, g), one), 2));
+                sc = apr__scale_pair16(sc8, 8 * k + 2 * s2);
+            } else {
+                const __m256i v = _mm256_shuffle_epi8(table, apr__nibbles_x32(bx->qs + 16 * g));
+                q = _mm256_sign_epi8(v, v);
+                sc = _mm256_set1_epi16((short)apr__iq4xs_scale(bx, g));
+                APR__UNROLL
+                for (int t = 0; t < NT; t++) {
+                    const int8_t *q8 = ((const apr__block_q8_K *)(act + (size_t)t * act_stride) + i)->qs + 32 * g;
+                    const __m256i p = _mm256_maddubs_epi16(q, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)q8), v));
+                    sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(p, sc));
+                }
+                continue;
+            }
+            APR__UNROLL
+            for (int t = 0; t < NT; t++) {
+                const int8_t *q8 = ((const apr__block_q8_K *)(act + (size_t)t * act_stride) + i)->qs + 32 * g;
+                const __m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)q8));
+                sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(p, sc));
+            }
+        }
+        APR__UNROLL
+        for (int t = 0; t < NT; t++) {
+            const apr__block_q8_K *y = (const apr__block_q8_K *)(act + (size_t)t * act_stride) + i;
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(y->d * dw), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
+        }
+    }
+    APR__UNROLL
+    for (int t = 0; t < NT; t++) res[t] = apr__hsum_f32x8(acc[t]) - accm[t];
 }
 
 #define APR__DEFINE_TILE_AVX2(NAME, CALL)                                                                        \
@@ -1371,6 +1470,10 @@ APR__TARGET_AVX2 static APR__INLINE void apr__tile_f_avx2(const int f16, const i
 #define APR__T_Q6_K(NT) apr__tile6k_avx2(NT, n, w, act, as, res)
 #define APR__T_F32(NT) apr__tile_f_avx2(0, NT, n, w, act, as, res)
 #define APR__T_F16(NT) apr__tile_f_avx2(1, NT, n, w, act, as, res)
+#define APR__T_BF16(NT) apr__tile_f_avx2(2, NT, n, w, act, as, res)
+#define APR__T_Q2_K(NT) apr__tile_k23_avx2(0, NT, n, w, act, as, res)
+#define APR__T_Q3_K(NT) apr__tile_k23_avx2(1, NT, n, w, act, as, res)
+#define APR__T_IQ4_XS(NT) apr__tile_k23_avx2(2, NT, n, w, act, as, res)
 #define APR__DEFINE_TILE2_AVX2(NAME, KIND)                                                                        \
     APR__TARGET_AVX2 static void NAME(int64_t n, const void *w, size_t ws, const uint8_t *act, size_t as, int nt,   \
                                       float *res) {                                                               \
@@ -1392,6 +1495,10 @@ APR__DEFINE_TILE_AVX2(apr__tile_q5_K_avx2, APR__T_Q5_K)
 APR__DEFINE_TILE_AVX2(apr__tile_q6_K_avx2, APR__T_Q6_K)
 APR__DEFINE_TILE_AVX2(apr__tile_f32_avx2, APR__T_F32)
 APR__DEFINE_TILE_AVX2(apr__tile_f16_avx2, APR__T_F16)
+APR__DEFINE_TILE_AVX2(apr__tile_bf16_avx2, APR__T_BF16)
+APR__DEFINE_TILE_AVX2(apr__tile_q2_K_avx2, APR__T_Q2_K)
+APR__DEFINE_TILE_AVX2(apr__tile_q3_K_avx2, APR__T_Q3_K)
+APR__DEFINE_TILE_AVX2(apr__tile_iq4_xs_avx2, APR__T_IQ4_XS)
 
 #endif /* APR__HAVE_X86_SIMD */
 
@@ -1964,6 +2071,10 @@ static apr__tile_fn apr__tile_for(int weight_type, int simd_level) {
         switch (weight_type) {
         case APR_TYPE_F32: return apr__tile_f32_avx2;
         case APR_TYPE_F16: return apr__tile_f16_avx2;
+        case APR_TYPE_BF16: return apr__tile_bf16_avx2;
+        case APR_TYPE_Q2_K: return apr__tile_q2_K_avx2;
+        case APR_TYPE_Q3_K: return apr__tile_q3_K_avx2;
+        case APR_TYPE_IQ4_XS: return apr__tile_iq4_xs_avx2;
         case APR_TYPE_Q4_0: return apr__tile_q4_0_avx2;
         case APR_TYPE_Q5_0: return apr__tile_q5_0_avx2;
         case APR_TYPE_Q8_0: return apr__tile_q8_0_avx2;
