@@ -41,11 +41,16 @@ test: deps
 
 build-tests: $(TEST_BIN) $(DRIVERS)
 
-asan:
-	$(MAKE) clean-tests
-	$(MAKE) $(TEST_BIN) CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
-	ASAN_OPTIONS=detect_leaks=1 APR_TEST_QUICK=1 tests/run_tests.sh
-	$(MAKE) clean-tests
+ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+ASAN_BIN := $(patsubst tests/%.c,tests/bin-asan/%,$(TEST_SRC))
+tests/bin-asan/%: tests/%.c tests/test.h $(HEADERS)
+	@mkdir -p tests/bin-asan
+	$(CC) $(ASAN_FLAGS) $(WARN) -Werror $(STD) -I. -o $@ $< $(LDLIBS)
+
+# The test programs under ASan+UBSan (APR_TEST_QUICK: lighter loops); drivers that tests
+# run as subprocesses are the normal builds.
+asan: $(ASAN_BIN) $(DRIVERS)
+	ASAN_OPTIONS=detect_leaks=1 APR_TEST_QUICK=1 APR_TEST_BIN=tests/bin-asan tests/run_tests.sh
 
 fuzz: tests/fuzz_gguf.c $(HEADERS)
 	@if command -v clang >/dev/null && echo 'int LLVMFuzzerTestOneInput(const char*d,long n){return 0;}' | clang -fsanitize=fuzzer -x c - -o /dev/null 2>/dev/null; then \
@@ -59,7 +64,7 @@ chat: $(DRIVERS)
 
 .PHONY: clean-tests
 clean-tests:
-	rm -rf tests/bin tests/bin-arm
+	rm -rf tests/bin tests/bin-arm tests/bin-asan
 
 clean: clean-tests
 	rm -f $(DRIVERS) libapr_cuda.so fuzz_gguf
@@ -69,15 +74,15 @@ CLANG   ?= $(shell command -v clang 2>/dev/null)
 CXX     ?= g++
 compile-check:
 	@mkdir -p tests/bin
-	$(CC) -std=c99 -Wall -Wextra -Werror -c -o tests/bin/cc_c99.o tests/compile_check.c
-	$(CXX) -x c++ -std=c++11 -Wall -Wextra -Werror -c -o tests/bin/cc_cxx.o tests/compile_check.c
-	$(CC) -std=c99 -Wall -Wextra -Werror -DAPR_STATIC -DCHECK_SECOND_UNIT -c -o tests/bin/cc_static2.o tests/compile_check.c
-	$(CC) -std=c99 -Wall -Wextra -Werror -DAPR_STATIC -c -o tests/bin/cc_static1.o tests/compile_check.c
+	$(CC) -std=c99 -Wall -Wextra -Werror -I. -c -o tests/bin/cc_c99.o tests/compile_check.c
+	$(CXX) -x c++ -std=c++11 -Wall -Wextra -Werror -I. -c -o tests/bin/cc_cxx.o tests/compile_check.c
+	$(CC) -std=c99 -Wall -Wextra -Werror -I. -DAPR_STATIC -DCHECK_SECOND_UNIT -c -o tests/bin/cc_static2.o tests/compile_check.c
+	$(CC) -std=c99 -Wall -Wextra -Werror -I. -DAPR_STATIC -c -o tests/bin/cc_static1.o tests/compile_check.c
 	$(CC) -o tests/bin/cc_static tests/bin/cc_static1.o tests/bin/cc_static2.o $(LDLIBS) && tests/bin/cc_static
-	$(CC) -std=c99 -Wall -Wextra -Werror -DAPR_NO_SIMD -DAPR_NO_THREADS -c -o tests/bin/cc_nosimd.o tests/compile_check.c
+	$(CC) -std=c99 -Wall -Wextra -Werror -I. -DAPR_NO_SIMD -DAPR_NO_THREADS -c -o tests/bin/cc_nosimd.o tests/compile_check.c
 	@if [ -n "$(CLANG)" ]; then \
-	  $(CLANG) -std=c99 -Wall -Wextra -Werror -c -o tests/bin/cc_clang.o tests/compile_check.c && \
-	  $(CLANG) -x c++ -std=c++11 -Wall -Wextra -Werror -Wno-deprecated -c -o tests/bin/cc_clangxx.o tests/compile_check.c && \
+	  $(CLANG) -std=c99 -Wall -Wextra -Werror -I. -c -o tests/bin/cc_clang.o tests/compile_check.c && \
+	  $(CLANG) -x c++ -std=c++11 -Wall -Wextra -Werror -Wno-deprecated -I. -c -o tests/bin/cc_clangxx.o tests/compile_check.c && \
 	  echo "clang: C99 and C++ ok"; else echo "clang not found: skipped"; fi
 	@echo "compile checks passed"
 
@@ -91,7 +96,7 @@ cross-windows:
 	@echo "Windows cross-compile passed"
 
 ARM_CC    ?= aarch64-linux-gnu-gcc
-ARM_TESTS ?= test_platform test_quant
+ARM_TESTS ?= test_platform test_quant test_sample test_model
 cross-arm-test:
 	@mkdir -p tests/bin-arm
 	@for t in $(ARM_TESTS); do [ -f tests/$$t.c ] || continue; \

@@ -35,10 +35,11 @@
                            CUDA loader . context and KV cache . sampling . generation .
                            GGUF writer . quantization recipes
 */
-/* The implementation uses POSIX calls (mmap, clock_gettime, pthreads): include apr.h
-   before any system header in the file that defines APR_IMPLEMENTATION, or build with
-   -D_GNU_SOURCE / -std=gnu99. */
-#if defined(APR_IMPLEMENTATION) && !defined(_WIN32) && !defined(_GNU_SOURCE)
+/* The implementation uses POSIX calls (mmap, clock_gettime, pthreads, readlink) that
+   strict -std=c99 hides: apr.h asks for them with _GNU_SOURCE, which works when apr.h is
+   included before any system header (or build with -D_GNU_SOURCE / -std=gnu99). Define
+   APR_NO_GNU_SOURCE to leave the feature macros alone. */
+#if !defined(_WIN32) && !defined(_GNU_SOURCE) && !defined(APR_NO_GNU_SOURCE)
 #define _GNU_SOURCE
 #endif
 #ifndef APR_H_INCLUDED

@@ -386,7 +386,7 @@ static DWORD WINAPI apr__thread_trampoline(LPVOID p) {
     s.fn(s.arg);
     return 0;
 }
-static bool apr__thread_create(apr__thread *t, void (*fn)(void *), void *arg) {
+static APR__UNUSED bool apr__thread_create(apr__thread *t, void (*fn)(void *), void *arg) {
     apr__thread_start *s = (apr__thread_start *)APR_MALLOC(sizeof *s);
     if (!s) return false;
     s->fn = fn; s->arg = arg;
@@ -398,7 +398,7 @@ static void apr__thread_join(apr__thread t) { WaitForSingleObject(t, INFINITE); 
 static void apr__cpu_relax(void) { YieldProcessor(); }
 static void apr__thread_yield(void) { SwitchToThread(); }
 #define APR__ATOMIC_LOAD(p) InterlockedCompareExchange((volatile LONG *)(p), 0, 0)
-#define APR__ATOMIC_STORE(p, v) InterlockedExchange((volatile LONG *)(p), (LONG)(v))
+#define APR__ATOMIC_STORE(p, v) ((void)InterlockedExchange((volatile LONG *)(p), (LONG)(v)))
 #define APR__ATOMIC_ADD(p, v) (InterlockedExchangeAdd((volatile LONG *)(p), (LONG)(v)) + (v))
 #else
 typedef pthread_t apr__thread;
@@ -419,7 +419,7 @@ static void *apr__thread_trampoline(void *p) {
     s.fn(s.arg);
     return NULL;
 }
-static bool apr__thread_create(apr__thread *t, void (*fn)(void *), void *arg) {
+static APR__UNUSED bool apr__thread_create(apr__thread *t, void (*fn)(void *), void *arg) {
     apr__thread_start *s = (apr__thread_start *)APR_MALLOC(sizeof *s);
     if (!s) return false;
     s->fn = fn; s->arg = arg;
@@ -479,7 +479,7 @@ typedef struct apr__pool_worker_arg {
 
 #define APR__POOL_SPIN 20000
 
-static void apr__pool_worker(void *p) {
+static APR__UNUSED void apr__pool_worker(void *p) {
     apr__pool_worker_arg wa = *(apr__pool_worker_arg *)p;
     APR_FREE(p);
     apr__pool *pool = wa.pool;
@@ -496,7 +496,7 @@ static void apr__pool_worker(void *p) {
         if (APR__ATOMIC_LOAD(&pool->stop)) return;
         seen = APR__ATOMIC_LOAD(&pool->generation);
         if (wa.ith < pool->nth) pool->fn(pool->arg, wa.ith, pool->nth);
-        APR__ATOMIC_ADD(&pool->n_done, 1);
+        (void)APR__ATOMIC_ADD(&pool->n_done, 1);
     }
 }
 
@@ -554,7 +554,7 @@ static void apr__pool_run(apr__pool *pool, apr__pool_fn fn, void *arg, int nth) 
     pool->nth = n;
     APR__ATOMIC_STORE(&pool->n_done, 0);
     apr__mutex_lock(&pool->mutex);
-    APR__ATOMIC_ADD(&pool->generation, 1);
+    (void)APR__ATOMIC_ADD(&pool->generation, 1);
     apr__cond_broadcast(&pool->wake);
     apr__mutex_unlock(&pool->mutex);
     fn(arg, 0, n);
