@@ -1331,8 +1331,20 @@ static void test_loading_and_connections(void) {
        the threads of the earlier requests finish: only the metrics request is open) */
     double open_conns = -1;
     for (int i = 0; i < 40 && !(metric_value("apr_connections_active", &open_conns) && open_conns == 1); i++) usleep(50000);
-    int a = tcp_connect(g_port), b = tcp_connect(g_port);
-    usleep(200000);
+    int ab[2];
+    for (int k = 0; k < 2; k++) {
+        /* a thread of an earlier request may still be closing: retry a refused connection */
+        for (int tries = 0; tries < 20; tries++) {
+            ab[k] = tcp_connect(g_port);
+            struct pollfd pa;
+            pa.fd = ab[k]; pa.events = POLLIN; pa.revents = 0;
+            if (poll(&pa, 1, 150) == 0) break; /* accepted and waiting for a request */
+            close(ab[k]);
+            ab[k] = -1;
+        }
+    }
+    int a = ab[0], b = ab[1];
+    CHECK(a >= 0 && b >= 0, "two idle connections accepted");
     r = http("GET", "/health", NULL, NULL);
     CHECK(r.status == 503, "connection over --max-conns refused: %d", r.status);
     resp_free(&r);
