@@ -1516,6 +1516,52 @@ static uint64_t apr__qz_tensor_bytes(const apr__qz_tensor *t) {
     return (uint64_t)apr_type_row_bytes(t->type, t->ne[0]) * apr__qz_nrows(t);
 }
 
+/* The file is written by a thread of its own while the pool converts the next tensor (two
+   output buffers): on a big model the disk and the cores are busy at the same time. */
+typedef struct apr__qz_writer {
+    apr_gguf_writer *w;
+    apr__mutex mu;
+    apr__cond cv;
+    const void *data;      /* the tensor being written, NULL when idle */
+    size_t size;
+    bool stop;
+    apr_result res;
+} apr__qz_writer;
+
+static void apr__qz_writer_main(void *arg) {
+    apr__qz_writer *q = (apr__qz_writer *)arg;
+    apr__mutex_lock(&q->mu);
+    for (;;) {
+        while (!q->data && !q->stop) apr__cond_wait(&q->cv, &q->mu);
+        if (!q->data) break;
+        const void *data = q->data;
+        size_t size = q->size;
+        apr__mutex_unlock(&q->mu);
+        apr_result r = apr_gguf_writer_write_tensor_data(q->w, data, size);
+        apr__mutex_lock(&q->mu);
+        if (r != APR_SUCCESS && q->res == APR_SUCCESS) q->res = r;
+        q->data = NULL;
+        apr__cond_broadcast(&q->cv);
+    }
+    apr__mutex_unlock(&q->mu);
+}
+
+/* Wait until the previous tensor is written, then hand over this one (data NULL: only
+   wait). Without a writer thread, write here. */
+static apr_result apr__qz_writer_put(apr__qz_writer *q, bool threaded, const void *data, size_t size) {
+    if (!threaded) return data ? apr_gguf_writer_write_tensor_data(q->w, data, size) : APR_SUCCESS;
+    apr__mutex_lock(&q->mu);
+    while (q->data) apr__cond_wait(&q->cv, &q->mu);
+    apr_result r = q->res;
+    if (r == APR_SUCCESS && data) {
+        q->data = data;
+        q->size = size;
+        apr__cond_broadcast(&q->cv);
+    }
+    apr__mutex_unlock(&q->mu);
+    return r;
+}
+
 /* Write every tensor of the plan (already added to the writer, header begun). */
 static apr_result apr__qz_write_tensors(apr_gguf_writer *w, const apr__qz_tensor *ts, int64_t n_tensors, int source,
                                         uint64_t seed, const apr_quantize_params *p, apr_error *err) {
@@ -1536,19 +1582,33 @@ static apr_result apr__qz_write_tensors(apr_gguf_writer *w, const apr__qz_tensor
     /* each thread converts about 64K values at a time (at least one row) */
     int64_t buf_elems = APR__MAX(max_cols, (int64_t)65536);
     float **bufs = (float **)apr__calloc((size_t)n_threads, sizeof(float *));
-    uint8_t *out = max_bytes <= SIZE_MAX ? (uint8_t *)APR_MALLOC((size_t)APR__MAX(max_bytes, (uint64_t)1)) : NULL;
+    uint8_t *outs[2];
+    for (int k = 0; k < 2; k++)
+        outs[k] = max_bytes <= SIZE_MAX ? (uint8_t *)APR_MALLOC((size_t)APR__MAX(max_bytes, (uint64_t)1)) : NULL;
     apr_result res = APR_SUCCESS;
-    if (!bufs || !out) res = apr__fail(err, APR_ERROR_OUT_OF_MEMORY, "out of memory for a tensor of %llu bytes",
-                                       (unsigned long long)max_bytes);
+    if (!bufs || !outs[0] || !outs[1])
+        res = apr__fail(err, APR_ERROR_OUT_OF_MEMORY, "out of memory for two tensors of %llu bytes",
+                        (unsigned long long)max_bytes);
     for (int i = 0; i < n_threads && res == APR_SUCCESS; i++) {
         bufs[i] = (float *)APR_MALLOC((size_t)buf_elems * sizeof(float));
         if (!bufs[i]) res = apr__fail(err, APR_ERROR_OUT_OF_MEMORY, "out of memory for conversion buffers");
     }
+    apr__qz_writer wq;
+    memset(&wq, 0, sizeof wq);
+    wq.w = w;
+    apr__mutex_init(&wq.mu);
+    apr__cond_init(&wq.cv);
+    apr__thread writer_thread;
+    bool threaded = false;
+#if !defined(APR_NO_THREADS)
+    if (res == APR_SUCCESS) threaded = apr__thread_create(&writer_thread, apr__qz_writer_main, &wq);
+#endif
     uint64_t t_start = apr__time_ns(), total = 0;
     for (int64_t i = 0; i < n_tensors && res == APR_SUCCESS; i++) {
         const apr__qz_tensor *t = &ts[i];
         uint64_t bytes = apr__qz_tensor_bytes(t);
         uint64_t t0 = apr__time_ns();
+        uint8_t *out = outs[i & 1];   /* the other one may still be being written */
         const void *data = out;
         if (source == APR__QZ_SRC_GGUF && t->src->type == t->type) {
             data = t->src->data;     /* unchanged: copy the bytes as they are */
@@ -1573,9 +1633,8 @@ static apr_result apr__qz_write_tensors(apr_gguf_writer *w, const apr__qz_tensor
                 break;
             }
         }
-        if (apr_gguf_writer_write_tensor_data(w, data, (size_t)bytes) != APR_SUCCESS) {
-            res = apr__fail(err, APR_ERROR_IO, "tensor '%s': writing %llu bytes failed", t->name,
-                            (unsigned long long)bytes);
+        if (apr__qz_writer_put(&wq, threaded, data, (size_t)bytes) != APR_SUCCESS) {
+            res = apr__fail(err, APR_ERROR_IO, "writing the tensors failed (at '%s')", t->name);
             break;
         }
         total += bytes;
@@ -1588,12 +1647,24 @@ static apr_result apr__qz_write_tensors(apr_gguf_writer *w, const apr__qz_tensor
                  source == APR__QZ_SRC_GGUF ? apr_type_name(t->src->type) : "F32", apr_type_name(t->type),
                  bytes / 1048576.0, (apr__time_ns() - t0) / 1e6);
     }
+    if (threaded) {
+        apr_result r = apr__qz_writer_put(&wq, true, NULL, 0);
+        if (r != APR_SUCCESS && res == APR_SUCCESS) res = apr__fail(err, APR_ERROR_IO, "writing the tensors failed");
+        apr__mutex_lock(&wq.mu);
+        wq.stop = true;
+        apr__cond_broadcast(&wq.cv);
+        apr__mutex_unlock(&wq.mu);
+        apr__thread_join(writer_thread);
+    }
+    apr__cond_destroy(&wq.cv);
+    apr__mutex_destroy(&wq.mu);
     if (res == APR_SUCCESS)
         apr__log(&lg, APR_LOG_INFO, "%lld tensors, %.2f MiB of tensor data in %.1f s on %d threads",
                  (long long)n_tensors, total / 1048576.0, (apr__time_ns() - t_start) / 1e9, n_threads);
     for (int i = 0; bufs && i < n_threads; i++) APR_FREE(bufs[i]);
     APR_FREE(bufs);
-    APR_FREE(out);
+    APR_FREE(outs[0]);
+    APR_FREE(outs[1]);
     apr__pool_free(pool);
     return res;
 }
