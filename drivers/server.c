@@ -291,7 +291,8 @@ static struct srv_state {
     int ready;                    /* model loaded, context created (SRV_READY) */
     int load_failed;
     int stop;                     /* SIGINT/SIGTERM (SRV_STOPPING, srv_request_stop) */
-    double t_start;
+    double t_start;               /* srv_now() at start (monotonic) */
+    long long t_start_epoch;      /* time(NULL) at start */
     apr__mutex mu;                /* guards the queue, tasks, slots' busy flags, metrics */
     apr__cond work;               /* inference thread waits here for work */
     srv_task *q_head, *q_tail;
@@ -1808,7 +1809,7 @@ static void srv_model_object(json_buf *b) {
     json_obj_begin(b);
     json_key(b, "id"); json_strz(b, g.model_name);
     json_key(b, "object"); json_strz(b, "model");
-    json_key(b, "created"); json_int(b, (long long)g.t_start);
+    json_key(b, "created"); json_int(b, g.t_start_epoch);
     json_key(b, "owned_by"); json_strz(b, "apr");
     if (SRV_READY()) {
         json_key(b, "meta");
@@ -2303,6 +2304,7 @@ int main(int argc, char **argv) {
     signal(SIGTERM, srv_on_signal);
 #endif
     g.t_start = srv_now();
+    g.t_start_epoch = (long long)time(NULL);
     apr__mutex_init(&g.mu);
     apr__cond_init(&g.work);
     g.slots = (srv_slot *)calloc((size_t)g.cfg.n_slots, sizeof(srv_slot));

@@ -364,6 +364,7 @@ static void test_basic_endpoints(void) {
         CHECK(m && jstr(m, "id") && strcmp(jstr(m, "id"), "stories260K.gguf") == 0, "model id");
         CHECK(m && jstr(m, "object") && strcmp(jstr(m, "object"), "model") == 0, "object model");
         CHECK(m && jstr(m, "owned_by") != NULL && json_is(json_get(m, "created"), JSON_NUMBER), "owned_by, created");
+        CHECK(m && llabs((long long)jint(m, "created") - (long long)time(NULL)) < 3600, "created is a Unix time");
         json_doc_free(&d);
     } else CHECK(false, "models JSON");
     resp_free(&r);
