@@ -1528,7 +1528,7 @@ typedef struct apr__qz_writer {
     apr_result res;
 } apr__qz_writer;
 
-static void apr__qz_writer_main(void *arg) {
+static APR__UNUSED void apr__qz_writer_main(void *arg) {
     apr__qz_writer *q = (apr__qz_writer *)arg;
     apr__mutex_lock(&q->mu);
     for (;;) {
