@@ -65,10 +65,12 @@ typedef struct apr__mm_job {
     int64_t total_rows;
 } apr__mm_job;
 
+/* Rows of all the parts together, in n_chunks pieces of whole groups of 16 (the kernels
+   pair rows; ith is a chunk, not a thread: see apr__pool_run_chunks). */
 static void apr__mm_worker(void *arg, int ith, int nth) {
     apr__mm_job *j = (apr__mm_job *)arg;
     int64_t g0, g1, base = 0;
-    apr__split_range(j->total_rows, 4, ith, nth, &g0, &g1);
+    apr__split_range(j->total_rows, 16, ith, nth, &g0, &g1);
     for (int k = 0; k < j->n_part; k++) {
         const apr__mm_part *pt = &j->part[k];
         const apr_tensor_view *w = pt->w;
@@ -114,7 +116,10 @@ static void apr__cpu_matmul_n(apr__cpu_ctx *c, int n, const apr_tensor_view *con
         pt->act_stride = apr__act_row_bytes(act, w[k]->ne[0]);
         j.total_rows += w[k]->ne[1];
     }
-    apr__pool_run(c->pool, apr__mm_worker, &j, c->n_threads);
+    /* several chunks a thread, so that a thread that falls behind (or is descheduled)
+       leaves its remaining rows to the others */
+    int64_t n_chunks = APR__MIN((j.total_rows + 31) / 32, (int64_t)8 * c->n_threads);
+    apr__pool_run_chunks(c->pool, apr__mm_worker, &j, c->n_threads > 1 ? (int)n_chunks : 1);
 }
 
 static void apr__cpu_matmul(apr__cpu_ctx *c, const apr_tensor_view *w, const float *x, int64_t x_stride,

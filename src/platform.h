@@ -400,6 +400,14 @@ static void apr__thread_yield(void) { SwitchToThread(); }
 #define APR__ATOMIC_LOAD(p) InterlockedCompareExchange((volatile LONG *)(p), 0, 0)
 #define APR__ATOMIC_STORE(p, v) ((void)InterlockedExchange((volatile LONG *)(p), (LONG)(v)))
 #define APR__ATOMIC_ADD(p, v) (InterlockedExchangeAdd((volatile LONG *)(p), (LONG)(v)) + (v))
+#define APR__ATOMIC_LOAD64(p) ((uint64_t)InterlockedCompareExchange64((volatile LONG64 *)(p), 0, 0))
+#define APR__ATOMIC_STORE64(p, v) ((void)InterlockedExchange64((volatile LONG64 *)(p), (LONG64)(v)))
+#define APR__ATOMIC_CAS64(p, e, v) \
+    ((uint64_t)InterlockedCompareExchange64((volatile LONG64 *)(p), (LONG64)(v), (LONG64)(e)) == (uint64_t)(e))
+/* Interlocked operations are full barriers: the _SC forms are the plain ones */
+#define APR__ATOMIC_ADD_SC(p, v) APR__ATOMIC_ADD(p, v)
+#define APR__ATOMIC_LOAD_SC(p) APR__ATOMIC_LOAD(p)
+#define APR__ATOMIC_LOAD64_SC(p) APR__ATOMIC_LOAD64(p)
 #else
 typedef pthread_t apr__thread;
 typedef pthread_mutex_t apr__mutex;
@@ -438,6 +446,16 @@ static void apr__cpu_relax(void) {
 #define APR__ATOMIC_LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define APR__ATOMIC_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 #define APR__ATOMIC_ADD(p, v) __atomic_add_fetch((p), (v), __ATOMIC_ACQ_REL)
+#define APR__ATOMIC_LOAD64(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define APR__ATOMIC_STORE64(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
+#define APR__ATOMIC_CAS64(p, e, v) apr__cas64((p), (e), (v))
+static inline bool apr__cas64(volatile uint64_t *p, uint64_t e, uint64_t v) {
+    return __atomic_compare_exchange_n(p, &e, v, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+/* sequentially consistent forms, for the sleep/wake handshake (store then load on both sides) */
+#define APR__ATOMIC_ADD_SC(p, v) __atomic_add_fetch((p), (v), __ATOMIC_SEQ_CST)
+#define APR__ATOMIC_LOAD_SC(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
+#define APR__ATOMIC_LOAD64_SC(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
 #endif
 
 APR__IMPL int apr_cpu_count(void) {
@@ -452,9 +470,17 @@ APR__IMPL int apr_cpu_count(void) {
 }
 
 /* ---- thread pool ------------------------------------------------------------------------
-   apr__pool_run(pool, fn, arg) runs fn(arg, ith, nth) on nth threads (the caller is thread
-   0) and returns when all are done. Workers spin for a short while after a job (the next
-   matrix product usually follows within microseconds), then sleep on a condition variable,
+   apr__pool_run_chunks(pool, fn, arg, n) runs fn(arg, i, n) once for each chunk i < n and
+   returns when all are done. Chunks are claimed from one atomic counter by whichever thread
+   comes first, the caller included, so a worker that is late (descheduled on a busy
+   machine, or still waking up) never holds the job up: the threads that are running take
+   its share, and it finds nothing left when it arrives. The caller waits only for chunks
+   that another thread has already started. apr__pool_run(pool, fn, arg, nth) is the same
+   with one chunk per thread (min(nth, pool size) chunks); fn may index per-thread scratch
+   by its ith, since each ith runs exactly once (not necessarily on thread ith), but must
+   not wait for another ith (they may run one after the other).
+   Workers spin for a while after a job (the next one usually follows within
+   microseconds), yielding the core now and then, and then sleep on a condition variable,
    so an idle pool costs no CPU. */
 
 typedef void (*apr__pool_fn)(void *arg, int ith, int nth);
@@ -464,12 +490,14 @@ typedef struct apr__pool {
     apr__thread *threads;
     apr__mutex mutex;
     apr__cond wake;
-    volatile int generation;   /* bumped for each job */
-    volatile int n_done;       /* workers finished with the current job */
+    /* the current job: generation (32 bits) | number of chunks (16) | next chunk (16);
+       one word, so a claim can never mix two jobs */
+    volatile uint64_t work;
+    volatile int n_finished;   /* chunks of the current job done */
+    volatile int n_sleeping;   /* workers waiting on the condition variable */
     volatile int stop;
     apr__pool_fn fn;
     void *arg;
-    int nth;                   /* threads taking part in the current job */
 } apr__pool;
 
 typedef struct apr__pool_worker_arg {
@@ -477,26 +505,53 @@ typedef struct apr__pool_worker_arg {
     int ith;
 } apr__pool_worker_arg;
 
-#define APR__POOL_SPIN 20000
+#define APR__POOL_MAX_CHUNKS 65535
+#define APR__POOL_SPIN_NS 2000000      /* spin (then sleep) after a job */
+#define APR__POOL_YIELD_NS 50000       /* after this long, yield the core while spinning */
+
+/* Claim and run chunks of job `gen` until none is left (or another job has started). */
+static void apr__pool_work(apr__pool *pool, uint32_t gen) {
+    for (;;) {
+        uint64_t w = APR__ATOMIC_LOAD64(&pool->work);
+        uint32_t n = (uint32_t)(w >> 16) & 0xffff, next = (uint32_t)w & 0xffff;
+        if ((uint32_t)(w >> 32) != gen || next >= n) return;
+        if (!APR__ATOMIC_CAS64(&pool->work, w, w + 1)) continue;
+        /* a claimed chunk keeps the job (fn, arg) alive until it is counted finished */
+        pool->fn(pool->arg, (int)next, (int)n);
+        (void)APR__ATOMIC_ADD(&pool->n_finished, 1);
+    }
+}
 
 static APR__UNUSED void apr__pool_worker(void *p) {
     apr__pool_worker_arg wa = *(apr__pool_worker_arg *)p;
     APR_FREE(p);
     apr__pool *pool = wa.pool;
-    int seen = 0;
+    uint32_t seen = (uint32_t)(APR__ATOMIC_LOAD64(&pool->work) >> 32);
     for (;;) {
-        int spins = 0;
-        while (APR__ATOMIC_LOAD(&pool->generation) == seen && !APR__ATOMIC_LOAD(&pool->stop)) {
-            if (++spins < APR__POOL_SPIN) { apr__cpu_relax(); continue; }
+        uint64_t t0 = 0;
+        for (unsigned spins = 1;; spins++) {
+            if ((uint32_t)(APR__ATOMIC_LOAD64(&pool->work) >> 32) != seen || APR__ATOMIC_LOAD(&pool->stop)) break;
+            if (spins % 64) { apr__cpu_relax(); continue; }
+            uint64_t now = apr__time_ns();
+            if (!t0) t0 = now;
+            if (now - t0 < APR__POOL_SPIN_NS) {
+                if (now - t0 > APR__POOL_YIELD_NS) apr__thread_yield();
+                continue;
+            }
+            /* sleep; sequentially consistent counter and load, paired with the caller's
+               store and load: either the worker sees the new job or the caller sees a
+               sleeper and broadcasts (under the mutex, so not before the wait) */
             apr__mutex_lock(&pool->mutex);
-            while (APR__ATOMIC_LOAD(&pool->generation) == seen && !APR__ATOMIC_LOAD(&pool->stop))
+            (void)APR__ATOMIC_ADD_SC(&pool->n_sleeping, 1);
+            while ((uint32_t)(APR__ATOMIC_LOAD64_SC(&pool->work) >> 32) == seen && !APR__ATOMIC_LOAD(&pool->stop))
                 apr__cond_wait(&pool->wake, &pool->mutex);
+            (void)APR__ATOMIC_ADD(&pool->n_sleeping, -1);
             apr__mutex_unlock(&pool->mutex);
+            t0 = 0;
         }
         if (APR__ATOMIC_LOAD(&pool->stop)) return;
-        seen = APR__ATOMIC_LOAD(&pool->generation);
-        if (wa.ith < pool->nth) pool->fn(pool->arg, wa.ith, pool->nth);
-        (void)APR__ATOMIC_ADD(&pool->n_done, 1);
+        seen = (uint32_t)(APR__ATOMIC_LOAD64(&pool->work) >> 32);
+        apr__pool_work(pool, seen);
     }
 }
 
@@ -544,26 +599,38 @@ static void apr__pool_free(apr__pool *pool) {
     APR_FREE(pool);
 }
 
-/* Run fn on min(nth, pool size) threads; nth <= 0 means all. pool may be NULL. */
-static void apr__pool_run(apr__pool *pool, apr__pool_fn fn, void *arg, int nth) {
-    int n = pool ? pool->n_threads : 1;
-    if (nth > 0 && nth < n) n = nth;
-    if (n <= 1) { fn(arg, 0, 1); return; }
+/* fn(arg, i, n_chunks) for every i < n_chunks (at most APR__POOL_MAX_CHUNKS). pool may be
+   NULL. Not reentrant: one caller at a time, and fn must not run a job on the same pool. */
+static void apr__pool_run_chunks(apr__pool *pool, apr__pool_fn fn, void *arg, int n_chunks) {
+    if (n_chunks > APR__POOL_MAX_CHUNKS) n_chunks = APR__POOL_MAX_CHUNKS;
+    if (!pool || pool->n_threads <= 1 || n_chunks <= 1) {
+        for (int i = 0; i < n_chunks; i++) fn(arg, i, n_chunks);
+        return;
+    }
     pool->fn = fn;
     pool->arg = arg;
-    pool->nth = n;
-    APR__ATOMIC_STORE(&pool->n_done, 0);
-    apr__mutex_lock(&pool->mutex);
-    (void)APR__ATOMIC_ADD(&pool->generation, 1);
-    apr__cond_broadcast(&pool->wake);
-    apr__mutex_unlock(&pool->mutex);
-    fn(arg, 0, n);
-    /* every worker checks in, also those beyond n, so the next job starts clean; yield
-       now and then so an oversubscribed machine lets the late worker run */
-    for (unsigned spins = 1; APR__ATOMIC_LOAD(&pool->n_done) < pool->n_threads - 1; spins++) {
+    APR__ATOMIC_STORE(&pool->n_finished, 0);
+    uint32_t gen = (uint32_t)(APR__ATOMIC_LOAD64(&pool->work) >> 32) + 1;
+    APR__ATOMIC_STORE64(&pool->work, ((uint64_t)gen << 32) | ((uint64_t)n_chunks << 16));
+    if (APR__ATOMIC_LOAD_SC(&pool->n_sleeping) > 0) {
+        apr__mutex_lock(&pool->mutex);
+        apr__cond_broadcast(&pool->wake);
+        apr__mutex_unlock(&pool->mutex);
+    }
+    apr__pool_work(pool, gen);
+    /* only chunks another thread has started remain; yield now and then so that, on an
+       oversubscribed machine, the thread running one gets the core */
+    for (unsigned spins = 1; APR__ATOMIC_LOAD(&pool->n_finished) < n_chunks; spins++) {
         if (spins % 256 == 0) apr__thread_yield();
         else apr__cpu_relax();
     }
+}
+
+/* fn(arg, ith, n) for ith < n = min(nth, pool size) (nth <= 0: the pool size). */
+static void apr__pool_run(apr__pool *pool, apr__pool_fn fn, void *arg, int nth) {
+    int n = pool ? pool->n_threads : 1;
+    if (nth > 0 && nth < n) n = nth;
+    apr__pool_run_chunks(pool, fn, arg, n);
 }
 
 /* Split [0, total) into nth nearly equal parts, rounded to multiples of `align`. */
