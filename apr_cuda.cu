@@ -1560,10 +1560,60 @@ __device__ __forceinline__ void warp_rows(const DW &W0, int ra, const DW &W1, in
     o1 = warp_sum(a1);
 }
 
+// Gate and up of two consecutive rows at once (SwiGLU): four streams in flight per lane.
+#define MVW_U4 1
+template <int T>
+__device__ __forceinline__ void warp_rows4(const DW &Wg, const DW &Wu, int r, bool has2, int j0, int nc,
+                                           const int8_t *aq, const float *ad, const int *as, float *o) {
+    const int lane = threadIdx.x & 31;
+    float a[4] = {0.f, 0.f, 0.f, 0.f};
+    const int r1 = has2 ? r + 1 : r;
+    for (int base = j0; base < nc; base += 32 * MVW_U4) {
+        if (T >= 0) {
+            RawC x[4][MVW_U4];
+#pragma unroll
+            for (int u = 0; u < MVW_U4; u++) {
+                const int j = base + lane + 32 * u;
+                if (j < nc) {
+                    raw_load<T>(x[0][u], Wg, r, j);
+                    raw_load<T>(x[1][u], Wu, r, j);
+                    if (has2) {
+                        raw_load<T>(x[2][u], Wg, r1, j);
+                        raw_load<T>(x[3][u], Wu, r1, j);
+                    }
+                }
+            }
+#pragma unroll
+            for (int u = 0; u < MVW_U4; u++) {
+                const int j = base + lane + 32 * u;
+                if (j < nc) {
+#pragma unroll
+                    for (int q = 0; q < 4; q++)
+                        if (q < 2 || has2) a[q] += raw_dot<T>(x[q][u], j, aq, ad, as);
+                }
+            }
+        } else {
+            for (int u = 0; u < MVW_U4; u++) {
+                const int j = base + lane + 32 * u;
+                if (j < nc) {
+                    a[0] += chunk_dot<-1>(Wg, r, j, aq, ad, as);
+                    a[1] += chunk_dot<-1>(Wu, r, j, aq, ad, as);
+                    if (has2) {
+                        a[2] += chunk_dot<-1>(Wg, r1, j, aq, ad, as);
+                        a[3] += chunk_dot<-1>(Wu, r1, j, aq, ad, as);
+                    }
+                }
+            }
+        }
+    }
+#pragma unroll
+    for (int q = 0; q < 4; q++) o[q] = warp_sum(a[q]);
+}
+
 __global__ void __launch_bounds__(MVQ_THREADS, 3) k_mvw(MVQ J) {
     __shared__ unsigned long long bmax;
     __shared__ int is_last;
-    __shared__ float part[MVQ_THREADS / 32][2];
+    __shared__ float part[MVQ_THREADS / 32][4];
     int m = 0;
     while (blockIdx.x >= J.block_end[m]) m++;
     const DW W = J.w[m];
@@ -1572,12 +1622,27 @@ __global__ void __launch_bounds__(MVQ_THREADS, 3) k_mvw(MVQ J) {
     const int ks = J.ks, slice = warp % ks;
     const int task = (blockIdx.x - (m ? J.block_end[m - 1] : 0)) * (MVQ_THREADS / 32 / ks) + warp / ks;
     if (threadIdx.x == 0) bmax = 0ull;
-    const int r = swiglu ? task : 2 * task;
+    const int r = 2 * task;
     const DW W1 = swiglu ? J.w[1] : W;
-    const int rb = swiglu ? r : (r + 1 < W.rows ? r + 1 : r);
-    const bool two = swiglu || r + 1 < W.rows;
-    float v0 = 0.f, v1 = 0.f;
-    if (r < W.rows) {
+    const int rb = r + 1 < W.rows ? r + 1 : r;
+    const bool two = r + 1 < W.rows;
+    float v0 = 0.f, v1 = 0.f, v2 = 0.f, v3 = 0.f;
+    if (r < W.rows && swiglu) {
+        const int nc = chunks_per_row(W.type, W.cols);
+        const int cs = (nc + ks - 1) / ks;
+        const int j0 = slice * cs, j1 = min(nc, j0 + cs);
+        float o[4];
+        switch (W.type) {
+        case APR_TYPE_Q4_K: warp_rows4<APR_TYPE_Q4_K>(W, W1, r, two, j0, j1, J.q, J.d, J.s, o); break;
+        case APR_TYPE_Q5_K: warp_rows4<APR_TYPE_Q5_K>(W, W1, r, two, j0, j1, J.q, J.d, J.s, o); break;
+        case APR_TYPE_Q6_K: warp_rows4<APR_TYPE_Q6_K>(W, W1, r, two, j0, j1, J.q, J.d, J.s, o); break;
+        case APR_TYPE_Q8_0: warp_rows4<APR_TYPE_Q8_0>(W, W1, r, two, j0, j1, J.q, J.d, J.s, o); break;
+        case APR_TYPE_Q5_0: warp_rows4<APR_TYPE_Q5_0>(W, W1, r, two, j0, j1, J.q, J.d, J.s, o); break;
+        case APR_TYPE_Q4_0: warp_rows4<APR_TYPE_Q4_0>(W, W1, r, two, j0, j1, J.q, J.d, J.s, o); break;
+        default: warp_rows4<-1>(W, W1, r, two, j0, j1, J.q, J.d, J.s, o); break;
+        }
+        v0 = o[0]; v1 = o[1]; v2 = o[2]; v3 = o[3];
+    } else if (r < W.rows) {
         const int nc = chunks_per_row(W.type, W.cols);
         const int cs = (nc + ks - 1) / ks;
         const int j0 = slice * cs, j1 = min(nc, j0 + cs);
@@ -1591,7 +1656,7 @@ __global__ void __launch_bounds__(MVQ_THREADS, 3) k_mvw(MVQ J) {
         default: warp_rows<-1>(W, r, W1, rb, two, j0, j1, J.q, J.d, J.s, v0, v1); break;
         }
     }
-    if (lane == 0) { part[warp][0] = v0; part[warp][1] = v1; }
+    if (lane == 0) { part[warp][0] = v0; part[warp][1] = v1; part[warp][2] = v2; part[warp][3] = v3; }
     float nscale = 1.f;
     if (J.ss_in) {
         float t = 0.f;
@@ -1600,12 +1665,18 @@ __global__ void __launch_bounds__(MVQ_THREADS, 3) k_mvw(MVQ J) {
     }
     __syncthreads();
     if (slice == 0 && lane == 0 && r < W.rows) {
-        for (int i = 1; i < ks; i++) { v0 += part[warp + i][0]; v1 += part[warp + i][1]; }
+        for (int i = 1; i < ks; i++) {
+            v0 += part[warp + i][0]; v1 += part[warp + i][1];
+            v2 += part[warp + i][2]; v3 += part[warp + i][3];
+        }
         v0 *= nscale;
         v1 *= nscale;
+        v2 *= nscale;
+        v3 *= nscale;
         const float *bias = J.bias[m];
         if (swiglu) {
             J.y[0][r] = v0 / (1.f + __expf(-v0)) * v1;
+            if (two) J.y[0][r + 1] = v2 / (1.f + __expf(-v2)) * v3;
         } else {
             for (int k = 0; k < 2 && r + k < W.rows; k++) {
                 const int rr = r + k;
@@ -1741,9 +1812,11 @@ __global__ void k_attn_dec(AttnD p) {
     const int pos = p.pos[0];
     const int n_kv = pos + 1;
     // at least 64 positions per split: short contexts use few splits (less to combine)
-    const int chunk = max(64, (n_kv + p.S - 1) / p.S);
+    // up to 128 positions: one split, no combine; beyond, splits of at least 64
+    const int chunk = n_kv <= 128 ? 128 : max(64, (n_kv + p.S - 1) / p.S);
     const int n_act = (n_kv + chunk - 1) / chunk;
     const int start = s * chunk, end = min(n_kv, start + chunk);
+    if (start >= end) return;  // an idle split: takes no part in the combine
     const int64_t cbase = (int64_t)p.seq[0] * p.seq_stride + (int64_t)hk * p.head_stride;
     // q of this warp's head: norm, rope, scale
     for (int d = lane; d < hd; d += 32) sq[warp * hd + d] = p.qkv[(int64_t)h * hd + d];
@@ -1813,6 +1886,26 @@ __global__ void k_attn_dec(AttnD p) {
         }
         m = mn;
     }
+    if (n_act == 1) {
+        // one split holds everything (short contexts): finish here, no combine
+        const float inv = l > 0.f ? 1.f / l : 0.f;
+        __syncwarp();
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            const int d2 = lane + 32 * i;
+            if (d2 < hd2) {
+                sq[warp * hd + 2 * d2] = acc[i].x * inv;
+                sq[warp * hd + 2 * d2 + 1] = acc[i].y * inv;
+            }
+        }
+        __syncwarp();
+        for (int d = lane; d < hd; d += 32) {
+            const float v = sq[warp * hd + d];
+            p.out[(int64_t)h * hd + d] = v;
+            if (p.oq) quant32(v, p.oq, p.od, p.os, (h * hd + d - lane) / 32);
+        }
+        return;
+    }
     const int64_t pi = (int64_t)h * p.S + s;
 #pragma unroll
     for (int i = 0; i < 4; i++) {
@@ -1823,10 +1916,10 @@ __global__ void k_attn_dec(AttnD p) {
         p.pml[2 * pi] = m;
         p.pml[2 * pi + 1] = l;
     }
-    // the last of the S blocks of this kv head combines
+    // the last of the active splits of this kv head combines
     __threadfence();
     __syncthreads();
-    if (threadIdx.x == 0) is_last = atomicAdd(p.counter + hk, 1) == p.S - 1;
+    if (threadIdx.x == 0) is_last = atomicAdd(p.counter + hk, 1) == n_act - 1;
     __syncthreads();
     if (!is_last) return;
     __threadfence();
@@ -2619,14 +2712,14 @@ static void launch_mvq(GCtx *C, MVQ &J) {
     const bool two = J.mode == MV_SWIGLU;
     // split rows over several warps when there are too few row pairs to fill the GPU
     int pairs = 0;
-    for (int m = 0; m < J.nmat; m++) pairs += two ? J.w[m].rows : (J.w[m].rows + 1) / 2;
+    for (int m = 0; m < J.nmat; m++) pairs += (J.w[m].rows + 1) / 2;
     const int nc = chunks_per_row(J.w[0].type, J.w[0].cols);
     const int target = C->M->sms * 24;
     int ks = 1;
     while (ks < 8 && pairs * ks < target && nc / (ks * 2) >= 32) ks *= 2;
     J.ks = ks;
     for (int m = 0; m < J.nmat; m++) {
-        J.R[m] = (MVQ_THREADS / 32 / ks) * (two ? 1 : 2);  // rows per block
+        J.R[m] = (MVQ_THREADS / 32 / ks) * 2;  // rows per block (SwiGLU: two rows of gate and up per warp)
         blocks += (J.w[m].rows + J.R[m] - 1) / J.R[m];
         J.block_end[m] = blocks;
     }
