@@ -174,7 +174,7 @@ static void gen_random(json_buf *b, int depth) {
         json_obj_begin(b);
         int n = (int)(test_rand_u64() % 5);
         for (int i = 0; i < n; i++) {
-            char key[8];
+            char key[16];
             snprintf(key, sizeof key, "k%d", i);
             json_key(b, key);
             gen_random(b, depth + 1);
