@@ -16,7 +16,15 @@ typedef struct apr__cpu_model {
     size_t max_act_row;        /* largest quantized activation row of any matrix */
     int32_t kv_layers;         /* layers [0, kv_layers) have a KV cache here: all of them,
                                   or under partial offload the ones left to the CPU */
+    struct apr__cpu_packed *packed;  /* load-time repacked copies of some matrices */
+    int n_packed;
+    int64_t packed_max_cols;   /* widest repacked matrix (activation block sums per token) */
 } apr__cpu_model;
+
+typedef struct apr__cpu_packed {
+    const apr_tensor_view *w;
+    void *data;                /* apr__block_q5_0x8 groups: rows [0, 8 * (ne[1] / 8)) */
+} apr__cpu_packed;
 
 typedef struct apr__cpu_ctx {
     const apr__cpu_model *cm;
@@ -32,6 +40,7 @@ typedef struct apr__cpu_ctx {
     float *thread_f32;         /* per thread: attention scores (GQA group x n_ctx) + a K/V slice */
     size_t thread_f32_stride;
     void *actq[3];             /* quantized activations, n_batch rows, one per type in a job */
+    int32_t *act_sums;         /* Q8_0 activation block sums for repacked Q5_0, n_batch rows */
 } apr__cpu_ctx;
 
 /* ---- small vector kernels (reference) ------------------------------------------------ */
@@ -43,6 +52,252 @@ static void apr__rmsnorm(float *out, const float *x, const float *w, int64_t n, 
     for (int64_t i = 0; i < n; i++) out[i] = x[i] * scale * w[i];
 }
 
+
+/* ---- repacked Q5_0: 8 rows interleaved ------------------------------------------------
+   Q5_0 matrices (most of Qwen2.5-0.5B's Q4_K_M file: 896 columns are no multiple of 256)
+   are repacked at load time into groups of 8 rows, block by block, so that one 32-byte
+   register holds 4 consecutive weights of each of the 8 rows: one multiply-add against
+   4 activation bytes broadcast then feeds 8 outputs in its 8 lanes, with no horizontal
+   sums, and each weight register is decoded once for up to 4 tokens. A group block is
+   176 bytes, like the 8 Q5_0 blocks it replaces (no more bytes for decode to read):
+     d[8]     the 8 rows' fp16 scales
+     qs[128]  4 x 32 bytes: vector m, byte 4r+e: low nibble = low 4 bits of weight 8m+e of
+              row r, high nibble = those of weight 8m+4+e
+     qh[32]   byte 4r+e, bit j: fifth bit of weight 4j+e of row r
+   Weights are kept unsigned (0..31): sum (q-16)a = sum q a - 16 sum a, with the block sums
+   of the activations computed once per token (apr__q8_0_block_sums). The integer sum of
+   each block equals the Q5_0 kernels' exactly; only the float accumulation may round
+   differently. */
+
+typedef struct { uint16_t d[8]; uint8_t qs[128]; uint8_t qh[32]; } apr__block_q5_0x8;
+typedef char apr__chk_q5_0x8[sizeof(apr__block_q5_0x8) == 176 ? 1 : -1];
+
+/* Register j (0..7) of a group block holds weights 4j..4j+3 of every row; registers 2m
+   and 2m+1 share qs vector m (low and high nibbles). */
+static void apr__repack_q5_0x8(const uint8_t *src, size_t row_stride, int64_t n, apr__block_q5_0x8 *dst) {
+    for (int64_t i = 0; i < n / 32; i++) {
+        apr__block_q5_0x8 *g = dst + i;
+        for (int r = 0; r < 8; r++) {
+            const apr__block_q5_0 *b = (const apr__block_q5_0 *)(src + (size_t)r * row_stride) + i;
+            uint32_t qh, q[4], v[4];
+            memcpy(&qh, b->qh, 4);
+            memcpy(q, b->qs, 16);
+            g->d[r] = b->d;
+            /* word m holds weights 8m..8m+3 (low nibbles) and 8m+4..8m+7 (high); the qs
+               bytes hold weights k (low nibble) and k+16 (high) */
+            v[0] = (q[0] & 0x0F0F0F0Fu) | ((q[1] & 0x0F0F0F0Fu) << 4);
+            v[1] = (q[2] & 0x0F0F0F0Fu) | ((q[3] & 0x0F0F0F0Fu) << 4);
+            v[2] = ((q[0] >> 4) & 0x0F0F0F0Fu) | (q[1] & 0xF0F0F0F0u);
+            v[3] = ((q[2] >> 4) & 0x0F0F0F0Fu) | (q[3] & 0xF0F0F0F0u);
+            for (int m = 0; m < 4; m++) memcpy(g->qs + 32 * m + 4 * r, &v[m], 4);
+            for (int e = 0; e < 4; e++) {
+                /* bits e, e+4, ..., e+28 of qh to bits 0..7 */
+                uint32_t h = (qh >> e) & 0x11111111u;
+                h = (h | h >> 3) & 0x03030303u;
+                h = (h | h >> 6) & 0x000F000Fu;
+                g->qh[4 * r + e] = (uint8_t)(h | h >> 12);
+            }
+        }
+    }
+}
+
+/* per token, the sum of each Q8_0 activation block's 32 int8 values */
+static void apr__q8_0_block_sums(const void *act, int64_t n, int32_t *sums) {
+    const apr__block_q8_0 *y = (const apr__block_q8_0 *)act;
+    for (int64_t i = 0; i < n / 32; i++) {
+        int s = 0;
+        for (int k = 0; k < 32; k++) s += y[i].qs[k];
+        sums[i] = s;
+    }
+}
+
+/* Reference: out[t*ld + r] for the 8 rows of n_groups groups (rows 8g..8g+7) and n_tok
+   tokens; act rows act_stride apart, their block sums sums_stride ints apart. */
+static void apr__gemm_q5_0x8_ref(int64_t n, const apr__block_q5_0x8 *w, int64_t n_groups, const uint8_t *act,
+                                 size_t act_stride, const int32_t *sums, int64_t sums_stride, int n_tok, float *out,
+                                 int64_t ld) {
+    const int64_t nb = n / 32;
+    for (int64_t g = 0; g < n_groups; g++) {
+        for (int t = 0; t < n_tok; t++) {
+            const apr__block_q8_0 *y = (const apr__block_q8_0 *)(act + (size_t)t * act_stride);
+            const float *ys = apr__q8_0_act_scales(y, n);
+            float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+            for (int64_t i = 0; i < nb; i++) {
+                const apr__block_q5_0x8 *b = w + g * nb + i;
+                for (int r = 0; r < 8; r++) {
+                    int sumi = 0;
+                    for (int k = 0; k < 32; k++) {
+                        int j = k / 4, e = k % 4, m = j / 2;
+                        int q = (b->qs[32 * m + 4 * r + e] >> (4 * (j % 2))) & 0xF;
+                        q |= ((b->qh[4 * r + e] >> j) & 1) << 4;
+                        sumi += q * y[i].qs[k];
+                    }
+                    sumi -= 16 * sums[(size_t)t * sums_stride + i];
+                    s[r] += apr__fp16_to_fp32(b->d[r]) * ys[i] * (float)sumi;
+                }
+            }
+            for (int r = 0; r < 8; r++) out[(size_t)t * ld + 8 * g + r] = s[r];
+        }
+    }
+}
+
+#if defined(APR__HAVE_X86_SIMD)
+/* the 8 weight registers of one group block (bytes 0..31) */
+#define APR__Q5X8_UNPACK(b, R)                                                                          \
+    do {                                                                                                \
+        const __m256i m4_ = _mm256_set1_epi8(0x0F), b4_ = _mm256_set1_epi8(0x10);                       \
+        const __m256i h_ = _mm256_loadu_si256((const __m256i *)(b)->qh);                                \
+        for (int m_ = 0; m_ < 4; m_++) {                                                                \
+            const __m256i v_ = _mm256_loadu_si256((const __m256i *)((b)->qs + 32 * m_));                \
+            R[2 * m_] = _mm256_and_si256(v_, m4_);                                                      \
+            R[2 * m_ + 1] = _mm256_and_si256(_mm256_srli_epi16(v_, 4), m4_);                            \
+        }                                                                                               \
+        /* fifth bit j of each byte to bit 4 (16-bit shifts: the mask drops what crosses bytes) */     \
+        R[0] = _mm256_or_si256(R[0], _mm256_and_si256(_mm256_slli_epi16(h_, 4), b4_));                  \
+        R[1] = _mm256_or_si256(R[1], _mm256_and_si256(_mm256_slli_epi16(h_, 3), b4_));                  \
+        R[2] = _mm256_or_si256(R[2], _mm256_and_si256(_mm256_slli_epi16(h_, 2), b4_));                  \
+        R[3] = _mm256_or_si256(R[3], _mm256_and_si256(_mm256_slli_epi16(h_, 1), b4_));                  \
+        R[4] = _mm256_or_si256(R[4], _mm256_and_si256(h_, b4_));                                        \
+        R[5] = _mm256_or_si256(R[5], _mm256_and_si256(_mm256_srli_epi16(h_, 1), b4_));                  \
+        R[6] = _mm256_or_si256(R[6], _mm256_and_si256(_mm256_srli_epi16(h_, 2), b4_));                  \
+        R[7] = _mm256_or_si256(R[7], _mm256_and_si256(_mm256_srli_epi16(h_, 3), b4_));                  \
+    } while (0)
+
+static inline int32_t apr__load_i32(const void *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* AVX2: maddubs (unsigned weights x signed activations, pairs to int16), four registers'
+   int16 sums added before one madd (31 * 127 * 8 < 32768: no saturation). */
+APR__TARGET_AVX2 static APR__INLINE void apr__q5x8_tile_avx2(const int NT, int64_t n, const apr__block_q5_0x8 *w,
+                                                              const uint8_t *act, size_t act_stride,
+                                                              const int32_t *sums, int64_t sums_stride, float *out,
+                                                              int64_t ld) {
+    const int64_t nb = n / 32;
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc[4];
+    APR__UNROLL
+    for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const apr__block_q5_0x8 *b = w + i;
+        __m256i R[8];
+        APR__Q5X8_UNPACK(b, R);
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d));
+        APR__UNROLL
+        for (int t = 0; t < NT; t++) {
+            const apr__block_q8_0 *y = (const apr__block_q8_0 *)(act + (size_t)t * act_stride) + i;
+            __m256i s16a = _mm256_maddubs_epi16(R[0], _mm256_set1_epi32(apr__load_i32(y->qs)));
+            s16a = _mm256_add_epi16(s16a, _mm256_maddubs_epi16(R[1], _mm256_set1_epi32(apr__load_i32(y->qs + 4))));
+            s16a = _mm256_add_epi16(s16a, _mm256_maddubs_epi16(R[2], _mm256_set1_epi32(apr__load_i32(y->qs + 8))));
+            s16a = _mm256_add_epi16(s16a, _mm256_maddubs_epi16(R[3], _mm256_set1_epi32(apr__load_i32(y->qs + 12))));
+            __m256i s16b = _mm256_maddubs_epi16(R[4], _mm256_set1_epi32(apr__load_i32(y->qs + 16)));
+            s16b = _mm256_add_epi16(s16b, _mm256_maddubs_epi16(R[5], _mm256_set1_epi32(apr__load_i32(y->qs + 20))));
+            s16b = _mm256_add_epi16(s16b, _mm256_maddubs_epi16(R[6], _mm256_set1_epi32(apr__load_i32(y->qs + 24))));
+            s16b = _mm256_add_epi16(s16b, _mm256_maddubs_epi16(R[7], _mm256_set1_epi32(apr__load_i32(y->qs + 28))));
+            __m256i s = _mm256_add_epi32(_mm256_madd_epi16(s16a, ones), _mm256_madd_epi16(s16b, ones));
+            s = _mm256_sub_epi32(s, _mm256_set1_epi32(16 * sums[(size_t)t * sums_stride + i]));
+            const float da = apr__q8_0_act_scales(act + (size_t)t * act_stride, n)[i];
+            acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(da)), _mm256_cvtepi32_ps(s), acc[t]);
+        }
+    }
+    APR__UNROLL
+    for (int t = 0; t < NT; t++) _mm256_storeu_ps(out + (size_t)t * ld, acc[t]);
+}
+
+/* AVX-512 VNNI (256-bit vpdpbusd, 32 registers): one instruction per weight register. */
+APR__TARGET_AVX512VNNI static APR__INLINE void apr__q5x8_tile_vnni(const int NT, int64_t n,
+                                                                   const apr__block_q5_0x8 *w, const uint8_t *act,
+                                                                   size_t act_stride, const int32_t *sums,
+                                                                   int64_t sums_stride, float *out, int64_t ld) {
+    const int64_t nb = n / 32;
+    __m256 acc[8];
+    APR__UNROLL
+    for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const apr__block_q5_0x8 *b = w + i;
+        __m256i R[8];
+        APR__Q5X8_UNPACK(b, R);
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d));
+        APR__UNROLL
+        for (int t = 0; t < NT; t++) {
+            const apr__block_q8_0 *y = (const apr__block_q8_0 *)(act + (size_t)t * act_stride) + i;
+            __m256i s = _mm256_set1_epi32(-16 * sums[(size_t)t * sums_stride + i]);
+            APR__UNROLL
+            for (int j = 0; j < 8; j++) s = _mm256_dpbusd_epi32(s, R[j], _mm256_set1_epi32(apr__load_i32(y->qs + 4 * j)));
+            const float da = apr__q8_0_act_scales(act + (size_t)t * act_stride, n)[i];
+            acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(da)), _mm256_cvtepi32_ps(s), acc[t]);
+        }
+    }
+    APR__UNROLL
+    for (int t = 0; t < NT; t++) _mm256_storeu_ps(out + (size_t)t * ld, acc[t]);
+}
+
+APR__TARGET_AVX2 static void apr__q5x8_avx2(int64_t n, const apr__block_q5_0x8 *w, const uint8_t *act, size_t as,
+                                            const int32_t *sums, int64_t ss, int nt, float *out, int64_t ld) {
+    switch (nt) {
+    case 4: apr__q5x8_tile_avx2(4, n, w, act, as, sums, ss, out, ld); break;
+    case 3: apr__q5x8_tile_avx2(3, n, w, act, as, sums, ss, out, ld); break;
+    case 2: apr__q5x8_tile_avx2(2, n, w, act, as, sums, ss, out, ld); break;
+    default: apr__q5x8_tile_avx2(1, n, w, act, as, sums, ss, out, ld); break;
+    }
+}
+APR__TARGET_AVX512VNNI static void apr__q5x8_vnni(int64_t n, const apr__block_q5_0x8 *w, const uint8_t *act,
+                                                  size_t as, const int32_t *sums, int64_t ss, int nt, float *out,
+                                                  int64_t ld) {
+    switch (nt) {
+    case 8: apr__q5x8_tile_vnni(8, n, w, act, as, sums, ss, out, ld); break;
+    case 7: apr__q5x8_tile_vnni(7, n, w, act, as, sums, ss, out, ld); break;
+    case 6: apr__q5x8_tile_vnni(6, n, w, act, as, sums, ss, out, ld); break;
+    case 5: apr__q5x8_tile_vnni(5, n, w, act, as, sums, ss, out, ld); break;
+    case 4: apr__q5x8_tile_vnni(4, n, w, act, as, sums, ss, out, ld); break;
+    case 3: apr__q5x8_tile_vnni(3, n, w, act, as, sums, ss, out, ld); break;
+    case 2: apr__q5x8_tile_vnni(2, n, w, act, as, sums, ss, out, ld); break;
+    default: apr__q5x8_tile_vnni(1, n, w, act, as, sums, ss, out, ld); break;
+    }
+}
+#endif
+
+/* Kernel level: 0 reference, 1 AVX2, 2 AVX-512 VNNI. */
+static int apr__q5x8_level(int simd) {
+    if (simd <= 0) return 0;
+    apr_cpu_features f = apr_cpu_detect();
+    return simd >= 2 && f.avx512vnni ? 2 : 1;
+}
+
+/* tokens per tile at a level: register budget (16 ymm for AVX2, 32 with AVX-512) */
+static int apr__q5x8_max_nt(int level) { return level >= 2 ? 8 : 4; }
+
+/* The same contract as apr__gemm_q5_0x8_ref, with the level's kernel: weights are taken
+   in L2-sized chunks of groups, each passed over by tiles of tokens. */
+static void apr__gemm_q5_0x8(int level, int64_t n, const apr__block_q5_0x8 *w, int64_t n_groups, const uint8_t *act,
+                             size_t act_stride, const int32_t *sums, int64_t sums_stride, int n_tok, float *out,
+                             int64_t ld) {
+#if defined(APR__HAVE_X86_SIMD)
+    if (level >= 1) {
+        const int64_t nb = n / 32, max_nt = apr__q5x8_max_nt(level);
+        int64_t chunk = APR__MAX((int64_t)1, (int64_t)(256 * 1024) / (nb * (int64_t)sizeof(apr__block_q5_0x8)));
+        for (int64_t g0 = 0; g0 < n_groups; g0 += chunk) {
+            const int64_t g1 = APR__MIN(n_groups, g0 + chunk);
+            for (int t0 = 0; t0 < n_tok; t0 += (int)max_nt) {
+                const int nt = (int)APR__MIN(max_nt, (int64_t)(n_tok - t0));
+                const uint8_t *at = act + (size_t)t0 * act_stride;
+                const int32_t *st = sums + (size_t)t0 * sums_stride;
+                for (int64_t g = g0; g < g1; g++) {
+                    float *o = out + (size_t)t0 * ld + 8 * g;
+                    if (level >= 2) apr__q5x8_vnni(n, w + g * nb, at, act_stride, st, sums_stride, nt, o, ld);
+                    else apr__q5x8_avx2(n, w + g * nb, at, act_stride, st, sums_stride, nt, o, ld);
+                }
+            }
+        }
+        return;
+    }
+#else
+    (void)level;
+#endif
+    apr__gemm_q5_0x8_ref(n, w, n_groups, act, act_stride, sums, sums_stride, n_tok, out, ld);
+}
 
 /* ---- matmul -------------------------------------------------------------------------- */
 
@@ -56,6 +311,9 @@ typedef struct apr__mm_part {
     int64_t y_stride;
     const void *act;
     size_t act_stride;
+    const apr__block_q5_0x8 *q5x8;   /* repacked rows, or NULL */
+    const int32_t *sums;             /* the activations' block sums (repacked Q5_0) */
+    int64_t sums_stride;
 } apr__mm_part;
 
 typedef struct apr__mm_job {
@@ -63,6 +321,7 @@ typedef struct apr__mm_job {
     int n_part;
     int n_tok;
     int64_t total_rows;
+    int q5x8_level;
 } apr__mm_job;
 
 /* Rows of all the parts together, in n_chunks pieces of whole groups of 16 (the kernels
@@ -79,12 +338,33 @@ static void apr__mm_worker(void *arg, int ith, int nth) {
         base += n_out;
         if (r1 <= r0) continue;
         size_t row_bytes = apr_type_row_bytes(w->type, w->ne[0]);
-        apr__gemm_rows(w->type, w->ne[0], (const uint8_t *)w->data + (size_t)r0 * row_bytes, row_bytes, r1 - r0,
-                       pt->act, pt->act_stride, j->n_tok, pt->y + r0, pt->y_stride);
+        int64_t a = r0, b = r1;
+        if (pt->q5x8) {
+            /* whole groups of 8 from the repacked copy; rows outside them from the file's */
+            int64_t g0 = (r0 + 7) / 8, g1 = APR__MIN(r1, n_out / 8 * 8) / 8;
+            if (g1 > g0) {
+                apr__gemm_q5_0x8(j->q5x8_level, w->ne[0], pt->q5x8 + g0 * (w->ne[0] / 32), g1 - g0,
+                                 (const uint8_t *)pt->act, pt->act_stride, pt->sums, pt->sums_stride, j->n_tok,
+                                 pt->y + 8 * g0, pt->y_stride);
+                if (r0 < 8 * g0)
+                    apr__gemm_rows(w->type, w->ne[0], (const uint8_t *)w->data + (size_t)r0 * row_bytes, row_bytes,
+                                   8 * g0 - r0, pt->act, pt->act_stride, j->n_tok, pt->y + r0, pt->y_stride);
+                a = 8 * g1;
+            }
+        }
+        if (b > a)
+            apr__gemm_rows(w->type, w->ne[0], (const uint8_t *)w->data + (size_t)a * row_bytes, row_bytes, b - a,
+                           pt->act, pt->act_stride, j->n_tok, pt->y + a, pt->y_stride);
         if (pt->bias)
             for (int t = 0; t < j->n_tok; t++)
                 for (int64_t r = r0; r < r1; r++) pt->y[(size_t)t * pt->y_stride + r] += pt->bias[r];
     }
+}
+
+static const void *apr__cpu_packed_of(const apr__cpu_model *cm, const apr_tensor_view *w) {
+    for (int i = 0; i < cm->n_packed; i++)
+        if (cm->packed[i].w == w) return cm->packed[i].data;
+    return NULL;
 }
 
 /* y_k[t][0..n_out) = W_k x[t] + b_k for t < n_tok and the n matrices given (n <= 3; they
@@ -94,6 +374,8 @@ static void apr__cpu_matmul_n(apr__cpu_ctx *c, int n, const apr_tensor_view *con
                               const apr_tensor_view *const *bias) {
     apr__mm_job j;
     int acts[3] = {-1, -1, -1};
+    bool sums_done[3] = {false, false, false};
+    j.q5x8_level = apr__q5x8_level(c->simd);
     j.n_part = n;
     j.n_tok = n_tok;
     j.total_rows = 0;
@@ -114,6 +396,16 @@ static void apr__cpu_matmul_n(apr__cpu_ctx *c, int n, const apr_tensor_view *con
         pt->y_stride = y_stride[k];
         pt->act = c->actq[slot];
         pt->act_stride = apr__act_row_bytes(act, w[k]->ne[0]);
+        pt->q5x8 = c->simd >= 1 ? (const apr__block_q5_0x8 *)apr__cpu_packed_of(c->cm, w[k]) : NULL;
+        pt->sums = c->act_sums;
+        pt->sums_stride = c->cm->packed_max_cols / 32;
+        if (pt->q5x8 && !sums_done[slot]) {
+            /* the parts sharing an input share its sums too (one Q8_0 slot, one width) */
+            for (int t = 0; t < n_tok; t++)
+                apr__q8_0_block_sums((const uint8_t *)pt->act + (size_t)t * pt->act_stride, w[k]->ne[0],
+                                     c->act_sums + (size_t)t * pt->sums_stride);
+            sums_done[slot] = true;
+        }
         j.total_rows += w[k]->ne[1];
     }
     /* several chunks a thread, so that a thread that falls behind (or is descheduled)
@@ -441,6 +733,53 @@ static apr_result apr__cpu_forward(void *state, const apr_backend_batch *b, floa
 
 /* ---- model / context state ----------------------------------------------------------- */
 
+static void apr__cpu_model_free(void *state) {
+    apr__cpu_model *cm = (apr__cpu_model *)state;
+    if (!cm) return;
+    for (int i = 0; i < cm->n_packed; i++) APR_FREE(cm->packed[i].data);
+    APR_FREE(cm->packed);
+    APR_FREE(cm);
+}
+
+/* Load-time repacking for the SIMD kernels (x86): Q5_0 matrices of 8 rows or more into
+   8-row groups (about 0.7 bytes a weight more memory, the file's copy is no longer read).
+   Not done when the kernels are capped to the scalar reference at load time. */
+static bool apr__cpu_repack(apr__cpu_model *cm) {
+#if defined(APR__HAVE_X86_SIMD)
+    const apr_model_view *mv = cm->mv;
+    const apr_hparams *hp = &mv->hp;
+    if (apr__simd_level() < 1) return true;
+    cm->packed = (apr__cpu_packed *)apr__calloc((size_t)hp->n_layer * 7 + 1, sizeof *cm->packed);
+    if (!cm->packed) return false;
+    for (int l = 0; l < hp->n_layer; l++) {
+        const apr_layer_view *L = &mv->layers[l];
+        const apr_tensor_view *ws[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->ffn_gate, &L->ffn_up, &L->ffn_down};
+        for (int i = 0; i < 7; i++) {
+            const apr_tensor_view *w = ws[i];
+            if (w->type != APR_TYPE_Q5_0 || !w->data || w->ne[1] < 8 || w->ne[0] % 32 != 0) continue;
+            int64_t nb = w->ne[0] / 32, groups = w->ne[1] / 8;
+            uint64_t bytes;
+            if (apr__mul_overflow_u64((uint64_t)(nb * groups), sizeof(apr__block_q5_0x8), &bytes) ||
+                bytes > (uint64_t)SIZE_MAX)
+                return false;
+            apr__block_q5_0x8 *dst = (apr__block_q5_0x8 *)APR_MALLOC((size_t)bytes);
+            if (!dst) return false;
+            size_t row_bytes = apr_type_row_bytes(w->type, w->ne[0]);
+            for (int64_t g = 0; g < groups; g++)
+                apr__repack_q5_0x8((const uint8_t *)w->data + (size_t)(8 * g) * row_bytes, row_bytes, w->ne[0],
+                                   dst + g * nb);
+            cm->packed[cm->n_packed].w = w;
+            cm->packed[cm->n_packed].data = dst;
+            cm->n_packed++;
+            cm->packed_max_cols = APR__MAX(cm->packed_max_cols, w->ne[0]);
+        }
+    }
+#else
+    (void)cm;
+#endif
+    return true;
+}
+
 static apr_result apr__cpu_model_load(const apr_model_view *mv, const apr_backend_host *host, int32_t n_gpu_layers,
                                       void **state, char *err, size_t err_size) {
     (void)n_gpu_layers;
@@ -476,11 +815,14 @@ static apr_result apr__cpu_model_load(const apr_model_view *mv, const apr_backen
             cm->max_act_row = APR__MAX(cm->max_act_row, b);
         }
     }
+    if (!apr__cpu_repack(cm)) {
+        apr__cpu_model_free(cm);
+        snprintf(err, err_size, "out of memory for repacked weights");
+        return APR_ERROR_OUT_OF_MEMORY;
+    }
     *state = cm;
     return APR_SUCCESS;
 }
-
-static void apr__cpu_model_free(void *state) { APR_FREE(state); }
 
 static const char *apr__cpu_device_name(void *state) {
     (void)state;
@@ -498,6 +840,7 @@ static void apr__cpu_context_free(void *state) {
     APR_FREE(c->actq[0]);
     APR_FREE(c->actq[1]);
     APR_FREE(c->actq[2]);
+    APR_FREE(c->act_sums);
     APR_FREE(c);
 }
 
@@ -565,6 +908,8 @@ static apr_result apr__cpu_context_create(void *model_state, const apr_backend_c
         uint64_t act_floats = ((uint64_t)cm->max_act_row + 3) / 4 * nb;
         for (int k = 0; k < 3 && ok; k++) c->actq[k] = apr__cpu_alloc_f32(act_floats, &ok);
     }
+    if (ok && cm->packed_max_cols > 0)
+        c->act_sums = (int32_t *)apr__cpu_alloc_f32((uint64_t)(cm->packed_max_cols / 32) * nb, &ok);
     if (ok) {
         c->pool = apr__pool_create(c->n_threads);
         ok = c->pool != NULL;
