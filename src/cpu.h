@@ -74,7 +74,7 @@ typedef char apr__chk_q5_0x8[sizeof(apr__block_q5_0x8) == 176 ? 1 : -1];
 
 /* Register j (0..7) of a group block holds weights 4j..4j+3 of every row; registers 2m
    and 2m+1 share qs vector m (low and high nibbles). */
-static void apr__repack_q5_0x8(const uint8_t *src, size_t row_stride, int64_t n, apr__block_q5_0x8 *dst) {
+static APR__UNUSED void apr__repack_q5_0x8(const uint8_t *src, size_t row_stride, int64_t n, apr__block_q5_0x8 *dst) {
     for (int64_t i = 0; i < n / 32; i++) {
         apr__block_q5_0x8 *g = dst + i;
         for (int r = 0; r < 8; r++) {
@@ -267,7 +267,7 @@ static int apr__q5x8_level(int simd) {
 }
 
 /* tokens per tile at a level: register budget (16 ymm for AVX2, 32 with AVX-512) */
-static int apr__q5x8_max_nt(int level) { return level >= 2 ? 8 : 4; }
+static APR__UNUSED int apr__q5x8_max_nt(int level) { return level >= 2 ? 8 : 4; }
 
 /* The same contract as apr__gemm_q5_0x8_ref, with the level's kernel: weights are taken
    in L2-sized chunks of groups, each passed over by tiles of tokens. */
