@@ -652,6 +652,55 @@ static void apr__rope_apply(const apr_hparams *hp, float *v, const float *cs) {
 
 static float apr__silu(float x) { return x / (1.0f + expf(-x)); }
 
+/* g[i] = silu(g[i]) * u[i]: the reference, and AVX2 with a polynomial exp (Cephes' expf:
+   within 2 ulp of expf) and an exact division, so the result stays within a few ulp. */
+static void apr__swiglu_ref(float *g, const float *u, int64_t n) {
+    for (int64_t i = 0; i < n; i++) g[i] = apr__silu(g[i]) * u[i];
+}
+
+#if defined(APR__HAVE_X86_SIMD)
+APR__TARGET_AVX2 static inline __m256 apr__exp_avx2(__m256 x) {
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.5f)), _mm256_set1_ps(88.3762626647949f));
+    const __m256 n = _mm256_floor_ps(_mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f)));
+    x = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    x = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), x);
+    __m256 y = _mm256_set1_ps(1.9875691500e-4f);
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.3981999507e-3f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(8.3334519073e-3f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(4.1665795894e-2f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.6666665459e-1f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(5.0000001201e-1f));
+    y = _mm256_fmadd_ps(y, _mm256_mul_ps(x, x), _mm256_add_ps(x, _mm256_set1_ps(1.0f)));
+    /* 2^n: n in [-126, 128) after the clamp; 2^128 is split in two factors */
+    const __m256i ni = _mm256_cvtps_epi32(n);
+    const __m256i half = _mm256_srai_epi32(ni, 1);
+    const __m256 p0 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(half, _mm256_set1_epi32(127)), 23));
+    const __m256 p1 = _mm256_castsi256_ps(
+        _mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(ni, half), _mm256_set1_epi32(127)), 23));
+    return _mm256_mul_ps(_mm256_mul_ps(y, p0), p1);
+}
+
+APR__TARGET_AVX2 static void apr__swiglu_avx2(float *g, const float *u, int64_t n) {
+    int64_t i = 0;
+    const __m256 one = _mm256_set1_ps(1.0f), neg = _mm256_set1_ps(-0.0f);
+    for (; i + 8 <= n; i += 8) {
+        const __m256 x = _mm256_loadu_ps(g + i);
+        const __m256 e = apr__exp_avx2(_mm256_xor_ps(x, neg));
+        _mm256_storeu_ps(g + i, _mm256_mul_ps(_mm256_div_ps(x, _mm256_add_ps(one, e)), _mm256_loadu_ps(u + i)));
+    }
+    apr__swiglu_ref(g + i, u + i, n - i);
+}
+#endif
+
+static void apr__swiglu(int simd, float *g, const float *u, int64_t n) {
+#if defined(APR__HAVE_X86_SIMD)
+    if (simd >= 1) { apr__swiglu_avx2(g, u, n); return; }
+#else
+    (void)simd;
+#endif
+    apr__swiglu_ref(g, u, n);
+}
+
 /* Layers [l0, l1) over the hidden states x (n_tokens rows of n_embd), in place. */
 static apr_result apr__cpu_run_layers(apr__cpu_ctx *c, int l0, int l1, float *x, const apr_backend_batch *b) {
     const apr_model_view *mv = c->cm->mv;
@@ -695,7 +744,7 @@ static apr_result apr__cpu_run_layers(apr__cpu_ctx *c, int l0, int l1, float *x,
             int64_t ys[2] = {F, F};
             apr__cpu_matmul_n(c, 2, w, c->xn, E, n, y, ys, NULL);
         }
-        for (int64_t i = 0; i < (int64_t)n * F; i++) c->gate[i] = apr__silu(c->gate[i]) * c->up[i];
+        apr__swiglu(c->simd, c->gate, c->up, (int64_t)n * F);
         apr__cpu_matmul(c, &L->ffn_down, c->gate, F, n, c->xn, E, NULL);
         for (int64_t i = 0; i < (int64_t)n * E; i++) x[i] += c->xn[i];
     }

@@ -146,5 +146,35 @@ int main(void) {
                 apr__q5x8_level(apr__simd_level()), worst);
     }
 
+    TEST("SwiGLU: AVX2 (polynomial exp) within a few ulp of the reference");
+    {
+        const int64_t n = 100003;
+        float *g = (float *)malloc(sizeof(float) * n), *g2 = (float *)malloc(sizeof(float) * n);
+        float *u = (float *)malloc(sizeof(float) * n);
+        for (int64_t i = 0; i < n; i++) {
+            /* normal values, wide values, and the overflow edges of exp */
+            g[i] = i % 3 == 0 ? test_rand_normal() * 4.0f : (test_rand_uniform() - 0.5f) * 240.0f;
+            u[i] = test_rand_normal();
+        }
+        const float edge[] = {0.0f, -0.0f, 87.0f, -87.0f, 88.5f, -88.5f, 89.0f, -89.0f, 100.0f, -100.0f, 1e-30f, -1e-30f};
+        for (size_t i = 0; i < sizeof edge / sizeof edge[0]; i++) g[i] = edge[i];
+        memcpy(g2, g, sizeof(float) * n);
+        apr__swiglu_ref(g, u, n);
+        int bad = 0, checked = 0;
+        double worst = 0;
+        if (apr__simd_level() >= 1) {
+            apr__swiglu(1, g2, u, n);
+            checked = 1;
+            for (int64_t i = 0; i < n; i++) {
+                double d = fabs((double)g2[i] - g[i]), tol = 4e-7 * fabs(g[i]) + 1e-34; /* below x = -88 expf overflows: -0 vs ~1e-36 */
+                if (!(d <= tol)) bad++;
+                if (fabs(g[i]) > 1e-30 && d / fabs(g[i]) > worst) worst = d / fabs(g[i]);
+            }
+        }
+        CHECK(bad == 0, "%d of %lld values off (worst rel %.2e)", bad, (long long)n, worst);
+        fprintf(stderr, "    %s, worst rel err %.2e\n", checked ? "AVX2 checked" : "no AVX2 here", worst);
+        free(g); free(g2); free(u);
+    }
+
     return test_finish();
 }
