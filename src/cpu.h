@@ -23,7 +23,8 @@ typedef struct apr__cpu_model {
 
 typedef struct apr__cpu_packed {
     const apr_tensor_view *w;
-    void *data;                /* apr__block_q5_0x8 groups: rows [0, 8 * (ne[1] / 8)) */
+    void *data;                /* 8-row groups of w->type (apr__block_q5_0x8 or
+                                  apr__block_q4_Kx8): rows [0, 8 * (ne[1] / 8)) */
 } apr__cpu_packed;
 
 typedef struct apr__cpu_ctx {
@@ -299,6 +300,196 @@ static void apr__gemm_q5_0x8(int level, int64_t n, const apr__block_q5_0x8 *w, i
     apr__gemm_q5_0x8_ref(n, w, n_groups, act, act_stride, sums, sums_stride, n_tok, out, ld);
 }
 
+/* ---- repacked Q4_K: 8 rows interleaved ------------------------------------------------
+   The same idea for Q4_K (most of the matrices of files whose widths are multiples of
+   256, e.g. Qwen2.5-1.5B): per super-block of 256 weights a group block holds
+     d[8], dmin[8]   the rows' fp16 scales
+     sc[j][r]        6-bit scale of sub-block j (32 weights) of row r
+     m[q][r][2]      6-bit mins of sub-blocks 2q and 2q+1 of row r (an int16 pair each, for
+                     one madd against the pair of activation sums)
+     qs[p][k][4r+e]  the file's byte 32p+4k+e of row r: low nibble = weight 4k+e of
+                     sub-block 2p, high nibble = of sub-block 2p+1
+   1184 bytes for 8 rows (the file: 1152). Integer sums per sub-block as in the Q4_K
+   kernels; the mins use the Q8_K activation's bsums. */
+
+typedef struct {
+    uint16_t d[8], dmin[8];
+    uint8_t sc[8][8];
+    uint8_t m[4][8][2];
+    uint8_t qs[4][8][32];
+} apr__block_q4_Kx8;
+typedef char apr__chk_q4_Kx8[sizeof(apr__block_q4_Kx8) == 1184 ? 1 : -1];
+
+static APR__UNUSED void apr__repack_q4_Kx8(const uint8_t *src, size_t row_stride, int64_t n, apr__block_q4_Kx8 *dst) {
+    for (int64_t i = 0; i < n / 256; i++) {
+        apr__block_q4_Kx8 *g = dst + i;
+        for (int r = 0; r < 8; r++) {
+            const apr__block_q4_K *b = (const apr__block_q4_K *)(src + (size_t)r * row_stride) + i;
+            uint8_t sc[8], mn[8];
+            apr__k4_scales(b->scales, sc, mn);
+            g->d[r] = b->d;
+            g->dmin[r] = b->dmin;
+            for (int j = 0; j < 8; j++) {
+                g->sc[j][r] = sc[j];
+                g->m[j / 2][r][j % 2] = mn[j];
+            }
+            for (int p = 0; p < 4; p++)
+                for (int k = 0; k < 8; k++) memcpy(&g->qs[p][k][4 * r], b->qs + 32 * p + 4 * k, 4);
+        }
+    }
+}
+
+/* Reference: out[t*ld + 8g + r] for the rows of n_groups groups, n_tok Q8_K rows. */
+static void apr__gemm_q4_Kx8_ref(int64_t n, const apr__block_q4_Kx8 *w, int64_t n_groups, const uint8_t *act,
+                                 size_t act_stride, int n_tok, float *out, int64_t ld) {
+    const int64_t nb = n / 256;
+    for (int64_t g = 0; g < n_groups; g++) {
+        for (int t = 0; t < n_tok; t++) {
+            const apr__block_q8_K *y = (const apr__block_q8_K *)(act + (size_t)t * act_stride);
+            float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+            for (int64_t i = 0; i < nb; i++) {
+                const apr__block_q4_Kx8 *b = w + g * nb + i;
+                for (int r = 0; r < 8; r++) {
+                    int sumi = 0, summ = 0;
+                    for (int j = 0; j < 8; j++) {
+                        int t0 = 0;
+                        for (int l = 0; l < 32; l++) {
+                            const uint8_t v = b->qs[j / 2][l / 4][4 * r + l % 4];
+                            t0 += (j % 2 ? v >> 4 : v & 0xF) * y[i].qs[32 * j + l];
+                        }
+                        sumi += b->sc[j][r] * t0;
+                        summ += b->m[j / 2][r][j % 2] * (y[i].bsums[2 * j] + y[i].bsums[2 * j + 1]);
+                    }
+                    s[r] += y[i].d * apr__fp16_to_fp32(b->d[r]) * (float)sumi -
+                            y[i].d * apr__fp16_to_fp32(b->dmin[r]) * (float)summ;
+                }
+            }
+            for (int r = 0; r < 8; r++) out[(size_t)t * ld + 8 * g + r] = s[r];
+        }
+    }
+}
+
+#if defined(APR__HAVE_X86_SIMD)
+/* VNNI != 0: vpdpbusd then one multiply by the scales; else maddubs summed as int16
+   (15 * 127 * 2 * 8 < 32768) and one madd by the scales (an int16 pair per lane). */
+#define APR__Q4KX8_TILE(NAME, TARGET, VNNI, SUB)                                                                     \
+    TARGET static APR__INLINE void NAME(const int NT, int64_t n, const apr__block_q4_Kx8 *w, const uint8_t *act,     \
+                                        size_t act_stride, float *out, int64_t ld) {                               \
+        const int64_t nb = n / 256;                                                                                \
+        const __m256i m4 = _mm256_set1_epi8(0x0F);                                                                 \
+        __m256 acc[8];                                                                                             \
+        APR__UNROLL                                                                                                \
+        for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();                                                 \
+        for (int64_t i = 0; i < nb; i++) {                                                                         \
+            const apr__block_q4_Kx8 *b = w + i;                                                                    \
+            __m256i isum[8];                                                                                       \
+            APR__UNROLL                                                                                            \
+            for (int t = 0; t < NT; t++) isum[t] = _mm256_setzero_si256();                                         \
+            for (int j = 0; j < 8; j++) {                                                                          \
+                __m256i R[8];                                                                                      \
+                APR__UNROLL                                                                                        \
+                for (int k = 0; k < 8; k++) {                                                                      \
+                    const __m256i v = _mm256_loadu_si256((const __m256i *)b->qs[j / 2][k]);                        \
+                    R[k] = _mm256_and_si256(j % 2 ? _mm256_srli_epi16(v, 4) : v, m4);                              \
+                }                                                                                                  \
+                __m256i scv = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)b->sc[j]));                    \
+                if (!VNNI) scv = _mm256_or_si256(scv, _mm256_slli_epi32(scv, 16));                                 \
+                APR__UNROLL                                                                                        \
+                for (int t = 0; t < NT; t++) {                                                                     \
+                    const int8_t *a = ((const apr__block_q8_K *)(act + (size_t)t * act_stride) + i)->qs + 32 * j;  \
+                    isum[t] = SUB(R, a, scv, isum[t]);                                                               \
+                }                                                                                                  \
+            }                                                                                                      \
+            const __m256 d8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d));                             \
+            const __m256 dm8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->dmin));                         \
+            APR__UNROLL                                                                                            \
+            for (int t = 0; t < NT; t++) {                                                                         \
+                const apr__block_q8_K *y = (const apr__block_q8_K *)(act + (size_t)t * act_stride) + i;            \
+                __m256i mi = _mm256_setzero_si256();                                                               \
+                for (int q = 0; q < 4; q++) {                                                                      \
+                    const int s0 = y->bsums[4 * q] + y->bsums[4 * q + 1];                                          \
+                    const int s1 = y->bsums[4 * q + 2] + y->bsums[4 * q + 3];                                      \
+                    const __m256i mv = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)b->m[q]));           \
+                    const __m256i sv = _mm256_set1_epi32((int)(((uint32_t)(uint16_t)s1 << 16) | (uint16_t)s0));    \
+                    mi = _mm256_add_epi32(mi, _mm256_madd_epi16(mv, sv));                                          \
+                }                                                                                                  \
+                const __m256 da = _mm256_set1_ps(y->d);                                                            \
+                acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_mul_ps(d8, da), acc[t]);              \
+                acc[t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(mi), _mm256_mul_ps(dm8, da), acc[t]);                 \
+            }                                                                                                      \
+        }                                                                                                          \
+        APR__UNROLL                                                                                                \
+        for (int t = 0; t < NT; t++) _mm256_storeu_ps(out + (size_t)t * ld, acc[t]);                               \
+    }
+
+APR__TARGET_AVX2 static APR__INLINE __m256i apr__q4kx8_sub_avx2(const __m256i *R, const int8_t *a, __m256i scv, __m256i acc) {
+    __m256i s16 = _mm256_maddubs_epi16(R[0], _mm256_set1_epi32(apr__load_i32(a)));
+    APR__UNROLL
+    for (int k = 1; k < 8; k++) s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(R[k], _mm256_set1_epi32(apr__load_i32(a + 4 * k))));
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(s16, scv));
+}
+
+APR__TARGET_AVX512VNNI static APR__INLINE __m256i apr__q4kx8_sub_vnni(const __m256i *R, const int8_t *a, __m256i scv, __m256i acc) {
+    __m256i s = _mm256_setzero_si256();
+    APR__UNROLL
+    for (int k = 0; k < 8; k++) s = _mm256_dpbusd_epi32(s, R[k], _mm256_set1_epi32(apr__load_i32(a + 4 * k)));
+    return _mm256_add_epi32(acc, _mm256_mullo_epi32(s, scv));
+}
+
+APR__Q4KX8_TILE(apr__q4kx8_tile_avx2, APR__TARGET_AVX2, 0, apr__q4kx8_sub_avx2)
+APR__Q4KX8_TILE(apr__q4kx8_tile_vnni, APR__TARGET_AVX512VNNI, 1, apr__q4kx8_sub_vnni)
+
+APR__TARGET_AVX2 static void apr__q4kx8_avx2(int64_t n, const apr__block_q4_Kx8 *w, const uint8_t *act, size_t as,
+                                             int nt, float *out, int64_t ld) {
+    switch (nt) {
+    case 4: apr__q4kx8_tile_avx2(4, n, w, act, as, out, ld); break;
+    case 3: apr__q4kx8_tile_avx2(3, n, w, act, as, out, ld); break;
+    case 2: apr__q4kx8_tile_avx2(2, n, w, act, as, out, ld); break;
+    default: apr__q4kx8_tile_avx2(1, n, w, act, as, out, ld); break;
+    }
+}
+APR__TARGET_AVX512VNNI static void apr__q4kx8_vnni(int64_t n, const apr__block_q4_Kx8 *w, const uint8_t *act,
+                                                   size_t as, int nt, float *out, int64_t ld) {
+    switch (nt) {
+    case 8: apr__q4kx8_tile_vnni(8, n, w, act, as, out, ld); break;
+    case 7: apr__q4kx8_tile_vnni(7, n, w, act, as, out, ld); break;
+    case 6: apr__q4kx8_tile_vnni(6, n, w, act, as, out, ld); break;
+    case 5: apr__q4kx8_tile_vnni(5, n, w, act, as, out, ld); break;
+    case 4: apr__q4kx8_tile_vnni(4, n, w, act, as, out, ld); break;
+    case 3: apr__q4kx8_tile_vnni(3, n, w, act, as, out, ld); break;
+    case 2: apr__q4kx8_tile_vnni(2, n, w, act, as, out, ld); break;
+    default: apr__q4kx8_tile_vnni(1, n, w, act, as, out, ld); break;
+    }
+}
+#endif
+
+/* Level as for Q5_0 (apr__q5x8_level): L2-sized chunks of groups, tiles of tokens. */
+static void apr__gemm_q4_Kx8(int level, int64_t n, const apr__block_q4_Kx8 *w, int64_t n_groups, const uint8_t *act,
+                             size_t act_stride, int n_tok, float *out, int64_t ld) {
+#if defined(APR__HAVE_X86_SIMD)
+    if (level >= 1) {
+        const int64_t nb = n / 256, max_nt = apr__q5x8_max_nt(level);
+        int64_t chunk = APR__MAX((int64_t)1, (int64_t)(256 * 1024) / (nb * (int64_t)sizeof(apr__block_q4_Kx8)));
+        for (int64_t g0 = 0; g0 < n_groups; g0 += chunk) {
+            const int64_t g1 = APR__MIN(n_groups, g0 + chunk);
+            for (int t0 = 0; t0 < n_tok; t0 += (int)max_nt) {
+                const int nt = (int)APR__MIN(max_nt, (int64_t)(n_tok - t0));
+                const uint8_t *at = act + (size_t)t0 * act_stride;
+                for (int64_t g = g0; g < g1; g++) {
+                    float *o = out + (size_t)t0 * ld + 8 * g;
+                    if (level >= 2) apr__q4kx8_vnni(n, w + g * nb, at, act_stride, nt, o, ld);
+                    else apr__q4kx8_avx2(n, w + g * nb, at, act_stride, nt, o, ld);
+                }
+            }
+        }
+        return;
+    }
+#else
+    (void)level;
+#endif
+    apr__gemm_q4_Kx8_ref(n, w, n_groups, act, act_stride, n_tok, out, ld);
+}
+
 /* ---- matmul -------------------------------------------------------------------------- */
 
 /* Up to three matrices that read the same input (Q/K/V, gate/up) run as one job: the
@@ -311,7 +502,7 @@ typedef struct apr__mm_part {
     int64_t y_stride;
     const void *act;
     size_t act_stride;
-    const apr__block_q5_0x8 *q5x8;   /* repacked rows, or NULL */
+    const void *packed;              /* repacked rows (Q5_0 or Q4_K groups), or NULL */
     const int32_t *sums;             /* the activations' block sums (repacked Q5_0) */
     int64_t sums_stride;
 } apr__mm_part;
@@ -339,13 +530,18 @@ static void apr__mm_worker(void *arg, int ith, int nth) {
         if (r1 <= r0) continue;
         size_t row_bytes = apr_type_row_bytes(w->type, w->ne[0]);
         int64_t a = r0, b = r1;
-        if (pt->q5x8) {
+        if (pt->packed) {
             /* whole groups of 8 from the repacked copy; rows outside them from the file's */
             int64_t g0 = (r0 + 7) / 8, g1 = APR__MIN(r1, n_out / 8 * 8) / 8;
             if (g1 > g0) {
-                apr__gemm_q5_0x8(j->q5x8_level, w->ne[0], pt->q5x8 + g0 * (w->ne[0] / 32), g1 - g0,
-                                 (const uint8_t *)pt->act, pt->act_stride, pt->sums, pt->sums_stride, j->n_tok,
-                                 pt->y + 8 * g0, pt->y_stride);
+                if (w->type == APR_TYPE_Q5_0)
+                    apr__gemm_q5_0x8(j->q5x8_level, w->ne[0], (const apr__block_q5_0x8 *)pt->packed + g0 * (w->ne[0] / 32),
+                                     g1 - g0, (const uint8_t *)pt->act, pt->act_stride, pt->sums, pt->sums_stride,
+                                     j->n_tok, pt->y + 8 * g0, pt->y_stride);
+                else
+                    apr__gemm_q4_Kx8(j->q5x8_level, w->ne[0], (const apr__block_q4_Kx8 *)pt->packed + g0 * (w->ne[0] / 256),
+                                     g1 - g0, (const uint8_t *)pt->act, pt->act_stride, j->n_tok, pt->y + 8 * g0,
+                                     pt->y_stride);
                 if (r0 < 8 * g0)
                     apr__gemm_rows(w->type, w->ne[0], (const uint8_t *)w->data + (size_t)r0 * row_bytes, row_bytes,
                                    8 * g0 - r0, pt->act, pt->act_stride, j->n_tok, pt->y + r0, pt->y_stride);
@@ -396,10 +592,10 @@ static void apr__cpu_matmul_n(apr__cpu_ctx *c, int n, const apr_tensor_view *con
         pt->y_stride = y_stride[k];
         pt->act = c->actq[slot];
         pt->act_stride = apr__act_row_bytes(act, w[k]->ne[0]);
-        pt->q5x8 = c->simd >= 1 ? (const apr__block_q5_0x8 *)apr__cpu_packed_of(c->cm, w[k]) : NULL;
+        pt->packed = c->simd >= 1 ? apr__cpu_packed_of(c->cm, w[k]) : NULL;
         pt->sums = c->act_sums;
         pt->sums_stride = c->cm->packed_max_cols / 32;
-        if (pt->q5x8 && !sums_done[slot]) {
+        if (pt->packed && w[k]->type == APR_TYPE_Q5_0 && !sums_done[slot]) {
             /* the parts sharing an input share its sums too (one Q8_0 slot, one width) */
             for (int t = 0; t < n_tok; t++)
                 apr__q8_0_block_sums((const uint8_t *)pt->act + (size_t)t * pt->act_stride, w[k]->ne[0],
@@ -790,8 +986,8 @@ static void apr__cpu_model_free(void *state) {
     APR_FREE(cm);
 }
 
-/* Load-time repacking for the SIMD kernels (x86): Q5_0 matrices of 8 rows or more into
-   8-row groups (about 0.7 bytes a weight more memory, the file's copy is no longer read).
+/* Load-time repacking for the SIMD kernels (x86): Q5_0 and Q4_K matrices of 8 rows or more
+   into 8-row groups (their bytes again in memory; the file's copy is no longer read).
    Not done when the kernels are capped to the scalar reference at load time. */
 static bool apr__cpu_repack(apr__cpu_model *cm) {
 #if defined(APR__HAVE_X86_SIMD)
@@ -805,22 +1001,26 @@ static bool apr__cpu_repack(apr__cpu_model *cm) {
         const apr_tensor_view *ws[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->ffn_gate, &L->ffn_up, &L->ffn_down};
         for (int i = 0; i < 7; i++) {
             const apr_tensor_view *w = ws[i];
-            if (w->type != APR_TYPE_Q5_0 || !w->data || w->ne[1] < 8 || w->ne[0] % 32 != 0) continue;
-            int64_t nb = w->ne[0] / 32, groups = w->ne[1] / 8;
+            const bool q5 = w->type == APR_TYPE_Q5_0 && w->ne[0] % 32 == 0;
+            const bool q4k = w->type == APR_TYPE_Q4_K && w->ne[0] % 256 == 0;
+            if ((!q5 && !q4k) || !w->data || w->ne[1] < 8) continue;
+            const int64_t nb = w->ne[0] / (q5 ? 32 : 256), groups = w->ne[1] / 8;
+            const size_t blk = q5 ? sizeof(apr__block_q5_0x8) : sizeof(apr__block_q4_Kx8);
             uint64_t bytes;
-            if (apr__mul_overflow_u64((uint64_t)(nb * groups), sizeof(apr__block_q5_0x8), &bytes) ||
-                bytes > (uint64_t)SIZE_MAX)
+            if (apr__mul_overflow_u64((uint64_t)(nb * groups), blk, &bytes) || bytes > (uint64_t)SIZE_MAX)
                 return false;
-            apr__block_q5_0x8 *dst = (apr__block_q5_0x8 *)APR_MALLOC((size_t)bytes);
+            uint8_t *dst = (uint8_t *)APR_MALLOC((size_t)bytes);
             if (!dst) return false;
-            size_t row_bytes = apr_type_row_bytes(w->type, w->ne[0]);
-            for (int64_t g = 0; g < groups; g++)
-                apr__repack_q5_0x8((const uint8_t *)w->data + (size_t)(8 * g) * row_bytes, row_bytes, w->ne[0],
-                                   dst + g * nb);
+            const size_t row_bytes = apr_type_row_bytes(w->type, w->ne[0]);
+            for (int64_t g = 0; g < groups; g++) {
+                const uint8_t *src = (const uint8_t *)w->data + (size_t)(8 * g) * row_bytes;
+                if (q5) apr__repack_q5_0x8(src, row_bytes, w->ne[0], (apr__block_q5_0x8 *)dst + g * nb);
+                else apr__repack_q4_Kx8(src, row_bytes, w->ne[0], (apr__block_q4_Kx8 *)dst + g * nb);
+            }
             cm->packed[cm->n_packed].w = w;
             cm->packed[cm->n_packed].data = dst;
             cm->n_packed++;
-            cm->packed_max_cols = APR__MAX(cm->packed_max_cols, w->ne[0]);
+            if (q5) cm->packed_max_cols = APR__MAX(cm->packed_max_cols, w->ne[0]);
         }
     }
 #else
