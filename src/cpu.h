@@ -986,6 +986,27 @@ static void apr__cpu_model_free(void *state) {
     APR_FREE(cm);
 }
 
+typedef struct apr__repack_job {
+    const apr_tensor_view *w;
+    uint8_t *dst;
+    int64_t groups;
+} apr__repack_job;
+
+static APR__UNUSED void apr__repack_worker(void *arg, int ith, int nth) {
+    const apr__repack_job *j = (const apr__repack_job *)arg;
+    const apr_tensor_view *w = j->w;
+    const size_t row_bytes = apr_type_row_bytes(w->type, w->ne[0]);
+    int64_t g0, g1;
+    apr__split_range(j->groups, 1, ith, nth, &g0, &g1);
+    for (int64_t g = g0; g < g1; g++) {
+        const uint8_t *src = (const uint8_t *)w->data + (size_t)(8 * g) * row_bytes;
+        if (w->type == APR_TYPE_Q5_0)
+            apr__repack_q5_0x8(src, row_bytes, w->ne[0], (apr__block_q5_0x8 *)j->dst + g * (w->ne[0] / 32));
+        else
+            apr__repack_q4_Kx8(src, row_bytes, w->ne[0], (apr__block_q4_Kx8 *)j->dst + g * (w->ne[0] / 256));
+    }
+}
+
 /* Load-time repacking for the SIMD kernels (x86): Q5_0 and Q4_K matrices of 8 rows or more
    into 8-row groups (their bytes again in memory; the file's copy is no longer read).
    Not done when the kernels are capped to the scalar reference at load time. */
@@ -996,7 +1017,10 @@ static bool apr__cpu_repack(apr__cpu_model *cm) {
     if (apr__simd_level() < 1) return true;
     cm->packed = (apr__cpu_packed *)apr__calloc((size_t)hp->n_layer * 7 + 1, sizeof *cm->packed);
     if (!cm->packed) return false;
-    for (int l = 0; l < hp->n_layer; l++) {
+    /* repacking reads the whole file once: all cores (a pool of one if threads fail) */
+    apr__pool *pool = apr__pool_create(apr_cpu_count());
+    bool ok = true;
+    for (int l = 0; l < hp->n_layer && ok; l++) {
         const apr_layer_view *L = &mv->layers[l];
         const apr_tensor_view *ws[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->ffn_gate, &L->ffn_up, &L->ffn_down};
         for (int i = 0; i < 7; i++) {
@@ -1007,26 +1031,27 @@ static bool apr__cpu_repack(apr__cpu_model *cm) {
             const int64_t nb = w->ne[0] / (q5 ? 32 : 256), groups = w->ne[1] / 8;
             const size_t blk = q5 ? sizeof(apr__block_q5_0x8) : sizeof(apr__block_q4_Kx8);
             uint64_t bytes;
-            if (apr__mul_overflow_u64((uint64_t)(nb * groups), blk, &bytes) || bytes > (uint64_t)SIZE_MAX)
-                return false;
-            uint8_t *dst = (uint8_t *)APR_MALLOC((size_t)bytes);
-            if (!dst) return false;
-            const size_t row_bytes = apr_type_row_bytes(w->type, w->ne[0]);
-            for (int64_t g = 0; g < groups; g++) {
-                const uint8_t *src = (const uint8_t *)w->data + (size_t)(8 * g) * row_bytes;
-                if (q5) apr__repack_q5_0x8(src, row_bytes, w->ne[0], (apr__block_q5_0x8 *)dst + g * nb);
-                else apr__repack_q4_Kx8(src, row_bytes, w->ne[0], (apr__block_q4_Kx8 *)dst + g * nb);
-            }
+            uint8_t *dst = NULL;
+            if (!apr__mul_overflow_u64((uint64_t)(nb * groups), blk, &bytes) && bytes <= (uint64_t)SIZE_MAX)
+                dst = (uint8_t *)APR_MALLOC((size_t)bytes);
+            if (!dst) { ok = false; break; }
+            apr__repack_job job;
+            job.w = w;
+            job.dst = dst;
+            job.groups = groups;
+            apr__pool_run_chunks(pool, apr__repack_worker, &job, (int)APR__MIN(groups, (int64_t)256));
             cm->packed[cm->n_packed].w = w;
             cm->packed[cm->n_packed].data = dst;
             cm->n_packed++;
             if (q5) cm->packed_max_cols = APR__MAX(cm->packed_max_cols, w->ne[0]);
         }
     }
+    apr__pool_free(pool);
+    return ok;
 #else
     (void)cm;
-#endif
     return true;
+#endif
 }
 
 static apr_result apr__cpu_model_load(const apr_model_view *mv, const apr_backend_host *host, int32_t n_gpu_layers,
