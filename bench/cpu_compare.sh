@@ -58,8 +58,8 @@ echo "apr: commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git dif
 echo "llama.cpp: node-llama-cpp $(node -p "require(require('path').resolve(process.argv[1], 'node_modules/node-llama-cpp/package.json')).version" "$NLC_DIR" 2>/dev/null || echo '?') prebuilt CPU libraries"
 echo "protocol: -p $P -n $N, threads $THREADS, $R runs after 1 warm-up, random prompt tokens, greedy generation"
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-if awk -v l="$(cut -d' ' -f1 /proc/loadavg)" -v n="$(nproc)" 'BEGIN{exit !(l > n / 2)}'; then
-    echo "WARNING: the machine is busy (1-minute load above half the cores): these timings are not comparable"
+if awk -v l="$(cut -d' ' -f1 /proc/loadavg)" -v n="$(nproc)" 'BEGIN{exit !(l > 0.75 * n)}'; then
+    echo "WARNING: the machine is busy (1-minute load above 3/4 of the cores): these timings are not comparable"
 fi
 
 files=()
