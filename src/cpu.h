@@ -23,8 +23,8 @@ typedef struct apr__cpu_model {
 
 typedef struct apr__cpu_packed {
     const apr_tensor_view *w;
-    void *data;                /* 8-row groups of w->type (apr__block_q5_0x8 or
-                                  apr__block_q4_Kx8): rows [0, 8 * (ne[1] / 8)) */
+    void *data;                /* 8-row groups of w->type (apr__block_q5_0x8, _q4_Kx8 or
+                                  _q6_Kx8): rows [0, 8 * (ne[1] / 8)) */
 } apr__cpu_packed;
 
 typedef struct apr__cpu_ctx {
@@ -490,6 +490,234 @@ static void apr__gemm_q4_Kx8(int level, int64_t n, const apr__block_q4_Kx8 *w, i
     apr__gemm_q4_Kx8_ref(n, w, n_groups, act, act_stride, n_tok, out, ld);
 }
 
+/* ---- repacked Q6_K: 8 rows interleaved ------------------------------------------------
+   Per super-block of 256 weights, 8 rows: weights kept unsigned (0..63, the file's q + 32
+   offset: sum (q-32)a = sum q a - 32 sum a, with the Q8_K bsums per 16), as
+     d[8]            the rows' fp16 scales
+     sc[q][r][2]     int8 scales of the 16-weight groups 2q and 2q+1 of row r
+     ql[p][k][4r+e]  low 4 bits of weight 4k+e of sub-block 2p (low nibble) and 2p+1 (high)
+     qh[j][h][4r+e]  bits 2s, 2s+1: the top 2 bits of weight 4(4h+s)+e of sub-block j
+   1680 bytes, the file's 8 x 210. */
+
+typedef struct {
+    uint16_t d[8];
+    int8_t sc[8][8][2];
+    uint8_t ql[4][8][32];
+    uint8_t qh[8][2][32];
+} apr__block_q6_Kx8;
+typedef char apr__chk_q6_Kx8[sizeof(apr__block_q6_Kx8) == 1680 ? 1 : -1];
+
+static APR__UNUSED void apr__repack_q6_Kx8(const uint8_t *src, size_t row_stride, int64_t n, apr__block_q6_Kx8 *dst) {
+    for (int64_t i = 0; i < n / 256; i++) {
+        apr__block_q6_Kx8 *g = dst + i;
+        memset(g->ql, 0, sizeof g->ql);
+        memset(g->qh, 0, sizeof g->qh);
+        for (int r = 0; r < 8; r++) {
+            const apr__block_q6_K *b = (const apr__block_q6_K *)(src + (size_t)r * row_stride) + i;
+            uint8_t q[256];
+            for (int h = 0; h < 2; h++) {
+                const uint8_t *ql = b->ql + 64 * h, *qh = b->qh + 32 * h;
+                for (int l = 0; l < 32; l++) {
+                    q[128 * h + l] = (uint8_t)((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4));
+                    q[128 * h + l + 32] = (uint8_t)((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4));
+                    q[128 * h + l + 64] = (uint8_t)((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4));
+                    q[128 * h + l + 96] = (uint8_t)((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4));
+                }
+            }
+            g->d[r] = b->d;
+            for (int s = 0; s < 16; s++) g->sc[s / 2][r][s % 2] = b->scales[s];
+            for (int j = 0; j < 8; j++)
+                for (int k = 0; k < 8; k++) {
+                    /* 4 weights at a time: bytes 4r..4r+3 of their vectors */
+                    uint32_t v, lo, hi;
+                    memcpy(&v, q + 32 * j + 4 * k, 4);
+                    memcpy(&lo, &g->ql[j / 2][k][4 * r], 4);
+                    memcpy(&hi, &g->qh[j][k / 4][4 * r], 4);
+                    lo |= (v & 0x0F0F0F0Fu) << (4 * (j % 2));
+                    hi |= ((v >> 4) & 0x03030303u) << (2 * (k % 4));
+                    memcpy(&g->ql[j / 2][k][4 * r], &lo, 4);
+                    memcpy(&g->qh[j][k / 4][4 * r], &hi, 4);
+                }
+        }
+    }
+}
+
+static void apr__gemm_q6_Kx8_ref(int64_t n, const apr__block_q6_Kx8 *w, int64_t n_groups, const uint8_t *act,
+                                 size_t act_stride, int n_tok, float *out, int64_t ld) {
+    const int64_t nb = n / 256;
+    for (int64_t g = 0; g < n_groups; g++) {
+        for (int t = 0; t < n_tok; t++) {
+            const apr__block_q8_K *y = (const apr__block_q8_K *)(act + (size_t)t * act_stride);
+            float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+            for (int64_t i = 0; i < nb; i++) {
+                const apr__block_q6_Kx8 *b = w + g * nb + i;
+                for (int r = 0; r < 8; r++) {
+                    int sumi = 0;
+                    for (int grp = 0; grp < 16; grp++) {
+                        int t0 = 0;
+                        for (int l = 0; l < 16; l++) {
+                            const int wi = 16 * grp + l, j = wi / 32, k = (wi % 32) / 4, e = wi % 4;
+                            const int lo = (b->ql[j / 2][k][4 * r + e] >> (4 * (j % 2))) & 0xF;
+                            const int hi = (b->qh[j][k / 4][4 * r + e] >> (2 * (k % 4))) & 3;
+                            t0 += (lo | hi << 4) * y[i].qs[wi];
+                        }
+                        sumi += b->sc[grp / 2][r][grp % 2] * (t0 - 32 * y[i].bsums[grp]);
+                    }
+                    s[r] += y[i].d * apr__fp16_to_fp32(b->d[r]) * (float)sumi;
+                }
+            }
+            for (int r = 0; r < 8; r++) out[(size_t)t * ld + 8 * g + r] = s[r];
+        }
+    }
+}
+
+#if defined(APR__HAVE_X86_SIMD)
+/* One sub-block (32 weights, two scale groups) of 8 rows x one token. AVX2: two maddubs
+   summed as int16 (63 * 127 * 2 * 2 < 32768), madd by the group's scale pair. */
+APR__TARGET_AVX2 static APR__INLINE __m256i apr__q6kx8_sub_avx2(const __m256i *R, const int8_t *a, __m256i sc0,
+                                                                 __m256i sc1, __m256i acc) {
+    __m256i s;
+    s = _mm256_add_epi16(_mm256_maddubs_epi16(R[0], _mm256_set1_epi32(apr__load_i32(a))),
+                         _mm256_maddubs_epi16(R[1], _mm256_set1_epi32(apr__load_i32(a + 4))));
+    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(s, sc0));
+    s = _mm256_add_epi16(_mm256_maddubs_epi16(R[2], _mm256_set1_epi32(apr__load_i32(a + 8))),
+                         _mm256_maddubs_epi16(R[3], _mm256_set1_epi32(apr__load_i32(a + 12))));
+    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(s, sc0));
+    s = _mm256_add_epi16(_mm256_maddubs_epi16(R[4], _mm256_set1_epi32(apr__load_i32(a + 16))),
+                         _mm256_maddubs_epi16(R[5], _mm256_set1_epi32(apr__load_i32(a + 20))));
+    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(s, sc1));
+    s = _mm256_add_epi16(_mm256_maddubs_epi16(R[6], _mm256_set1_epi32(apr__load_i32(a + 24))),
+                         _mm256_maddubs_epi16(R[7], _mm256_set1_epi32(apr__load_i32(a + 28))));
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(s, sc1));
+}
+
+APR__TARGET_AVX512VNNI static APR__INLINE __m256i apr__q6kx8_sub_vnni(const __m256i *R, const int8_t *a, __m256i sc0,
+                                                                       __m256i sc1, __m256i acc) {
+    __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+    APR__UNROLL
+    for (int k = 0; k < 4; k++) s0 = _mm256_dpbusd_epi32(s0, R[k], _mm256_set1_epi32(apr__load_i32(a + 4 * k)));
+    APR__UNROLL
+    for (int k = 4; k < 8; k++) s1 = _mm256_dpbusd_epi32(s1, R[k], _mm256_set1_epi32(apr__load_i32(a + 4 * k)));
+    return _mm256_add_epi32(acc, _mm256_add_epi32(_mm256_mullo_epi32(s0, sc0), _mm256_mullo_epi32(s1, sc1)));
+}
+
+/* scales of groups 2j, 2j+1 per lane: an int16 pair (AVX2 madd) or an int32 (VNNI mullo) */
+#define APR__Q6KX8_TILE(NAME, TARGET, VNNI, SUB)                                                                     \
+    TARGET static APR__INLINE void NAME(const int NT, int64_t n, const apr__block_q6_Kx8 *w, const uint8_t *act,     \
+                                        size_t act_stride, float *out, int64_t ld) {                               \
+        const int64_t nb = n / 256;                                                                                \
+        const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);                                   \
+        const __m256i lo16 = _mm256_set1_epi32(0xFFFF);                                                            \
+        __m256 acc[8];                                                                                             \
+        APR__UNROLL                                                                                                \
+        for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();                                                 \
+        for (int64_t i = 0; i < nb; i++) {                                                                         \
+            const apr__block_q6_Kx8 *b = w + i;                                                                    \
+            __m256i isum[8];                                                                                       \
+            APR__UNROLL                                                                                            \
+            for (int t = 0; t < NT; t++) isum[t] = _mm256_setzero_si256();                                         \
+            for (int j = 0; j < 8; j++) {                                                                          \
+                __m256i R[8];                                                                                      \
+                APR__UNROLL                                                                                        \
+                for (int h = 0; h < 2; h++) {                                                                      \
+                    const __m256i H = _mm256_loadu_si256((const __m256i *)b->qh[j][h]);                            \
+                    const __m256i hb[4] = {_mm256_and_si256(_mm256_slli_epi16(H, 4), m30),                         \
+                                           _mm256_and_si256(_mm256_slli_epi16(H, 2), m30),                         \
+                                           _mm256_and_si256(H, m30),                                               \
+                                           _mm256_and_si256(_mm256_srli_epi16(H, 2), m30)};                        \
+                    APR__UNROLL                                                                                    \
+                    for (int s = 0; s < 4; s++) {                                                                  \
+                        const __m256i v = _mm256_loadu_si256((const __m256i *)b->ql[j / 2][4 * h + s]);            \
+                        R[4 * h + s] = _mm256_or_si256(_mm256_and_si256(j % 2 ? _mm256_srli_epi16(v, 4) : v, m4), hb[s]); \
+                    }                                                                                              \
+                }                                                                                                  \
+                const __m256i P = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b->sc[j]));                \
+                __m256i sc0, sc1;                                                                                  \
+                if (VNNI) {                                                                                        \
+                    sc0 = _mm256_srai_epi32(_mm256_slli_epi32(P, 16), 16);                                         \
+                    sc1 = _mm256_srai_epi32(P, 16);                                                                \
+                } else {                                                                                           \
+                    sc0 = _mm256_or_si256(_mm256_and_si256(P, lo16), _mm256_slli_epi32(P, 16));                    \
+                    sc1 = _mm256_or_si256(_mm256_srli_epi32(P, 16), _mm256_andnot_si256(lo16, P));                 \
+                }                                                                                                  \
+                APR__UNROLL                                                                                        \
+                for (int t = 0; t < NT; t++) {                                                                     \
+                    const int8_t *a = ((const apr__block_q8_K *)(act + (size_t)t * act_stride) + i)->qs + 32 * j;  \
+                    isum[t] = SUB(R, a, sc0, sc1, isum[t]);                                                        \
+                }                                                                                                  \
+            }                                                                                                      \
+            const __m256 d8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d));                             \
+            APR__UNROLL                                                                                            \
+            for (int t = 0; t < NT; t++) {                                                                         \
+                const apr__block_q8_K *y = (const apr__block_q8_K *)(act + (size_t)t * act_stride) + i;            \
+                __m256i mi = _mm256_setzero_si256();                                                               \
+                for (int q = 0; q < 8; q++) {                                                                      \
+                    const __m256i P = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b->sc[q]));            \
+                    int32_t pair;                                                                                  \
+                    memcpy(&pair, y->bsums + 2 * q, 4);                                                            \
+                    mi = _mm256_add_epi32(mi, _mm256_madd_epi16(P, _mm256_set1_epi32(pair)));                      \
+                }                                                                                                  \
+                const __m256i s = _mm256_sub_epi32(isum[t], _mm256_slli_epi32(mi, 5));                             \
+                acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(d8, _mm256_set1_ps(y->d)), acc[t]);  \
+            }                                                                                                      \
+        }                                                                                                          \
+        APR__UNROLL                                                                                                \
+        for (int t = 0; t < NT; t++) _mm256_storeu_ps(out + (size_t)t * ld, acc[t]);                               \
+    }
+
+APR__Q6KX8_TILE(apr__q6kx8_tile_avx2, APR__TARGET_AVX2, 0, apr__q6kx8_sub_avx2)
+APR__Q6KX8_TILE(apr__q6kx8_tile_vnni, APR__TARGET_AVX512VNNI, 1, apr__q6kx8_sub_vnni)
+
+APR__TARGET_AVX2 static void apr__q6kx8_avx2(int64_t n, const apr__block_q6_Kx8 *w, const uint8_t *act, size_t as,
+                                             int nt, float *out, int64_t ld) {
+    switch (nt) {
+    case 4: apr__q6kx8_tile_avx2(4, n, w, act, as, out, ld); break;
+    case 3: apr__q6kx8_tile_avx2(3, n, w, act, as, out, ld); break;
+    case 2: apr__q6kx8_tile_avx2(2, n, w, act, as, out, ld); break;
+    default: apr__q6kx8_tile_avx2(1, n, w, act, as, out, ld); break;
+    }
+}
+APR__TARGET_AVX512VNNI static void apr__q6kx8_vnni(int64_t n, const apr__block_q6_Kx8 *w, const uint8_t *act,
+                                                   size_t as, int nt, float *out, int64_t ld) {
+    switch (nt) {
+    case 8: apr__q6kx8_tile_vnni(8, n, w, act, as, out, ld); break;
+    case 7: apr__q6kx8_tile_vnni(7, n, w, act, as, out, ld); break;
+    case 6: apr__q6kx8_tile_vnni(6, n, w, act, as, out, ld); break;
+    case 5: apr__q6kx8_tile_vnni(5, n, w, act, as, out, ld); break;
+    case 4: apr__q6kx8_tile_vnni(4, n, w, act, as, out, ld); break;
+    case 3: apr__q6kx8_tile_vnni(3, n, w, act, as, out, ld); break;
+    case 2: apr__q6kx8_tile_vnni(2, n, w, act, as, out, ld); break;
+    default: apr__q6kx8_tile_vnni(1, n, w, act, as, out, ld); break;
+    }
+}
+#endif
+
+static void apr__gemm_q6_Kx8(int level, int64_t n, const apr__block_q6_Kx8 *w, int64_t n_groups, const uint8_t *act,
+                             size_t act_stride, int n_tok, float *out, int64_t ld) {
+#if defined(APR__HAVE_X86_SIMD)
+    if (level >= 1) {
+        const int64_t nb = n / 256, max_nt = apr__q5x8_max_nt(level);
+        int64_t chunk = APR__MAX((int64_t)1, (int64_t)(256 * 1024) / (nb * (int64_t)sizeof(apr__block_q6_Kx8)));
+        for (int64_t g0 = 0; g0 < n_groups; g0 += chunk) {
+            const int64_t g1 = APR__MIN(n_groups, g0 + chunk);
+            for (int t0 = 0; t0 < n_tok; t0 += (int)max_nt) {
+                const int nt = (int)APR__MIN(max_nt, (int64_t)(n_tok - t0));
+                const uint8_t *at = act + (size_t)t0 * act_stride;
+                for (int64_t g = g0; g < g1; g++) {
+                    float *o = out + (size_t)t0 * ld + 8 * g;
+                    if (level >= 2) apr__q6kx8_vnni(n, w + g * nb, at, act_stride, nt, o, ld);
+                    else apr__q6kx8_avx2(n, w + g * nb, at, act_stride, nt, o, ld);
+                }
+            }
+        }
+        return;
+    }
+#else
+    (void)level;
+#endif
+    apr__gemm_q6_Kx8_ref(n, w, n_groups, act, act_stride, n_tok, out, ld);
+}
+
 /* ---- matmul -------------------------------------------------------------------------- */
 
 /* Up to three matrices that read the same input (Q/K/V, gate/up) run as one job: the
@@ -538,8 +766,12 @@ static void apr__mm_worker(void *arg, int ith, int nth) {
                     apr__gemm_q5_0x8(j->q5x8_level, w->ne[0], (const apr__block_q5_0x8 *)pt->packed + g0 * (w->ne[0] / 32),
                                      g1 - g0, (const uint8_t *)pt->act, pt->act_stride, pt->sums, pt->sums_stride,
                                      j->n_tok, pt->y + 8 * g0, pt->y_stride);
-                else
+                else if (w->type == APR_TYPE_Q4_K)
                     apr__gemm_q4_Kx8(j->q5x8_level, w->ne[0], (const apr__block_q4_Kx8 *)pt->packed + g0 * (w->ne[0] / 256),
+                                     g1 - g0, (const uint8_t *)pt->act, pt->act_stride, j->n_tok, pt->y + 8 * g0,
+                                     pt->y_stride);
+                else
+                    apr__gemm_q6_Kx8(j->q5x8_level, w->ne[0], (const apr__block_q6_Kx8 *)pt->packed + g0 * (w->ne[0] / 256),
                                      g1 - g0, (const uint8_t *)pt->act, pt->act_stride, j->n_tok, pt->y + 8 * g0,
                                      pt->y_stride);
                 if (r0 < 8 * g0)
@@ -592,7 +824,9 @@ static void apr__cpu_matmul_n(apr__cpu_ctx *c, int n, const apr_tensor_view *con
         pt->y_stride = y_stride[k];
         pt->act = c->actq[slot];
         pt->act_stride = apr__act_row_bytes(act, w[k]->ne[0]);
-        pt->packed = c->simd >= 1 ? apr__cpu_packed_of(c->cm, w[k]) : NULL;
+        /* one token: the file's Q6_K rows (quant.h's 512-bit vec_dot decodes faster than an
+           8-row group for a single token: 0.5B tg 51 vs 42 tok/s) */
+        pt->packed = c->simd >= 1 && (n_tok > 1 || w[k]->type != APR_TYPE_Q6_K) ? apr__cpu_packed_of(c->cm, w[k]) : NULL;
         pt->sums = c->act_sums;
         pt->sums_stride = c->cm->packed_max_cols / 32;
         if (pt->packed && w[k]->type == APR_TYPE_Q5_0 && !sums_done[slot]) {
@@ -1002,12 +1236,14 @@ static APR__UNUSED void apr__repack_worker(void *arg, int ith, int nth) {
         const uint8_t *src = (const uint8_t *)w->data + (size_t)(8 * g) * row_bytes;
         if (w->type == APR_TYPE_Q5_0)
             apr__repack_q5_0x8(src, row_bytes, w->ne[0], (apr__block_q5_0x8 *)j->dst + g * (w->ne[0] / 32));
-        else
+        else if (w->type == APR_TYPE_Q4_K)
             apr__repack_q4_Kx8(src, row_bytes, w->ne[0], (apr__block_q4_Kx8 *)j->dst + g * (w->ne[0] / 256));
+        else
+            apr__repack_q6_Kx8(src, row_bytes, w->ne[0], (apr__block_q6_Kx8 *)j->dst + g * (w->ne[0] / 256));
     }
 }
 
-/* Load-time repacking for the SIMD kernels (x86): Q5_0 and Q4_K matrices of 8 rows or more
+/* Load-time repacking for the SIMD kernels (x86): Q5_0, Q4_K and Q6_K matrices of 8 rows or more
    into 8-row groups (their bytes again in memory; the file's copy is no longer read).
    Not done when the kernels are capped to the scalar reference at load time. */
 static bool apr__cpu_repack(apr__cpu_model *cm) {
@@ -1027,9 +1263,12 @@ static bool apr__cpu_repack(apr__cpu_model *cm) {
             const apr_tensor_view *w = ws[i];
             const bool q5 = w->type == APR_TYPE_Q5_0 && w->ne[0] % 32 == 0;
             const bool q4k = w->type == APR_TYPE_Q4_K && w->ne[0] % 256 == 0;
-            if ((!q5 && !q4k) || !w->data || w->ne[1] < 8) continue;
+            const bool q6k = w->type == APR_TYPE_Q6_K && w->ne[0] % 256 == 0;
+            if ((!q5 && !q4k && !q6k) || !w->data || w->ne[1] < 8) continue;
             const int64_t nb = w->ne[0] / (q5 ? 32 : 256), groups = w->ne[1] / 8;
-            const size_t blk = q5 ? sizeof(apr__block_q5_0x8) : sizeof(apr__block_q4_Kx8);
+            const size_t blk = q5    ? sizeof(apr__block_q5_0x8)
+                               : q4k ? sizeof(apr__block_q4_Kx8)
+                                     : sizeof(apr__block_q6_Kx8);
             uint64_t bytes;
             uint8_t *dst = NULL;
             if (!apr__mul_overflow_u64((uint64_t)(nb * groups), blk, &bytes) && bytes <= (uint64_t)SIZE_MAX)

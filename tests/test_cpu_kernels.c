@@ -207,6 +207,65 @@ int main(void) {
                 apr__q5x8_level(apr__simd_level()), worst);
     }
 
+    TEST("repacked Q6_K (8 rows): reference == Q6_K vec_dot, SIMD levels == reference");
+    {
+        const int64_t ns[] = {256, 512, 1536, 8960};
+        const int act = apr__type_traits_of(APR_TYPE_Q6_K)->act_type;
+        int bad_ref = 0, bad_simd = 0, runs = 0;
+        double worst = 0;
+        for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++) {
+            const int64_t n = ns[ni], nb = n / 256, groups = quick && n > 1000 ? 1 : 2, rows = 8 * groups;
+            const int max_tok = 9;
+            size_t row_bytes = apr_type_row_bytes(APR_TYPE_Q6_K, n), as = apr__act_row_bytes(act, n);
+            uint8_t *w = (uint8_t *)malloc(row_bytes * (size_t)rows);
+            apr__block_q6_Kx8 *pk = (apr__block_q6_Kx8 *)malloc(sizeof(apr__block_q6_Kx8) * (size_t)(nb * groups));
+            uint8_t *a = (uint8_t *)malloc(as * max_tok);
+            float *x = (float *)malloc(sizeof(float) * (size_t)n);
+            float *ref = (float *)malloc(sizeof(float) * (size_t)(rows * max_tok));
+            float *got = (float *)malloc(sizeof(float) * (size_t)(rows * max_tok));
+            for (size_t i = 0; i < row_bytes * (size_t)rows; i++) w[i] = (uint8_t)test_rand_u64();
+            for (int64_t r = 0; r < rows; r++)
+                for (int64_t i = 0; i < nb; i++) {
+                    uint16_t d = apr__fp32_to_fp16(0.001f + 0.01f * test_rand_uniform());
+                    memcpy(w + (size_t)r * row_bytes + (size_t)i * 210 + 208, &d, 2);
+                }
+            for (int t = 0; t < max_tok; t++) {
+                for (int64_t i = 0; i < n; i++) x[i] = test_rand_normal() * (t == 3 ? 100.0f : 1.0f);
+                apr__quantize_act(act, x, a + (size_t)t * as, n);
+            }
+            for (int64_t g = 0; g < groups; g++) apr__repack_q6_Kx8(w + (size_t)(8 * g) * row_bytes, row_bytes, n, pk + g * nb);
+            for (int nt = 1; nt <= max_tok; nt++) {
+                apr__gemm_q6_Kx8_ref(n, pk, groups, a, as, nt, got, rows);
+                for (int t = 0; t < nt; t++)
+                    for (int64_t r = 0; r < rows; r++) {
+                        float e;
+                        apr__vec_dot_q6_K_ref(n, &e, w + (size_t)r * row_bytes, a + (size_t)t * as);
+                        ref[t * rows + r] = e;
+                        double d = fabs((double)got[t * rows + r] - e) / (fabs(e) + 1e-3);
+                        if (d > 1e-5) bad_ref++;
+                    }
+                for (int level = 1; level <= 2; level++) {
+                    if (apr__q5x8_level(apr__simd_level()) < level) continue;
+                    for (int i = 0; i < rows * nt; i++) got[i] = NAN;
+                    apr__gemm_q6_Kx8(level, n, pk, groups, a, as, nt, got, rows);
+                    runs++;
+                    for (int t = 0; t < nt; t++)
+                        for (int64_t r = 0; r < rows; r++) {
+                            float e = ref[t * rows + r];
+                            double d = fabs((double)got[t * rows + r] - e) / (fabs(e) + 1e-3);
+                            if (!(d <= 1e-4)) bad_simd++;
+                            if (d > worst) worst = d;
+                        }
+                }
+            }
+            free(w); free(pk); free(a); free(x); free(ref); free(got);
+        }
+        CHECK(bad_ref == 0, "%d reference results differ from vec_dot_q6_K_ref", bad_ref);
+        CHECK(bad_simd == 0, "%d SIMD results differ from the reference (worst rel %.2e)", bad_simd, worst);
+        fprintf(stderr, "    %d SIMD runs (levels up to %d), worst rel err %.2e\n", runs,
+                apr__q5x8_level(apr__simd_level()), worst);
+    }
+
     TEST("SwiGLU: AVX2 (polynomial exp) within a few ulp of the reference");
     {
         const int64_t n = 100003;
