@@ -1246,7 +1246,7 @@ static APR__UNUSED void apr__repack_worker(void *arg, int ith, int nth) {
 /* Load-time repacking for the SIMD kernels (x86): Q5_0, Q4_K and Q6_K matrices of 8 rows or more
    into 8-row groups (their bytes again in memory; the file's copy is no longer read).
    Not done when the kernels are capped to the scalar reference at load time. */
-static bool apr__cpu_repack(apr__cpu_model *cm) {
+static bool apr__cpu_repack(apr__cpu_model *cm, int n_layers) {
 #if defined(APR__HAVE_X86_SIMD)
     const apr_model_view *mv = cm->mv;
     const apr_hparams *hp = &mv->hp;
@@ -1256,7 +1256,7 @@ static bool apr__cpu_repack(apr__cpu_model *cm) {
     /* repacking reads the whole file once: all cores (a pool of one if threads fail) */
     apr__pool *pool = apr__pool_create(apr_cpu_count());
     bool ok = true;
-    for (int l = 0; l < hp->n_layer && ok; l++) {
+    for (int l = 0; l < n_layers && ok; l++) {
         const apr_layer_view *L = &mv->layers[l];
         const apr_tensor_view *ws[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->ffn_gate, &L->ffn_up, &L->ffn_down};
         for (int i = 0; i < 7; i++) {
@@ -1289,13 +1289,13 @@ static bool apr__cpu_repack(apr__cpu_model *cm) {
     return ok;
 #else
     (void)cm;
+    (void)n_layers;
     return true;
 #endif
 }
 
 static apr_result apr__cpu_model_load(const apr_model_view *mv, const apr_backend_host *host, int32_t n_gpu_layers,
                                       void **state, char *err, size_t err_size) {
-    (void)n_gpu_layers;
     apr__cpu_model *cm = (apr__cpu_model *)apr__calloc(1, sizeof *cm);
     if (!cm) {
         snprintf(err, err_size, "out of memory");
@@ -1328,7 +1328,8 @@ static apr_result apr__cpu_model_load(const apr_model_view *mv, const apr_backen
             cm->max_act_row = APR__MAX(cm->max_act_row, b);
         }
     }
-    if (!apr__cpu_repack(cm)) {
+    /* under partial offload only the first n_layer - n_gpu_layers layers run here */
+    if (!apr__cpu_repack(cm, hp->n_layer - APR__MAX(0, APR__MIN(n_gpu_layers, hp->n_layer)))) {
         apr__cpu_model_free(cm);
         snprintf(err, err_size, "out of memory for repacked weights");
         return APR_ERROR_OUT_OF_MEMORY;
