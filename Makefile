@@ -17,7 +17,7 @@ NVFLAGS ?= -O3 -std=c++17 --use_fast_math -Xcompiler -fPIC -cudart static \
            -gencode arch=compute_90,code=compute_90
 
 DRIVERS := $(patsubst drivers/%.c,apr-%,$(wildcard drivers/*.c))
-HEADERS := apr.h $(wildcard src/*.h)
+HEADERS := apr.h
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(patsubst tests/%.c,tests/bin/%,$(TEST_SRC))
 

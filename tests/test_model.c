@@ -7,17 +7,6 @@
 #include "test.h"
 #include <math.h>
 
-#ifdef TEST_VOCAB_STUB
-/* private stand-in until src/vocab.h exists (never committed enabled) */
-APR__IMPL apr_result apr_vocab_load(const apr_gguf *g, apr_vocab **out, apr_error *err) {
-    (void)g; (void)err; *out = NULL; return APR_SUCCESS;
-}
-APR__IMPL void apr_vocab_free(apr_vocab *v) { (void)v; }
-APR__IMPL int32_t apr_vocab_n_tokens(const apr_vocab *v) { (void)v; return 0; }
-#define HAVE_VOCAB 0
-#else
-#define HAVE_VOCAB 1
-#endif
 
 static bool quick;
 
@@ -120,7 +109,6 @@ static void test_stories(void) {
     CHECK(memcmp(ref, stories_first, sizeof stories_first) == 0, "first ids %d %d %d %d %d", ref[0], ref[1], ref[2],
           ref[3], ref[4]);
     CHECK(apr_seq_pos(c, 0) == N, "seq pos %d", apr_seq_pos(c, 0));
-#if HAVE_VOCAB
     {
         const apr_vocab *v = apr_model_vocab(m);
         CHECK(v != NULL, "vocab");
@@ -146,7 +134,6 @@ static void test_stories(void) {
         }
         free(want);
     }
-#endif
     apr_context_free(c);
 
     TEST("stories260K from memory");

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generate the Unicode tables of apr's tokenizers (src/vocab.h).
+"""Generate the Unicode tables of apr's tokenizers (in apr.h: python3 tools/gen_unicode.py --update apr.h).
 
 The pre-tokenizers of byte-level BPE vocabularies split text with regexes over Unicode
 categories (\\p{L}, \\p{N}, \\p{P}, \\p{S}, \\p{M}, \\s). apr implements those regexes as
