@@ -1729,7 +1729,6 @@ __global__ void __launch_bounds__(MVQ_THREADS, 3) k_mvw(MVQ J) {
 __global__ void __launch_bounds__(MVQ_THREADS) k_embed_norm(DW E, const int *tokens, float *hidden, const float *nw,
                                                             float eps, int8_t *oq, float *od, int *os,
                                                             unsigned long long *amax, float *ss_out) {
-    __shared__ float red[32];
     extern __shared__ float xe[];
     if (threadIdx.x == 0 && amax) *amax = 0ull;
     int tok = tokens[0];
@@ -1741,7 +1740,6 @@ __global__ void __launch_bounds__(MVQ_THREADS) k_embed_norm(DW E, const int *tok
         for (int i = 0; i < 16 && k + i < K; i++) { hidden[k + i] = v[i]; xe[k + i] = v[i]; }
     }
     __syncthreads();
-    (void)red;
     (void)eps;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     for (int gi = warp; gi < K / 32; gi += MVQ_THREADS / 32) {
@@ -2709,7 +2707,6 @@ static apr_result enqueue_forward(GCtx *C, const int *tok, const int *pos, const
 
 static void launch_mvq(GCtx *C, MVQ &J) {
     int blocks = 0;
-    const bool two = J.mode == MV_SWIGLU;
     // split rows over several warps when there are too few row pairs to fill the GPU
     int pairs = 0;
     for (int m = 0; m < J.nmat; m++) pairs += (J.w[m].rows + 1) / 2;
