@@ -1406,13 +1406,18 @@ static const unsigned char font_rows[][7] = {
 
 static int text_width(const char *s, int scale) { return (int)strlen(s) * 6 * scale - scale; }
 
+/* The 5x7 rows of a character: the font is upper case (plus 'x' for ratios); anything it
+   lacks is drawn as '#'. */
+static const unsigned char *glyph_rows(char ch) {
+    if (ch >= 'a' && ch <= 'z' && ch != 'x') ch = (char)(ch - 'a' + 'A');
+    const char *f = strchr(font_chars, ch);
+    if (!f || !ch) f = strchr(font_chars, '#');
+    return font_rows[f - font_chars];
+}
+
 static void draw_text(canvas *c, int x, int y, const char *s, int scale, uint32_t rgb) {
     for (; *s; s++, x += 6 * scale) {
-        char ch = *s;
-        if (ch >= 'a' && ch <= 'z' && ch != 'x') ch = (char)(ch - 'a' + 'A');
-        const char *f = strchr(font_chars, ch);
-        if (!f || !ch) f = strchr(font_chars, '#');
-        const unsigned char *g = font_rows[f - font_chars];
+        const unsigned char *g = glyph_rows(*s);
         for (int row = 0; row < 7; row++)
             for (int col = 0; col < 5; col++)
                 if (g[row] & (0x10 >> col))
@@ -1424,11 +1429,7 @@ static void draw_text(canvas *c, int x, int y, const char *s, int scale, uint32_
 static void draw_text_vertical(canvas *c, int x, int y_bottom, const char *s, int scale, uint32_t rgb) {
     int y = y_bottom;
     for (; *s; s++, y -= 6 * scale) {
-        char ch = *s;
-        if (ch >= 'a' && ch <= 'z' && ch != 'x') ch = (char)(ch - 'a' + 'A');
-        const char *f = strchr(font_chars, ch);
-        if (!f || !ch) f = strchr(font_chars, '#');
-        const unsigned char *g = font_rows[f - font_chars];
+        const unsigned char *g = glyph_rows(*s);
         for (int row = 0; row < 7; row++)
             for (int col = 0; col < 5; col++)
                 if (g[row] & (0x10 >> col))
