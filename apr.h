@@ -446,6 +446,9 @@ APRDEF const apr_vocab *apr_model_vocab(const apr_model *model);
 APRDEF const char *apr_model_arch(const apr_model *model);      /* "llama", "qwen2", ... */
 APRDEF const char *apr_model_backend(const apr_model *model);   /* "CPU", "CUDA" */
 APRDEF const char *apr_model_gpu_name(const apr_model *model);  /* "" on the CPU */
+/* Device memory the backend holds for this model and its contexts (weights, KV caches,
+   scratch), in bytes; 0 on the CPU. */
+APRDEF uint64_t apr_model_device_memory(const apr_model *model);
 APRDEF int32_t apr_model_n_vocab(const apr_model *model);
 APRDEF int32_t apr_model_n_embd(const apr_model *model);
 APRDEF int32_t apr_model_n_layer(const apr_model *model);
@@ -9227,6 +9230,10 @@ APR__IMPL const char *apr_model_gpu_name(const apr_model *m) {
     if (!m || !m->backend || !m->backend->device_name || !m->cuda_lib) return "";
     const char *s = m->backend->device_name(m->backend_state);
     return s ? s : "";
+}
+APR__IMPL uint64_t apr_model_device_memory(const apr_model *m) {
+    if (!m || !m->backend || !m->backend->memory_used || !m->cuda_lib) return 0;
+    return m->backend->memory_used(m->backend_state);
 }
 APR__IMPL int32_t apr_model_n_vocab(const apr_model *m) { return m ? m->view.hp.n_vocab : 0; }
 APR__IMPL int32_t apr_model_n_embd(const apr_model *m) { return m ? m->view.hp.n_embd : 0; }

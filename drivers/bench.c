@@ -519,6 +519,7 @@ typedef struct bench_result {
     double bytes_per_token;     /* decode tests only; 0 otherwise */
     double gbps, roofline_pct;  /* achieved (median t/s x bytes), percent of peak */
     uint64_t peak_rss;
+    uint64_t gpu_memory;        /* device bytes of the model and this test's context */
     int launches_per_token;
     /* baseline beside it */
     bool has_baseline;
@@ -687,6 +688,7 @@ static void run_test(const options *o, runner *rn, bench_result *res, double pea
     res->ts = compute_stats(res->samples_ts, res->n_samples);
     res->ns = compute_stats(res->samples_ns, res->n_samples);
     res->launches_per_token = apr_context_launches_per_token(rn->ctx);
+    res->gpu_memory = apr_model_device_memory(rn->model);
 
     /* Cost model (DESIGN.md): a decode step reads the weights once (the embedding table
        only as one row) plus the keys and values of every position before it. */
@@ -704,7 +706,9 @@ static void run_test(const options *o, runner *rn, bench_result *res, double pea
     if (o->verbose) {
         fprintf(stderr, "[apr-bench] %s: median %.2f t/s, 95%% CI ±%.2f, CV %.2f%%", name, res->ts.median, res->ts.ci95, 100 * res->ts.cv);
         if (res->bytes_per_token > 0) fprintf(stderr, ", %.1f MB/token, %.2f GB/s", res->bytes_per_token * 1e-6, res->gbps);
-        fprintf(stderr, ", launches/token %d, peak RSS %.1f MiB\n", res->launches_per_token, res->peak_rss / 1048576.0);
+        fprintf(stderr, ", launches/token %d, peak RSS %.1f MiB", res->launches_per_token, res->peak_rss / 1048576.0);
+        if (res->gpu_memory) fprintf(stderr, ", GPU memory %.1f MiB", res->gpu_memory / 1048576.0);
+        fputc('\n', stderr);
     }
     apr_context_free(rn->ctx);
     rn->ctx = NULL;
@@ -847,6 +851,7 @@ static void result_row_fn(const json_value *e, void *user) {
     if (!(rl->peak_gbps > 0)) json_get_number(e, "peak_gbps", 0, &rl->peak_gbps);
     json_get_number(e, "peak_rss_bytes", 0, &d); r->peak_rss = (uint64_t)d;
     json_get_int(e, "launches_per_token", 0, &v); r->launches_per_token = (int)v;
+    json_get_number(e, "gpu_memory_bytes", 0, &d); r->gpu_memory = (uint64_t)d;
     const json_value *sts = json_get(e, "samples_ts"), *sns = json_get(e, "samples_ns");
     int n = json_is(sts, JSON_ARRAY) ? (int)sts->len : 0;
     if (n > 0) {
@@ -1301,6 +1306,7 @@ static void json_result(json_buf *b, const options *o, const common_info *ci, co
     json_key(b, "roofline_pct"); json_double(b, r->roofline_pct);
     json_key(b, "peak_rss_bytes"); json_uint(b, r->peak_rss);
     json_key(b, "launches_per_token"); json_int(b, r->launches_per_token);
+    json_key(b, "gpu_memory_bytes"); json_uint(b, r->gpu_memory);
     if (r->has_baseline) {
         json_key(b, "baseline_avg_ts"); json_double(b, r->base_ts);
         json_key(b, "baseline_stddev_ts"); json_double(b, r->base_sd);
@@ -1819,7 +1825,15 @@ int main(int argc, char **argv) {
         if (peak > 0) printf("; GB/s = bytes per token x median t/s, roofline %.2f GB/s (%s)", peak, o.peak_gbps > 0 ? "given" : o.from ? "from the file" : "measured read");
         uint64_t rss = 0;
         for (int i = 0; i < n_res; i++) if (rs[i].peak_rss > rss) rss = rs[i].peak_rss;
-        printf("; peak RSS %.1f MiB\n", rss / 1048576.0);
+        uint64_t gmem = 0;
+        int launches = 0;
+        for (int i = 0; i < n_res; i++) {
+            if (rs[i].gpu_memory > gmem) gmem = rs[i].gpu_memory;
+            if (rs[i].launches_per_token > launches) launches = rs[i].launches_per_token;
+        }
+        printf("; peak RSS %.1f MiB", rss / 1048576.0);
+        if (gmem) printf("; GPU memory %.1f MiB; %d kernel launches per decoded token", gmem / 1048576.0, launches);
+        putchar('\n');
     }
     if (o.chart) {
         char title[256], err[200];
