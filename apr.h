@@ -9688,6 +9688,80 @@ APR__TARGET_AVX512VNNI static APR__INLINE __m256i apr__q4kx8_sub_vnni(const __m2
 APR__Q4KX8_TILE(apr__q4kx8_tile_avx2, APR__TARGET_AVX2, 0, apr__q4kx8_sub_avx2)
 APR__Q4KX8_TILE(apr__q4kx8_tile_vnni, APR__TARGET_AVX512VNNI, 1, apr__q4kx8_sub_vnni)
 
+/* 512-bit VNNI over two adjacent groups (16 rows, the same layout): a register holds the
+   same 32-byte vector of group g (low half) and g+1 (high half), i.e. 4 weights of each of
+   16 rows, so one vpdpbusd whose 4 activation bytes are broadcast from memory feeds 16
+   outputs: per 32 weights x 16 rows and token 8 vpdpbusd, one vpmulld by the sub-block
+   scales and one add, against 2 x 18 instructions for two 256-bit groups. The mins are
+   4 vpdpwssd a super-block and token. Integer sums as the 8-row kernels. */
+APR__TARGET_AVX512VNNI static APR__INLINE __m512i apr__load_2x256(const void *lo, const void *hi) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)lo)),
+                              _mm256_loadu_si256((const __m256i *)hi), 1);
+}
+APR__TARGET_AVX512VNNI static APR__INLINE __m256i apr__load_2x128(const void *lo, const void *hi) {
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)lo)),
+                                   _mm_loadu_si128((const __m128i *)hi), 1);
+}
+
+APR__TARGET_AVX512VNNI static APR__INLINE void apr__q4kx16_tile_vnni(const int NT, int64_t nbk, int64_t nb,
+                                                                     const apr__block_q4_Kx8 *w, const uint8_t *act,
+                                                                     size_t act_stride, float *out, int64_t ld,
+                                                                     bool accumulate) {
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    __m512 acc[8];
+    APR__UNROLL
+    for (int t = 0; t < NT; t++) acc[t] = accumulate ? _mm512_loadu_ps(out + (size_t)t * ld) : _mm512_setzero_ps();
+    for (int64_t i = 0; i < nbk; i++) {
+        const apr__block_q4_Kx8 *b0 = w + i, *b1 = w + nb + i;
+        __m512i isum[8];
+        APR__UNROLL
+        for (int t = 0; t < NT; t++) isum[t] = _mm512_setzero_si512();
+        for (int j = 0; j < 8; j++) {
+            __m512i R[8];
+            APR__UNROLL
+            for (int k = 0; k < 8; k++) {
+                const __m512i v = apr__load_2x256(b0->qs[j / 2][k], b1->qs[j / 2][k]);
+                R[k] = _mm512_and_si512(j % 2 ? _mm512_srli_epi16(v, 4) : v, m4);
+            }
+            const __m512i scv = _mm512_cvtepu8_epi32(
+                _mm_unpacklo_epi64(_mm_loadl_epi64((const __m128i *)b0->sc[j]), _mm_loadl_epi64((const __m128i *)b1->sc[j])));
+            APR__UNROLL
+            for (int t = 0; t < NT; t++) {
+                const int8_t *a = ((const apr__block_q8_K *)(act + (size_t)t * act_stride) + i)->qs + 32 * j;
+                __m512i s0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), R[0], _mm512_set1_epi32(apr__load_i32(a)));
+                __m512i s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), R[1], _mm512_set1_epi32(apr__load_i32(a + 4)));
+                APR__UNROLL
+                for (int k = 2; k < 8; k += 2) {
+                    s0 = _mm512_dpbusd_epi32(s0, R[k], _mm512_set1_epi32(apr__load_i32(a + 4 * k)));
+                    s1 = _mm512_dpbusd_epi32(s1, R[k + 1], _mm512_set1_epi32(apr__load_i32(a + 4 * k + 4)));
+                }
+                isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(_mm512_add_epi32(s0, s1), scv));
+            }
+        }
+        const __m512 d16 = _mm512_cvtph_ps(apr__load_2x128(b0->d, b1->d));
+        const __m512 dm16 = _mm512_cvtph_ps(apr__load_2x128(b0->dmin, b1->dmin));
+        __m512i mv[4];
+        APR__UNROLL
+        for (int q = 0; q < 4; q++) mv[q] = _mm512_cvtepu8_epi16(apr__load_2x128(b0->m[q], b1->m[q]));
+        APR__UNROLL
+        for (int t = 0; t < NT; t++) {
+            const apr__block_q8_K *y = (const apr__block_q8_K *)(act + (size_t)t * act_stride) + i;
+            __m512i mi = _mm512_setzero_si512();
+            APR__UNROLL
+            for (int q = 0; q < 4; q++) {
+                const int s0 = y->bsums[4 * q] + y->bsums[4 * q + 1];
+                const int s1 = y->bsums[4 * q + 2] + y->bsums[4 * q + 3];
+                mi = _mm512_dpwssd_epi32(mi, mv[q], _mm512_set1_epi32((int)(((uint32_t)(uint16_t)s1 << 16) | (uint16_t)s0)));
+            }
+            const __m512 da = _mm512_set1_ps(y->d);
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(d16, da), acc[t]);
+            acc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(mi), _mm512_mul_ps(dm16, da), acc[t]);
+        }
+    }
+    APR__UNROLL
+    for (int t = 0; t < NT; t++) _mm512_storeu_ps(out + (size_t)t * ld, acc[t]);
+}
+
 APR__TARGET_AVX2 static void apr__q4kx8_avx2(int64_t n, const apr__block_q4_Kx8 *w, const uint8_t *act, size_t as,
                                              int nt, float *out, int64_t ld) {
     switch (nt) {
@@ -9710,6 +9784,46 @@ APR__TARGET_AVX512VNNI static void apr__q4kx8_vnni(int64_t n, const apr__block_q
     default: apr__q4kx8_tile_vnni(1, n, w, act, as, out, ld); break;
     }
 }
+APR__TARGET_AVX512VNNI static void apr__q4kx16_vnni(int64_t nbk, int64_t nb, const apr__block_q4_Kx8 *w, const uint8_t *act,
+                                                    size_t as, int nt, float *out, int64_t ld, bool accu) {
+    switch (nt) {
+    case 8: apr__q4kx16_tile_vnni(8, nbk, nb, w, act, as, out, ld, accu); break;
+    case 7: apr__q4kx16_tile_vnni(7, nbk, nb, w, act, as, out, ld, accu); break;
+    case 6: apr__q4kx16_tile_vnni(6, nbk, nb, w, act, as, out, ld, accu); break;
+    case 5: apr__q4kx16_tile_vnni(5, nbk, nb, w, act, as, out, ld, accu); break;
+    case 4: apr__q4kx16_tile_vnni(4, nbk, nb, w, act, as, out, ld, accu); break;
+    case 3: apr__q4kx16_tile_vnni(3, nbk, nb, w, act, as, out, ld, accu); break;
+    case 2: apr__q4kx16_tile_vnni(2, nbk, nb, w, act, as, out, ld, accu); break;
+    default: apr__q4kx16_tile_vnni(1, nbk, nb, w, act, as, out, ld, accu); break;
+    }
+}
+
+/* Level 2 drivers: pairs of groups with the 512-bit kernels, blocked for the caches: the
+   columns in blocks of at most 10 super-blocks (8 tokens' Q8_K activations of a block,
+   23 KB, stay in L1d; 64 tokens' stay in L2 beside the weights), the pairs in chunks of
+   about 256 KB of weights (in L2) that every tile of tokens passes over; the blocks after
+   the first add to the outputs. Without the column blocks a 8960-wide Q6_K matrix ran at
+   ~135 GMAC/s instead of ~200 (64 tokens' activations, 650 KB, evicted the weights). */
+#define APR__KX16_DRIVER(NAME, BLK, KERNEL)                                                                     \
+    APR__TARGET_AVX512VNNI static void NAME(int64_t n, const BLK *w, int64_t n_pairs, const uint8_t *act,      \
+                                            size_t act_stride, int n_tok, float *out, int64_t ld) {            \
+        const int64_t nb = n / 256, nkb = (nb + 9) / 10;                                                        \
+        for (int64_t kb = 0; kb < nkb; kb++) {                                                                  \
+            const int64_t i0 = nb * kb / nkb, i1 = nb * (kb + 1) / nkb;                                         \
+            const int64_t chunk = APR__MAX((int64_t)1, (int64_t)(256 * 1024) / ((i1 - i0) * 2 * (int64_t)sizeof(BLK))); \
+            for (int64_t p0 = 0; p0 < n_pairs; p0 += chunk) {                                                   \
+                const int64_t p1 = APR__MIN(n_pairs, p0 + chunk);                                               \
+                for (int t0 = 0; t0 < n_tok; t0 += 8) {                                                         \
+                    const int nt = APR__MIN(8, n_tok - t0);                                                     \
+                    const uint8_t *at = act + (size_t)t0 * act_stride + (size_t)i0 * sizeof(apr__block_q8_K);   \
+                    for (int64_t p = p0; p < p1; p++)                                                           \
+                        KERNEL(i1 - i0, nb, w + 2 * p * nb + i0, at, act_stride, nt, out + (size_t)t0 * ld + 16 * p, \
+                               ld, kb > 0);                                                                     \
+                }                                                                                               \
+            }                                                                                                   \
+        }                                                                                                       \
+    }
+APR__KX16_DRIVER(apr__gemm_q4kx16_vnni, apr__block_q4_Kx8, apr__q4kx16_vnni)
 #endif
 
 /* Level as for Q5_0 (apr__q5x8_level): L2-sized chunks of groups, tiles of tokens. */
@@ -9718,6 +9832,14 @@ static void apr__gemm_q4_Kx8(int level, int64_t n, const apr__block_q4_Kx8 *w, i
 #if defined(APR__HAVE_X86_SIMD)
     if (level >= 1) {
         const int64_t nb = n / 256, max_nt = apr__q5x8_max_nt(level);
+        if (level >= 2) {
+            /* pairs of groups, then the odd one alone */
+            apr__gemm_q4kx16_vnni(n, w, n_groups / 2, act, act_stride, n_tok, out, ld);
+            if (n_groups % 2 == 0) return;
+            w += (n_groups - 1) * nb;
+            out += 8 * (n_groups - 1);
+            n_groups = 1;
+        }
         int64_t chunk = APR__MAX((int64_t)1, (int64_t)(256 * 1024) / (nb * (int64_t)sizeof(apr__block_q4_Kx8)));
         for (int64_t g0 = 0; g0 < n_groups; g0 += chunk) {
             const int64_t g1 = APR__MIN(n_groups, g0 + chunk);
@@ -9917,6 +10039,69 @@ APR__TARGET_AVX512VNNI static APR__INLINE __m256i apr__q6kx8_sub_vnni(const __m2
 APR__Q6KX8_TILE(apr__q6kx8_tile_avx2, APR__TARGET_AVX2, 0, apr__q6kx8_sub_avx2)
 APR__Q6KX8_TILE(apr__q6kx8_tile_vnni, APR__TARGET_AVX512VNNI, 1, apr__q6kx8_sub_vnni)
 
+/* 512-bit VNNI over two adjacent groups (16 rows), as apr__q4kx16_tile_vnni: each register
+   the same vector of groups g and g+1, one vpdpbusd per 4 weights of 16 rows. */
+APR__TARGET_AVX512VNNI static APR__INLINE void apr__q6kx16_tile_vnni(const int NT, int64_t nbk, int64_t nb,
+                                                                     const apr__block_q6_Kx8 *w, const uint8_t *act,
+                                                                     size_t act_stride, float *out, int64_t ld,
+                                                                     bool accumulate) {
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
+    __m512 acc[8];
+    APR__UNROLL
+    for (int t = 0; t < NT; t++) acc[t] = accumulate ? _mm512_loadu_ps(out + (size_t)t * ld) : _mm512_setzero_ps();
+    for (int64_t i = 0; i < nbk; i++) {
+        const apr__block_q6_Kx8 *b0 = w + i, *b1 = w + nb + i;
+        __m512i isum[8];
+        APR__UNROLL
+        for (int t = 0; t < NT; t++) isum[t] = _mm512_setzero_si512();
+        for (int j = 0; j < 8; j++) {
+            __m512i R[8];
+            APR__UNROLL
+            for (int h = 0; h < 2; h++) {
+                const __m512i H = apr__load_2x256(b0->qh[j][h], b1->qh[j][h]);
+                APR__UNROLL
+                for (int s = 0; s < 4; s++) {
+                    const __m512i hb = _mm512_and_si512(s == 0 ? _mm512_slli_epi16(H, 4)
+                                                        : s == 1 ? _mm512_slli_epi16(H, 2)
+                                                        : s == 2 ? H
+                                                                 : _mm512_srli_epi16(H, 2), m30);
+                    const __m512i v = apr__load_2x256(b0->ql[j / 2][4 * h + s], b1->ql[j / 2][4 * h + s]);
+                    R[4 * h + s] = _mm512_or_si512(_mm512_and_si512(j % 2 ? _mm512_srli_epi16(v, 4) : v, m4), hb);
+                }
+            }
+            /* dword r: the int16 scales of the row's groups 2j (low) and 2j+1 (high) */
+            const __m512i P = _mm512_cvtepi8_epi16(apr__load_2x128(b0->sc[j], b1->sc[j]));
+            const __m512i sc0 = _mm512_srai_epi32(_mm512_slli_epi32(P, 16), 16), sc1 = _mm512_srai_epi32(P, 16);
+            APR__UNROLL
+            for (int t = 0; t < NT; t++) {
+                const int8_t *a = ((const apr__block_q8_K *)(act + (size_t)t * act_stride) + i)->qs + 32 * j;
+                __m512i s0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), R[0], _mm512_set1_epi32(apr__load_i32(a)));
+                __m512i s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), R[4], _mm512_set1_epi32(apr__load_i32(a + 16)));
+                APR__UNROLL
+                for (int k = 1; k < 4; k++) {
+                    s0 = _mm512_dpbusd_epi32(s0, R[k], _mm512_set1_epi32(apr__load_i32(a + 4 * k)));
+                    s1 = _mm512_dpbusd_epi32(s1, R[k + 4], _mm512_set1_epi32(apr__load_i32(a + 16 + 4 * k)));
+                }
+                isum[t] = _mm512_add_epi32(isum[t], _mm512_add_epi32(_mm512_mullo_epi32(s0, sc0), _mm512_mullo_epi32(s1, sc1)));
+            }
+        }
+        const __m512 d16 = _mm512_cvtph_ps(apr__load_2x128(b0->d, b1->d));
+        APR__UNROLL
+        for (int t = 0; t < NT; t++) {
+            const apr__block_q8_K *y = (const apr__block_q8_K *)(act + (size_t)t * act_stride) + i;
+            __m512i mi = _mm512_setzero_si512();
+            for (int q = 0; q < 8; q++) {
+                const __m512i P = _mm512_cvtepi8_epi16(apr__load_2x128(b0->sc[q], b1->sc[q]));
+                mi = _mm512_dpwssd_epi32(mi, P, _mm512_set1_epi32(apr__load_i32(y->bsums + 2 * q)));
+            }
+            const __m512i s = _mm512_sub_epi32(isum[t], _mm512_slli_epi32(mi, 5));
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(d16, _mm512_set1_ps(y->d)), acc[t]);
+        }
+    }
+    APR__UNROLL
+    for (int t = 0; t < NT; t++) _mm512_storeu_ps(out + (size_t)t * ld, acc[t]);
+}
+
 APR__TARGET_AVX2 static void apr__q6kx8_avx2(int64_t n, const apr__block_q6_Kx8 *w, const uint8_t *act, size_t as,
                                              int nt, float *out, int64_t ld) {
     switch (nt) {
@@ -9939,6 +10124,20 @@ APR__TARGET_AVX512VNNI static void apr__q6kx8_vnni(int64_t n, const apr__block_q
     default: apr__q6kx8_tile_vnni(1, n, w, act, as, out, ld); break;
     }
 }
+APR__TARGET_AVX512VNNI static void apr__q6kx16_vnni(int64_t nbk, int64_t nb, const apr__block_q6_Kx8 *w, const uint8_t *act,
+                                                    size_t as, int nt, float *out, int64_t ld, bool accu) {
+    switch (nt) {
+    case 8: apr__q6kx16_tile_vnni(8, nbk, nb, w, act, as, out, ld, accu); break;
+    case 7: apr__q6kx16_tile_vnni(7, nbk, nb, w, act, as, out, ld, accu); break;
+    case 6: apr__q6kx16_tile_vnni(6, nbk, nb, w, act, as, out, ld, accu); break;
+    case 5: apr__q6kx16_tile_vnni(5, nbk, nb, w, act, as, out, ld, accu); break;
+    case 4: apr__q6kx16_tile_vnni(4, nbk, nb, w, act, as, out, ld, accu); break;
+    case 3: apr__q6kx16_tile_vnni(3, nbk, nb, w, act, as, out, ld, accu); break;
+    case 2: apr__q6kx16_tile_vnni(2, nbk, nb, w, act, as, out, ld, accu); break;
+    default: apr__q6kx16_tile_vnni(1, nbk, nb, w, act, as, out, ld, accu); break;
+    }
+}
+APR__KX16_DRIVER(apr__gemm_q6kx16_vnni, apr__block_q6_Kx8, apr__q6kx16_vnni)
 #endif
 
 static void apr__gemm_q6_Kx8(int level, int64_t n, const apr__block_q6_Kx8 *w, int64_t n_groups, const uint8_t *act,
@@ -9946,6 +10145,14 @@ static void apr__gemm_q6_Kx8(int level, int64_t n, const apr__block_q6_Kx8 *w, i
 #if defined(APR__HAVE_X86_SIMD)
     if (level >= 1) {
         const int64_t nb = n / 256, max_nt = apr__q5x8_max_nt(level);
+        if (level >= 2) {
+            /* pairs of groups, then the odd one alone */
+            apr__gemm_q6kx16_vnni(n, w, n_groups / 2, act, act_stride, n_tok, out, ld);
+            if (n_groups % 2 == 0) return;
+            w += (n_groups - 1) * nb;
+            out += 8 * (n_groups - 1);
+            n_groups = 1;
+        }
         int64_t chunk = APR__MAX((int64_t)1, (int64_t)(256 * 1024) / (nb * (int64_t)sizeof(apr__block_q6_Kx8)));
         for (int64_t g0 = 0; g0 < n_groups; g0 += chunk) {
             const int64_t g1 = APR__MIN(n_groups, g0 + chunk);

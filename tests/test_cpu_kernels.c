@@ -153,7 +153,8 @@ int main(void) {
         int bad_ref = 0, bad_simd = 0, runs = 0;
         double worst = 0;
         for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++) {
-            const int64_t n = ns[ni], nb = n / 256, groups = quick && n > 1000 ? 1 : 2, rows = 8 * groups;
+            /* 3 groups: the 512-bit kernels take groups in pairs and the last one alone */
+            const int64_t n = ns[ni], nb = n / 256, groups = quick && n > 1000 ? 1 : 3, rows = 8 * groups;
             const int max_tok = 9;
             size_t row_bytes = apr_type_row_bytes(APR_TYPE_Q4_K, n), as = apr__act_row_bytes(act, n);
             uint8_t *w = (uint8_t *)malloc(row_bytes * (size_t)rows);
@@ -214,7 +215,8 @@ int main(void) {
         int bad_ref = 0, bad_simd = 0, runs = 0;
         double worst = 0;
         for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++) {
-            const int64_t n = ns[ni], nb = n / 256, groups = quick && n > 1000 ? 1 : 2, rows = 8 * groups;
+            /* 3 groups: the 512-bit kernels take groups in pairs and the last one alone */
+            const int64_t n = ns[ni], nb = n / 256, groups = quick && n > 1000 ? 1 : 3, rows = 8 * groups;
             const int max_tok = 9;
             size_t row_bytes = apr_type_row_bytes(APR_TYPE_Q6_K, n), as = apr__act_row_bytes(act, n);
             uint8_t *w = (uint8_t *)malloc(row_bytes * (size_t)rows);
