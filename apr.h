@@ -10003,6 +10003,7 @@ APR__TARGET_AVX512VNNI static APR__INLINE __m256i apr__q6kx8_sub_vnni(const __m2
         for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();                                                 \
         for (int64_t i = 0; i < nb; i++) {                                                                         \
             const apr__block_q6_Kx8 *b = w + i;                                                                    \
+            for (int l = 0; l < (int)sizeof *b; l += 64) _mm_prefetch((const char *)(b + APR__PF_BLOCKS) + l, _MM_HINT_T0); \
             __m256i isum[8];                                                                                       \
             APR__UNROLL                                                                                            \
             for (int t = 0; t < NT; t++) isum[t] = _mm256_setzero_si256();                                         \
@@ -10164,8 +10165,8 @@ static void apr__gemm_q6_Kx8(int level, int64_t n, const apr__block_q6_Kx8 *w, i
 #if defined(APR__HAVE_X86_SIMD)
     if (level >= 1) {
         const int64_t nb = n / 256, max_nt = apr__q5x8_max_nt(level);
-        if (level >= 2) {
-            /* pairs of groups, then the odd one alone */
+        if (level >= 2 && n_tok > 2) {
+            /* as for Q4_K: pairs of groups for prompts, the 8-row kernel for one or two tokens */
             apr__gemm_q6kx16_vnni(n, w, n_groups / 2, act, act_stride, n_tok, out, ld);
             if (n_groups % 2 == 0) return;
             w += (n_groups - 1) * nb;
@@ -10299,9 +10300,7 @@ static void apr__cpu_matmul_n(apr__cpu_ctx *c, int n, const apr_tensor_view *con
         pt->y_stride = y_stride[k];
         pt->act = c->actq[slot];
         pt->act_stride = apr__act_row_bytes(act, w[k]->ne[0]);
-        /* one token: the file's Q6_K rows (quant.h's 512-bit vec_dot decodes faster than an
-           8-row group for a single token: 0.5B tg 51 vs 42 tok/s) */
-        pt->packed = c->simd >= 1 && (n_tok > 1 || w[k]->type != APR_TYPE_Q6_K) ? apr__cpu_packed_of(c->cm, w[k]) : NULL;
+        pt->packed = c->simd >= 1 ? apr__cpu_packed_of(c->cm, w[k]) : NULL;
         pt->sums = c->act_sums;
         pt->sums_stride = c->cm->packed_max_cols / 32;
         if (pt->packed && w[k]->type == APR_TYPE_Q5_0 && !sums_done[slot]) {
@@ -10731,10 +10730,17 @@ static bool apr__cpu_repack(apr__cpu_model *cm, int n_layers) {
     /* repacking reads the whole file once: all cores (a pool of one if threads fail) */
     apr__pool *pool = apr__pool_create(apr_cpu_count());
     bool ok = true;
-    for (int l = 0; l < n_layers && ok; l++) {
-        const apr_layer_view *L = &mv->layers[l];
-        const apr_tensor_view *ws[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->ffn_gate, &L->ffn_up, &L->ffn_down};
-        for (int i = 0; i < 7; i++) {
+    /* the output matrix too when every layer runs here (else it runs on the GPU): it is a
+       fifth of what a token reads in Qwen2.5-1.5B (Q6_K), and the 8-row groups stream
+       about 1.8x faster than its rows through vec_dot (one token, 512-bit kernels) */
+    for (int l = n_layers == hp->n_layer ? -1 : 0; l < n_layers && ok; l++) {
+        const apr_tensor_view *ws[7] = {&mv->output};
+        if (l >= 0) {
+            const apr_layer_view *L = &mv->layers[l];
+            ws[0] = &L->wq; ws[1] = &L->wk; ws[2] = &L->wv; ws[3] = &L->wo;
+            ws[4] = &L->ffn_gate; ws[5] = &L->ffn_up; ws[6] = &L->ffn_down;
+        }
+        for (int i = 0; i < (l < 0 ? 1 : 7); i++) {
             const apr_tensor_view *w = ws[i];
             const bool q5 = w->type == APR_TYPE_Q5_0 && w->ne[0] % 32 == 0;
             const bool q4k = w->type == APR_TYPE_Q4_K && w->ne[0] % 256 == 0;
