@@ -9402,6 +9402,9 @@ static void apr__gemm_q5_0x8_ref(int64_t n, const apr__block_q5_0x8 *w, int64_t 
 }
 
 #if defined(APR__HAVE_X86_SIMD)
+/* Software prefetch distance in bytes for the 8-row kernels (~8 KB, as APR__PF_BLOCKS). */
+#define APR__PF_BYTES 8192
+
 /* the 8 weight registers of one group block (bytes 0..31) */
 #define APR__Q5X8_UNPACK(b, R)                                                                          \
     do {                                                                                                \
@@ -9442,6 +9445,7 @@ APR__TARGET_AVX2 static APR__INLINE void apr__q5x8_tile_avx2(const int NT, int64
     for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
         const apr__block_q5_0x8 *b = w + i;
+        for (int l = 0; l < (int)sizeof *b; l += 64) _mm_prefetch((const char *)b + APR__PF_BYTES + l, _MM_HINT_T0);
         __m256i R[8];
         APR__Q5X8_UNPACK(b, R);
         const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d));
@@ -9477,6 +9481,7 @@ APR__TARGET_AVX512VNNI static APR__INLINE void apr__q5x8_tile_vnni(const int NT,
     for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
         const apr__block_q5_0x8 *b = w + i;
+        for (int l = 0; l < (int)sizeof *b; l += 64) _mm_prefetch((const char *)b + APR__PF_BYTES + l, _MM_HINT_T0);
         __m256i R[8];
         APR__Q5X8_UNPACK(b, R);
         const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d));
