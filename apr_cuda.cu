@@ -77,6 +77,7 @@ struct DW {
     int type;
     int rows, cols, nb;
     const uint8_t *f[4];
+    int fbytes[4];  // bytes of field i per block (0: no such field)
 };
 
 // ------------------------------------------------------------------------------------
@@ -98,6 +99,36 @@ __device__ __forceinline__ float warp_max(float v) {
     for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
     return v;
 }
+// Programmatic dependent launch (sm_90): a decode kernel lets the next one start at once
+// (pdl_trigger) and waits for its predecessor's results (pdl_wait) only after the work
+// that needs none of them, such as pulling its weights into L2. Without the launch
+// attribute both are no-ops.
+__device__ __forceinline__ void pdl_trigger() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;\n" ::);
+#endif
+}
+__device__ __forceinline__ void pdl_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+}
+
+// Prefetch rows [r0, r1) of W into L2, every field, spread over the block's threads.
+__device__ __forceinline__ void prefetch_rows_l2(const DW &W, int r0, int r1) {
+    if (r1 > W.rows) r1 = W.rows;
+    if (r0 >= r1) return;
+#pragma unroll
+    for (int f = 0; f < 4; f++) {
+        if (!W.fbytes[f]) continue;
+        const int64_t per_row = (int64_t)W.nb * W.fbytes[f];
+        const uint8_t *base = W.f[f] + (int64_t)r0 * per_row;
+        const int64_t bytes = (int64_t)(r1 - r0) * per_row;
+        for (int64_t o = (int64_t)threadIdx.x * 128; o < bytes; o += (int64_t)blockDim.x * 128)
+            asm volatile("prefetch.global.L2 [%0];\n" ::"l"(base + o));
+    }
+}
+
 __device__ __forceinline__ float h2f(const uint8_t *p) { return __half2float(*(const __half *)p); }
 __device__ __forceinline__ float bf2f(uint16_t v) { return __uint_as_float(((uint32_t)v) << 16); }
 
@@ -755,7 +786,8 @@ __global__ void __launch_bounds__(128) k_gemm(MMJob J, const __half *X, int K, i
 // tiles 128 (weight rows) x 128 (tokens) x 32, 8 warps of 64x32, three cp.async stages.
 // ------------------------------------------------------------------------------------
 
-__global__ void k_deq_f16(DW W, __half *out) {
+// Row r of W goes to row r * row_mul + row_add of out (row_mul 2 interleaves gate and up).
+__global__ void k_deq_f16(DW W, __half *out, int row_mul, int row_add) {
     const int64_t units = (int64_t)W.rows * (W.cols / 16);
     const int per_row = W.cols / 16;
     for (int64_t u = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; u < units; u += (int64_t)gridDim.x * blockDim.x) {
@@ -765,20 +797,23 @@ __global__ void k_deq_f16(DW W, __half *out) {
         __align__(16) __half2 h[8];
 #pragma unroll
         for (int i = 0; i < 8; i++) h[i] = __floats2half2_rn(v[2 * i], v[2 * i + 1]);
-        int4 *dst = (int4 *)(out + (int64_t)r * W.cols + k);
+        int4 *dst = (int4 *)(out + ((int64_t)r * row_mul + row_add) * W.cols + k);
         dst[0] = ((int4 *)h)[0];
         dst[1] = ((int4 *)h)[1];
     }
 }
 
-#define HG_BM 128
-#define HG_BN 128
+// Tiles BM (weight rows) x BN (tokens) x 32, 8 warps in 2 x 4, each (BM/2) x (BN/4), three
+// cp.async stages. The tile shape is chosen per matrix so the grid covers the SMs.
 #define HG_BK 32
 #define HG_LD (HG_BK + 8)
 #define HG_ST 3
-#define HG_SMEM_AB (HG_ST * (HG_BM + HG_BN) * HG_LD * 2)
-#define HG_SMEM_C (HG_BN * (HG_BM + 4) * 4)
-#define HG_SMEM (HG_SMEM_AB > HG_SMEM_C ? HG_SMEM_AB : HG_SMEM_C)
+enum { HG_STORE = MV_STORE, HG_ADD = MV_ADD, HG_SWIGLU_H = 4 };
+
+__host__ __device__ constexpr size_t hg_smem(int bm, int bn) {
+    return (size_t)HG_ST * (bm + bn) * HG_LD * 2 > (size_t)bn * (bm + 4) * 4 ? (size_t)HG_ST * (bm + bn) * HG_LD * 2
+                                                                             : (size_t)bn * (bm + 4) * 4;
+}
 
 __device__ __forceinline__ void cp_async16(void *smem, const void *gmem, bool valid) {
     const unsigned sa = (unsigned)__cvta_generic_to_shared(smem);
@@ -789,33 +824,39 @@ __device__ __forceinline__ void cp_commit() { asm volatile("cp.async.commit_grou
 template <int N> __device__ __forceinline__ void cp_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
 
 // Y[t][r] (+)= sum_k A[r][k] X[t][k] (+ bias[r]); A: M x K f16, X: N x K f16, K % 32 == 0.
+// HG_SWIGLU_H: rows 2i and 2i+1 of A are gate and up of row i; writes silu(gate) * up as
+// f16 to H[t][i] (ldh per token), the next GEMM's input.
+template <int BM, int BN>
 __global__ void __launch_bounds__(256) k_hgemm(const __half *A, const __half *X, int M, int N, int K, float *Y,
-                                               int ystride, const float *bias, int mode) {
+                                               int ystride, const float *bias, int mode, __half *H, int ldh) {
     using namespace nvcuda;
+    constexpr int FI = BM / 32, FJ = BN / 64;          // 16x16 fragments per warp
     extern __shared__ __align__(128) uint8_t hsm[];
     __half *As = (__half *)hsm;                        // [ST][BM][LD]
-    __half *Bs = As + HG_ST * HG_BM * HG_LD;           // [ST][BN][LD]
+    __half *Bs = As + HG_ST * BM * HG_LD;              // [ST][BN][LD]
     float *Cs = (float *)hsm;                          // epilogue: [BN][BM + 4]
     const int tid = threadIdx.x, warp = tid >> 5;
-    const int wm = warp >> 2, wn = warp & 3;           // 2 x 4 warps: 64 rows x 32 tokens each
-    const int m0 = blockIdx.x * HG_BM, n0 = blockIdx.y * HG_BN;
+    const int wm = warp >> 2, wn = warp & 3;
+    const int m0 = blockIdx.x * BM, n0 = blockIdx.y * BN;
     const int KT = K / HG_BK;
     auto load = [&](int stage, int kt) {
         const int k0 = kt * HG_BK;
 #pragma unroll
-        for (int i = 0; i < 2; i++) {
-            const int idx = tid + 256 * i;             // 512 x 16 bytes per operand
-            const int row = idx >> 2, c = (idx & 3) * 8;
-            const int gm = m0 + row, gn = n0 + row;
-            cp_async16(As + (stage * HG_BM + row) * HG_LD + c, A + (int64_t)(gm < M ? gm : 0) * K + k0 + c, gm < M);
-            cp_async16(Bs + (stage * HG_BN + row) * HG_LD + c, X + (int64_t)(gn < N ? gn : 0) * K + k0 + c, gn < N);
+        for (int i = 0; i < BM * 4 / 256; i++) {       // 16-byte pieces: 4 per row
+            const int idx = tid + 256 * i, row = idx >> 2, c = (idx & 3) * 8, gm = m0 + row;
+            cp_async16(As + (stage * BM + row) * HG_LD + c, A + (int64_t)(gm < M ? gm : 0) * K + k0 + c, gm < M);
+        }
+#pragma unroll
+        for (int i = 0; i < BN * 4 / 256; i++) {
+            const int idx = tid + 256 * i, row = idx >> 2, c = (idx & 3) * 8, gn = n0 + row;
+            cp_async16(Bs + (stage * BN + row) * HG_LD + c, X + (int64_t)(gn < N ? gn : 0) * K + k0 + c, gn < N);
         }
     };
-    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[4][2];
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[FI][FJ];
 #pragma unroll
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < FI; i++)
 #pragma unroll
-        for (int j = 0; j < 2; j++) wmma::fill_fragment(acc[i][j], 0.f);
+        for (int j = 0; j < FJ; j++) wmma::fill_fragment(acc[i][j], 0.f);
 #pragma unroll
     for (int s = 0; s < HG_ST - 1; s++) {
         if (s < KT) load(s, s);
@@ -829,34 +870,44 @@ __global__ void __launch_bounds__(256) k_hgemm(const __half *A, const __half *X,
         const int st = kt % HG_ST;
 #pragma unroll
         for (int kk = 0; kk < HG_BK; kk += 16) {
-            wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> a[4];
-            wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::col_major> b[2];
+            wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> a[FI];
+            wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::col_major> b[FJ];
 #pragma unroll
-            for (int i = 0; i < 4; i++)
-                wmma::load_matrix_sync(a[i], As + (st * HG_BM + wm * 64 + i * 16) * HG_LD + kk, HG_LD);
+            for (int i = 0; i < FI; i++)
+                wmma::load_matrix_sync(a[i], As + (st * BM + wm * (BM / 2) + i * 16) * HG_LD + kk, HG_LD);
 #pragma unroll
-            for (int j = 0; j < 2; j++)
-                wmma::load_matrix_sync(b[j], Bs + (st * HG_BN + wn * 32 + j * 16) * HG_LD + kk, HG_LD);
+            for (int j = 0; j < FJ; j++)
+                wmma::load_matrix_sync(b[j], Bs + (st * BN + wn * (BN / 4) + j * 16) * HG_LD + kk, HG_LD);
 #pragma unroll
-            for (int i = 0; i < 4; i++)
+            for (int i = 0; i < FI; i++)
 #pragma unroll
-                for (int j = 0; j < 2; j++) wmma::mma_sync(acc[i][j], a[i], b[j], acc[i][j]);
+                for (int j = 0; j < FJ; j++) wmma::mma_sync(acc[i][j], a[i], b[j], acc[i][j]);
         }
     }
     cp_wait<0>();
     __syncthreads();
 #pragma unroll
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < FI; i++)
 #pragma unroll
-        for (int j = 0; j < 2; j++)
-            wmma::store_matrix_sync(Cs + (wn * 32 + j * 16) * (HG_BM + 4) + wm * 64 + i * 16, acc[i][j], HG_BM + 4,
-                                    wmma::mem_col_major);
+        for (int j = 0; j < FJ; j++)
+            wmma::store_matrix_sync(Cs + (wn * (BN / 4) + j * 16) * (BM + 4) + wm * (BM / 2) + i * 16, acc[i][j],
+                                    BM + 4, wmma::mem_col_major);
     __syncthreads();
-    for (int idx = tid; idx < HG_BM * HG_BN; idx += 256) {
-        const int lr = idx % HG_BM, lt = idx / HG_BM;
+    if (mode == HG_SWIGLU_H) {
+        for (int idx = tid; idx < BM / 2 * BN; idx += 256) {
+            const int li = idx % (BM / 2), lt = idx / (BM / 2);
+            const int i = m0 / 2 + li, t = n0 + lt;
+            if (2 * i >= M || t >= N) continue;
+            const float gv = Cs[lt * (BM + 4) + 2 * li], uv = Cs[lt * (BM + 4) + 2 * li + 1];
+            H[(int64_t)t * ldh + i] = __float2half(gv / (1.f + __expf(-gv)) * uv);
+        }
+        return;
+    }
+    for (int idx = tid; idx < BM * BN; idx += 256) {
+        const int lr = idx % BM, lt = idx / BM;
         const int r = m0 + lr, t = n0 + lt;
         if (r >= M || t >= N) continue;
-        const float v = Cs[lt * (HG_BM + 4) + lr] + (bias ? bias[r] : 0.f);
+        const float v = Cs[lt * (BM + 4) + lr] + (bias ? bias[r] : 0.f);
         float *y = Y + (int64_t)t * ystride + r;
         if (mode == MV_ADD) *y += v;
         else *y = v;
@@ -1167,6 +1218,170 @@ __global__ void k_attn_combine(const float *po, const float *pml, int nh, int hd
 }
 
 // ------------------------------------------------------------------------------------
+// Prompt attention on tensor cores (FlashAttention-2 form), for a batch that is one
+// sequence at consecutive positions p0..p0+n-1 (a prompt). Block (64 query tokens,
+// head h), 4 warps of 16 query rows. Per 64-key tile: S = Q K^T with mma.sync m16n8k16
+// (f16 in, f32 accumulate), online softmax in registers (base 2, the scale folded into
+// Q), O += P V with P taken straight from the S accumulators. Writes the same
+// (unnormalised output, max, sum) partials as k_attn with S = 1, so k_attn_combine
+// normalises and quantizes for wo as before. head_dim: a multiple of 16, at most 128.
+// ------------------------------------------------------------------------------------
+
+#define FA_BQ 64
+#define FA_BK 64
+
+__device__ __forceinline__ void mma_16816(float *c, const uint32_t *a, uint32_t b0, uint32_t b1) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                 "{%0,%1,%2,%3};\n"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+__device__ __forceinline__ uint32_t pack_h2(float lo, float hi) {
+    __half2 h = __floats2half2_rn(lo, hi);
+    return *(uint32_t *)&h;
+}
+
+static size_t fa_smem(int hd) { return (size_t)(FA_BQ + 2 * FA_BK) * (hd + 8) * sizeof(__half); }
+
+template <int HD>
+__global__ void __launch_bounds__(128) k_attn_fa(AttnP p, int n) {
+    constexpr int LD = HD + 8;  // halves; rows stay 16-byte aligned and fragment loads miss bank conflicts
+    extern __shared__ __align__(16) uint8_t fsm[];
+    __half *Qs = (__half *)fsm, *Ks = Qs + FA_BQ * LD, *Vs = Ks + FA_BK * LD;
+    const int q0 = blockIdx.x * FA_BQ, h = blockIdx.y, hk = h / (p.nh / p.nkv);
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, c = lane & 3;
+    const int p0 = p.pos[0];
+    const float qscale = p.scale * 1.4426950408889634f;  // exp2 domain
+    for (int idx = tid; idx < FA_BQ * HD / 2; idx += 128) {
+        const int r = idx / (HD / 2), d2 = idx - r * (HD / 2);
+        float2 v = make_float2(0.f, 0.f);
+        if (q0 + r < n) v = *(const float2 *)(p.q + (int64_t)(q0 + r) * p.ld + (int64_t)h * HD + 2 * d2);
+        *(__half2 *)(Qs + r * LD + 2 * d2) = __floats2half2_rn(v.x * qscale, v.y * qscale);
+    }
+    __syncthreads();
+    uint32_t qa[HD / 16][4];
+    {
+        const __half *q = Qs + (warp * 16) * LD;
+#pragma unroll
+        for (int kk = 0; kk < HD / 16; kk++) {
+            qa[kk][0] = *(const uint32_t *)(q + g * LD + kk * 16 + 2 * c);
+            qa[kk][1] = *(const uint32_t *)(q + (g + 8) * LD + kk * 16 + 2 * c);
+            qa[kk][2] = *(const uint32_t *)(q + g * LD + kk * 16 + 8 + 2 * c);
+            qa[kk][3] = *(const uint32_t *)(q + (g + 8) * LD + kk * 16 + 8 + 2 * c);
+        }
+    }
+    const int64_t cbase = (int64_t)p.seq[0] * p.seq_stride + (int64_t)hk * p.head_stride;
+    const __half *kc = p.kc + cbase, *vc = p.vc + cbase;
+    const int qpos0 = p0 + q0 + warp * 16 + g, qpos1 = qpos0 + 8;  // positions of this thread's two rows
+    const int kmax = p0 + min(n, q0 + FA_BQ) - 1;                  // last key any row of the block sees
+    float o[HD / 8][4];
+#pragma unroll
+    for (int i = 0; i < HD / 8; i++) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.f;
+    float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.f, l1 = 0.f;
+    for (int k0 = 0; k0 <= kmax; k0 += FA_BK) {
+        __syncthreads();
+        for (int idx = tid; idx < FA_BK * HD / 8; idx += 128) {
+            const int j = idx / (HD / 8), c8 = idx - j * (HD / 8);
+            int4 kv = make_int4(0, 0, 0, 0), vv = kv;
+            if (k0 + j <= kmax) {
+                kv = *(const int4 *)(kc + (int64_t)(k0 + j) * HD + 8 * c8);
+                vv = *(const int4 *)(vc + (int64_t)(k0 + j) * HD + 8 * c8);
+            }
+            *(int4 *)(Ks + j * LD + 8 * c8) = kv;
+            *(int4 *)(Vs + j * LD + 8 * c8) = vv;
+        }
+        __syncthreads();
+        float s[FA_BK / 8][4];
+#pragma unroll
+        for (int nt = 0; nt < FA_BK / 8; nt++) {
+            s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.f;
+            const __half *kr = Ks + (nt * 8 + g) * LD + 2 * c;
+#pragma unroll
+            for (int kk = 0; kk < HD / 16; kk++)
+                mma_16816(s[nt], qa[kk], *(const uint32_t *)(kr + kk * 16), *(const uint32_t *)(kr + kk * 16 + 8));
+        }
+        if (k0 + FA_BK - 1 > qpos0 - g) {  // the causal edge crosses this tile for some row of the warp
+#pragma unroll
+            for (int nt = 0; nt < FA_BK / 8; nt++) {
+                const int key = k0 + nt * 8 + 2 * c;
+                if (key > qpos0) s[nt][0] = -INFINITY;
+                if (key + 1 > qpos0) s[nt][1] = -INFINITY;
+                if (key > qpos1) s[nt][2] = -INFINITY;
+                if (key + 1 > qpos1) s[nt][3] = -INFINITY;
+            }
+        }
+        float mx0 = m0, mx1 = m1;
+#pragma unroll
+        for (int nt = 0; nt < FA_BK / 8; nt++) {
+            mx0 = fmaxf(mx0, fmaxf(s[nt][0], s[nt][1]));
+            mx1 = fmaxf(mx1, fmaxf(s[nt][2], s[nt][3]));
+        }
+        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+        // key 0 is visible to every row, so mx is finite from the first tile on
+        const float corr0 = exp2f(m0 - mx0), corr1 = exp2f(m1 - mx1);
+        m0 = mx0;
+        m1 = mx1;
+        l0 *= corr0;
+        l1 *= corr1;
+#pragma unroll
+        for (int i = 0; i < HD / 8; i++) {
+            o[i][0] *= corr0; o[i][1] *= corr0;
+            o[i][2] *= corr1; o[i][3] *= corr1;
+        }
+#pragma unroll
+        for (int nt = 0; nt < FA_BK / 8; nt++) {
+            s[nt][0] = exp2f(s[nt][0] - m0);
+            s[nt][1] = exp2f(s[nt][1] - m0);
+            s[nt][2] = exp2f(s[nt][2] - m1);
+            s[nt][3] = exp2f(s[nt][3] - m1);
+            l0 += s[nt][0] + s[nt][1];
+            l1 += s[nt][2] + s[nt][3];
+        }
+        // O += P V: the S accumulators of key tiles 2kk, 2kk+1 are the A fragment of keys
+        // 16kk..16kk+15; V fragments come transposed out of row-major V by ldmatrix.trans
+#pragma unroll
+        for (int kk = 0; kk < FA_BK / 16; kk++) {
+            uint32_t a[4] = {pack_h2(s[2 * kk][0], s[2 * kk][1]), pack_h2(s[2 * kk][2], s[2 * kk][3]),
+                             pack_h2(s[2 * kk + 1][0], s[2 * kk + 1][1]), pack_h2(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+#pragma unroll
+            for (int nt = 0; nt < HD / 8; nt += 2) {
+                // lanes 0-15: keys 16kk + (lane & 15) at columns nt*8; lanes 16-31: columns nt*8 + 8
+                const __half *vp = Vs + (kk * 16 + (lane & 15)) * LD + nt * 8 + (lane >> 4) * 8;
+                const unsigned sa = (unsigned)__cvta_generic_to_shared(vp);
+                uint32_t b0, b1, b2, b3;
+                asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                             : "=r"(b0), "=r"(b1), "=r"(b2), "=r"(b3)
+                             : "r"(sa));
+                mma_16816(o[nt], a, b0, b1);
+                if (nt + 1 < HD / 8) mma_16816(o[nt + 1], a, b2, b3);
+            }
+        }
+    }
+    l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
+    l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
+    l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
+    l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
+    const float ln2 = 0.6931471805599453f;  // partial max back in natural units of scale * q.k
+#pragma unroll
+    for (int half = 0; half < 2; half++) {
+        const int t = q0 + warp * 16 + g + 8 * half;
+        if (t >= n) continue;
+        const int64_t pi = (int64_t)t * p.nh + h;
+#pragma unroll
+        for (int nt = 0; nt < HD / 8; nt++)
+            *(float2 *)(p.po + pi * HD + nt * 8 + 2 * c) = make_float2(o[nt][2 * half], o[nt][2 * half + 1]);
+        if (c == 0) {
+            p.pml[2 * pi] = (half ? m1 : m0) * ln2;
+            p.pml[2 * pi + 1] = half ? l1 : l0;
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------
 // Decode fast path (one token): the matvec stages its input itself (RMSNorm of the f32
 // vector + int8 quantization, or a copy of an int8 vector) into shared memory, so no
 // norm/quantize kernels run between the matrices. Blocks are persistent over groups of
@@ -1183,6 +1398,606 @@ __host__ __device__ inline int chunks_per_row(int type, int cols) {
     default: return cols / 32;
     }
 }
+
+// Quantize 32 values (one per lane) into an int8 group with scale and per-16 sums.
+__device__ __forceinline__ void quant32(float v, int8_t *q, float *d, int *s, int gi) {
+    const int lane = threadIdx.x & 31;
+    const float dd = warp_max(fabsf(v)) / 127.f;
+    const int qi = dd > 0.f ? __float2int_rn(v / dd) : 0;
+    q[gi * 32 + lane] = (int8_t)qi;
+    int sum = qi;
+#pragma unroll
+    for (int off = 8; off > 0; off >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
+    if (lane == 0) { d[gi] = dd; s[2 * gi] = sum; }
+    if (lane == 16) s[2 * gi + 1] = sum;
+}
+
+// ------------------------------------------------------------------------------------
+// Decode matvec (one token). A warp owns two rows (or gate and up of two rows for
+// SwiGLU) and a slice of their 16-byte chunks; lanes take consecutive chunks, so a warp
+// load is 512 contiguous bytes. The input is an f32 vector: each lane quantizes the 16
+// or 32 values its chunk meets to int8 itself (one scale per 16 values) and uses dp4a, so
+// no kernel has to quantize for the next one and no block waits for another. RMSNorm:
+// the producer of the residual stream writes x * w (the next norm's weight) and a sum of
+// x^2 per block; the consumer scales its dot products by rsqrt(mean + eps).
+// With programmatic dependent launch a block pulls its rows into L2 and loads its first
+// chunks before waiting for the kernel before it (pdl_wait), since weights depend on
+// nothing that kernel writes.
+// ------------------------------------------------------------------------------------
+
+#define MVQ_THREADS 256
+#ifndef MVQ_U
+#define MVQ_U 2  // chunks per lane and row in one round of loads (SwiGLU: 1, four rows)
+#endif
+#ifndef MVQ_MINB
+#define MVQ_MINB 3  // blocks per SM: 85 registers (a few spill) beat 2 blocks of 123 (tg128 +19%)
+#endif
+
+struct MVQ {
+    DW w[3];
+    float *y[3];
+    const float *bias[3];
+    int block_end[3];  // cumulative blocks per matrix
+    int nmat, mode;
+    int ks;            // warps sharing one row pair (each takes a slice of the chunks)
+    int prefetch;      // launched early (PDL): prefetch the block's rows to L2 before waiting
+    const float *x;    // input vector (for a normalized input: x * norm weight)
+    const float *ss_in;  // RMSNorm of the input: sum of ss_in[0..ss_n) is sum x^2
+    int ss_n;
+    float eps;
+    float *xw_out;     // residual producer (MV_ADD): y * norm_w for the next matrix ...
+    const float *norm_w;
+    float *ss_out;     // ... and per block the sum of y^2 over its rows
+    unsigned long long *amax;
+};
+
+struct RawC { int4 q, h; uint32_t a, b; };
+
+template <int T>
+__device__ __forceinline__ void raw_load(RawC &R, const DW &W, int r, int j) {
+    const int64_t rb = (int64_t)r * W.nb;
+    if (T == APR_TYPE_Q4_K || T == APR_TYPE_Q5_K) {
+        const int b = j >> 3, c = (j >> 1) & 3, hf = j & 1;
+        const int64_t g = rb + b;
+        R.q = __ldg((const int4 *)(W.f[0] + 128 * g + 32 * c + 16 * hf));
+        if (T == APR_TYPE_Q5_K) R.h = __ldg((const int4 *)(W.f[1] + 32 * g + 16 * hf));
+        R.a = __ldg((const uint32_t *)(W.f[T == APR_TYPE_Q5_K ? 2 : 1] + 16 * g + 4 * c));
+        R.b = __ldg((const uint32_t *)(W.f[T == APR_TYPE_Q5_K ? 3 : 2] + 4 * g));
+    } else if (T == APR_TYPE_Q6_K) {
+        const int b = j >> 3, n = (j >> 2) & 1, ab = (j >> 1) & 1, lh = j & 1;
+        const int64_t g = rb + b;
+        R.q = __ldg((const int4 *)(W.f[0] + 128 * g + 64 * n + 32 * ab + 16 * lh));
+        R.h = __ldg((const int4 *)(W.f[1] + 64 * g + 32 * n + 16 * lh));
+        const uint8_t *sc = W.f[2] + 16 * g + 8 * n + lh + 2 * ab;
+        R.a = (uint32_t)__ldg(sc) | ((uint32_t)__ldg(sc + 4) << 8);
+        R.b = __ldg((const uint16_t *)(W.f[3] + 2 * g));
+    } else if (T == APR_TYPE_Q8_0) {
+        const int64_t g = rb + (j >> 1);
+        R.q = __ldg((const int4 *)(W.f[0] + 32 * g + 16 * (j & 1)));
+        R.b = __ldg((const uint16_t *)(W.f[1] + 2 * g));
+    } else if (T == APR_TYPE_Q5_0 || T == APR_TYPE_Q4_0) {
+        const int64_t g = rb + j;
+        R.q = __ldg((const int4 *)(W.f[0] + 16 * g));
+        if (T == APR_TYPE_Q5_0) {
+            R.a = __ldg((const uint32_t *)(W.f[1] + 4 * g));
+            R.b = __ldg((const uint16_t *)(W.f[2] + 2 * g));
+        } else {
+            R.b = __ldg((const uint16_t *)(W.f[1] + 2 * g));
+        }
+    }
+}
+
+__device__ __forceinline__ float h16(uint32_t v) {
+    __half_raw r;
+    r.x = (unsigned short)v;
+    return __half2float(__half(r));
+}
+
+// One lane's activation for one chunk: its one or two 16-value pieces as int8, each with
+// its scale and the sum of its int8 values (for the offset and min terms).
+struct LA { int4 q0, q1; float d0, d1; int s0, s1; };
+
+__device__ __forceinline__ void quant16(const float *x, int4 &q, float &d, int &s) {
+    float v[16];
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        const float4 t = __ldg((const float4 *)x + i);
+        v[4 * i] = t.x; v[4 * i + 1] = t.y; v[4 * i + 2] = t.z; v[4 * i + 3] = t.w;
+    }
+    float amax = 0.f;
+#pragma unroll
+    for (int i = 0; i < 16; i++) amax = fmaxf(amax, fabsf(v[i]));
+    d = amax / 127.f;
+    const float id = amax > 0.f ? 127.f / amax : 0.f;
+    int w[4], sum = 0;
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        int b[4];
+#pragma unroll
+        for (int k = 0; k < 4; k++) {
+            b[k] = __float2int_rn(v[4 * i + k] * id);
+            sum += b[k];
+        }
+        w[i] = (b[0] & 0xFF) | ((b[1] & 0xFF) << 8) | ((b[2] & 0xFF) << 16) | ((uint32_t)b[3] << 24);
+    }
+    q = make_int4(w[0], w[1], w[2], w[3]);
+    s = sum;
+}
+
+// The values chunk j of a row of type T meets: [e0, e0 + 16) and, but for Q8_0, [e1, e1 + 16).
+template <int T>
+__device__ __forceinline__ void act_load(const float *x, int j, LA &a) {
+    int e0, e1 = -1;
+    if (T == APR_TYPE_Q4_K || T == APR_TYPE_Q5_K) {
+        e0 = 256 * (j >> 3) + 64 * ((j >> 1) & 3) + 16 * (j & 1);
+        e1 = e0 + 32;
+    } else if (T == APR_TYPE_Q6_K) {
+        e0 = 256 * (j >> 3) + 128 * ((j >> 2) & 1) + 32 * ((j >> 1) & 1) + 16 * (j & 1);
+        e1 = e0 + 64;
+    } else if (T == APR_TYPE_Q8_0) {
+        e0 = 16 * j;
+    } else {  // Q5_0, Q4_0: low nibbles are values 0..15 of the block, high ones 16..31
+        e0 = 32 * j;
+        e1 = e0 + 16;
+    }
+    quant16(x + e0, a.q0, a.d0, a.s0);
+    if (T != APR_TYPE_Q8_0) quant16(x + e1, a.q1, a.d1, a.s1);
+}
+
+template <int T>
+__device__ __forceinline__ float raw_dot(const RawC &R, int j, const LA &A) {
+    const int q[4] = {R.q.x, R.q.y, R.q.z, R.q.w};
+    const int A0[4] = {A.q0.x, A.q0.y, A.q0.z, A.q0.w}, A1[4] = {A.q1.x, A.q1.y, A.q1.z, A.q1.w};
+    if (T == APR_TYPE_Q4_K || T == APR_TYPE_Q5_K) {
+        const int c = (j >> 1) & 3;
+        const int h[4] = {R.h.x, R.h.y, R.h.z, R.h.w};
+        int x = 0, y = 0;
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            int lo = q[i] & 0x0F0F0F0F, hi = (q[i] >> 4) & 0x0F0F0F0F;
+            if (T == APR_TYPE_Q5_K) {
+                lo |= ((h[i] >> (2 * c)) & 0x01010101) << 4;
+                hi |= ((h[i] >> (2 * c + 1)) & 0x01010101) << 4;
+            }
+            x = dp4(lo, A0[i], x);
+            y = dp4(hi, A1[i], y);
+        }
+        const float d = h16(R.b), dmin = h16(R.b >> 16);
+        return d * (A.d0 * (float)(R.a & 0xFF) * (float)x + A.d1 * (float)((R.a >> 16) & 0xFF) * (float)y) -
+               dmin * (A.d0 * (float)((R.a >> 8) & 0xFF) * (float)A.s0 + A.d1 * (float)(R.a >> 24) * (float)A.s1);
+    } else if (T == APR_TYPE_Q6_K) {
+        const int ab = (j >> 1) & 1;
+        const int h[4] = {R.h.x, R.h.y, R.h.z, R.h.w};
+        int x = 0, y = 0;
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            x = dp4((q[i] & 0x0F0F0F0F) | (((h[i] >> (2 * ab)) & 0x03030303) << 4), A0[i], x);
+            y = dp4(((q[i] >> 4) & 0x0F0F0F0F) | (((h[i] >> (2 * ab + 4)) & 0x03030303) << 4), A1[i], y);
+        }
+        const float sc0 = (float)(int8_t)(R.a & 0xFF), sc1 = (float)(int8_t)((R.a >> 8) & 0xFF);
+        return h16(R.b) * (A.d0 * sc0 * (float)(x - 32 * A.s0) + A.d1 * sc1 * (float)(y - 32 * A.s1));
+    } else if (T == APR_TYPE_Q8_0) {
+        int x = 0;
+#pragma unroll
+        for (int i = 0; i < 4; i++) x = dp4(q[i], A0[i], x);
+        return h16(R.b) * A.d0 * (float)x;
+    } else {  // Q5_0, Q4_0
+        int xl = 0, xh = 0;
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            int lo = q[i] & 0x0F0F0F0F, hi = (q[i] >> 4) & 0x0F0F0F0F;
+            if (T == APR_TYPE_Q5_0) {
+                lo |= spread4((R.a >> (4 * i)) & 15, 4);
+                hi |= spread4((R.a >> (16 + 4 * i)) & 15, 4);
+            }
+            xl = dp4(lo, A0[i], xl);
+            xh = dp4(hi, A1[i], xh);
+        }
+        const int off = T == APR_TYPE_Q5_0 ? 16 : 8;
+        return h16(R.b) * (A.d0 * (float)(xl - off * A.s0) + A.d1 * (float)(xh - off * A.s1));
+    }
+}
+
+// The dot products of one warp: rows r and r+1 of W0 (SwiGLU: also of W1, the up matrix)
+// over chunks [j0, j1). The first round of loads goes out before pdl_wait.
+template <int T, bool SWIGLU>
+__device__ __forceinline__ void mv_warp(const DW &W0, const DW &W1, int r, bool two, int j0, int j1,
+                                        const float *x, float *o) {
+    constexpr int NS = SWIGLU ? 4 : 2, U = SWIGLU ? 1 : MVQ_U;
+    const int lane = threadIdx.x & 31;
+    float acc[NS];
+    RawC raw[NS][U];
+#pragma unroll
+    for (int s = 0; s < NS; s++) acc[s] = 0.f;
+    auto issue = [&](int base) {
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            const int j = base + lane + 32 * u;
+            if (j >= j1) continue;
+#pragma unroll
+            for (int s = 0; s < NS; s++) {
+                const bool second_row = SWIGLU ? s >= 2 : s == 1;
+                if (second_row && !two) continue;
+                raw_load<T>(raw[s][u], SWIGLU && (s & 1) ? W1 : W0, r + (second_row ? 1 : 0), j);
+            }
+        }
+    };
+    issue(j0);
+    pdl_wait();
+    for (int base = j0; base < j1; base += 32 * U) {
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            const int j = base + lane + 32 * u;
+            if (j >= j1) continue;
+            LA a;
+            act_load<T>(x, j, a);
+#pragma unroll
+            for (int s = 0; s < NS; s++) {
+                const bool second_row = SWIGLU ? s >= 2 : s == 1;
+                if (!second_row || two) acc[s] += raw_dot<T>(raw[s][u], j, a);
+            }
+        }
+        if (base + 32 * U < j1) issue(base + 32 * U);
+    }
+#pragma unroll
+    for (int s = 0; s < NS; s++) o[s] = warp_sum(acc[s]);
+}
+
+template <bool SWIGLU>
+__device__ __forceinline__ void mv_dispatch(const DW &W0, const DW &W1, int r, bool two, int j0, int j1,
+                                            const float *x, float *o) {
+    switch (W0.type) {
+    case APR_TYPE_Q4_K: mv_warp<APR_TYPE_Q4_K, SWIGLU>(W0, W1, r, two, j0, j1, x, o); break;
+    case APR_TYPE_Q5_K: mv_warp<APR_TYPE_Q5_K, SWIGLU>(W0, W1, r, two, j0, j1, x, o); break;
+    case APR_TYPE_Q6_K: mv_warp<APR_TYPE_Q6_K, SWIGLU>(W0, W1, r, two, j0, j1, x, o); break;
+    case APR_TYPE_Q8_0: mv_warp<APR_TYPE_Q8_0, SWIGLU>(W0, W1, r, two, j0, j1, x, o); break;
+    case APR_TYPE_Q5_0: mv_warp<APR_TYPE_Q5_0, SWIGLU>(W0, W1, r, two, j0, j1, x, o); break;
+    default: mv_warp<APR_TYPE_Q4_0, SWIGLU>(W0, W1, r, two, j0, j1, x, o); break;
+    }
+}
+
+__host__ __device__ inline bool mv_fast_type(int t) {
+    return t == APR_TYPE_Q4_K || t == APR_TYPE_Q5_K || t == APR_TYPE_Q6_K || t == APR_TYPE_Q8_0 ||
+           t == APR_TYPE_Q5_0 || t == APR_TYPE_Q4_0;
+}
+
+__global__ void __launch_bounds__(MVQ_THREADS, MVQ_MINB) k_mvw(MVQ J) {
+    __shared__ float part[MVQ_THREADS / 32][4];
+    __shared__ float ssb[MVQ_THREADS / 32];
+    __shared__ unsigned long long bmax;
+    // which matrix: selects instead of an indexed parameter array (that would go to local memory)
+    const int m = blockIdx.x < J.block_end[0] ? 0 : (blockIdx.x < J.block_end[1] ? 1 : 2);
+    const DW &W = m == 0 ? J.w[0] : (m == 1 ? J.w[1] : J.w[2]);
+    float *Y = m == 0 ? J.y[0] : (m == 1 ? J.y[1] : J.y[2]);
+    const float *bias = m == 0 ? J.bias[0] : (m == 1 ? J.bias[1] : J.bias[2]);
+    const int bofs = blockIdx.x - (m == 0 ? 0 : (m == 1 ? J.block_end[0] : J.block_end[1]));
+    const bool swiglu = J.mode == MV_SWIGLU;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int ks = J.ks, slice = warp % ks, rpb = (MVQ_THREADS / 32 / ks) * 2;
+    const int r = bofs * rpb + 2 * (warp / ks);
+    const bool two = r + 1 < W.rows;
+    if (threadIdx.x == 0) bmax = 0ull;
+    pdl_trigger();
+    if (J.prefetch) {
+        prefetch_rows_l2(W, bofs * rpb, bofs * rpb + rpb);
+        if (swiglu) prefetch_rows_l2(J.w[1], bofs * rpb, bofs * rpb + rpb);
+    }
+    float o[4] = {0.f, 0.f, 0.f, 0.f};
+    if (r < W.rows) {
+        const int nc = chunks_per_row(W.type, W.cols), cs = (nc + ks - 1) / ks;
+        const int j0 = slice * cs, j1 = min(nc, j0 + cs);
+        if (swiglu) mv_dispatch<true>(W, J.w[1], r, two, j0, j1, J.x, o);
+        else mv_dispatch<false>(W, W, r, two, j0, j1, J.x, o);
+    } else {
+        pdl_wait();
+    }
+    if (lane == 0) { part[warp][0] = o[0]; part[warp][1] = o[1]; part[warp][2] = o[2]; part[warp][3] = o[3]; }
+    float nscale = 1.f;
+    if (J.ss_in) {
+        float t = 0.f;
+        for (int i = lane; i < J.ss_n; i += 32) t += __ldg(J.ss_in + i);
+        nscale = rsqrtf(warp_sum(t) / (float)W.cols + J.eps);
+    }
+    __syncthreads();
+    float ss = 0.f;
+    if (slice == 0 && lane == 0 && r < W.rows) {
+        for (int i = 1; i < ks; i++) {
+            o[0] += part[warp + i][0]; o[1] += part[warp + i][1];
+            o[2] += part[warp + i][2]; o[3] += part[warp + i][3];
+        }
+        if (swiglu) {
+            const float g0 = o[0] * nscale, u0 = o[1] * nscale, g1 = o[2] * nscale, u1 = o[3] * nscale;
+            Y[r] = g0 / (1.f + __expf(-g0)) * u0;
+            if (two) Y[r + 1] = g1 / (1.f + __expf(-g1)) * u1;
+        } else {
+            for (int k = 0; k < 2 && r + k < W.rows; k++) {
+                const int rr = r + k;
+                const float v = o[k] * nscale + (bias ? bias[rr] : 0.f);
+                if (J.mode == MV_ADD) {
+                    const float nv = Y[rr] + v;
+                    Y[rr] = nv;
+                    if (J.xw_out) {
+                        J.xw_out[rr] = nv * J.norm_w[rr];
+                        ss += nv * nv;
+                    }
+                } else {
+                    Y[rr] = v;
+                }
+                if (J.mode == MV_ARGMAX) atomicMax(&bmax, pack_argmax(v, rr));
+            }
+        }
+    }
+    if (J.ss_out) {
+        // per-block sum of squares of the new residual rows, summed in a fixed order
+        if (lane == 0) ssb[warp] = ss;
+        __syncthreads();
+        if (threadIdx.x == 0) {
+            float t = 0.f;
+            for (int w = 0; w < MVQ_THREADS / 32; w++) t += ssb[w];
+            J.ss_out[bofs] = t;
+        }
+    }
+    if (J.mode == MV_ARGMAX) {
+        __syncthreads();
+        if (threadIdx.x == 0) atomicMax(J.amax, bmax);
+    }
+}
+
+// Token embedding for one token: the residual stream, x * (layer 0's attention norm
+// weight) for the first matrix and sum x^2 (one block: ss_n = 1).
+__global__ void __launch_bounds__(MVQ_THREADS) k_embed_norm(DW E, const int *tokens, float *hidden, const float *nw,
+                                                            float *xw, unsigned long long *amax, float *ss_out) {
+    __shared__ float red[32];
+    pdl_trigger();
+    pdl_wait();
+    if (threadIdx.x == 0 && amax) *amax = 0ull;
+    int tok = tokens[0];
+    if (tok < 0 || tok >= E.rows) tok = 0;
+    const int K = E.cols;
+    float ss = 0.f;
+    for (int k = threadIdx.x * 16; k < K; k += MVQ_THREADS * 16) {
+        float v[16];
+        deq16(E, tok, k, v);
+        for (int i = 0; i < 16 && k + i < K; i++) {
+            hidden[k + i] = v[i];
+            xw[k + i] = v[i] * nw[k + i];
+            ss += v[i] * v[i];
+        }
+    }
+    ss = block_sum(ss, red);
+    if (threadIdx.x == 0) ss_out[0] = ss;
+}
+
+// Can a fast decode form run this matrix? (quantized, rows of whole 32-value groups; the
+// f32-input form also needs mv_fast_type)
+static bool mvf_ok(const DW &w) { return !type_is_float(w.type) && w.cols % 32 == 0; }
+
+// Decode attention with rope, the KV write and the combine fused in (one token, n == 1).
+// Block (kv head, split). Every split ropes its own copy of the G query heads; the split
+// that holds position pos writes K and V of the token; the last block to finish combines.
+struct AttnD {
+    const float *qkv;
+    const float *qn, *kn;
+    __half *kc, *vc;
+    int64_t seq_stride, head_stride;
+    int nh, nkv, hd, rope_dim, neox, S;
+    float base, fscale, eps, scale;
+    const int *pos, *seq;
+    float *po, *pml, *out;
+    int *counter;
+    const double *invf;
+    int8_t *oq;  // int8 form: the output quantized for wo
+    float *od;
+    int *os;
+};
+
+__device__ void rope_vec(float *v, int hd, int rope_dim, int neox, float base, float fscale, int pos, int lane,
+                         const double *invf) {
+    const int half = rope_dim / 2;
+    for (int i = lane; i < half; i += 32) {
+        const int i0 = neox ? i : 2 * i, i1 = neox ? i + half : 2 * i + 1;
+        float s, c;
+        rope_sincos(pos, invf[i], s, c);
+        const float x0 = v[i0], x1 = v[i1];
+        v[i0] = (float)(x0 * c - x1 * s);
+        v[i1] = (float)(x0 * s + x1 * c);
+    }
+    __syncwarp();
+}
+
+__device__ void head_norm(float *v, const float *w, int hd, float eps, int lane) {
+    float ss = 0.f;
+    for (int d = lane; d < hd; d += 32) ss += v[d] * v[d];
+    ss = warp_sum(ss);
+    const float sc = rsqrtf(ss / hd + eps);
+    __syncwarp();
+    for (int d = lane; d < hd; d += 32) v[d] *= sc * w[d];
+    __syncwarp();
+}
+
+__global__ void k_attn_dec(AttnD p) {
+    extern __shared__ float sm[];
+    __shared__ int is_last;
+    pdl_wait();  // no early trigger: at long contexts the next kernels' blocks would crowd these
+    const int hk = blockIdx.x, s = blockIdx.y;
+    const int G = p.nh / p.nkv, hd = p.hd, hd2 = hd / 2, ks = hd2 + 1;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int h = hk * G + warp;
+    float *sq = sm;                                   // G * hd
+    float *skv = sm + G * hd;                         // 2 * hd (this token's k and v)
+    __half2 *Ks = (__half2 *)(skv + 2 * hd);          // 64 * ks
+    __half2 *Vs = Ks + 64 * ks;                       // 64 * hd2
+    const int pos = p.pos[0];
+    const int n_kv = pos + 1;
+    // at least 64 positions per split: short contexts use few splits (less to combine)
+    // up to 128 positions: one split, no combine; beyond, splits of at least 64
+    const int chunk = n_kv <= 128 ? 128 : max(64, (n_kv + p.S - 1) / p.S);  // S <= 64
+    const int n_act = (n_kv + chunk - 1) / chunk;
+    const int start = s * chunk, end = min(n_kv, start + chunk);
+    if (start >= end) return;  // an idle split: takes no part in the combine
+    const int64_t cbase = (int64_t)p.seq[0] * p.seq_stride + (int64_t)hk * p.head_stride;
+    // q of this warp's head: norm, rope, scale
+    for (int d = lane; d < hd; d += 32) sq[warp * hd + d] = p.qkv[(int64_t)h * hd + d];
+    __syncwarp();
+    if (p.qn) head_norm(sq + warp * hd, p.qn, hd, p.eps, lane);
+    rope_vec(sq + warp * hd, hd, p.rope_dim, p.neox, p.base, p.fscale, pos, lane, p.invf);
+    for (int d = lane; d < hd; d += 32) sq[warp * hd + d] *= p.scale;
+    // the split holding pos writes this token's K and V first
+    if (start <= pos && pos < end) {
+        if (warp == 0) {
+            const float *kin = p.qkv + (int64_t)p.nh * hd + (int64_t)hk * hd;
+            const float *vin = kin + (int64_t)p.nkv * hd;
+            for (int d = lane; d < hd; d += 32) { skv[d] = kin[d]; skv[hd + d] = vin[d]; }
+            __syncwarp();
+            if (p.kn) head_norm(skv, p.kn, hd, p.eps, lane);
+            rope_vec(skv, hd, p.rope_dim, p.neox, p.base, p.fscale, pos, lane, p.invf);
+            for (int d = lane; d < hd; d += 32) {
+                p.kc[cbase + (int64_t)pos * hd + d] = __float2half(skv[d]);
+                p.vc[cbase + (int64_t)pos * hd + d] = __float2half(skv[hd + d]);
+            }
+        }
+    }
+    const __half2 *kc = (const __half2 *)(p.kc + cbase);
+    const __half2 *vc = (const __half2 *)(p.vc + cbase);
+    float m = -INFINITY, l = 0.f;
+    float2 acc[4];
+#pragma unroll
+    for (int i = 0; i < 4; i++) acc[i] = make_float2(0.f, 0.f);
+    // Tiles of 64 positions loaded 16 bytes at a time: up to 128 positions (one split) in
+    // two round trips instead of four. Contexts of more than 256 positions take k_attn_dec8
+    // (32-position tiles), measured faster there (bench/NOTES.md).
+    const int hd8 = hd / 8;
+    for (int k0 = start; k0 < end; k0 += 64) {
+        const int nk = min(64, end - k0);
+        __syncthreads();
+        for (int idx0 = threadIdx.x; idx0 < nk * hd8; idx0 += 4 * blockDim.x) {
+            int4 kv[4], vv[4];
+#pragma unroll
+            for (int u = 0; u < 4; u++) {
+                const int idx = idx0 + u * blockDim.x;
+                if (idx < nk * hd8) {
+                    const int j = idx / hd8, c = idx - j * hd8;
+                    kv[u] = *(const int4 *)(kc + (int64_t)(k0 + j) * hd2 + 4 * c);
+                    vv[u] = *(const int4 *)(vc + (int64_t)(k0 + j) * hd2 + 4 * c);
+                }
+            }
+#pragma unroll
+            for (int u = 0; u < 4; u++) {
+                const int idx = idx0 + u * blockDim.x;
+                if (idx < nk * hd8) {
+                    const int j = idx / hd8, c = idx - j * hd8;
+                    const __half2 *k2 = (const __half2 *)&kv[u];
+                    Ks[j * ks + 4 * c] = k2[0];
+                    Ks[j * ks + 4 * c + 1] = k2[1];
+                    Ks[j * ks + 4 * c + 2] = k2[2];
+                    Ks[j * ks + 4 * c + 3] = k2[3];
+                    *(int4 *)(Vs + j * hd2 + 4 * c) = vv[u];
+                }
+            }
+        }
+        __syncthreads();
+        // lane holds the scores of positions k0 + lane and k0 + 32 + lane
+        float sc[2] = {-INFINITY, -INFINITY};
+        const float2 *q2 = (const float2 *)(sq + warp * hd);
+#pragma unroll
+        for (int hh = 0; hh < 2; hh++) {
+            const int j = lane + 32 * hh;
+            if (j < nk) {
+                float a = 0.f;
+                for (int d2 = 0; d2 < hd2; d2++) {
+                    const float2 kf = __half22float2(Ks[j * ks + d2]);
+                    const float2 qv = q2[d2];
+                    a += qv.x * kf.x + qv.y * kf.y;
+                }
+                sc[hh] = a;
+            }
+        }
+        const float mt = warp_max(fmaxf(sc[0], sc[1]));
+        const float mn = fmaxf(m, mt);
+        const float corr = m == -INFINITY ? 0.f : __expf(m - mn);
+        const float p0 = lane < nk ? __expf(sc[0] - mn) : 0.f, p1 = lane + 32 < nk ? __expf(sc[1] - mn) : 0.f;
+        l = l * corr + warp_sum(p0 + p1);
+#pragma unroll
+        for (int i = 0; i < 4; i++) { acc[i].x *= corr; acc[i].y *= corr; }
+        for (int j = 0; j < nk; j++) {
+            const float w = __shfl_sync(0xffffffffu, j < 32 ? p0 : p1, j & 31);
+#pragma unroll
+            for (int i = 0; i < 4; i++) {
+                const int d2 = lane + 32 * i;
+                if (d2 < hd2) {
+                    const float2 vf = __half22float2(Vs[j * hd2 + d2]);
+                    acc[i].x += w * vf.x;
+                    acc[i].y += w * vf.y;
+                }
+            }
+        }
+        m = mn;
+    }
+    if (n_act == 1) {
+        // one split holds everything (short contexts): finish here, no combine
+        const float inv = l > 0.f ? 1.f / l : 0.f;
+        __syncwarp();
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            const int d2 = lane + 32 * i;
+            if (d2 < hd2) {
+                sq[warp * hd + 2 * d2] = acc[i].x * inv;
+                sq[warp * hd + 2 * d2 + 1] = acc[i].y * inv;
+            }
+        }
+        __syncwarp();
+        for (int d = lane; d < hd; d += 32) {
+            const float v = sq[warp * hd + d];
+            p.out[(int64_t)h * hd + d] = v;
+        }
+        return;
+    }
+    const int64_t pi = (int64_t)h * p.S + s;
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        const int d2 = lane + 32 * i;
+        if (d2 < hd2) ((float2 *)(p.po + pi * hd))[d2] = acc[i];
+    }
+    if (lane == 0) {
+        p.pml[2 * pi] = m;
+        p.pml[2 * pi + 1] = l;
+    }
+    // the last of the active splits of this kv head combines
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) is_last = atomicAdd(p.counter + hk, 1) == n_act - 1;
+    __syncthreads();
+    if (!is_last) return;
+    __threadfence();
+    const int64_t b = (int64_t)h * p.S;
+    // split weights: lane t holds splits t and t + 32 (S <= 64)
+    float m0 = lane < n_act ? __ldcg(p.pml + 2 * (b + lane)) : -INFINITY;
+    float m1 = lane + 32 < n_act ? __ldcg(p.pml + 2 * (b + lane + 32)) : -INFINITY;
+    const float M = warp_max(fmaxf(m0, m1));
+    const float w0 = m0 == -INFINITY ? 0.f : __expf(m0 - M), w1 = m1 == -INFINITY ? 0.f : __expf(m1 - M);
+    float L = (lane < n_act ? w0 * __ldcg(p.pml + 2 * (b + lane) + 1) : 0.f) +
+              (lane + 32 < n_act ? w1 * __ldcg(p.pml + 2 * (b + lane + 32) + 1) : 0.f);
+    L = warp_sum(L);
+    const float inv = L > 0.f ? 1.f / L : 0.f;
+    for (int d = lane; d < hd; d += 32) {
+        float a = 0.f;
+#pragma unroll 8
+        for (int t = 0; t < n_act; t++) {
+            const float wt = __shfl_sync(0xffffffffu, t < 32 ? w0 : w1, t & 31);
+            a += wt * __ldcg(p.po + (b + t) * hd + d);
+        }
+        p.out[(int64_t)h * hd + d] = a * inv;
+    }
+    if (threadIdx.x == 0) p.counter[hk] = 0;
+}
+
+// ------------------------------------------------------------------------------------
+// Decode matvec, int8-activation form (models of n_embd >= 3072: 7B and up). The
+// producer of a vector quantizes it (int8 per 32) once, the last block of each 32-row
+// group doing it, so every consumer row reads 1 byte per value. The f32-input form above
+// quantizes per lane instead, which wins while rows are short (latency-bound) and loses
+// once the per-lane work and the f32 reads outgrow the weight bytes (bench/NOTES.md).
+// ------------------------------------------------------------------------------------
 
 // Chunk j (16 bytes of the main quant array) of row r against the staged activation.
 template <int T>
@@ -1288,20 +2103,7 @@ __device__ __forceinline__ float chunk_dot(const DW &W, int r, int j, const int8
     }
 }
 
-// Quantize 32 values (one per lane) into an int8 group with scale and per-16 sums.
-__device__ __forceinline__ void quant32(float v, int8_t *q, float *d, int *s, int gi) {
-    const int lane = threadIdx.x & 31;
-    const float dd = warp_max(fabsf(v)) / 127.f;
-    const int qi = dd > 0.f ? __float2int_rn(v / dd) : 0;
-    q[gi * 32 + lane] = (int8_t)qi;
-    int sum = qi;
-#pragma unroll
-    for (int off = 8; off > 0; off >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
-    if (lane == 0) { d[gi] = dd; s[2 * gi] = sum; }
-    if (lane == 16) s[2 * gi + 1] = sum;
-}
 
-// ------------------------------------------------------------------------------------
 // Decode matvec, second form (one token). A block owns R consecutive rows and its 256
 // threads walk the (row, chunk) pairs of those rows in order, so a warp reads 512
 // contiguous bytes per load and every thread issues all its loads (MVQ_U of them) before
@@ -1311,13 +2113,10 @@ __device__ __forceinline__ void quant32(float v, int8_t *q, float *d, int *s, in
 // output), so no separate normalization kernels run between the matrices.
 // ------------------------------------------------------------------------------------
 
-#define MVQ_THREADS 256
-#define MVQ_U 4
-#define MVQ_RMAX 64
 
 enum { POST_NONE = 0, POST_NORM = 1, POST_QUANT = 2, POST_GROUP = 3 };
 
-struct MVQ {
+struct MVQ8 {
     DW w[3];
     float *y[3];
     const float *bias[3];
@@ -1344,50 +2143,8 @@ struct MVQ {
     float *ss_out;
 };
 
-struct RawC { int4 q, h; uint32_t a, b; };
-
 template <int T>
-__device__ __forceinline__ void raw_load(RawC &R, const DW &W, int r, int j) {
-    const int64_t rb = (int64_t)r * W.nb;
-    if (T == APR_TYPE_Q4_K || T == APR_TYPE_Q5_K) {
-        const int b = j >> 3, c = (j >> 1) & 3, hf = j & 1;
-        const int64_t g = rb + b;
-        R.q = __ldg((const int4 *)(W.f[0] + 128 * g + 32 * c + 16 * hf));
-        if (T == APR_TYPE_Q5_K) R.h = __ldg((const int4 *)(W.f[1] + 32 * g + 16 * hf));
-        R.a = __ldg((const uint32_t *)(W.f[T == APR_TYPE_Q5_K ? 2 : 1] + 16 * g + 4 * c));
-        R.b = __ldg((const uint32_t *)(W.f[T == APR_TYPE_Q5_K ? 3 : 2] + 4 * g));
-    } else if (T == APR_TYPE_Q6_K) {
-        const int b = j >> 3, n = (j >> 2) & 1, ab = (j >> 1) & 1, lh = j & 1;
-        const int64_t g = rb + b;
-        R.q = __ldg((const int4 *)(W.f[0] + 128 * g + 64 * n + 32 * ab + 16 * lh));
-        R.h = __ldg((const int4 *)(W.f[1] + 64 * g + 32 * n + 16 * lh));
-        const uint8_t *sc = W.f[2] + 16 * g + 8 * n + lh + 2 * ab;
-        R.a = (uint32_t)__ldg(sc) | ((uint32_t)__ldg(sc + 4) << 8);
-        R.b = __ldg((const uint16_t *)(W.f[3] + 2 * g));
-    } else if (T == APR_TYPE_Q8_0) {
-        const int64_t g = rb + (j >> 1);
-        R.q = __ldg((const int4 *)(W.f[0] + 32 * g + 16 * (j & 1)));
-        R.b = __ldg((const uint16_t *)(W.f[1] + 2 * g));
-    } else if (T == APR_TYPE_Q5_0 || T == APR_TYPE_Q4_0) {
-        const int64_t g = rb + j;
-        R.q = __ldg((const int4 *)(W.f[0] + 16 * g));
-        if (T == APR_TYPE_Q5_0) {
-            R.a = __ldg((const uint32_t *)(W.f[1] + 4 * g));
-            R.b = __ldg((const uint16_t *)(W.f[2] + 2 * g));
-        } else {
-            R.b = __ldg((const uint16_t *)(W.f[1] + 2 * g));
-        }
-    }
-}
-
-__device__ __forceinline__ float h16(uint32_t v) {
-    __half_raw r;
-    r.x = (unsigned short)v;
-    return __half2float(__half(r));
-}
-
-template <int T>
-__device__ __forceinline__ float raw_dot(const RawC &R, int j, const int8_t *aq, const float *ad, const int *as) {
+__device__ __forceinline__ float raw_dot8(const RawC &R, int j, const int8_t *aq, const float *ad, const int *as) {
     int q[4] = {R.q.x, R.q.y, R.q.z, R.q.w};
     if (T == APR_TYPE_Q4_K || T == APR_TYPE_Q5_K) {
         const int b = j >> 3, c = (j >> 1) & 3, hf = j & 1;
@@ -1450,49 +2207,10 @@ __device__ __forceinline__ float raw_dot(const RawC &R, int j, const int8_t *aq,
     }
 }
 
-// All slots of this thread: rows [0, nrows) of the block (nrows2 = rows of the second
-// matrix for SwiGLU), nc chunks per row; sums into acc[row] (acc[R + row] for up).
-template <int T>
-__device__ __forceinline__ void mvq_slots(const DW &W0, const DW &W1, int r0, int nrows, bool two, int nc,
-                                          const int8_t *aq, const float *ad, const int *as, float *acc, int R) {
-    const int total = nrows * nc * (two ? 2 : 1);
-    for (int base = 0; base < total; base += MVQ_THREADS * MVQ_U) {
-        RawC raw[MVQ_U];
-        int rowi[MVQ_U], jj[MVQ_U];
-#pragma unroll
-        for (int u = 0; u < MVQ_U; u++) {
-            const int idx = base + threadIdx.x + MVQ_THREADS * u;
-            rowi[u] = -1;
-            if (idx < total) {
-                const int row = idx / nc, j = idx - row * nc;
-                const bool second = row >= nrows;
-                const int rr = second ? row - nrows : row;
-                rowi[u] = second ? R + rr : rr;
-                jj[u] = j;
-                if (T >= 0) raw_load<T>(raw[u], second ? W1 : W0, r0 + rr, j);
-            }
-        }
-#pragma unroll
-        for (int u = 0; u < MVQ_U; u++) {
-            if (rowi[u] < 0) continue;
-            float v;
-            if (T >= 0) {
-                v = raw_dot<T>(raw[u], jj[u], aq, ad, as);
-            } else {
-                const bool second = rowi[u] >= R;
-                const DW &W = second ? W1 : W0;
-                const int r = r0 + (second ? rowi[u] - R : rowi[u]);
-                v = chunk_dot<-1>(W, r, jj[u], aq, ad, as);
-            }
-            atomicAdd(acc + rowi[u], v);
-        }
-    }
-}
-
 // Thread (warp, lane) owns elements (warp + 8 i) * 32 + lane: exactly the quant groups a
 // warp handles, so everything is loaded at once (one memory latency, not one per group).
 #define POST_MAX_IT 40
-__device__ void post_step(const MVQ &J) {
+__device__ void post_step8(const MVQ8 &J) {
     __shared__ float red[32];
     const int K = J.post_K, tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int nw = MVQ_THREADS / 32, ng = K / 32;
@@ -1523,7 +2241,7 @@ __device__ void post_step(const MVQ &J) {
 #define MVW_U 2
 
 template <int T>
-__device__ __forceinline__ void warp_rows(const DW &W0, int ra, const DW &W1, int rb, bool two, int j0, int nc,
+__device__ __forceinline__ void warp_rows8(const DW &W0, int ra, const DW &W1, int rb, bool two, int j0, int nc,
                                           const int8_t *aq, const float *ad, const int *as, float &o0, float &o1) {
     const int lane = threadIdx.x & 31;
     float a0 = 0.f, a1 = 0.f;
@@ -1542,8 +2260,8 @@ __device__ __forceinline__ void warp_rows(const DW &W0, int ra, const DW &W1, in
             for (int u = 0; u < MVW_U; u++) {
                 const int j = base + lane + 32 * u;
                 if (j < nc) {
-                    a0 += raw_dot<T>(x[u], j, aq, ad, as);
-                    if (two) a1 += raw_dot<T>(y[u], j, aq, ad, as);
+                    a0 += raw_dot8<T>(x[u], j, aq, ad, as);
+                    if (two) a1 += raw_dot8<T>(y[u], j, aq, ad, as);
                 }
             }
         } else {
@@ -1563,7 +2281,7 @@ __device__ __forceinline__ void warp_rows(const DW &W0, int ra, const DW &W1, in
 // Gate and up of two consecutive rows at once (SwiGLU): four streams in flight per lane.
 #define MVW_U4 1
 template <int T>
-__device__ __forceinline__ void warp_rows4(const DW &Wg, const DW &Wu, int r, bool has2, int j0, int nc,
+__device__ __forceinline__ void warp_rows4_8(const DW &Wg, const DW &Wu, int r, bool has2, int j0, int nc,
                                            const int8_t *aq, const float *ad, const int *as, float *o) {
     const int lane = threadIdx.x & 31;
     float a[4] = {0.f, 0.f, 0.f, 0.f};
@@ -1589,7 +2307,7 @@ __device__ __forceinline__ void warp_rows4(const DW &Wg, const DW &Wu, int r, bo
                 if (j < nc) {
 #pragma unroll
                     for (int q = 0; q < 4; q++)
-                        if (q < 2 || has2) a[q] += raw_dot<T>(x[q][u], j, aq, ad, as);
+                        if (q < 2 || has2) a[q] += raw_dot8<T>(x[q][u], j, aq, ad, as);
                 }
             }
         } else {
@@ -1610,17 +2328,18 @@ __device__ __forceinline__ void warp_rows4(const DW &Wg, const DW &Wu, int r, bo
     for (int q = 0; q < 4; q++) o[q] = warp_sum(a[q]);
 }
 
-__global__ void __launch_bounds__(MVQ_THREADS, 3) k_mvw(MVQ J) {
+__global__ void __launch_bounds__(MVQ_THREADS, 3) k_mvw8(MVQ8 J) {
     __shared__ unsigned long long bmax;
     __shared__ int is_last;
     __shared__ float part[MVQ_THREADS / 32][4];
-    int m = 0;
-    while (blockIdx.x >= J.block_end[m]) m++;
-    const DW W = J.w[m];
+    // which matrix: selects instead of an indexed parameter array (local memory)
+    const int m = blockIdx.x < J.block_end[0] ? 0 : (blockIdx.x < J.block_end[1] ? 1 : 2);
+    const DW &W = m == 0 ? J.w[0] : (m == 1 ? J.w[1] : J.w[2]);
     const bool swiglu = J.mode == MV_SWIGLU;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int ks = J.ks, slice = warp % ks;
-    const int task = (blockIdx.x - (m ? J.block_end[m - 1] : 0)) * (MVQ_THREADS / 32 / ks) + warp / ks;
+    const int bofs = blockIdx.x - (m == 0 ? 0 : (m == 1 ? J.block_end[0] : J.block_end[1]));
+    const int task = bofs * (MVQ_THREADS / 32 / ks) + warp / ks;
     if (threadIdx.x == 0) bmax = 0ull;
     const int r = 2 * task;
     const DW W1 = swiglu ? J.w[1] : W;
@@ -1633,13 +2352,13 @@ __global__ void __launch_bounds__(MVQ_THREADS, 3) k_mvw(MVQ J) {
         const int j0 = slice * cs, j1 = min(nc, j0 + cs);
         float o[4];
         switch (W.type) {
-        case APR_TYPE_Q4_K: warp_rows4<APR_TYPE_Q4_K>(W, W1, r, two, j0, j1, J.q, J.d, J.s, o); break;
-        case APR_TYPE_Q5_K: warp_rows4<APR_TYPE_Q5_K>(W, W1, r, two, j0, j1, J.q, J.d, J.s, o); break;
-        case APR_TYPE_Q6_K: warp_rows4<APR_TYPE_Q6_K>(W, W1, r, two, j0, j1, J.q, J.d, J.s, o); break;
-        case APR_TYPE_Q8_0: warp_rows4<APR_TYPE_Q8_0>(W, W1, r, two, j0, j1, J.q, J.d, J.s, o); break;
-        case APR_TYPE_Q5_0: warp_rows4<APR_TYPE_Q5_0>(W, W1, r, two, j0, j1, J.q, J.d, J.s, o); break;
-        case APR_TYPE_Q4_0: warp_rows4<APR_TYPE_Q4_0>(W, W1, r, two, j0, j1, J.q, J.d, J.s, o); break;
-        default: warp_rows4<-1>(W, W1, r, two, j0, j1, J.q, J.d, J.s, o); break;
+        case APR_TYPE_Q4_K: warp_rows4_8<APR_TYPE_Q4_K>(W, W1, r, two, j0, j1, J.q, J.d, J.s, o); break;
+        case APR_TYPE_Q5_K: warp_rows4_8<APR_TYPE_Q5_K>(W, W1, r, two, j0, j1, J.q, J.d, J.s, o); break;
+        case APR_TYPE_Q6_K: warp_rows4_8<APR_TYPE_Q6_K>(W, W1, r, two, j0, j1, J.q, J.d, J.s, o); break;
+        case APR_TYPE_Q8_0: warp_rows4_8<APR_TYPE_Q8_0>(W, W1, r, two, j0, j1, J.q, J.d, J.s, o); break;
+        case APR_TYPE_Q5_0: warp_rows4_8<APR_TYPE_Q5_0>(W, W1, r, two, j0, j1, J.q, J.d, J.s, o); break;
+        case APR_TYPE_Q4_0: warp_rows4_8<APR_TYPE_Q4_0>(W, W1, r, two, j0, j1, J.q, J.d, J.s, o); break;
+        default: warp_rows4_8<-1>(W, W1, r, two, j0, j1, J.q, J.d, J.s, o); break;
         }
         v0 = o[0]; v1 = o[1]; v2 = o[2]; v3 = o[3];
     } else if (r < W.rows) {
@@ -1647,13 +2366,13 @@ __global__ void __launch_bounds__(MVQ_THREADS, 3) k_mvw(MVQ J) {
         const int cs = (nc + ks - 1) / ks;
         const int j0 = slice * cs, j1 = min(nc, j0 + cs);
         switch (W.type) {
-        case APR_TYPE_Q4_K: warp_rows<APR_TYPE_Q4_K>(W, r, W1, rb, two, j0, j1, J.q, J.d, J.s, v0, v1); break;
-        case APR_TYPE_Q5_K: warp_rows<APR_TYPE_Q5_K>(W, r, W1, rb, two, j0, j1, J.q, J.d, J.s, v0, v1); break;
-        case APR_TYPE_Q6_K: warp_rows<APR_TYPE_Q6_K>(W, r, W1, rb, two, j0, j1, J.q, J.d, J.s, v0, v1); break;
-        case APR_TYPE_Q8_0: warp_rows<APR_TYPE_Q8_0>(W, r, W1, rb, two, j0, j1, J.q, J.d, J.s, v0, v1); break;
-        case APR_TYPE_Q5_0: warp_rows<APR_TYPE_Q5_0>(W, r, W1, rb, two, j0, j1, J.q, J.d, J.s, v0, v1); break;
-        case APR_TYPE_Q4_0: warp_rows<APR_TYPE_Q4_0>(W, r, W1, rb, two, j0, j1, J.q, J.d, J.s, v0, v1); break;
-        default: warp_rows<-1>(W, r, W1, rb, two, j0, j1, J.q, J.d, J.s, v0, v1); break;
+        case APR_TYPE_Q4_K: warp_rows8<APR_TYPE_Q4_K>(W, r, W1, rb, two, j0, j1, J.q, J.d, J.s, v0, v1); break;
+        case APR_TYPE_Q5_K: warp_rows8<APR_TYPE_Q5_K>(W, r, W1, rb, two, j0, j1, J.q, J.d, J.s, v0, v1); break;
+        case APR_TYPE_Q6_K: warp_rows8<APR_TYPE_Q6_K>(W, r, W1, rb, two, j0, j1, J.q, J.d, J.s, v0, v1); break;
+        case APR_TYPE_Q8_0: warp_rows8<APR_TYPE_Q8_0>(W, r, W1, rb, two, j0, j1, J.q, J.d, J.s, v0, v1); break;
+        case APR_TYPE_Q5_0: warp_rows8<APR_TYPE_Q5_0>(W, r, W1, rb, two, j0, j1, J.q, J.d, J.s, v0, v1); break;
+        case APR_TYPE_Q4_0: warp_rows8<APR_TYPE_Q4_0>(W, r, W1, rb, two, j0, j1, J.q, J.d, J.s, v0, v1); break;
+        default: warp_rows8<-1>(W, r, W1, rb, two, j0, j1, J.q, J.d, J.s, v0, v1); break;
         }
     }
     if (lane == 0) { part[warp][0] = v0; part[warp][1] = v1; part[warp][2] = v2; part[warp][3] = v3; }
@@ -1673,7 +2392,7 @@ __global__ void __launch_bounds__(MVQ_THREADS, 3) k_mvw(MVQ J) {
         v1 *= nscale;
         v2 *= nscale;
         v3 *= nscale;
-        const float *bias = J.bias[m];
+        const float *bias = m == 0 ? J.bias[0] : (m == 1 ? J.bias[1] : J.bias[2]);
         if (swiglu) {
             J.y[0][r] = v0 / (1.f + __expf(-v0)) * v1;
             if (two) J.y[0][r + 1] = v2 / (1.f + __expf(-v2)) * v3;
@@ -1681,7 +2400,7 @@ __global__ void __launch_bounds__(MVQ_THREADS, 3) k_mvw(MVQ J) {
             for (int k = 0; k < 2 && r + k < W.rows; k++) {
                 const int rr = r + k;
                 const float v = (k ? v1 : v0) + (bias ? bias[rr] : 0.f);
-                float *y = J.y[m] + rr;
+                float *y = (m == 0 ? J.y[0] : (m == 1 ? J.y[1] : J.y[2])) + rr;
                 if (J.mode == MV_ADD) *y += v;
                 else *y = v;
                 if (J.mode == MV_ARGMAX) atomicMax(&bmax, pack_argmax(v, rr));
@@ -1721,12 +2440,12 @@ __global__ void __launch_bounds__(MVQ_THREADS, 3) k_mvw(MVQ J) {
     __syncthreads();
     if (!is_last) return;
     __threadfence();
-    post_step(J);
+    post_step8(J);
     if (threadIdx.x == 0) *J.counter = 0;
 }
 
 // Token embedding + RMSNorm + quantize for the first matrix (one token, one block).
-__global__ void __launch_bounds__(MVQ_THREADS) k_embed_norm(DW E, const int *tokens, float *hidden, const float *nw,
+__global__ void __launch_bounds__(MVQ_THREADS) k_embed_norm8(DW E, const int *tokens, float *hidden, const float *nw,
                                                             float eps, int8_t *oq, float *od, int *os,
                                                             unsigned long long *amax, float *ss_out) {
     extern __shared__ float xe[];
@@ -1750,53 +2469,10 @@ __global__ void __launch_bounds__(MVQ_THREADS) k_embed_norm(DW E, const int *tok
     }
 }
 
-// Can the fast path run this matrix? (quantized, K a multiple of 32, fits shared memory)
-static bool mvf_ok(const DW &w) { return !type_is_float(w.type) && w.cols % 32 == 0; }
 
-// Decode attention with rope, the KV write and the combine fused in (one token, n == 1).
-// Block (kv head, split). Every split ropes its own copy of the G query heads; the split
-// that holds position pos writes K and V of the token; the last block to finish combines.
-struct AttnD {
-    const float *qkv;
-    const float *qn, *kn;
-    __half *kc, *vc;
-    int64_t seq_stride, head_stride;
-    int nh, nkv, hd, rope_dim, neox, S;
-    float base, fscale, eps, scale;
-    const int *pos, *seq;
-    float *po, *pml, *out;
-    int *counter;
-    const double *invf;
-    int8_t *oq;
-    float *od;
-    int *os;
-};
-
-__device__ void rope_vec(float *v, int hd, int rope_dim, int neox, float base, float fscale, int pos, int lane,
-                         const double *invf) {
-    const int half = rope_dim / 2;
-    for (int i = lane; i < half; i += 32) {
-        const int i0 = neox ? i : 2 * i, i1 = neox ? i + half : 2 * i + 1;
-        float s, c;
-        rope_sincos(pos, invf[i], s, c);
-        const float x0 = v[i0], x1 = v[i1];
-        v[i0] = (float)(x0 * c - x1 * s);
-        v[i1] = (float)(x0 * s + x1 * c);
-    }
-    __syncwarp();
-}
-
-__device__ void head_norm(float *v, const float *w, int hd, float eps, int lane) {
-    float ss = 0.f;
-    for (int d = lane; d < hd; d += 32) ss += v[d] * v[d];
-    ss = warp_sum(ss);
-    const float sc = rsqrtf(ss / hd + eps);
-    __syncwarp();
-    for (int d = lane; d < hd; d += 32) v[d] *= sc * w[d];
-    __syncwarp();
-}
-
-__global__ void k_attn_dec(AttnD p) {
+// Decode attention of the int8 form: as k_attn_dec, 32-position tiles, and it quantizes
+// its output for wo.
+__global__ void k_attn_dec8(AttnD p) {
     extern __shared__ float sm[];
     __shared__ int is_last;
     const int hk = blockIdx.x, s = blockIdx.y;
@@ -1945,6 +2621,7 @@ __global__ void k_attn_dec(AttnD p) {
     if (threadIdx.x == 0) p.counter[hk] = 0;
 }
 
+
 // ------------------------------------------------------------------------------------
 // Host side: model upload
 // ------------------------------------------------------------------------------------
@@ -1961,6 +2638,7 @@ __global__ void k_attn_dec(AttnD p) {
 struct GLayer {
     DW wq, wk, wv, wo, gate, up, down;
     float *attn_norm, *ffn_norm, *bq, *bk, *bv, *bo, *qn, *kn;
+    float *bqkv;  // bq, bk, bv one after the other (zeros where absent) for the fused QKV GEMM
 };
 
 struct GModel {
@@ -1977,6 +2655,7 @@ struct GModel {
     char name[256];
     int sms;
     size_t smem_optin;
+    bool pdl;  // programmatic dependent launch in the decode graph (sm_90+)
 };
 
 static void glog(const GModel *M, apr_log_level lv, const char *fmt, ...) {
@@ -2067,7 +2746,10 @@ static apr_result upload_matrix(GModel *M, const apr_tensor_view &tv, const char
     out->rows = (int)rows;
     out->cols = (int)cols;
     out->nb = (int)nb;
-    for (int f = 0; f < L.nfields; f++) out->f[f] = (const uint8_t *)d + off[f];
+    for (int f = 0; f < L.nfields; f++) {
+        out->f[f] = (const uint8_t *)d + off[f];
+        out->fbytes[f] = (int)fsz[f];
+    }
     return APR_SUCCESS;
 }
 
@@ -2140,6 +2822,7 @@ static apr_result model_load(const apr_model_view *mv, const apr_backend_host *h
     cudaGetDeviceProperties(&prop, 0);
     snprintf(M->name, sizeof M->name, "%s", prop.name);
     M->sms = prop.multiProcessorCount;
+    M->pdl = prop.major >= 9 && !getenv("APR_CUDA_NO_PDL");
     M->smem_optin = prop.sharedMemPerBlockOptin;
     const int nl = hp.n_layer;
     const int ngl = n_gpu_layers < 0 || n_gpu_layers > nl ? nl : n_gpu_layers;
@@ -2181,6 +2864,22 @@ static apr_result model_load(const apr_model_view *mv, const apr_backend_host *h
         UP_V(lv.bq, qd, &g.bq, nm); UP_V(lv.bk, kvd, &g.bk, nm); UP_V(lv.bv, kvd, &g.bv, nm);
         UP_V(lv.bo, hp.n_embd, &g.bo, nm);
         UP_V(lv.q_norm, hp.head_dim, &g.qn, nm); UP_V(lv.k_norm, hp.head_dim, &g.kn, nm);
+        if (r == APR_SUCCESS && (g.bq || g.bk || g.bv)) {
+            void *d;
+            const size_t nb = sizeof(float) * (size_t)(qd + 2 * kvd);
+            cudaError_t e = gmalloc(M, &d, nb);
+            if (e == cudaSuccess) e = cudaMemset(d, 0, nb);
+            if (e == cudaSuccess && g.bq) e = cudaMemcpy(d, g.bq, sizeof(float) * qd, cudaMemcpyDeviceToDevice);
+            float *bf = (float *)d;
+            if (e == cudaSuccess && g.bk) e = cudaMemcpy(bf + qd, g.bk, sizeof(float) * kvd, cudaMemcpyDeviceToDevice);
+            if (e == cudaSuccess && g.bv)
+                e = cudaMemcpy(bf + qd + kvd, g.bv, sizeof(float) * kvd, cudaMemcpyDeviceToDevice);
+            if (e != cudaSuccess) {
+                snprintf(err, err_size, "%s: bias upload: %s", nm, cudaGetErrorString(e));
+                r = e == cudaErrorMemoryAllocation ? APR_ERROR_OUT_OF_MEMORY : APR_ERROR_BACKEND;
+            }
+            g.bqkv = bf;
+        }
         if (r == APR_SUCCESS &&
             (g.wq.cols != hp.n_embd || g.wq.rows != qd || g.wk.rows != kvd || g.wv.rows != kvd ||
              g.wk.cols != hp.n_embd || g.wv.cols != hp.n_embd || g.wo.cols != qd || g.wo.rows != hp.n_embd ||
@@ -2224,8 +2923,14 @@ static apr_result model_load(const apr_model_view *mv, const apr_backend_host *h
         cudaFuncSetAttribute(k_swiglu_act, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
         cudaFuncSetAttribute(k_attn, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
         cudaFuncSetAttribute(k_attn_dec, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
+        cudaFuncSetAttribute(k_attn_dec8, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
+        cudaFuncSetAttribute(k_embed_norm8, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
         cudaFuncSetAttribute(k_embed_norm, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
-        cudaFuncSetAttribute(k_hgemm, cudaFuncAttributeMaxDynamicSharedMemorySize, HG_SMEM) != cudaSuccess) {
+        cudaFuncSetAttribute(k_hgemm<128, 128>, cudaFuncAttributeMaxDynamicSharedMemorySize, hg_smem(128, 128)) != cudaSuccess ||
+        cudaFuncSetAttribute(k_hgemm<64, 128>, cudaFuncAttributeMaxDynamicSharedMemorySize, hg_smem(64, 128)) != cudaSuccess ||
+        cudaFuncSetAttribute(k_hgemm<64, 64>, cudaFuncAttributeMaxDynamicSharedMemorySize, hg_smem(64, 64)) != cudaSuccess ||
+        cudaFuncSetAttribute(k_attn_fa<64>, cudaFuncAttributeMaxDynamicSharedMemorySize, fa_smem(64)) != cudaSuccess ||
+        cudaFuncSetAttribute(k_attn_fa<128>, cudaFuncAttributeMaxDynamicSharedMemorySize, fa_smem(128)) != cudaSuccess) {
         snprintf(err, err_size, "cudaFuncSetAttribute: %s", cudaGetErrorString(cudaGetLastError()));
         model_free(M);
         return APR_ERROR_BACKEND;
@@ -2254,7 +2959,7 @@ struct GCtx {
     float *hidden, *ax, *ad, *qkv, *gate, *up, *po, *pml, *logits;
     int8_t *aq;
     int *as;
-    __half *ah;
+    __half *ah, *ah2;  // f16 GEMM inputs; ah2: the SwiGLU output of the fused gate/up GEMM
     __half *kc, *vc;
     int64_t seq_stride, head_stride, layer_stride;
     int S_dec;
@@ -2265,13 +2970,14 @@ struct GCtx {
     int launches, launches_decode;
     float *attn_out;
     int *counter;
-    unsigned int *mvq_counter;
-    float *ssp;
-    __half *wscratch;
-    size_t wscratch_n;
-    int8_t *aq2;
+    float *ssp, *xw;
+    unsigned int *mvq_counter;  // int8 form: finished blocks per 32-row group
+    int8_t *aq2;                // int8 form: second activation buffer
     float *ad2;
     int *as2;
+    bool i8;                    // decode with the int8-activation form  // decode: per-block sums of squares of the residual, residual x next norm weight
+    __half *wscratch;
+    size_t wscratch_n;
     bool fast;
     std::vector<void *> allocs;
     uint64_t mem;
@@ -2284,6 +2990,8 @@ static std::vector<ProfEv> g_prof;
 static double g_prof_ms[4096];
 static int g_prof_n[4096];
 static bool g_profile = getenv("APR_CUDA_PROFILE") != nullptr;
+// A/B switches for measurements: APR_CUDA_NO_FA=1 keeps prompts on the CUDA-core attention.
+static bool g_no_fa = getenv("APR_CUDA_NO_FA") != nullptr;
 
 static void launched(GCtx *C, int line);
 
@@ -2386,6 +3094,7 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
     CT(cmalloc(C, (void **)&C->ad, sizeof(float) * (BK / 32 + 1)), "act");
     CT(cmalloc(C, (void **)&C->as, sizeof(int) * (BK / 16 + 1)), "act");
     CT(cmalloc(C, (void **)&C->ah, sizeof(__half) * BK), "act");
+    CT(cmalloc(C, (void **)&C->ah2, sizeof(__half) * (size_t)B * C->F), "act");
     CT(cmalloc(C, (void **)&C->qkv, sizeof(float) * (size_t)B * C->QKVD), "qkv");
     CT(cmalloc(C, (void **)&C->gate, sizeof(float) * (size_t)B * C->F), "ffn");
     CT(cmalloc(C, (void **)&C->up, sizeof(float) * (size_t)B * C->F), "ffn");
@@ -2393,9 +3102,10 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
     CT(cmalloc(C, (void **)&C->attn_out, sizeof(float) * C->QD), "attention output");
     CT(cmalloc(C, (void **)&C->counter, sizeof(int) * hp.n_head_kv), "attention counters");
     CT(cudaMemset(C->counter, 0, sizeof(int) * hp.n_head_kv), "attention counters");
+    CT(cmalloc(C, (void **)&C->ssp, sizeof(float) * (C->E / 2 + 1)), "norm parts");
+    CT(cmalloc(C, (void **)&C->xw, sizeof(float) * C->E), "normed residual");
     CT(cmalloc(C, (void **)&C->mvq_counter, sizeof(unsigned int) * (C->Kmax / 32 + 1)), "counter");
     CT(cudaMemset(C->mvq_counter, 0, sizeof(unsigned int) * (C->Kmax / 32 + 1)), "counter");
-    CT(cmalloc(C, (void **)&C->ssp, sizeof(float) * (C->E / 32 + 1)), "norm parts");
     CT(cmalloc(C, (void **)&C->aq2, C->Kmax), "act");
     CT(cmalloc(C, (void **)&C->ad2, sizeof(float) * (C->Kmax / 32 + 1)), "act");
     CT(cmalloc(C, (void **)&C->as2, sizeof(int) * (C->Kmax / 16 + 1)), "act");
@@ -2407,13 +3117,28 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
             ok = mvf_ok(g.wq) && mvf_ok(g.wk) && mvf_ok(g.wv) && mvf_ok(g.wo) && mvf_ok(g.gate) && mvf_ok(g.up) &&
                  mvf_ok(g.down) && !g.qn == !g.kn;
         }
-        ok = ok && hp.head_dim % 32 == 0 && C->E <= POST_MAX_IT * MVQ_THREADS;
+        ok = ok && hp.head_dim % 32 == 0;
         for (int l = M->l0; l < hp.n_layer && ok; l++)
             ok = chunks_per_row(M->layers[l].gate.type, C->E) == chunks_per_row(M->layers[l].up.type, C->E);
         C->fast = ok && !getenv("APR_CUDA_NO_FAST");
+        // the int8 form also takes the types the f32-input form lacks (Q2_K, Q3_K, IQ4...)
+        bool f32_types = mv_fast_type(M->out.type);
+        for (int l = M->l0; l < hp.n_layer && f32_types; l++) {
+            const GLayer &g = M->layers[l];
+            f32_types = mv_fast_type(g.wq.type) && mv_fast_type(g.wk.type) && mv_fast_type(g.wv.type) &&
+                        mv_fast_type(g.wo.type) && mv_fast_type(g.gate.type) && mv_fast_type(g.up.type) &&
+                        mv_fast_type(g.down.type);
+        }
+        const char *form = getenv("APR_CUDA_DECODE");  // "i8" or "f32": force one form (tests)
+        C->i8 = !f32_types || (form ? strcmp(form, "i8") == 0 : C->E >= 3072);
+        if (C->i8 && C->E > POST_MAX_IT * MVQ_THREADS) {  // the int8 form's norm step holds E in registers
+            C->i8 = false;
+            C->fast = C->fast && f32_types;
+        }
     }
-    // decode splits: enough blocks to cover the SMs twice at long contexts
-    int S = std::max(1, std::min((p->n_ctx + 63) / 64, M->sms / hp.n_head_kv));
+    // decode splits: 64 positions each where the SMs allow it (one tile, one round trip)
+    // decode splits: up to two per SM and kv head (7B @ d4096: 242.6 -> 248.8 tok/s vs one)
+    int S = std::max(1, std::min((p->n_ctx + 63) / 64, 2 * M->sms / hp.n_head_kv));
     C->S_dec = std::min(S, 64);
     C->part_cap = std::max((size_t)hp.n_head * C->S_dec * hp.head_dim, (size_t)B * hp.n_head * hp.head_dim * 4);
     CT(cmalloc(C, (void **)&C->po, sizeof(float) * C->part_cap), "attention scratch");
@@ -2468,6 +3193,58 @@ static void launch_mv(GCtx *C, const MVJob &J, const Act &A, int n) {
 
 static Act act_in(GCtx *C, int K);
 
+// The f16 weight scratch of the prompt GEMMs grows to the largest matrix group seen.
+static bool ensure_scratch(GCtx *C, size_t need) {
+    if (need <= C->wscratch_n) return true;
+    if (C->wscratch) cudaFree(C->wscratch);
+    C->wscratch = nullptr;
+    C->wscratch_n = 0;
+    if (cudaMalloc((void **)&C->wscratch, need * sizeof(__half)) != cudaSuccess) {
+        cudaGetLastError();
+        return false;
+    }
+    C->wscratch_n = need;
+    return true;
+}
+
+// Dequantize the matrices ws[0..nw) to the f16 scratch, one after the other (interleave:
+// row by row, for gate and up), then one tensor-core GEMM over all their rows, its tile
+// shape chosen to cover the SMs. False (nothing launched) where it cannot run: K not a
+// multiple of 32, f32 weights (kept in f32), or no memory for the scratch.
+static bool launch_hgemm(GCtx *C, const DW *const *ws, int nw, bool interleave, const __half *X, int K, int n,
+                         float *Y, int ystride, const float *bias, int mode, __half *H, int ldh, int tag) {
+    if (K % HG_BK) return false;
+    int M = 0;
+    for (int i = 0; i < nw; i++) {
+        if (ws[i]->type == APR_TYPE_F32 || ws[i]->cols != K) return false;
+        M += ws[i]->rows;
+    }
+    if (!ensure_scratch(C, (size_t)M * K)) return false;
+    int row0 = 0;
+    for (int i = 0; i < nw; i++) {
+        const DW &w = *ws[i];
+        const int64_t units = (int64_t)w.rows * (w.cols / 16);
+        const int blocks = (int)std::min<int64_t>((units + 255) / 256, (int64_t)C->M->sms * 16);
+        if (interleave) k_deq_f16<<<blocks, 256, 0, C->st>>>(w, C->wscratch, nw, i);
+        else k_deq_f16<<<blocks, 256, 0, C->st>>>(w, C->wscratch + (size_t)row0 * K, 1, 0);
+        launched(C, 2990);
+        row0 += w.rows;
+    }
+    auto blocks = [&](int bm, int bn) { return ((M + bm - 1) / bm) * ((n + bn - 1) / bn); };
+    const int sms = C->M->sms;
+    if (blocks(128, 128) >= sms)
+        k_hgemm<128, 128><<<dim3((M + 127) / 128, (n + 127) / 128), 256, hg_smem(128, 128), C->st>>>(
+            C->wscratch, X, M, n, K, Y, ystride, bias, mode, H, ldh);
+    else if (blocks(64, 128) >= sms)
+        k_hgemm<64, 128><<<dim3((M + 63) / 64, (n + 127) / 128), 256, hg_smem(64, 128), C->st>>>(
+            C->wscratch, X, M, n, K, Y, ystride, bias, mode, H, ldh);
+    else
+        k_hgemm<64, 64><<<dim3((M + 63) / 64, (n + 63) / 64), 256, hg_smem(64, 64), C->st>>>(
+            C->wscratch, X, M, n, K, Y, ystride, bias, mode, H, ldh);
+    launched(C, tag);
+    return true;
+}
+
 static void launch_mm(GCtx *C, const MVJob &J, const __half *X, int K, int n) {
     bool f32 = false;
     for (int m = 0; m < J.nmat; m++) f32 |= J.w[m].type == APR_TYPE_F32;
@@ -2485,28 +3262,14 @@ static void launch_mm(GCtx *C, const MVJob &J, const __half *X, int K, int n) {
         }
         return;
     }
-    bool hg = K % HG_BK == 0;
+    // one matrix at a time through the f16 GEMM, when the scratch for the largest exists
     size_t need = 0;
-    for (int m = 0; m < J.nmat; m++) need = std::max(need, (size_t)J.w[m].rows * J.w[m].cols);
-    if (hg && need > C->wscratch_n) {
-        if (C->wscratch) cudaFree(C->wscratch);
-        C->wscratch = nullptr;
-        C->wscratch_n = 0;
-        if (cudaMalloc((void **)&C->wscratch, need * sizeof(__half)) == cudaSuccess) C->wscratch_n = need;
-        else cudaGetLastError();
-    }
-    if (hg && C->wscratch) {
-        // dequantize to f16 once, then the pipelined tensor-core GEMM
+    for (int m = 0; m < J.nmat; m++) need = std::max(need, (size_t)J.w[m].rows * K);
+    if (K % HG_BK == 0 && ensure_scratch(C, need)) {
         for (int m = 0; m < J.nmat; m++) {
-            const DW &w = J.w[m];
-            const int64_t units = (int64_t)w.rows * (w.cols / 16);
-            const int blocks = (int)std::min<int64_t>((units + 255) / 256, (int64_t)C->M->sms * 16);
-            k_deq_f16<<<blocks, 256, 0, C->st>>>(w, C->wscratch);
-            launched(C, __LINE__);
-            dim3 grid((w.rows + HG_BM - 1) / HG_BM, (n + HG_BN - 1) / HG_BN);
-            k_hgemm<<<grid, 256, HG_SMEM, C->st>>>(C->wscratch, X, w.rows, n, K, J.y[m], J.ystride[m], J.bias[m],
-                                                    J.mode);
-            launched(C, __LINE__);
+            const DW *w = &J.w[m];
+            launch_hgemm(C, &w, 1, false, X, K, n, J.y[m], J.ystride[m], J.bias[m], J.mode, nullptr, 0,
+                         K == C->F ? 3004 : 3003);
         }
         return;
     }
@@ -2615,6 +3378,10 @@ static apr_result enqueue_forward(GCtx *C, const int *tok, const int *pos, const
     ap.pml = C->pml;
     const int G = hp.n_head / hp.n_head_kv;
     const size_t attn_smem = sizeof(float) * (G * hp.head_dim + 32 * (hp.head_dim / 2 + 1) + 32 * (hp.head_dim / 2));
+    // a prompt (one sequence, consecutive positions) takes the tensor-core attention
+    bool prompt_fa = n > 8 && hb && (hp.head_dim == 64 || hp.head_dim == 128) && !g_no_fa;
+    for (int i = 1; i < n && prompt_fa; i++)
+        prompt_fa = hb->pos[i] == hb->pos[0] + i && (!hb->seq || hb->seq[i] == hb->seq[0]);
     for (int l = M->l0; l < hp.n_layer; l++) {
         const GLayer &g = M->layers[l];
         const int64_t lofs = (int64_t)(l - M->l0) * C->layer_stride;
@@ -2631,8 +3398,13 @@ static apr_result enqueue_forward(GCtx *C, const int *tok, const int *pos, const
         J.row_end[0] = QD; J.row_end[1] = QD + KVD; J.row_end[2] = QD + 2 * KVD;
         J.nmat = 3;
         J.mode = MV_STORE;
-        if (gemm) launch_mm(C, J, C->ah, E, n);
-        else launch_mv(C, J, act_in(C, E), n);
+        const DW *qkv_w[3] = {&g.wq, &g.wk, &g.wv};
+        if (gemm) {
+            if (!launch_hgemm(C, qkv_w, 3, false, C->ah, E, n, C->qkv, C->QKVD, g.bqkv, HG_STORE, nullptr, 0, 3001))
+                launch_mm(C, J, C->ah, E, n);
+        } else {
+            launch_mv(C, J, act_in(C, E), n);
+        }
         rp.qn = g.qn;
         rp.kn = g.kn;
         rp.kc = C->kc + lofs;
@@ -2641,10 +3413,16 @@ static apr_result enqueue_forward(GCtx *C, const int *tok, const int *pos, const
         launched(C, __LINE__);
         ap.kc = C->kc + lofs;
         ap.vc = C->vc + lofs;
-        k_attn<<<dim3(hp.n_head_kv, S, n), 32 * G, attn_smem, C->st>>>(ap);
+        if (prompt_fa) {
+            const dim3 fg((n + FA_BQ - 1) / FA_BQ, hp.n_head);
+            if (hp.head_dim == 64) k_attn_fa<64><<<fg, 128, fa_smem(64), C->st>>>(ap, n);
+            else k_attn_fa<128><<<fg, 128, fa_smem(128), C->st>>>(ap, n);
+        } else {
+            k_attn<<<dim3(hp.n_head_kv, S, n), 32 * G, attn_smem, C->st>>>(ap);
+        }
         launched(C, __LINE__);
         k_attn_combine<<<dim3(n, hp.n_head), std::max(32, std::min(256, (hp.head_dim + 31) / 32 * 32)), 0, C->st>>>(
-            C->po, C->pml, hp.n_head, hp.head_dim, S, act_out(C, gemm, QD));
+            C->po, C->pml, hp.n_head, hp.head_dim, prompt_fa ? 1 : S, act_out(C, gemm, QD));
         launched(C, __LINE__);
         if (hp.head_dim % 32) {
             // quant groups would cross heads: quantize the whole vector in a second pass
@@ -2659,7 +3437,11 @@ static apr_result enqueue_forward(GCtx *C, const int *tok, const int *pos, const
         k_norm_act<<<n, norm_threads(E), E * sizeof(float), C->st>>>(C->hidden, E, nullptr, g.ffn_norm, hp.norm_eps,
                                                                      E, act_out(C, gemm, E));
         launched(C, __LINE__);
-        if (gemm) {
+        const DW *gu_w[2] = {&g.gate, &g.up};
+        if (gemm && launch_hgemm(C, gu_w, 2, true, C->ah, E, n, nullptr, 0, nullptr, HG_SWIGLU_H, C->ah2, F, 3002)) {
+            // gate, up and SwiGLU in one GEMM; its f16 output feeds down
+            launch_mm(C, job1(g.down, C->hidden, nullptr, E, MV_ADD), C->ah2, F, n);
+        } else if (gemm) {
             MVJob Jg;
             memset(&Jg, 0, sizeof Jg);
             Jg.w[0] = g.gate; Jg.w[1] = g.up;
@@ -2705,7 +3487,150 @@ static apr_result enqueue_forward(GCtx *C, const int *tok, const int *pos, const
     return cudaGetLastError() == cudaSuccess ? APR_SUCCESS : APR_ERROR_BACKEND;
 }
 
-static void launch_mvq(GCtx *C, MVQ &J) {
+// Decode kernels go out with programmatic stream serialization on sm_90+ (see pdl_wait),
+// also inside the captured graph. APR_CUDA_NO_PDL=1 launches them plainly.
+template <typename... KArgs, typename... Args>
+static void launch_dec_(GCtx *C, bool pdl, void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem,
+                        Args... args) {
+    cudaLaunchConfig_t cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.gridDim = grid;
+    cfg.blockDim = block;
+    cfg.dynamicSmemBytes = smem;
+    cfg.stream = C->st;
+    cudaLaunchAttribute at[1];
+    at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    at[0].val.programmaticStreamSerializationAllowed = 1;
+    cfg.attrs = at;
+    cfg.numAttrs = C->M->pdl && pdl ? 1 : 0;
+    cudaLaunchKernelEx(&cfg, kernel, args...);
+}
+template <typename... KArgs, typename... Args>
+static void launch_dec(GCtx *C, void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem, Args... args) {
+    launch_dec_(C, true, kernel, grid, block, smem, args...);
+}
+
+// Launch one decode matvec; returns its block count (a residual producer writes one sum
+// of squares per block: the consumer's ss_n).
+static int launch_mvq(GCtx *C, MVQ &J) {
+    // Split a row pair's chunks over ks warps when a warp would need more than one round
+    // of loads, or when there are too few row pairs to fill the GPU; slices stay >= 16 chunks.
+    int pairs = 0;
+    for (int m = 0; m < J.nmat; m++) pairs += (J.w[m].rows + 1) / 2;
+    const int nc = chunks_per_row(J.w[0].type, J.w[0].cols);
+    const int per_round = 32 * (J.mode == MV_SWIGLU ? 1 : MVQ_U);
+    const int target = C->M->sms * 24;
+    int ks = 1;
+    while (ks < 8 && (nc > ks * per_round || pairs * ks < target) && nc / (ks * 2) >= 16) ks *= 2;
+    J.ks = ks;
+    const int rpb = (MVQ_THREADS / 32 / ks) * 2;  // rows per block
+    int blocks = 0;
+    for (int m = 0; m < J.nmat; m++) {
+        blocks += (J.w[m].rows + rpb - 1) / rpb;
+        J.block_end[m] = blocks;
+    }
+    for (int m = J.nmat; m < 3; m++) J.block_end[m] = blocks;
+    J.prefetch = C->M->pdl;
+    launch_dec(C, k_mvw, dim3(blocks), dim3(MVQ_THREADS), 0, J);
+    launched(C, __LINE__);
+    return blocks;
+}
+
+static MVQ mvq1(const DW &w, float *y, const float *bias, int mode, const float *x) {
+    MVQ J;
+    memset(&J, 0, sizeof J);
+    J.w[0] = w;
+    J.y[0] = y;
+    J.bias[0] = bias;
+    J.nmat = 1;
+    J.mode = mode;
+    J.x = x;
+    return J;
+}
+
+// One token, everything fused as far as it goes: 2 + 5 * n_layer launches. xw holds the
+// residual stream times the next norm's weight, ssp its sums of squares per block of the
+// kernel that wrote it (ss_n of them).
+static apr_result enqueue_decode1(GCtx *C, const int *tok, const int *pos, const int *seq, int out_mode) {
+    GModel *M = C->M;
+    const apr_hparams &hp = M->hp;
+    const int QD = C->QD, KVD = C->KVD;
+    launch_dec(C, k_embed_norm, dim3(1), dim3(MVQ_THREADS), (size_t)0, M->tok, tok, C->hidden,
+               (const float *)M->layers[M->l0].attn_norm, C->xw, C->amax, C->ssp);
+    launched(C, __LINE__);
+    int ss_n = 1;
+    AttnD ap;
+    memset(&ap, 0, sizeof ap);
+    ap.qkv = C->qkv;
+    ap.seq_stride = C->seq_stride;
+    ap.head_stride = C->head_stride;
+    ap.nh = hp.n_head;
+    ap.nkv = hp.n_head_kv;
+    ap.hd = hp.head_dim;
+    ap.rope_dim = hp.rope_dim > 0 ? hp.rope_dim : hp.head_dim;
+    ap.neox = hp.rope_kind == APR_ROPE_NEOX;
+    ap.S = C->S_dec;
+    ap.base = hp.rope_freq_base;
+    ap.fscale = hp.rope_freq_scale > 0.f ? hp.rope_freq_scale : 1.f;
+    ap.eps = hp.norm_eps;
+    ap.scale = 1.f / sqrtf((float)hp.head_dim);
+    ap.pos = pos;
+    ap.seq = seq;
+    ap.po = C->po;
+    ap.pml = C->pml;
+    ap.out = C->attn_out;
+    ap.counter = C->counter;
+    ap.invf = M->inv_freq;
+    const int G = hp.n_head / hp.n_head_kv, hd = hp.head_dim;
+    const size_t attn_smem = sizeof(float) * (G * hd + 2 * hd + 64 * (hd / 2 + 1) + 64 * (hd / 2));
+    for (int l = M->l0; l < hp.n_layer; l++) {
+        const GLayer &g = M->layers[l];
+        const int64_t lofs = (int64_t)(l - M->l0) * C->layer_stride;
+        MVQ J = mvq1(g.wq, C->qkv, g.bq, MV_STORE, C->xw);
+        J.w[1] = g.wk; J.w[2] = g.wv;
+        J.y[1] = C->qkv + QD; J.y[2] = C->qkv + QD + KVD;
+        J.bias[1] = g.bk; J.bias[2] = g.bv;
+        J.nmat = 3;
+        J.ss_in = C->ssp;
+        J.ss_n = ss_n;
+        J.eps = hp.norm_eps;
+        launch_mvq(C, J);
+        ap.qn = g.qn;
+        ap.kn = g.kn;
+        ap.kc = C->kc + lofs;
+        ap.vc = C->vc + lofs;
+        // Launched without PDL (k_attn_dec8 has no pdl_wait). Long contexts: the 32-position
+        // tiles of the int8 form (its output quantization off: ap.oq is null).
+        if (C->p.n_ctx > 256) launch_dec_(C, false, k_attn_dec8, dim3(hp.n_head_kv, C->S_dec), dim3(32 * G), attn_smem, ap);
+        else launch_dec_(C, false, k_attn_dec, dim3(hp.n_head_kv, C->S_dec), dim3(32 * G), attn_smem, ap);
+        launched(C, __LINE__);
+        MVQ Jo = mvq1(g.wo, C->hidden, g.bo, MV_ADD, C->attn_out);
+        Jo.xw_out = C->xw;
+        Jo.norm_w = g.ffn_norm;
+        Jo.ss_out = C->ssp;
+        ss_n = launch_mvq(C, Jo);
+        MVQ Jg = mvq1(g.gate, C->gate, nullptr, MV_SWIGLU, C->xw);
+        Jg.w[1] = g.up;
+        Jg.ss_in = C->ssp;
+        Jg.ss_n = ss_n;
+        Jg.eps = hp.norm_eps;
+        launch_mvq(C, Jg);
+        MVQ Jd = mvq1(g.down, C->hidden, nullptr, MV_ADD, C->gate);
+        Jd.xw_out = C->xw;
+        Jd.norm_w = l + 1 < hp.n_layer ? M->layers[l + 1].attn_norm : M->out_norm;
+        Jd.ss_out = C->ssp;
+        ss_n = launch_mvq(C, Jd);
+    }
+    MVQ Jl = mvq1(M->out, C->logits, nullptr, out_mode == 1 ? MV_ARGMAX : MV_STORE, C->xw);
+    Jl.amax = C->amax;
+    Jl.ss_in = C->ssp;
+    Jl.ss_n = ss_n;
+    Jl.eps = hp.norm_eps;
+    launch_mvq(C, Jl);
+    return cudaGetLastError() == cudaSuccess ? APR_SUCCESS : APR_ERROR_BACKEND;
+}
+
+static void launch_mvq8(GCtx *C, MVQ8 &J) {
     int blocks = 0;
     // split rows over several warps when there are too few row pairs to fill the GPU
     int pairs = 0;
@@ -2721,12 +3646,13 @@ static void launch_mvq(GCtx *C, MVQ &J) {
         J.block_end[m] = blocks;
     }
     J.counter = C->mvq_counter;
-    k_mvw<<<blocks, MVQ_THREADS, 0, C->st>>>(J);
+    // no PDL for this form: measured slower with it (7B tg128 297.6 -> 291.5, 32B 93.4 -> 86.8)
+    launch_dec_(C, false, k_mvw8, dim3(blocks), dim3(MVQ_THREADS), 0, J);
     launched(C, __LINE__);
 }
 
-static MVQ mvq1(const DW &w, float *y, const float *bias, int mode, const int8_t *q, const float *d, const int *s) {
-    MVQ J;
+static MVQ8 mvq18(const DW &w, float *y, const float *bias, int mode, const int8_t *q, const float *d, const int *s) {
+    MVQ8 J;
     memset(&J, 0, sizeof J);
     J.w[0] = w;
     J.y[0] = y;
@@ -2739,15 +3665,15 @@ static MVQ mvq1(const DW &w, float *y, const float *bias, int mode, const int8_t
     return J;
 }
 
-// One token, everything fused as far as it goes: 2 + 5 * n_layer launches. The int8
+// The int8 form of enqueue_decode1 (n_embd >= 3072), 2 + 5 * n_layer launches. The int8
 // activation alternates between two buffers (A: normalized residual, B: attention
 // output / SwiGLU output) because a matrix's post step writes the next one's input.
-static apr_result enqueue_decode1(GCtx *C, const int *tok, const int *pos, const int *seq, int out_mode) {
+static apr_result enqueue_decode1_i8(GCtx *C, const int *tok, const int *pos, const int *seq, int out_mode) {
     GModel *M = C->M;
     const apr_hparams &hp = M->hp;
     const int E = C->E, QD = C->QD, KVD = C->KVD;
-    k_embed_norm<<<1, MVQ_THREADS, E * sizeof(float), C->st>>>(M->tok, tok, C->hidden, M->layers[M->l0].attn_norm,
-                                                              hp.norm_eps, C->aq, C->ad, C->as, C->amax, C->ssp);
+    launch_dec_(C, false, k_embed_norm8, dim3(1), dim3(MVQ_THREADS), E * sizeof(float), M->tok, tok, C->hidden,
+               (const float *)M->layers[M->l0].attn_norm, hp.norm_eps, C->aq, C->ad, C->as, C->amax, C->ssp);
     launched(C, __LINE__);
     AttnD ap;
     memset(&ap, 0, sizeof ap);
@@ -2779,7 +3705,7 @@ static apr_result enqueue_decode1(GCtx *C, const int *tok, const int *pos, const
     for (int l = M->l0; l < hp.n_layer; l++) {
         const GLayer &g = M->layers[l];
         const int64_t lofs = (int64_t)(l - M->l0) * C->layer_stride;
-        MVQ J = mvq1(g.wq, C->qkv, g.bq, MV_STORE, C->aq, C->ad, C->as);
+        MVQ8 J = mvq18(g.wq, C->qkv, g.bq, MV_STORE, C->aq, C->ad, C->as);
         J.w[1] = g.wk; J.w[2] = g.wv;
         J.y[1] = C->qkv + QD; J.y[2] = C->qkv + QD + KVD;
         J.bias[1] = g.bk; J.bias[2] = g.bv;
@@ -2787,39 +3713,39 @@ static apr_result enqueue_decode1(GCtx *C, const int *tok, const int *pos, const
         J.ss_in = C->ssp;
         J.ss_n = E / 32;
         J.eps = hp.norm_eps;
-        launch_mvq(C, J);
+        launch_mvq8(C, J);
         ap.qn = g.qn;
         ap.kn = g.kn;
         ap.kc = C->kc + lofs;
         ap.vc = C->vc + lofs;
-        k_attn_dec<<<dim3(hp.n_head_kv, C->S_dec), 32 * G, attn_smem, C->st>>>(ap);
+        k_attn_dec8<<<dim3(hp.n_head_kv, C->S_dec), 32 * G, attn_smem, C->st>>>(ap);
         launched(C, __LINE__);
-        MVQ Jo = mvq1(g.wo, C->hidden, g.bo, MV_ADD, C->aq2, C->ad2, C->as2);
+        MVQ8 Jo = mvq18(g.wo, C->hidden, g.bo, MV_ADD, C->aq2, C->ad2, C->as2);
         Jo.post = POST_GROUP;
         Jo.post_w = g.ffn_norm;
         Jo.ss_out = C->ssp;
         Jo.oq = C->aq; Jo.od = C->ad; Jo.os = C->as;
-        launch_mvq(C, Jo);
-        MVQ Jg = mvq1(g.gate, C->gate, nullptr, MV_SWIGLU, C->aq, C->ad, C->as);
+        launch_mvq8(C, Jo);
+        MVQ8 Jg = mvq18(g.gate, C->gate, nullptr, MV_SWIGLU, C->aq, C->ad, C->as);
         Jg.w[1] = g.up;
         Jg.ss_in = C->ssp;
         Jg.ss_n = E / 32;
         Jg.eps = hp.norm_eps;
         Jg.oq = C->aq2; Jg.od = C->ad2; Jg.os = C->as2;
-        launch_mvq(C, Jg);
-        MVQ Jd = mvq1(g.down, C->hidden, nullptr, MV_ADD, C->aq2, C->ad2, C->as2);
+        launch_mvq8(C, Jg);
+        MVQ8 Jd = mvq18(g.down, C->hidden, nullptr, MV_ADD, C->aq2, C->ad2, C->as2);
         Jd.post = POST_GROUP;
         Jd.post_w = l + 1 < hp.n_layer ? M->layers[l + 1].attn_norm : M->out_norm;
         Jd.ss_out = C->ssp;
         Jd.oq = C->aq; Jd.od = C->ad; Jd.os = C->as;
-        launch_mvq(C, Jd);
+        launch_mvq8(C, Jd);
     }
-    MVQ Jl = mvq1(M->out, C->logits, nullptr, out_mode == 1 ? MV_ARGMAX : MV_STORE, C->aq, C->ad, C->as);
+    MVQ8 Jl = mvq18(M->out, C->logits, nullptr, out_mode == 1 ? MV_ARGMAX : MV_STORE, C->aq, C->ad, C->as);
     Jl.amax = C->amax;
     Jl.ss_in = C->ssp;
     Jl.ss_n = E / 32;
     Jl.eps = hp.norm_eps;
-    launch_mvq(C, Jl);
+    launch_mvq8(C, Jl);
     return cudaGetLastError() == cudaSuccess ? APR_SUCCESS : APR_ERROR_BACKEND;
 }
 
@@ -2876,7 +3802,8 @@ static apr_result run_forward(GCtx *C, const apr_backend_batch *b, int mode, flo
                 return APR_ERROR_BACKEND;
             }
             cudaMemcpyAsync(C->d_in1, C->h_in1, 4 * sizeof(int), cudaMemcpyHostToDevice, C->st);
-            if (C->fast) r = enqueue_decode1(C, C->d_in1, C->d_in1 + 1, C->d_in1 + 2, mode);
+            if (C->fast && C->i8) r = enqueue_decode1_i8(C, C->d_in1, C->d_in1 + 1, C->d_in1 + 2, mode);
+            else if (C->fast) r = enqueue_decode1(C, C->d_in1, C->d_in1 + 1, C->d_in1 + 2, mode);
             else r = enqueue_forward(C, C->d_in1, C->d_in1 + 1, C->d_in1 + 2, C->d_in1 + 3, 1, 1, mode, C->S_dec, b);
             if (mode == 1)
                 cudaMemcpyAsync(C->h_amax, C->amax, sizeof(unsigned long long), cudaMemcpyDeviceToHost, C->st);
@@ -2923,8 +3850,9 @@ static apr_result run_forward(GCtx *C, const apr_backend_batch *b, int mode, flo
     C->launches = 0;
     if (g_profile) launched(C, 0);
     const int no = std::max(n_out, 1);
-    if (n == 1 && no == 1 && C->fast && M->l0 == 0 && C->S_dec <= 64)
-        r = enqueue_decode1(C, C->d_in, C->d_in + B, C->d_in + 2 * B, mode);
+    if (n == 1 && no == 1 && C->fast && M->l0 == 0)
+        r = C->i8 ? enqueue_decode1_i8(C, C->d_in, C->d_in + B, C->d_in + 2 * B, mode)
+                  : enqueue_decode1(C, C->d_in, C->d_in + B, C->d_in + 2 * B, mode);
     else
         r = enqueue_forward(C, C->d_in, C->d_in + B, C->d_in + 2 * B, C->d_in + 3 * B, n, no, mode, S, b);
     if (r != APR_SUCCESS) {
