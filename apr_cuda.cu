@@ -10,14 +10,20 @@
 //   quant layouts ..... weights are uploaded in their quantized form, repacked "structure
 //                       of arrays" per tensor (every field of every block contiguous) so
 //                       that all loads are aligned 16-byte loads whatever the block size
-//   device dequant .... 16 elements at a time, used by the embedding and the prefill GEMM
-//   matvec ............ batch 1..8: activations quantized to int8 per 32 (like ggml's
-//                       q8_1) and dp4a dot products against the packed weights; one warp
-//                       per weight row; epilogues: store+bias, residual add, SwiGLU, argmax
-//   gemm .............. prefill: dequantize a 64x32 weight tile to f16 in shared memory,
-//                       tensor cores (wmma) against f16 activations
-//   norm / rope / attention: fused RMSNorm+quantize, rope+KV write (f16 cache), split-K
-//                       flash decoding with an exact combine
+//   device dequant .... 16 elements at a time, used by the embedding and the prompt GEMM
+//   matvec ............ batches of 2..8 tokens (several sequences): int8 activations per
+//                       32 (like ggml's q8_1), dp4a against the packed weights
+//   gemm .............. prompts (> 8 tokens): each matrix group (Q+K+V, gate+up) is
+//                       dequantized to an f16 scratch, then one cp.async + wmma tensor-core
+//                       GEMM whose tile shape covers the SMs; gate+up ends in SwiGLU
+//   norm / rope ....... RMSNorm + quantize, rope + KV write (f16 cache)
+//   attention ......... prompts: FlashAttention-2 on mma.sync; otherwise split-K flash
+//                       decoding with an exact combine
+//   decode (1 token) .. one CUDA graph, 2 + 5 x n_layer launches, in one of two forms:
+//                       f32-input matvecs (each lane quantizes what it reads) with
+//                       programmatic dependent launch, for n_embd < 3072; the int8 form
+//                       (the producer quantizes once) for larger models; both fold
+//                       RMSNorm into the matvecs (bench/NOTES.md has the measurements)
 //   host side ......... upload, contexts, forward, graph capture, the vtable
 #include "apr.h"
 
