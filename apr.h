@@ -9848,6 +9848,62 @@ APR__TARGET_AVX512VNNI static void apr__q4kx16_vnni(int64_t nbk, int64_t nb, con
         }                                                                                                       \
     }
 APR__KX16_DRIVER(apr__gemm_q4kx16_vnni, apr__block_q4_Kx8, apr__q4kx16_vnni)
+
+/* One token, 512-bit (VNNI). The 8-row tile leaves one core compute bound at ~44 GB/s for
+   a single token (decode), so here a register is the contiguous 64 bytes qs[p][2m..2m+1]:
+   4 weights of each of the 8 rows for k = 2m (low half) and k = 2m+1 (high half), and one
+   vpermd places the activation's 4-byte groups 2m and 2m+1 in the two halves: per 32
+   weights x 8 rows 4 loads, 4 vpdpbusd, 4 vpermd and one vpmulld (the 8-row tile: 8, 8, 8
+   broadcasts, 1). The halves are added once per super-block. Integer sums as the tile. */
+APR__TARGET_AVX512VNNI static APR__INLINE __m512i apr__half_idx(int m) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi32(2 * m)), _mm256_set1_epi32(2 * m + 1), 1);
+}
+
+APR__TARGET_AVX512VNNI static void apr__q4kx8_one_vnni(int64_t n, const apr__block_q4_Kx8 *w, const uint8_t *act,
+                                                       float *out) {
+    const int64_t nb = n / 256;
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const __m512i P0 = apr__half_idx(0), P1 = apr__half_idx(1), P2 = apr__half_idx(2), P3 = apr__half_idx(3);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const apr__block_q4_Kx8 *b = w + i;
+        for (int l = 0; l < (int)sizeof *b; l += 64) _mm_prefetch((const char *)(b + APR__PF_BLOCKS) + l, _MM_HINT_T0);
+        const apr__block_q8_K *y = (const apr__block_q8_K *)act + i;
+        __m512i isum = _mm512_setzero_si512();
+        for (int j = 0; j < 8; j++) {
+            const __m512i A = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(y->qs + 32 * j)));
+            const uint8_t *q = b->qs[j / 2][0];
+            __m512i v0 = _mm512_loadu_si512((const void *)q), v1 = _mm512_loadu_si512((const void *)(q + 64));
+            __m512i v2 = _mm512_loadu_si512((const void *)(q + 128)), v3 = _mm512_loadu_si512((const void *)(q + 192));
+            if (j % 2) {
+                v0 = _mm512_srli_epi16(v0, 4); v1 = _mm512_srli_epi16(v1, 4);
+                v2 = _mm512_srli_epi16(v2, 4); v3 = _mm512_srli_epi16(v3, 4);
+            }
+            __m512i s0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(v0, m4), _mm512_permutexvar_epi32(P0, A));
+            __m512i s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(v1, m4), _mm512_permutexvar_epi32(P1, A));
+            s0 = _mm512_dpbusd_epi32(s0, _mm512_and_si512(v2, m4), _mm512_permutexvar_epi32(P2, A));
+            s1 = _mm512_dpbusd_epi32(s1, _mm512_and_si512(v3, m4), _mm512_permutexvar_epi32(P3, A));
+            int64_t sc8;
+            memcpy(&sc8, b->sc[j], 8);
+            const __m512i scv = _mm512_cvtepu8_epi32(_mm_set1_epi64x(sc8));
+            isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(_mm512_add_epi32(s0, s1), scv));
+        }
+        const __m256i is8 = _mm256_add_epi32(_mm512_castsi512_si256(isum), _mm512_extracti64x4_epi64(isum, 1));
+        __m256i mi = _mm256_setzero_si256();
+        for (int q = 0; q < 4; q++) {
+            const int s0 = y->bsums[4 * q] + y->bsums[4 * q + 1];
+            const int s1 = y->bsums[4 * q + 2] + y->bsums[4 * q + 3];
+            const __m256i mv = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)b->m[q]));
+            mi = _mm256_add_epi32(mi, _mm256_madd_epi16(mv, _mm256_set1_epi32((int)(((uint32_t)(uint16_t)s1 << 16) | (uint16_t)s0))));
+        }
+        const __m256 da = _mm256_set1_ps(y->d);
+        const __m256 d8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d));
+        const __m256 dm8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->dmin));
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is8), _mm256_mul_ps(d8, da), acc);
+        acc = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(mi), _mm256_mul_ps(dm8, da), acc);
+    }
+    _mm256_storeu_ps(out, acc);
+}
 #endif
 
 /* Level as for Q5_0 (apr__q5x8_level): L2-sized chunks of groups, tiles of tokens. */
@@ -9873,7 +9929,8 @@ static void apr__gemm_q4_Kx8(int level, int64_t n, const apr__block_q4_Kx8 *w, i
                 const uint8_t *at = act + (size_t)t0 * act_stride;
                 for (int64_t g = g0; g < g1; g++) {
                     float *o = out + (size_t)t0 * ld + 8 * g;
-                    if (level >= 2) apr__q4kx8_vnni(n, w + g * nb, at, act_stride, nt, o, ld);
+                    if (level >= 2 && nt == 1) apr__q4kx8_one_vnni(n, w + g * nb, at, o);
+                    else if (level >= 2) apr__q4kx8_vnni(n, w + g * nb, at, act_stride, nt, o, ld);
                     else apr__q4kx8_avx2(n, w + g * nb, at, act_stride, nt, o, ld);
                 }
             }
@@ -10164,6 +10221,58 @@ APR__TARGET_AVX512VNNI static void apr__q6kx16_vnni(int64_t nbk, int64_t nb, con
     }
 }
 APR__KX16_DRIVER(apr__gemm_q6kx16_vnni, apr__block_q6_Kx8, apr__q6kx16_vnni)
+
+/* One token, 512-bit (VNNI), as apr__q4kx8_one_vnni: a register is ql[p][2m..2m+1], the
+   top bits of both halves come from one qh vector shifted per half (vpsllvw / vpsrlvw). */
+APR__TARGET_AVX512VNNI static void apr__q6kx8_one_vnni(int64_t n, const apr__block_q6_Kx8 *w, const uint8_t *act,
+                                                       float *out) {
+    const int64_t nb = n / 256;
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
+    const __m512i P0 = apr__half_idx(0), P1 = apr__half_idx(1), P2 = apr__half_idx(2), P3 = apr__half_idx(3);
+    /* weights 4k..4k+3 take bits 2s, 2s+1 of qh[j][k / 4] (s = k % 4) to bits 4, 5: the
+       pair k = 4h, 4h+1 shifts left by 4 | 2, the pair 4h+2, 4h+3 right by 0 | 2 */
+    const __m512i shl = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
+    const __m512i shr = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(2), 1);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const apr__block_q6_Kx8 *b = w + i;
+        for (int l = 0; l < (int)sizeof *b; l += 64) _mm_prefetch((const char *)(b + APR__PF_BLOCKS) + l, _MM_HINT_T0);
+        const apr__block_q8_K *y = (const apr__block_q8_K *)act + i;
+        __m512i isum = _mm512_setzero_si512();
+        for (int j = 0; j < 8; j++) {
+            const __m512i A = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(y->qs + 32 * j)));
+            __m512i s[2];
+            for (int h = 0; h < 2; h++) {
+                const __m512i H = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)b->qh[j][h]));
+                __m512i va = _mm512_loadu_si512((const void *)b->ql[j / 2][4 * h]);
+                __m512i vb = _mm512_loadu_si512((const void *)b->ql[j / 2][4 * h + 2]);
+                if (j % 2) {
+                    va = _mm512_srli_epi16(va, 4);
+                    vb = _mm512_srli_epi16(vb, 4);
+                }
+                const __m512i Ra = _mm512_or_si512(_mm512_and_si512(va, m4), _mm512_and_si512(_mm512_sllv_epi16(H, shl), m30));
+                const __m512i Rb = _mm512_or_si512(_mm512_and_si512(vb, m4), _mm512_and_si512(_mm512_srlv_epi16(H, shr), m30));
+                s[h] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), Ra, _mm512_permutexvar_epi32(h ? P2 : P0, A));
+                s[h] = _mm512_dpbusd_epi32(s[h], Rb, _mm512_permutexvar_epi32(h ? P3 : P1, A));
+            }
+            /* lane r and 8 + r: the scales of row r's groups 2j (s[0]) and 2j+1 (s[1]) */
+            const __m256i Pq = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b->sc[j]));
+            const __m512i sc0 = _mm512_broadcast_i64x4(_mm256_srai_epi32(_mm256_slli_epi32(Pq, 16), 16));
+            const __m512i sc1 = _mm512_broadcast_i64x4(_mm256_srai_epi32(Pq, 16));
+            isum = _mm512_add_epi32(isum, _mm512_add_epi32(_mm512_mullo_epi32(s[0], sc0), _mm512_mullo_epi32(s[1], sc1)));
+        }
+        const __m256i is8 = _mm256_add_epi32(_mm512_castsi512_si256(isum), _mm512_extracti64x4_epi64(isum, 1));
+        __m256i mi = _mm256_setzero_si256();
+        for (int q = 0; q < 8; q++) {
+            const __m256i Pq = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b->sc[q]));
+            mi = _mm256_add_epi32(mi, _mm256_madd_epi16(Pq, _mm256_set1_epi32(apr__load_i32(y->bsums + 2 * q))));
+        }
+        const __m256i sv = _mm256_sub_epi32(is8, _mm256_slli_epi32(mi, 5));
+        const __m256 d8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d));
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sv), _mm256_mul_ps(d8, _mm256_set1_ps(y->d)), acc);
+    }
+    _mm256_storeu_ps(out, acc);
+}
 #endif
 
 static void apr__gemm_q6_Kx8(int level, int64_t n, const apr__block_q6_Kx8 *w, int64_t n_groups, const uint8_t *act,
@@ -10187,7 +10296,8 @@ static void apr__gemm_q6_Kx8(int level, int64_t n, const apr__block_q6_Kx8 *w, i
                 const uint8_t *at = act + (size_t)t0 * act_stride;
                 for (int64_t g = g0; g < g1; g++) {
                     float *o = out + (size_t)t0 * ld + 8 * g;
-                    if (level >= 2) apr__q6kx8_vnni(n, w + g * nb, at, act_stride, nt, o, ld);
+                    if (level >= 2 && nt == 1) apr__q6kx8_one_vnni(n, w + g * nb, at, o);
+                    else if (level >= 2) apr__q6kx8_vnni(n, w + g * nb, at, act_stride, nt, o, ld);
                     else apr__q6kx8_avx2(n, w + g * nb, at, act_stride, nt, o, ld);
                 }
             }
