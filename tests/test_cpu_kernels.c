@@ -298,6 +298,31 @@ int main(void) {
         free(g); free(g2); free(u);
     }
 
+    TEST("attention dot/axpy: every SIMD level vs the scalar reference, n = 1..300");
+    {
+        float a[300], b[300], y0[300], y1[300];
+        int bad = 0, runs = 0;
+        for (int level = 1; level <= apr__simd_level(); level++)
+            for (int n = 1; n <= 300; n += (n < 40 ? 1 : 13)) {
+                for (int i = 0; i < n; i++) {
+                    a[i] = test_rand_normal();
+                    b[i] = test_rand_normal();
+                    y0[i] = y1[i] = test_rand_normal();
+                }
+                const float r = apr__att_dot_ref(a, b, n), v = apr__att_dot(level, a, b, n);
+                double mag = 0;
+                for (int i = 0; i < n; i++) mag += fabs((double)a[i] * b[i]);
+                if (!(fabs((double)r - v) <= 1e-5 * (mag + 1))) bad++;
+                apr__att_axpy_ref(y0, 0.37f, a, n);
+                apr__att_axpy(level, y1, 0.37f, a, n);
+                for (int i = 0; i < n; i++)
+                    if (!(fabsf(y0[i] - y1[i]) <= 1e-5f)) bad++;
+                runs++;
+            }
+        CHECK(bad == 0, "%d results off", bad);
+        fprintf(stderr, "    %d runs (levels up to %d)\n", runs, apr__simd_level());
+    }
+
     /* Repacking drops the file pages of repacked rows (MADV_DONTNEED) only inside the
        model's own file mapping: a caller's buffer must come back untouched, and a model
        loaded from it must give the same logits as one loaded from the file. */
