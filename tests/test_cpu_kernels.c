@@ -323,6 +323,31 @@ int main(void) {
         fprintf(stderr, "    %d runs (levels up to %d)\n", runs, apr__simd_level());
     }
 
+    TEST("attention softmax numerators: SIMD exp and sum vs expf, n = 1..300");
+    {
+        float s0[300], s1[300];
+        int bad = 0;
+        double worst = 0;
+        for (int level = 1; level <= apr__simd_level(); level++)
+            for (int n = 1; n <= 300; n += (n < 40 ? 1 : 13)) {
+                float mx = -INFINITY;
+                for (int i = 0; i < n; i++) {
+                    /* scores spread wide enough that some numerators underflow */
+                    s0[i] = s1[i] = test_rand_normal() * (i % 5 == 0 ? 40.0f : 3.0f);
+                    mx = fmaxf(mx, s0[i]);
+                }
+                const double r = apr__att_exp_ref(s0, n, mx), v = apr__att_exp(level, s1, n, mx);
+                if (!(fabs(r - v) <= 1e-6 * r)) bad++;
+                for (int i = 0; i < n; i++) {
+                    const double d = fabs((double)s0[i] - s1[i]);
+                    if (!(d <= 4e-7 * s0[i] + 1e-37)) bad++;
+                    if (s0[i] > 1e-30f && d / s0[i] > worst) worst = d / s0[i];
+                }
+            }
+        CHECK(bad == 0, "%d results off (worst rel %.2e)", bad, worst);
+        fprintf(stderr, "    worst rel err %.2e\n", worst);
+    }
+
     /* Repacking drops the file pages of repacked rows (MADV_DONTNEED) only inside the
        model's own file mapping: a caller's buffer must come back untouched, and a model
        loaded from it must give the same logits as one loaded from the file. */
