@@ -476,7 +476,13 @@ int main(void) {
             CHECK(write(in_fd, "Hello\n", 6) == 6, "write");
             bool started = wait_output(out_path, 20, 10000);
             kill(pid, SIGINT);
-            usleep(100000);
+            /* Two SIGINTs sent while the child is not scheduled (a busy machine) would be
+               delivered as one: send the second once the first has stopped the answer. */
+            long last = -1;
+            for (int i = 0; i < 50 && file_len(out_path) != last; i++) {
+                last = file_len(out_path);
+                usleep(200000);
+            }
             kill(pid, SIGINT);
             int rc = wait_exit(pid, 10000);
             CHECK(started && rc == 130, "second Ctrl-C exits 130: %d", rc);
