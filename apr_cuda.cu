@@ -3498,8 +3498,7 @@ static apr_result enqueue_forward(GCtx *C, const int *tok, const int *pos, const
 template <typename... KArgs, typename... Args>
 static void launch_dec_(GCtx *C, bool pdl, void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem,
                         Args... args) {
-    cudaLaunchConfig_t cfg;
-    memset(&cfg, 0, sizeof cfg);
+    cudaLaunchConfig_t cfg = {};
     cfg.gridDim = grid;
     cfg.blockDim = block;
     cfg.dynamicSmemBytes = smem;
