@@ -11332,7 +11332,7 @@ static apr_result apr__model_attach_backend(apr_model *m, const apr_model_params
             apr_result r = APR_SUCCESS;
             if (ngl < m->view.hp.n_layer) {
                 /* some layers stay on the CPU: the plugin calls back into the CPU backend */
-                r = apr__cpu_backend.model_load(&m->view, &m->host, 0, &m->cpu_state, msg, sizeof msg);
+                r = apr__cpu_backend.model_load(&m->view, &m->host, ngl, &m->cpu_state, msg, sizeof msg);
                 /* the plugin takes the last ngl layers; the CPU caches only the first ones */
                 if (r == APR_SUCCESS) ((apr__cpu_model *)m->cpu_state)->kv_layers = m->view.hp.n_layer - ngl;
             }

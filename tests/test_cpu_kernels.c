@@ -404,5 +404,37 @@ int main(void) {
         }
     }
 
+    /* Under partial CUDA offload the CPU backend runs only the first n_layer - ngl layers:
+       it repacks only those, and the output matrix only when it runs every layer. */
+    TEST("CPU backend under partial offload repacks only its own layers");
+    {
+        apr_model_params mp = apr_model_default_params();
+        mp.cpu_only = true;
+        apr_model *m = NULL;
+        apr_error err;
+        apr_result r = apr_model_load(test_shared("data/quant/tiny-llama-Q4_K.gguf"), &mp, &m, &err);
+        CHECK(r == APR_SUCCESS, "load");
+        if (r == APR_SUCCESS) {
+            const int nl = m->view.hp.n_layer;
+            int packed[3] = {-1, -1, -1}, out_packed[3] = {0, 0, 0};
+            const int ngl[3] = {0, 1, nl};
+            for (int k = 0; k < 3; k++) {
+                void *st = NULL;
+                char msg[256];
+                r = apr__cpu_backend.model_load(&m->view, &m->host, ngl[k], &st, msg, sizeof msg);
+                CHECK(r == APR_SUCCESS, "CPU model_load with %d GPU layers: %s", ngl[k], msg);
+                if (r != APR_SUCCESS) continue;
+                const apr__cpu_model *cm = (const apr__cpu_model *)st;
+                packed[k] = cm->n_packed;
+                for (int i = 0; i < cm->n_packed; i++) out_packed[k] |= cm->packed[i].w == &m->view.output;
+                apr__cpu_backend.model_free(st);
+            }
+            CHECK(nl >= 2 && packed[0] > packed[1] && packed[1] > 0 && packed[2] == 0,
+                  "repacked matrices with 0 / 1 / all layers on the GPU: %d / %d / %d", packed[0], packed[1], packed[2]);
+            CHECK(!out_packed[1] && !out_packed[2], "the output matrix is repacked although it runs on the GPU");
+            apr_model_free(m);
+        }
+    }
+
     return test_finish();
 }
