@@ -9906,40 +9906,51 @@ APR__TARGET_AVX512VNNI static void apr__q4kx8_one_vnni(int64_t n, const apr__blo
 }
 #endif
 
-/* Level as for Q5_0 (apr__q5x8_level): L2-sized chunks of groups, tiles of tokens. */
+/* Level as for Q5_0 (apr__q5x8_level): L2-sized chunks of groups, tiles of tokens. With
+   512-bit VNNI and more than two tokens, pairs of groups go to the 16-row kernels and the
+   odd group to the 8-row ones; one or two tokens keep the 8-row kernels, which stream from
+   memory faster (a single sequential stream to prefetch). The same driver serves Q4_K and
+   Q6_K groups. */
+#if defined(APR__HAVE_X86_SIMD)
+#define APR__KX8_SIMD_GEMM(NAME, BLK, PAIRS, ONE, VNNI, AVX2)                                                   \
+    static void NAME(int level, int64_t n, const BLK *w, int64_t n_groups, const uint8_t *act,                  \
+                     size_t act_stride, int n_tok, float *out, int64_t ld) {                                    \
+        const int64_t nb = n / 256, max_nt = apr__q5x8_max_nt(level);                                           \
+        if (level >= 2 && n_tok > 2) {                                                                          \
+            PAIRS(n, w, n_groups / 2, act, act_stride, n_tok, out, ld);                                         \
+            if (n_groups % 2 == 0) return;                                                                      \
+            w += (n_groups - 1) * nb;                                                                           \
+            out += 8 * (n_groups - 1);                                                                          \
+            n_groups = 1;                                                                                       \
+        }                                                                                                       \
+        int64_t chunk = APR__MAX((int64_t)1, (int64_t)(256 * 1024) / (nb * (int64_t)sizeof(BLK)));             \
+        for (int64_t g0 = 0; g0 < n_groups; g0 += chunk) {                                                      \
+            const int64_t g1 = APR__MIN(n_groups, g0 + chunk);                                                  \
+            for (int t0 = 0; t0 < n_tok; t0 += (int)max_nt) {                                                   \
+                const int nt = (int)APR__MIN(max_nt, (int64_t)(n_tok - t0));                                    \
+                const uint8_t *at = act + (size_t)t0 * act_stride;                                              \
+                for (int64_t g = g0; g < g1; g++) {                                                             \
+                    float *o = out + (size_t)t0 * ld + 8 * g;                                                   \
+                    if (level >= 2 && nt == 1) ONE(n, w + g * nb, at, o);                                       \
+                    else if (level >= 2) VNNI(n, w + g * nb, at, act_stride, nt, o, ld);                        \
+                    else AVX2(n, w + g * nb, at, act_stride, nt, o, ld);                                        \
+                }                                                                                               \
+            }                                                                                                   \
+        }                                                                                                       \
+    }
+APR__KX8_SIMD_GEMM(apr__gemm_q4_Kx8_simd, apr__block_q4_Kx8, apr__gemm_q4kx16_vnni, apr__q4kx8_one_vnni,
+                   apr__q4kx8_vnni, apr__q4kx8_avx2)
+#endif
+
 static void apr__gemm_q4_Kx8(int level, int64_t n, const apr__block_q4_Kx8 *w, int64_t n_groups, const uint8_t *act,
                              size_t act_stride, int n_tok, float *out, int64_t ld) {
 #if defined(APR__HAVE_X86_SIMD)
     if (level >= 1) {
-        const int64_t nb = n / 256, max_nt = apr__q5x8_max_nt(level);
-        if (level >= 2 && n_tok > 2) {
-            /* pairs of groups, then the odd one alone (one or two tokens: the 8-row kernel,
-               which streams from memory faster: a single sequential stream to prefetch) */
-            apr__gemm_q4kx16_vnni(n, w, n_groups / 2, act, act_stride, n_tok, out, ld);
-            if (n_groups % 2 == 0) return;
-            w += (n_groups - 1) * nb;
-            out += 8 * (n_groups - 1);
-            n_groups = 1;
-        }
-        int64_t chunk = APR__MAX((int64_t)1, (int64_t)(256 * 1024) / (nb * (int64_t)sizeof(apr__block_q4_Kx8)));
-        for (int64_t g0 = 0; g0 < n_groups; g0 += chunk) {
-            const int64_t g1 = APR__MIN(n_groups, g0 + chunk);
-            for (int t0 = 0; t0 < n_tok; t0 += (int)max_nt) {
-                const int nt = (int)APR__MIN(max_nt, (int64_t)(n_tok - t0));
-                const uint8_t *at = act + (size_t)t0 * act_stride;
-                for (int64_t g = g0; g < g1; g++) {
-                    float *o = out + (size_t)t0 * ld + 8 * g;
-                    if (level >= 2 && nt == 1) apr__q4kx8_one_vnni(n, w + g * nb, at, o);
-                    else if (level >= 2) apr__q4kx8_vnni(n, w + g * nb, at, act_stride, nt, o, ld);
-                    else apr__q4kx8_avx2(n, w + g * nb, at, act_stride, nt, o, ld);
-                }
-            }
-        }
+        apr__gemm_q4_Kx8_simd(level, n, w, n_groups, act, act_stride, n_tok, out, ld);
         return;
     }
-#else
-    (void)level;
 #endif
+    (void)level;
     apr__gemm_q4_Kx8_ref(n, w, n_groups, act, act_stride, n_tok, out, ld);
 }
 
@@ -10275,38 +10286,20 @@ APR__TARGET_AVX512VNNI static void apr__q6kx8_one_vnni(int64_t n, const apr__blo
 }
 #endif
 
+#if defined(APR__HAVE_X86_SIMD)
+APR__KX8_SIMD_GEMM(apr__gemm_q6_Kx8_simd, apr__block_q6_Kx8, apr__gemm_q6kx16_vnni, apr__q6kx8_one_vnni,
+                   apr__q6kx8_vnni, apr__q6kx8_avx2)
+#endif
+
 static void apr__gemm_q6_Kx8(int level, int64_t n, const apr__block_q6_Kx8 *w, int64_t n_groups, const uint8_t *act,
                              size_t act_stride, int n_tok, float *out, int64_t ld) {
 #if defined(APR__HAVE_X86_SIMD)
     if (level >= 1) {
-        const int64_t nb = n / 256, max_nt = apr__q5x8_max_nt(level);
-        if (level >= 2 && n_tok > 2) {
-            /* as for Q4_K: pairs of groups for prompts, the 8-row kernel for one or two tokens */
-            apr__gemm_q6kx16_vnni(n, w, n_groups / 2, act, act_stride, n_tok, out, ld);
-            if (n_groups % 2 == 0) return;
-            w += (n_groups - 1) * nb;
-            out += 8 * (n_groups - 1);
-            n_groups = 1;
-        }
-        int64_t chunk = APR__MAX((int64_t)1, (int64_t)(256 * 1024) / (nb * (int64_t)sizeof(apr__block_q6_Kx8)));
-        for (int64_t g0 = 0; g0 < n_groups; g0 += chunk) {
-            const int64_t g1 = APR__MIN(n_groups, g0 + chunk);
-            for (int t0 = 0; t0 < n_tok; t0 += (int)max_nt) {
-                const int nt = (int)APR__MIN(max_nt, (int64_t)(n_tok - t0));
-                const uint8_t *at = act + (size_t)t0 * act_stride;
-                for (int64_t g = g0; g < g1; g++) {
-                    float *o = out + (size_t)t0 * ld + 8 * g;
-                    if (level >= 2 && nt == 1) apr__q6kx8_one_vnni(n, w + g * nb, at, o);
-                    else if (level >= 2) apr__q6kx8_vnni(n, w + g * nb, at, act_stride, nt, o, ld);
-                    else apr__q6kx8_avx2(n, w + g * nb, at, act_stride, nt, o, ld);
-                }
-            }
-        }
+        apr__gemm_q6_Kx8_simd(level, n, w, n_groups, act, act_stride, n_tok, out, ld);
         return;
     }
-#else
-    (void)level;
 #endif
+    (void)level;
     apr__gemm_q6_Kx8_ref(n, w, n_groups, act, act_stride, n_tok, out, ld);
 }
 
