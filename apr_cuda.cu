@@ -1824,7 +1824,6 @@ __device__ void head_norm(float *v, const float *w, int hd, float eps, int lane)
 __global__ void k_attn_dec(AttnD p) {
     extern __shared__ float sm[];
     __shared__ int is_last;
-    pdl_wait();  // no early trigger: at long contexts the next kernels' blocks would crowd these
     const int hk = blockIdx.x, s = blockIdx.y;
     const int G = p.nh / p.nkv, hd = p.hd, hd2 = hd / 2, ks = hd2 + 1;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -3604,8 +3603,9 @@ static apr_result enqueue_decode1(GCtx *C, const int *tok, const int *pos, const
         ap.kn = g.kn;
         ap.kc = C->kc + lofs;
         ap.vc = C->vc + lofs;
-        // Launched without PDL (k_attn_dec8 has no pdl_wait). Long contexts: the 32-position
-        // tiles of the int8 form (its output quantization off: ap.oq is null).
+        // Attention is launched without PDL: its blocks, launched early and waiting beside the
+        // QKV matvec, cost 17% at 4096 positions (bench/NOTES.md). Long contexts: the
+        // 32-position tiles of the int8 form (its output quantization off: ap.oq is null).
         if (C->p.n_ctx > 256) launch_dec_(C, false, k_attn_dec8, dim3(hp.n_head_kv, C->S_dec), dim3(32 * G), attn_smem, ap);
         else launch_dec_(C, false, k_attn_dec, dim3(hp.n_head_kv, C->S_dec), dim3(32 * G), attn_smem, ap);
         launched(C, __LINE__);
