@@ -1532,8 +1532,8 @@ __device__ __forceinline__ void quant16(const float *x, int4 &q, float &d, int &
 
 // The values chunk j of a row of type T meets: [e0, e0 + 16) and, but for Q8_0, [e1, e1 + 16).
 template <int T>
-__device__ __forceinline__ void act_load(const float *x, int j, LA &a) {
-    int e0, e1 = -1;
+__device__ __forceinline__ void act_offsets(int j, int &e0, int &e1) {
+    e1 = -1;
     if (T == APR_TYPE_Q4_K || T == APR_TYPE_Q5_K) {
         e0 = 256 * (j >> 3) + 64 * ((j >> 1) & 3) + 16 * (j & 1);
         e1 = e0 + 32;
@@ -1546,6 +1546,12 @@ __device__ __forceinline__ void act_load(const float *x, int j, LA &a) {
         e0 = 32 * j;
         e1 = e0 + 16;
     }
+}
+
+template <int T>
+__device__ __forceinline__ void act_load(const float *x, int j, LA &a) {
+    int e0, e1;
+    act_offsets<T>(j, e0, e1);
     quant16(x + e0, a.q0, a.d0, a.s0);
     if (T != APR_TYPE_Q8_0) quant16(x + e1, a.q1, a.d1, a.s1);
 }
@@ -1606,9 +1612,9 @@ __device__ __forceinline__ float raw_dot(const RawC &R, int j, const LA &A) {
 
 // The dot products of one warp: rows r and r+1 of W0 (SwiGLU: also of W1, the up matrix)
 // over chunks [j0, j1). The first round of loads goes out before pdl_wait.
-template <int T, bool SWIGLU>
+template <int T, bool SWIGLU, typename F>
 __device__ __forceinline__ void mv_warp(const DW &W0, const DW &W1, int r, bool two, int j0, int j1,
-                                        const float *x, float *o) {
+                                        const float *x, float *o, F &after_wait) {
     constexpr int NS = SWIGLU ? 4 : 2, U = SWIGLU ? 1 : MVQ_U;
     const int lane = threadIdx.x & 31;
     float acc[NS];
@@ -1630,6 +1636,7 @@ __device__ __forceinline__ void mv_warp(const DW &W0, const DW &W1, int r, bool 
     };
     issue(j0);
     pdl_wait();
+    after_wait();
     for (int base = j0; base < j1; base += 32 * U) {
 #pragma unroll
         for (int u = 0; u < U; u++) {
@@ -1649,17 +1656,33 @@ __device__ __forceinline__ void mv_warp(const DW &W0, const DW &W1, int r, bool 
     for (int s = 0; s < NS; s++) o[s] = warp_sum(acc[s]);
 }
 
-template <bool SWIGLU>
+template <bool SWIGLU, typename F>
 __device__ __forceinline__ void mv_dispatch(const DW &W0, const DW &W1, int r, bool two, int j0, int j1,
-                                            const float *x, float *o) {
+                                            const float *x, float *o, F &after_wait) {
     switch (W0.type) {
-    case APR_TYPE_Q4_K: mv_warp<APR_TYPE_Q4_K, SWIGLU>(W0, W1, r, two, j0, j1, x, o); break;
-    case APR_TYPE_Q5_K: mv_warp<APR_TYPE_Q5_K, SWIGLU>(W0, W1, r, two, j0, j1, x, o); break;
-    case APR_TYPE_Q6_K: mv_warp<APR_TYPE_Q6_K, SWIGLU>(W0, W1, r, two, j0, j1, x, o); break;
-    case APR_TYPE_Q8_0: mv_warp<APR_TYPE_Q8_0, SWIGLU>(W0, W1, r, two, j0, j1, x, o); break;
-    case APR_TYPE_Q5_0: mv_warp<APR_TYPE_Q5_0, SWIGLU>(W0, W1, r, two, j0, j1, x, o); break;
-    default: mv_warp<APR_TYPE_Q4_0, SWIGLU>(W0, W1, r, two, j0, j1, x, o); break;
+    case APR_TYPE_Q4_K: mv_warp<APR_TYPE_Q4_K, SWIGLU>(W0, W1, r, two, j0, j1, x, o, after_wait); break;
+    case APR_TYPE_Q5_K: mv_warp<APR_TYPE_Q5_K, SWIGLU>(W0, W1, r, two, j0, j1, x, o, after_wait); break;
+    case APR_TYPE_Q6_K: mv_warp<APR_TYPE_Q6_K, SWIGLU>(W0, W1, r, two, j0, j1, x, o, after_wait); break;
+    case APR_TYPE_Q8_0: mv_warp<APR_TYPE_Q8_0, SWIGLU>(W0, W1, r, two, j0, j1, x, o, after_wait); break;
+    case APR_TYPE_Q5_0: mv_warp<APR_TYPE_Q5_0, SWIGLU>(W0, W1, r, two, j0, j1, x, o, after_wait); break;
+    default: mv_warp<APR_TYPE_Q4_0, SWIGLU>(W0, W1, r, two, j0, j1, x, o, after_wait); break;
     }
+}
+
+#define LSUM_N 8
+// Sum of ss_in[0..n) seen from one warp: each lane adds its values, LSUM_N loads in flight
+// at a time (a plain loop waits for each load before the next: one L2 round trip per value).
+__device__ __forceinline__ float lane_sum_ldg(const float *v, int n) {
+    const int lane = threadIdx.x & 31;
+    float t = 0.f;
+    for (int i0 = lane; i0 < n; i0 += LSUM_N * 32) {
+        float b[LSUM_N];
+#pragma unroll
+        for (int k = 0; k < LSUM_N; k++) b[k] = i0 + 32 * k < n ? __ldg(v + i0 + 32 * k) : 0.f;
+#pragma unroll
+        for (int k = 0; k < LSUM_N; k++) t += b[k];
+    }
+    return t;
 }
 
 __host__ __device__ inline bool mv_fast_type(int t) {
@@ -1688,21 +1711,38 @@ __global__ void __launch_bounds__(MVQ_THREADS, MVQ_MINB) k_mvw(MVQ J) {
         prefetch_rows_l2(W, bofs * rpb, bofs * rpb + rpb);
         if (swiglu) prefetch_rows_l2(J.w[1], bofs * rpb, bofs * rpb + rpb);
     }
+    // The sums of squares of the input's norm go out together with the activation (each
+    // load in its own round trip after the dot products cost ~1 us per kernel).
+    float ss_part = 0.f;
+    auto after_wait = [&]() {
+        if (J.ss_in) ss_part = lane_sum_ldg(J.ss_in, J.ss_n);
+    };
     float o[4] = {0.f, 0.f, 0.f, 0.f};
     if (r < W.rows) {
         const int nc = chunks_per_row(W.type, W.cols), cs = (nc + ks - 1) / ks;
         const int j0 = slice * cs, j1 = min(nc, j0 + cs);
-        if (swiglu) mv_dispatch<true>(W, J.w[1], r, two, j0, j1, J.x, o);
-        else mv_dispatch<false>(W, W, r, two, j0, j1, J.x, o);
+        if (swiglu) mv_dispatch<true>(W, J.w[1], r, two, j0, j1, J.x, o, after_wait);
+        else mv_dispatch<false>(W, W, r, two, j0, j1, J.x, o, after_wait);
     } else {
         pdl_wait();
+        after_wait();
     }
     if (lane == 0) { part[warp][0] = o[0]; part[warp][1] = o[1]; part[warp][2] = o[2]; part[warp][3] = o[3]; }
-    float nscale = 1.f;
-    if (J.ss_in) {
-        float t = 0.f;
-        for (int i = lane; i < J.ss_n; i += 32) t += __ldg(J.ss_in + i);
-        nscale = rsqrtf(warp_sum(t) / (float)W.cols + J.eps);
+    const float nscale = J.ss_in ? rsqrtf(warp_sum(ss_part) / (float)W.cols + J.eps) : 1.f;
+    // the epilogue's loads in one round trip, before the barrier (in the loop below, the
+    // stores between them would keep the compiler from batching them)
+    const bool writer = slice == 0 && lane == 0 && r < W.rows;
+    float bias_v[2] = {0.f, 0.f}, normw_v[2] = {0.f, 0.f}, yold[2] = {0.f, 0.f};
+    if (writer && !swiglu) {
+#pragma unroll
+        for (int k = 0; k < 2; k++) {
+            if (r + k >= W.rows) break;
+            if (bias) bias_v[k] = __ldg(bias + r + k);
+            if (J.mode == MV_ADD) {
+                yold[k] = Y[r + k];
+                if (J.xw_out) normw_v[k] = __ldg(J.norm_w + r + k);
+            }
+        }
     }
     __syncthreads();
     float ss = 0.f;
@@ -1718,12 +1758,12 @@ __global__ void __launch_bounds__(MVQ_THREADS, MVQ_MINB) k_mvw(MVQ J) {
         } else {
             for (int k = 0; k < 2 && r + k < W.rows; k++) {
                 const int rr = r + k;
-                const float v = o[k] * nscale + (bias ? bias[rr] : 0.f);
+                const float v = o[k] * nscale + bias_v[k];
                 if (J.mode == MV_ADD) {
-                    const float nv = Y[rr] + v;
+                    const float nv = yold[k] + v;
                     Y[rr] = nv;
                     if (J.xw_out) {
-                        J.xw_out[rr] = nv * J.norm_w[rr];
+                        J.xw_out[rr] = nv * normw_v[k];
                         ss += nv * nv;
                     }
                 } else {
@@ -1792,6 +1832,7 @@ struct AttnD {
     float *po, *pml, *out;
     int *counter;
     const double *invf;
+    int trigger;  // let the next kernel (wo) launch early: pdl_trigger at the start
     int8_t *oq;  // int8 form: the output quantized for wo
     float *od;
     int *os;
@@ -1821,92 +1862,121 @@ __device__ void head_norm(float *v, const float *w, int hd, float eps, int lane)
     __syncwarp();
 }
 
+// TILE positions of K and V per round (64 for short contexts: up to 128 positions in two
+// rounds; 32 beyond 256 positions, measured faster there, bench/NOTES.md). Each thread
+// holds its share of the next tile in registers (ATT_NR 16-byte loads of K and of V)
+// while the block computes the current one from shared memory, and the first tile's loads
+// go out before the query is prepared: a tile costs one memory latency, paid while other
+// work runs. The current token's K and V (written by the split that holds pos) are not
+// loaded but patched into shared memory from skv. Threads beyond ATT_NR loads per tile
+// (heads of 128 with fewer than 4 query heads per kv head) load the rest directly.
+#define ATT_NR 4
+template <int TILE>
 __global__ void k_attn_dec(AttnD p) {
+    constexpr int NSC = TILE / 32;  // scores per lane
     extern __shared__ float sm[];
     __shared__ int is_last;
     const int hk = blockIdx.x, s = blockIdx.y;
-    const int G = p.nh / p.nkv, hd = p.hd, hd2 = hd / 2, ks = hd2 + 1;
+    const int G = p.nh / p.nkv, hd = p.hd, hd2 = hd / 2, hd8 = hd / 8, ks = hd2 + 1;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int h = hk * G + warp;
     float *sq = sm;                                   // G * hd
     float *skv = sm + G * hd;                         // 2 * hd (this token's k and v)
-    __half2 *Ks = (__half2 *)(skv + 2 * hd);          // 64 * ks
-    __half2 *Vs = Ks + 64 * ks;                       // 64 * hd2
+    __half2 *Ks = (__half2 *)(skv + 2 * hd);          // TILE * ks
+    __half2 *Vs = Ks + TILE * ks;                     // TILE * hd2
+    if (p.trigger) pdl_trigger();  // wo's blocks may start and pull their rows into L2 meanwhile
     const int pos = p.pos[0];
     const int n_kv = pos + 1;
-    // at least 64 positions per split: short contexts use few splits (less to combine)
-    // up to 128 positions: one split, no combine; beyond, splits of at least 64
-    const int chunk = n_kv <= 128 ? 128 : max(64, (n_kv + p.S - 1) / p.S);  // S <= 64
+    // up to 128 positions: one split, no combine; beyond, splits of at least 64 (S <= 64)
+    const int chunk = n_kv <= 128 ? 128 : max(64, (n_kv + p.S - 1) / p.S);
     const int n_act = (n_kv + chunk - 1) / chunk;
     const int start = s * chunk, end = min(n_kv, start + chunk);
     if (start >= end) return;  // an idle split: takes no part in the combine
     const int64_t cbase = (int64_t)p.seq[0] * p.seq_stride + (int64_t)hk * p.head_stride;
+    const int4 *kc4 = (const int4 *)(p.kc + cbase), *vc4 = (const int4 *)(p.vc + cbase);
+    int4 kr[ATT_NR], vr[ATT_NR];
+    auto tile_load = [&](int k0) {
+        const int n = min(TILE, end - k0) * hd8;
+#pragma unroll
+        for (int u = 0; u < ATT_NR; u++) {
+            const int idx = threadIdx.x + u * blockDim.x, j = idx / hd8;
+            if (idx < n && k0 + j != pos) {
+                kr[u] = kc4[(int64_t)(k0 + j) * hd8 + (idx - j * hd8)];
+                vr[u] = vc4[(int64_t)(k0 + j) * hd8 + (idx - j * hd8)];
+            }
+        }
+    };
+    // K rows padded to ks half2 (conflict-free score loop): stored 4 bytes at a time
+    auto put = [&](int j, int c, const int4 &k, const int4 &v) {
+        const __half2 *k2 = (const __half2 *)&k;
+        Ks[j * ks + 4 * c] = k2[0];
+        Ks[j * ks + 4 * c + 1] = k2[1];
+        Ks[j * ks + 4 * c + 2] = k2[2];
+        Ks[j * ks + 4 * c + 3] = k2[3];
+        *(int4 *)(Vs + j * hd2 + 4 * c) = v;
+    };
+    auto tile_store = [&](int k0) {
+        const int n = min(TILE, end - k0) * hd8;
+#pragma unroll
+        for (int u = 0; u < ATT_NR; u++) {
+            const int idx = threadIdx.x + u * blockDim.x, j = idx / hd8;
+            if (idx < n && k0 + j != pos) put(j, idx - j * hd8, kr[u], vr[u]);
+        }
+        for (int idx = threadIdx.x + ATT_NR * blockDim.x; idx < n; idx += blockDim.x) {
+            const int j = idx / hd8, c = idx - j * hd8;
+            if (k0 + j != pos) put(j, c, kc4[(int64_t)(k0 + j) * hd8 + c], vc4[(int64_t)(k0 + j) * hd8 + c]);
+        }
+        if (k0 <= pos && pos < k0 + TILE) {
+            // this token's K and V, rounded to f16 as written to the cache
+            const int j = pos - k0;
+            for (int d2 = threadIdx.x; d2 < hd2; d2 += blockDim.x) {
+                Ks[j * ks + d2] = __floats2half2_rn(skv[2 * d2], skv[2 * d2 + 1]);
+                Vs[j * hd2 + d2] = __floats2half2_rn(skv[hd + 2 * d2], skv[hd + 2 * d2 + 1]);
+            }
+        }
+    };
+    tile_load(start);
+    // Everything above reads only the cache of earlier tokens and the position (written
+    // before the graph's first kernel); the query and this token's K and V are the QKV
+    // matvec's output. Launched with PDL (APR_CUDA_ATTN_PDL=1; not the default, see
+    // context_create), the block gets here while that matvec still runs.
+    pdl_wait();
     // q of this warp's head: norm, rope, scale
     for (int d = lane; d < hd; d += 32) sq[warp * hd + d] = p.qkv[(int64_t)h * hd + d];
     __syncwarp();
     if (p.qn) head_norm(sq + warp * hd, p.qn, hd, p.eps, lane);
     rope_vec(sq + warp * hd, hd, p.rope_dim, p.neox, p.base, p.fscale, pos, lane, p.invf);
     for (int d = lane; d < hd; d += 32) sq[warp * hd + d] *= p.scale;
-    // the split holding pos writes this token's K and V first
-    if (start <= pos && pos < end) {
-        if (warp == 0) {
-            const float *kin = p.qkv + (int64_t)p.nh * hd + (int64_t)hk * hd;
-            const float *vin = kin + (int64_t)p.nkv * hd;
-            for (int d = lane; d < hd; d += 32) { skv[d] = kin[d]; skv[hd + d] = vin[d]; }
-            __syncwarp();
-            if (p.kn) head_norm(skv, p.kn, hd, p.eps, lane);
-            rope_vec(skv, hd, p.rope_dim, p.neox, p.base, p.fscale, pos, lane, p.invf);
-            for (int d = lane; d < hd; d += 32) {
-                p.kc[cbase + (int64_t)pos * hd + d] = __float2half(skv[d]);
-                p.vc[cbase + (int64_t)pos * hd + d] = __float2half(skv[hd + d]);
-            }
+    // the split holding pos writes this token's K and V (to the cache, and to skv)
+    if (start <= pos && pos < end && warp == 0) {
+        const float *kin = p.qkv + (int64_t)p.nh * hd + (int64_t)hk * hd;
+        const float *vin = kin + (int64_t)p.nkv * hd;
+        for (int d = lane; d < hd; d += 32) { skv[d] = kin[d]; skv[hd + d] = vin[d]; }
+        __syncwarp();
+        if (p.kn) head_norm(skv, p.kn, hd, p.eps, lane);
+        rope_vec(skv, hd, p.rope_dim, p.neox, p.base, p.fscale, pos, lane, p.invf);
+        for (int d = lane; d < hd; d += 32) {
+            p.kc[cbase + (int64_t)pos * hd + d] = __float2half(skv[d]);
+            p.vc[cbase + (int64_t)pos * hd + d] = __float2half(skv[hd + d]);
         }
     }
-    const __half2 *kc = (const __half2 *)(p.kc + cbase);
-    const __half2 *vc = (const __half2 *)(p.vc + cbase);
     float m = -INFINITY, l = 0.f;
     float2 acc[4];
 #pragma unroll
     for (int i = 0; i < 4; i++) acc[i] = make_float2(0.f, 0.f);
-    // Tiles of 64 positions loaded 16 bytes at a time: up to 128 positions (one split) in
-    // two round trips instead of four. Contexts of more than 256 positions take k_attn_dec8
-    // (32-position tiles), measured faster there (bench/NOTES.md).
-    const int hd8 = hd / 8;
-    for (int k0 = start; k0 < end; k0 += 64) {
-        const int nk = min(64, end - k0);
+    for (int k0 = start; k0 < end; k0 += TILE) {
+        const int nk = min(TILE, end - k0);
         __syncthreads();
-        for (int idx0 = threadIdx.x; idx0 < nk * hd8; idx0 += 4 * blockDim.x) {
-            int4 kv[4], vv[4];
-#pragma unroll
-            for (int u = 0; u < 4; u++) {
-                const int idx = idx0 + u * blockDim.x;
-                if (idx < nk * hd8) {
-                    const int j = idx / hd8, c = idx - j * hd8;
-                    kv[u] = *(const int4 *)(kc + (int64_t)(k0 + j) * hd2 + 4 * c);
-                    vv[u] = *(const int4 *)(vc + (int64_t)(k0 + j) * hd2 + 4 * c);
-                }
-            }
-#pragma unroll
-            for (int u = 0; u < 4; u++) {
-                const int idx = idx0 + u * blockDim.x;
-                if (idx < nk * hd8) {
-                    const int j = idx / hd8, c = idx - j * hd8;
-                    const __half2 *k2 = (const __half2 *)&kv[u];
-                    Ks[j * ks + 4 * c] = k2[0];
-                    Ks[j * ks + 4 * c + 1] = k2[1];
-                    Ks[j * ks + 4 * c + 2] = k2[2];
-                    Ks[j * ks + 4 * c + 3] = k2[3];
-                    *(int4 *)(Vs + j * hd2 + 4 * c) = vv[u];
-                }
-            }
-        }
+        tile_store(k0);
+        if (k0 + TILE < end) tile_load(k0 + TILE);
         __syncthreads();
-        // lane holds the scores of positions k0 + lane and k0 + 32 + lane
-        float sc[2] = {-INFINITY, -INFINITY};
+        // lane holds the scores of positions k0 + lane + 32 i
+        float sc[NSC];
         const float2 *q2 = (const float2 *)(sq + warp * hd);
 #pragma unroll
-        for (int hh = 0; hh < 2; hh++) {
-            const int j = lane + 32 * hh;
+        for (int i = 0; i < NSC; i++) {
+            const int j = lane + 32 * i;
+            sc[i] = -INFINITY;
             if (j < nk) {
                 float a = 0.f;
                 for (int d2 = 0; d2 < hd2; d2++) {
@@ -1914,18 +1984,25 @@ __global__ void k_attn_dec(AttnD p) {
                     const float2 qv = q2[d2];
                     a += qv.x * kf.x + qv.y * kf.y;
                 }
-                sc[hh] = a;
+                sc[i] = a;
             }
         }
-        const float mt = warp_max(fmaxf(sc[0], sc[1]));
-        const float mn = fmaxf(m, mt);
+        float mt = sc[0];
+#pragma unroll
+        for (int i = 1; i < NSC; i++) mt = fmaxf(mt, sc[i]);
+        const float mn = fmaxf(m, warp_max(mt));
         const float corr = m == -INFINITY ? 0.f : __expf(m - mn);
-        const float p0 = lane < nk ? __expf(sc[0] - mn) : 0.f, p1 = lane + 32 < nk ? __expf(sc[1] - mn) : 0.f;
-        l = l * corr + warp_sum(p0 + p1);
+        float pr[NSC], psum = 0.f;
+#pragma unroll
+        for (int i = 0; i < NSC; i++) {
+            pr[i] = lane + 32 * i < nk ? __expf(sc[i] - mn) : 0.f;
+            psum += pr[i];
+        }
+        l = l * corr + warp_sum(psum);
 #pragma unroll
         for (int i = 0; i < 4; i++) { acc[i].x *= corr; acc[i].y *= corr; }
         for (int j = 0; j < nk; j++) {
-            const float w = __shfl_sync(0xffffffffu, j < 32 ? p0 : p1, j & 31);
+            const float w = __shfl_sync(0xffffffffu, NSC == 1 || j < 32 ? pr[0] : pr[NSC - 1], j & 31);
 #pragma unroll
             for (int i = 0; i < 4; i++) {
                 const int d2 = lane + 32 * i;
@@ -1938,62 +2015,99 @@ __global__ void k_attn_dec(AttnD p) {
         }
         m = mn;
     }
+    float inv = 1.f;
     if (n_act == 1) {
-        // one split holds everything (short contexts): finish here, no combine
-        const float inv = l > 0.f ? 1.f / l : 0.f;
+        // one split holds everything (short contexts): no combine
+        inv = l > 0.f ? 1.f / l : 0.f;
+    } else {
+        const int64_t pi = (int64_t)h * p.S + s;
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            const int d2 = lane + 32 * i;
+            if (d2 < hd2) ((float2 *)(p.po + pi * hd))[d2] = acc[i];
+        }
+        if (lane == 0) {
+            p.pml[2 * pi] = m;
+            p.pml[2 * pi + 1] = l;
+        }
+        // the last of the active splits of this kv head combines
+        __threadfence();
+        __syncthreads();
+        if (threadIdx.x == 0) is_last = atomicAdd(p.counter + hk, 1) == n_act - 1;
+        __syncthreads();
+        if (!is_last) return;
+        __threadfence();
+        const int64_t b = (int64_t)h * p.S;
+        // split weights: lane t holds splits t and t + 32 (S <= 64)
+        const float m0 = lane < n_act ? __ldcg(p.pml + 2 * (b + lane)) : -INFINITY;
+        const float m1 = lane + 32 < n_act ? __ldcg(p.pml + 2 * (b + lane + 32)) : -INFINITY;
+        const float M = warp_max(fmaxf(m0, m1));
+        const float w0 = m0 == -INFINITY ? 0.f : __expf(m0 - M), w1 = m1 == -INFINITY ? 0.f : __expf(m1 - M);
+        float L = (lane < n_act ? w0 * __ldcg(p.pml + 2 * (b + lane) + 1) : 0.f) +
+                  (lane + 32 < n_act ? w1 * __ldcg(p.pml + 2 * (b + lane + 32) + 1) : 0.f);
+        L = warp_sum(L);
+        inv = L > 0.f ? 1.f / L : 0.f;
+        // the partials, 16 bytes per lane: lane = (split group, column of 4); 8 splits of
+        // each lane in flight at once (a loop over splits per column waited for each load)
+        const int c4n = hd / 4;
+        if (c4n <= 32 && 32 % c4n == 0) {
+            const int R = 32 / c4n, tg = lane / c4n, c = lane - tg * c4n;
+            float4 a4 = make_float4(0.f, 0.f, 0.f, 0.f);
+            for (int t0 = 0; t0 < n_act; t0 += 8 * R) {
+                float4 v[8];
+#pragma unroll
+                for (int k = 0; k < 8; k++) {
+                    const int t = t0 + tg + k * R;
+                    v[k] = t < n_act ? __ldcg((const float4 *)(p.po + (b + t) * hd) + c) : make_float4(0.f, 0.f, 0.f, 0.f);
+                }
+#pragma unroll
+                for (int k = 0; k < 8; k++) {
+                    const int t = t0 + tg + k * R;
+                    const float wa = __shfl_sync(0xffffffffu, w0, t & 31), wb = __shfl_sync(0xffffffffu, w1, t & 31);
+                    const float wt = t < 32 ? wa : wb;
+                    a4.x += wt * v[k].x; a4.y += wt * v[k].y; a4.z += wt * v[k].z; a4.w += wt * v[k].w;
+                }
+            }
+            for (int off = c4n; off < 32; off <<= 1) {
+                a4.x += __shfl_xor_sync(0xffffffffu, a4.x, off);
+                a4.y += __shfl_xor_sync(0xffffffffu, a4.y, off);
+                a4.z += __shfl_xor_sync(0xffffffffu, a4.z, off);
+                a4.w += __shfl_xor_sync(0xffffffffu, a4.w, off);
+            }
+            __syncwarp();
+            if (tg == 0) *(float4 *)(sq + warp * hd + 4 * c) = a4;
+        } else {
+            __syncwarp();
+            for (int d = lane; d < hd; d += 32) {
+                float a = 0.f;
+                for (int t = 0; t < n_act; t++) {
+                    const float wt = __shfl_sync(0xffffffffu, t < 32 ? w0 : w1, t & 31);
+                    a += wt * __ldcg(p.po + (b + t) * hd + d);
+                }
+                sq[warp * hd + d] = a;
+            }
+        }
+        __syncwarp();
+        if (threadIdx.x == 0) p.counter[hk] = 0;
+    }
+    if (n_act == 1) {
         __syncwarp();
 #pragma unroll
         for (int i = 0; i < 4; i++) {
             const int d2 = lane + 32 * i;
             if (d2 < hd2) {
-                sq[warp * hd + 2 * d2] = acc[i].x * inv;
-                sq[warp * hd + 2 * d2 + 1] = acc[i].y * inv;
+                sq[warp * hd + 2 * d2] = acc[i].x;
+                sq[warp * hd + 2 * d2 + 1] = acc[i].y;
             }
         }
         __syncwarp();
-        for (int d = lane; d < hd; d += 32) {
-            const float v = sq[warp * hd + d];
-            p.out[(int64_t)h * hd + d] = v;
-        }
-        return;
     }
-    const int64_t pi = (int64_t)h * p.S + s;
-#pragma unroll
-    for (int i = 0; i < 4; i++) {
-        const int d2 = lane + 32 * i;
-        if (d2 < hd2) ((float2 *)(p.po + pi * hd))[d2] = acc[i];
-    }
-    if (lane == 0) {
-        p.pml[2 * pi] = m;
-        p.pml[2 * pi + 1] = l;
-    }
-    // the last of the active splits of this kv head combines
-    __threadfence();
-    __syncthreads();
-    if (threadIdx.x == 0) is_last = atomicAdd(p.counter + hk, 1) == n_act - 1;
-    __syncthreads();
-    if (!is_last) return;
-    __threadfence();
-    const int64_t b = (int64_t)h * p.S;
-    // split weights: lane t holds splits t and t + 32 (S <= 64)
-    float m0 = lane < n_act ? __ldcg(p.pml + 2 * (b + lane)) : -INFINITY;
-    float m1 = lane + 32 < n_act ? __ldcg(p.pml + 2 * (b + lane + 32)) : -INFINITY;
-    const float M = warp_max(fmaxf(m0, m1));
-    const float w0 = m0 == -INFINITY ? 0.f : __expf(m0 - M), w1 = m1 == -INFINITY ? 0.f : __expf(m1 - M);
-    float L = (lane < n_act ? w0 * __ldcg(p.pml + 2 * (b + lane) + 1) : 0.f) +
-              (lane + 32 < n_act ? w1 * __ldcg(p.pml + 2 * (b + lane + 32) + 1) : 0.f);
-    L = warp_sum(L);
-    const float inv = L > 0.f ? 1.f / L : 0.f;
     for (int d = lane; d < hd; d += 32) {
-        float a = 0.f;
-#pragma unroll 8
-        for (int t = 0; t < n_act; t++) {
-            const float wt = __shfl_sync(0xffffffffu, t < 32 ? w0 : w1, t & 31);
-            a += wt * __ldcg(p.po + (b + t) * hd + d);
-        }
-        p.out[(int64_t)h * hd + d] = a * inv;
+        const float v = sq[warp * hd + d] * inv;
+        p.out[(int64_t)h * hd + d] = v;
+        // head_dim % 32 == 0 on this path: quant groups of wo's input stay inside a head
+        if (p.oq) quant32(v, p.oq, p.od, p.os, (h * hd + d - lane) / 32);
     }
-    if (threadIdx.x == 0) p.counter[hk] = 0;
 }
 
 // ------------------------------------------------------------------------------------
@@ -2382,10 +2496,18 @@ __global__ void __launch_bounds__(MVQ_THREADS, 3) k_mvw8(MVQ8 J) {
     }
     if (lane == 0) { part[warp][0] = v0; part[warp][1] = v1; part[warp][2] = v2; part[warp][3] = v3; }
     float nscale = 1.f;
-    if (J.ss_in) {
-        float t = 0.f;
-        for (int i = lane; i < J.ss_n; i += 32) t += __ldg(J.ss_in + i);
-        nscale = rsqrtf(warp_sum(t) / (32.f * J.ss_n) + J.eps);
+    if (J.ss_in) nscale = rsqrtf(warp_sum(lane_sum_ldg(J.ss_in, J.ss_n)) / (32.f * J.ss_n) + J.eps);
+    // the epilogue's loads in one round trip, before the barrier (see k_mvw)
+    float bias_v[2] = {0.f, 0.f}, yold[2] = {0.f, 0.f};
+    if (slice == 0 && lane == 0 && r < W.rows && !swiglu) {
+        const float *bias = m == 0 ? J.bias[0] : (m == 1 ? J.bias[1] : J.bias[2]);
+        const float *yr = (m == 0 ? J.y[0] : (m == 1 ? J.y[1] : J.y[2])) + r;
+#pragma unroll
+        for (int k = 0; k < 2; k++) {
+            if (r + k >= W.rows) break;
+            if (bias) bias_v[k] = __ldg(bias + r + k);
+            if (J.mode == MV_ADD) yold[k] = yr[k];
+        }
     }
     __syncthreads();
     if (slice == 0 && lane == 0 && r < W.rows) {
@@ -2397,16 +2519,15 @@ __global__ void __launch_bounds__(MVQ_THREADS, 3) k_mvw8(MVQ8 J) {
         v1 *= nscale;
         v2 *= nscale;
         v3 *= nscale;
-        const float *bias = m == 0 ? J.bias[0] : (m == 1 ? J.bias[1] : J.bias[2]);
         if (swiglu) {
             J.y[0][r] = v0 / (1.f + __expf(-v0)) * v1;
             if (two) J.y[0][r + 1] = v2 / (1.f + __expf(-v2)) * v3;
         } else {
             for (int k = 0; k < 2 && r + k < W.rows; k++) {
                 const int rr = r + k;
-                const float v = (k ? v1 : v0) + (bias ? bias[rr] : 0.f);
+                const float v = (k ? v1 : v0) + bias_v[k];
                 float *y = (m == 0 ? J.y[0] : (m == 1 ? J.y[1] : J.y[2])) + rr;
-                if (J.mode == MV_ADD) *y += v;
+                if (J.mode == MV_ADD) *y = yold[k] + v;
                 else *y = v;
                 if (J.mode == MV_ARGMAX) atomicMax(&bmax, pack_argmax(v, rr));
             }
@@ -2449,6 +2570,174 @@ __global__ void __launch_bounds__(MVQ_THREADS, 3) k_mvw8(MVQ8 J) {
     if (threadIdx.x == 0) *J.counter = 0;
 }
 
+// ------------------------------------------------------------------------------------
+// Decode matvec with persistent warps: the output matrix (both forms) and gate/up with
+// SwiGLU (f32 form). k_mvw and k_mvw8 give a warp one row pair and end; the output matrix
+// has 75,968 row pairs (vocabulary 151,936), so their grids ran ~24 waves, each paying
+// the whole chain of latencies again (weights, the activation, the reduction, the write):
+// 0.5B's output matrix read at 1.25 TB/s, now 3.1 TB/s. Here a grid of resident blocks
+// walks the tasks, each warp with the next step's weight loads in flight while it
+// computes the current one. The activation is prepared once per block: the f32 form
+// quantizes it into shared memory per 16 values exactly as act_load does per lane (the
+// same int8 values and scales as k_mvw); the int8 form reads the producer's quantized
+// vector through L1 as k_mvw8 does. APR_CUDA_NO_MVS=1 and APR_CUDA_MVS_FFN=0 (read at
+// context creation) keep the old kernels: the reference tests/test_cuda.c compares with.
+// ------------------------------------------------------------------------------------
+
+struct MVS {
+    DW w, w2;                                        // w2: the up matrix of MV_SWIGLU
+    float *y;
+    int mode;                                        // MV_STORE, MV_ARGMAX or MV_SWIGLU
+    const float *x;                                  // f32 form: x * norm weight
+    const int8_t *q; const float *d; const int *s;  // int8 form
+    const float *ss_in;                              // RMSNorm: sum of ss_in[0..ss_n) is sum x^2
+    int ss_n;
+    float eps;
+    unsigned long long *amax;
+};
+
+#define MVS_U 2  // chunks per lane and row in one step
+
+// The activation of chunk j from the block's quantized copy (f32 form).
+template <int T>
+__device__ __forceinline__ void act_smem(const int8_t *sq, const float *sd, const int *ssum, int j, LA &a) {
+    int e0, e1;
+    act_offsets<T>(j, e0, e1);
+    a.q0 = *(const int4 *)(sq + e0);
+    a.d0 = sd[e0 >> 4];
+    a.s0 = ssum[e0 >> 4];
+    if (T != APR_TYPE_Q8_0) {
+        a.q1 = *(const int4 *)(sq + e1);
+        a.d1 = sd[e1 >> 4];
+        a.s1 = ssum[e1 >> 4];
+    }
+}
+
+// A task is two rows: rows 2t and 2t+1 of w (MV_STORE, MV_ARGMAX), or row t of w and of
+// w2 (MV_SWIGLU: gate and up, whose types must match).
+template <int T, bool I8>
+__device__ __forceinline__ void mvs_rows(const MVS &J, int8_t *sq, float *sd, int *ssum, unsigned long long &best) {
+    const DW &W = J.w;
+    const bool swiglu = J.mode == MV_SWIGLU;
+    const DW &W2 = swiglu ? J.w2 : J.w;
+    const int lane = threadIdx.x & 31;
+    const int nwarps = gridDim.x * (MVQ_THREADS / 32);
+    const int gw = blockIdx.x * (MVQ_THREADS / 32) + (threadIdx.x >> 5);
+    const int nc = chunks_per_row(T, W.cols);
+    const int nr = (nc + 32 * MVS_U - 1) / (32 * MVS_U);  // steps per task
+    const int ntask = swiglu ? W.rows : (W.rows + 1) / 2;
+    const int ns = gw < ntask ? (ntask - gw + nwarps - 1) / nwarps * nr : 0;  // this warp's steps
+    RawC A[2][MVS_U], B[2][MVS_U];
+    // step s: task gw + nwarps * (s / nr), chunks from (s % nr) * 32 * MVS_U
+    auto load = [&](RawC(&R)[2][MVS_U], int s) {
+        const int t = gw + nwarps * (s / nr), base = (s % nr) * 32 * MVS_U;
+        const int ra = swiglu ? t : 2 * t, rb = swiglu ? t : 2 * t + 1;
+#pragma unroll
+        for (int u = 0; u < MVS_U; u++) {
+            const int j = base + lane + 32 * u;
+            if (j < nc) {
+                raw_load<T>(R[0][u], W, ra, j);
+                if (rb < W2.rows) raw_load<T>(R[1][u], W2, rb, j);
+            }
+        }
+    };
+    if (ns > 0) load(A, 0);
+    pdl_wait();
+    if (!I8) {
+        for (int g = threadIdx.x; g < W.cols / 16; g += MVQ_THREADS) {
+            int4 q;
+            quant16(J.x + 16 * g, q, sd[g], ssum[g]);
+            *(int4 *)(sq + 16 * g) = q;
+        }
+    }
+    const float nscale = J.ss_in ? rsqrtf(warp_sum(lane_sum_ldg(J.ss_in, J.ss_n)) / (float)W.cols + J.eps) : 1.f;
+    if (!I8) __syncthreads();
+    float a0 = 0.f, a1 = 0.f;
+    auto consume = [&](RawC(&R)[2][MVS_U], int s) {
+        const int t = gw + nwarps * (s / nr), step = s % nr, base = step * 32 * MVS_U;
+        const int r = swiglu ? t : 2 * t;
+        const bool two = swiglu || r + 1 < W.rows;
+#pragma unroll
+        for (int u = 0; u < MVS_U; u++) {
+            const int j = base + lane + 32 * u;
+            if (j < nc) {
+                if (I8) {
+                    a0 += raw_dot8<T>(R[0][u], j, J.q, J.d, J.s);
+                    if (two) a1 += raw_dot8<T>(R[1][u], j, J.q, J.d, J.s);
+                } else {
+                    LA a;
+                    act_smem<T>(sq, sd, ssum, j, a);
+                    a0 += raw_dot<T>(R[0][u], j, a);
+                    if (two) a1 += raw_dot<T>(R[1][u], j, a);
+                }
+            }
+        }
+        if (step == nr - 1) {
+            const float v0 = warp_sum(a0) * nscale, v1 = warp_sum(a1) * nscale;
+            a0 = a1 = 0.f;
+            if (lane == 0 && swiglu) {
+                J.y[t] = v0 / (1.f + __expf(-v0)) * v1;
+            } else if (lane == 0) {
+                J.y[r] = v0;
+                if (two) J.y[r + 1] = v1;
+                if (J.mode == MV_ARGMAX) {
+                    best = max(best, pack_argmax(v0, r));
+                    if (two) best = max(best, pack_argmax(v1, r + 1));
+                }
+            }
+        }
+    };
+    for (int s = 0; s < ns; s += 2) {
+        if (s + 1 < ns) load(B, s + 1);
+        consume(A, s);
+        if (s + 2 < ns) load(A, s + 2);
+        if (s + 1 < ns) consume(B, s + 1);
+    }
+}
+
+// Shared memory of the f32 form for K columns: int8 values, then a scale and a sum per 16.
+static size_t mvs_smem_bytes(int K) { return (size_t)K + (size_t)(K / 16) * 8; }
+
+// One kernel per weight type, so that each gets its own register budget: types whose raw
+// chunk is 6 registers (Q4_0, Q5_0, Q8_0, Q4_K) fit three blocks per SM (24 warps, more
+// loads in flight), Q5_K and Q6_K (10) two.
+#ifndef MVS_MINB_SMALL
+#define MVS_MINB_SMALL 3
+#endif
+template <int T>
+__global__ void __launch_bounds__(MVQ_THREADS, T == APR_TYPE_Q5_K || T == APR_TYPE_Q6_K ? 2 : MVS_MINB_SMALL)
+    k_mvs(MVS J, int i8) {
+    extern __shared__ int4 mvs_smem[];
+    __shared__ unsigned long long bmax;
+    int8_t *sq = (int8_t *)mvs_smem;  // f32 form: the quantized activation, K bytes
+    float *sd = (float *)(sq + J.w.cols);  // its scales and sums per 16 values
+    int *ssum = (int *)(sd + J.w.cols / 16);
+    if (threadIdx.x == 0) bmax = 0ull;
+    __syncthreads();
+    pdl_trigger();
+    unsigned long long best = 0ull;
+    if (i8) mvs_rows<T, true>(J, sq, sd, ssum, best);
+    else mvs_rows<T, false>(J, sq, sd, ssum, best);
+    if (J.mode == MV_ARGMAX) {
+        if ((threadIdx.x & 31) == 0) atomicMax(&bmax, best);
+        __syncthreads();
+        if (threadIdx.x == 0) atomicMax(J.amax, bmax);
+    }
+}
+
+typedef void (*MvsKernel)(MVS, int);
+static MvsKernel mvs_kernel(int type) {
+    switch (type) {
+    case APR_TYPE_Q4_K: return k_mvs<APR_TYPE_Q4_K>;
+    case APR_TYPE_Q5_K: return k_mvs<APR_TYPE_Q5_K>;
+    case APR_TYPE_Q6_K: return k_mvs<APR_TYPE_Q6_K>;
+    case APR_TYPE_Q8_0: return k_mvs<APR_TYPE_Q8_0>;
+    case APR_TYPE_Q5_0: return k_mvs<APR_TYPE_Q5_0>;
+    case APR_TYPE_Q4_0: return k_mvs<APR_TYPE_Q4_0>;
+    default: return nullptr;  // mv_fast_type only
+    }
+}
+
 // Token embedding + RMSNorm + quantize for the first matrix (one token, one block).
 __global__ void __launch_bounds__(MVQ_THREADS) k_embed_norm8(DW E, const int *tokens, float *hidden, const float *nw,
                                                             float eps, int8_t *oq, float *od, int *os,
@@ -2475,156 +2764,6 @@ __global__ void __launch_bounds__(MVQ_THREADS) k_embed_norm8(DW E, const int *to
 }
 
 
-// Decode attention of the int8 form: as k_attn_dec, 32-position tiles, and it quantizes
-// its output for wo.
-__global__ void k_attn_dec8(AttnD p) {
-    extern __shared__ float sm[];
-    __shared__ int is_last;
-    const int hk = blockIdx.x, s = blockIdx.y;
-    const int G = p.nh / p.nkv, hd = p.hd, hd2 = hd / 2, ks = hd2 + 1;
-    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    const int h = hk * G + warp;
-    float *sq = sm;                                   // G * hd
-    float *skv = sm + G * hd;                         // 2 * hd (this token's k and v)
-    __half2 *Ks = (__half2 *)(skv + 2 * hd);          // 32 * ks
-    __half2 *Vs = Ks + 32 * ks;                       // 32 * hd2
-    const int pos = p.pos[0];
-    const int n_kv = pos + 1;
-    // at least 64 positions per split: short contexts use few splits (less to combine)
-    // up to 128 positions: one split, no combine; beyond, splits of at least 64
-    const int chunk = n_kv <= 128 ? 128 : max(64, (n_kv + p.S - 1) / p.S);
-    const int n_act = (n_kv + chunk - 1) / chunk;
-    const int start = s * chunk, end = min(n_kv, start + chunk);
-    if (start >= end) return;  // an idle split: takes no part in the combine
-    const int64_t cbase = (int64_t)p.seq[0] * p.seq_stride + (int64_t)hk * p.head_stride;
-    // q of this warp's head: norm, rope, scale
-    for (int d = lane; d < hd; d += 32) sq[warp * hd + d] = p.qkv[(int64_t)h * hd + d];
-    __syncwarp();
-    if (p.qn) head_norm(sq + warp * hd, p.qn, hd, p.eps, lane);
-    rope_vec(sq + warp * hd, hd, p.rope_dim, p.neox, p.base, p.fscale, pos, lane, p.invf);
-    for (int d = lane; d < hd; d += 32) sq[warp * hd + d] *= p.scale;
-    // the split holding pos writes this token's K and V first
-    if (start <= pos && pos < end) {
-        if (warp == 0) {
-            const float *kin = p.qkv + (int64_t)p.nh * hd + (int64_t)hk * hd;
-            const float *vin = kin + (int64_t)p.nkv * hd;
-            for (int d = lane; d < hd; d += 32) { skv[d] = kin[d]; skv[hd + d] = vin[d]; }
-            __syncwarp();
-            if (p.kn) head_norm(skv, p.kn, hd, p.eps, lane);
-            rope_vec(skv, hd, p.rope_dim, p.neox, p.base, p.fscale, pos, lane, p.invf);
-            for (int d = lane; d < hd; d += 32) {
-                p.kc[cbase + (int64_t)pos * hd + d] = __float2half(skv[d]);
-                p.vc[cbase + (int64_t)pos * hd + d] = __float2half(skv[hd + d]);
-            }
-        }
-    }
-    const __half2 *kc = (const __half2 *)(p.kc + cbase);
-    const __half2 *vc = (const __half2 *)(p.vc + cbase);
-    float m = -INFINITY, l = 0.f;
-    float2 acc[4];
-#pragma unroll
-    for (int i = 0; i < 4; i++) acc[i] = make_float2(0.f, 0.f);
-    for (int k0 = start; k0 < end; k0 += 32) {
-        const int nk = min(32, end - k0);
-        __syncthreads();
-        for (int idx = threadIdx.x; idx < nk * hd2; idx += blockDim.x) {
-            const int j = idx / hd2, d2 = idx - j * hd2;
-            Ks[j * ks + d2] = kc[(int64_t)(k0 + j) * hd2 + d2];
-            Vs[j * hd2 + d2] = vc[(int64_t)(k0 + j) * hd2 + d2];
-        }
-        __syncthreads();
-        float sc = -INFINITY;
-        if (lane < nk) {
-            float a = 0.f;
-            const float2 *q2 = (const float2 *)(sq + warp * hd);
-            for (int d2 = 0; d2 < hd2; d2++) {
-                const float2 kv = __half22float2(Ks[lane * ks + d2]);
-                const float2 qv = q2[d2];
-                a += qv.x * kv.x + qv.y * kv.y;
-            }
-            sc = a;
-        }
-        const float mt = warp_max(sc);
-        const float mn = fmaxf(m, mt);
-        const float corr = m == -INFINITY ? 0.f : __expf(m - mn);
-        const float pj = lane < nk ? __expf(sc - mn) : 0.f;
-        l = l * corr + warp_sum(pj);
-#pragma unroll
-        for (int i = 0; i < 4; i++) { acc[i].x *= corr; acc[i].y *= corr; }
-        for (int j = 0; j < nk; j++) {
-            const float w = __shfl_sync(0xffffffffu, pj, j);
-#pragma unroll
-            for (int i = 0; i < 4; i++) {
-                const int d2 = lane + 32 * i;
-                if (d2 < hd2) {
-                    const float2 vv = __half22float2(Vs[j * hd2 + d2]);
-                    acc[i].x += w * vv.x;
-                    acc[i].y += w * vv.y;
-                }
-            }
-        }
-        m = mn;
-    }
-    if (n_act == 1) {
-        // one split holds everything (short contexts): finish here, no combine
-        const float inv = l > 0.f ? 1.f / l : 0.f;
-        __syncwarp();
-#pragma unroll
-        for (int i = 0; i < 4; i++) {
-            const int d2 = lane + 32 * i;
-            if (d2 < hd2) {
-                sq[warp * hd + 2 * d2] = acc[i].x * inv;
-                sq[warp * hd + 2 * d2 + 1] = acc[i].y * inv;
-            }
-        }
-        __syncwarp();
-        for (int d = lane; d < hd; d += 32) {
-            const float v = sq[warp * hd + d];
-            p.out[(int64_t)h * hd + d] = v;
-            if (p.oq) quant32(v, p.oq, p.od, p.os, (h * hd + d - lane) / 32);
-        }
-        return;
-    }
-    const int64_t pi = (int64_t)h * p.S + s;
-#pragma unroll
-    for (int i = 0; i < 4; i++) {
-        const int d2 = lane + 32 * i;
-        if (d2 < hd2) ((float2 *)(p.po + pi * hd))[d2] = acc[i];
-    }
-    if (lane == 0) {
-        p.pml[2 * pi] = m;
-        p.pml[2 * pi + 1] = l;
-    }
-    // the last of the active splits of this kv head combines
-    __threadfence();
-    __syncthreads();
-    if (threadIdx.x == 0) is_last = atomicAdd(p.counter + hk, 1) == n_act - 1;
-    __syncthreads();
-    if (!is_last) return;
-    __threadfence();
-    const int64_t b = (int64_t)h * p.S;
-    // split weights: lane t holds splits t and t + 32 (S <= 64)
-    float m0 = lane < n_act ? __ldcg(p.pml + 2 * (b + lane)) : -INFINITY;
-    float m1 = lane + 32 < n_act ? __ldcg(p.pml + 2 * (b + lane + 32)) : -INFINITY;
-    const float M = warp_max(fmaxf(m0, m1));
-    const float w0 = m0 == -INFINITY ? 0.f : __expf(m0 - M), w1 = m1 == -INFINITY ? 0.f : __expf(m1 - M);
-    float L = (lane < n_act ? w0 * __ldcg(p.pml + 2 * (b + lane) + 1) : 0.f) +
-              (lane + 32 < n_act ? w1 * __ldcg(p.pml + 2 * (b + lane + 32) + 1) : 0.f);
-    L = warp_sum(L);
-    const float inv = L > 0.f ? 1.f / L : 0.f;
-    for (int d = lane; d < hd; d += 32) {
-        float a = 0.f;
-#pragma unroll 8
-        for (int t = 0; t < n_act; t++) {
-            const float wt = __shfl_sync(0xffffffffu, t < 32 ? w0 : w1, t & 31);
-            a += wt * __ldcg(p.po + (b + t) * hd + d);
-        }
-        p.out[(int64_t)h * hd + d] = a * inv;
-        // head_dim % 32 == 0 on this path: quant groups of wo's input stay inside a head
-        if (p.oq) quant32(a * inv, p.oq, p.od, p.os, (h * hd + d - lane) / 32);
-    }
-    if (threadIdx.x == 0) p.counter[hk] = 0;
-}
 
 
 // ------------------------------------------------------------------------------------
@@ -2927,8 +3066,8 @@ static apr_result model_load(const apr_model_view *mv, const apr_backend_host *h
     if (cudaFuncSetAttribute(k_norm_act, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
         cudaFuncSetAttribute(k_swiglu_act, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
         cudaFuncSetAttribute(k_attn, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
-        cudaFuncSetAttribute(k_attn_dec, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
-        cudaFuncSetAttribute(k_attn_dec8, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
+        cudaFuncSetAttribute(k_attn_dec<64>, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
+        cudaFuncSetAttribute(k_attn_dec<32>, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
         cudaFuncSetAttribute(k_embed_norm8, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
         cudaFuncSetAttribute(k_embed_norm, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
         cudaFuncSetAttribute(k_hgemm<128, 128>, cudaFuncAttributeMaxDynamicSharedMemorySize, hg_smem(128, 128)) != cudaSuccess ||
@@ -2980,7 +3119,14 @@ struct GCtx {
     int8_t *aq2;                // int8 form: second activation buffer
     float *ad2;
     int *as2;
-    bool i8;                    // decode with the int8-activation form  // decode: per-block sums of squares of the residual, residual x next norm weight
+    bool i8;                    // decode with the int8-activation form
+    bool mvs;                   // the output matrix through k_mvs (APR_CUDA_NO_MVS=1: not)
+    int mvs_per_sm[64];         // k_mvs: resident blocks per SM, per weight type (0: not asked yet)
+    int attn_tile;              // decode attention: positions per tile (32 or 64)
+    bool mvs_ffn;               // f32 form: gate/up through k_mvs too
+    bool attn_pdl;              // f32 form: decode attention launched with PDL
+    bool attn_trigger;          // decode attention lets wo launch early
+    bool mvq_one_wave;          // k_mvw: fewer warps per row rather than a second wave of blocks
     __half *wscratch;
     size_t wscratch_n;
     bool fast;
@@ -3053,6 +3199,9 @@ static void context_free(void *cs) {
     delete C;
 }
 
+static int mvq_plan(GCtx *C, MVQ &J);
+static MVQ mvq1(const DW &w, float *y, const float *bias, int mode, const float *x);
+
 static apr_result context_create(void *ms, const apr_backend_context_params *p, void **cs, char *err,
                                  size_t err_size) {
     *cs = nullptr;
@@ -3123,8 +3272,8 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
                  mvf_ok(g.down) && !g.qn == !g.kn;
         }
         ok = ok && hp.head_dim % 32 == 0;
-        for (int l = M->l0; l < hp.n_layer && ok; l++)
-            ok = chunks_per_row(M->layers[l].gate.type, C->E) == chunks_per_row(M->layers[l].up.type, C->E);
+        // gate and up are read by one kernel instantiation (k_mvw, k_mvw8, k_mvs): one type
+        for (int l = M->l0; l < hp.n_layer && ok; l++) ok = M->layers[l].gate.type == M->layers[l].up.type;
         C->fast = ok && !getenv("APR_CUDA_NO_FAST");
         // the int8 form also takes the types the f32-input form lacks (Q2_K, Q3_K, IQ4...)
         bool f32_types = mv_fast_type(M->out.type);
@@ -3134,17 +3283,45 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
                         mv_fast_type(g.wo.type) && mv_fast_type(g.gate.type) && mv_fast_type(g.up.type) &&
                         mv_fast_type(g.down.type);
         }
+        C->mvs = mv_fast_type(M->out.type) && !getenv("APR_CUDA_NO_MVS");
+        // measurement switches (bench/NOTES.md): APR_CUDA_MVQ_WAVES=1 lets k_mvw grids
+        // run a second wave; APR_CUDA_MVS_FFN=0/1 forces gate/up off/onto k_mvs
+        const char *waves = getenv("APR_CUDA_MVQ_WAVES");
+        C->mvq_one_wave = !(waves && atoi(waves) > 1);
         const char *form = getenv("APR_CUDA_DECODE");  // "i8" or "f32": force one form (tests)
         C->i8 = !f32_types || (form ? strcmp(form, "i8") == 0 : C->E >= 3072);
         if (C->i8 && C->E > POST_MAX_IT * MVQ_THREADS) {  // the int8 form's norm step holds E in registers
             C->i8 = false;
             C->fast = C->fast && f32_types;
         }
+        // 64-position tiles for short contexts of the f32 form, 32 otherwise (measured,
+        // bench/NOTES.md); APR_CUDA_ATTN_TILE=32|64 overrides (measurements, tests)
+        const char *tile = getenv("APR_CUDA_ATTN_TILE");
+        C->attn_tile = tile ? (atoi(tile) == 64 ? 64 : 32) : (!C->i8 && p->n_ctx <= 256 ? 64 : 32);
+        // gate/up through k_mvs (f32 form): tg128 0.5B 1287 -> 1345, 1.5B 800 -> 861 tok/s
+        // (bench/NOTES.md); APR_CUDA_MVS_FFN=0 keeps k_mvw (the reference in tests)
+        const char *ffn = getenv("APR_CUDA_MVS_FFN");
+        C->mvs_ffn = !C->i8 && C->fast && !(ffn && atoi(ffn) == 0);
     }
     // decode splits: 64 positions each where the SMs allow it (one tile, one round trip)
     // decode splits: up to two per SM and kv head (7B @ d4096: 242.6 -> 248.8 tok/s vs one)
     int S = std::max(1, std::min((p->n_ctx + 63) / 64, 2 * M->sms / hp.n_head_kv));
     C->S_dec = std::min(S, 64);
+    // Decode attention and PDL (bench/NOTES.md, session 3). Launched with PDL (its blocks
+    // waiting beside the QKV matvec) it was slower: 0.5B @ d4096 731 -> 606 tok/s
+    // (session 2), and @ d4096 1170 -> 1097 even with a trigger-less attention. Its
+    // pdl_trigger lets wo's blocks start and prefetch during attention (and the kernels
+    // after wo in turn): that pays at long contexts (0.5B @ d4096 1121 -> 1145) and where
+    // wo's grid is small (0.5B: 56 blocks, tg128 1345 -> 1363), but not with 1.5B's 192
+    // blocks at short contexts (861 -> 852). A rule fitted to those two models.
+    // APR_CUDA_ATTN_PDL=1 and APR_CUDA_ATTN_TRIGGER=0/1 override (measurements).
+    {
+        const char *ap = getenv("APR_CUDA_ATTN_PDL"), *at = getenv("APR_CUDA_ATTN_TRIGGER");
+        C->attn_pdl = !C->i8 && ap && atoi(ap) == 1;
+        MVQ Jo = mvq1(M->layers[M->l0].wo, nullptr, nullptr, MV_ADD, nullptr);
+        const bool small_wo = C->fast && !C->i8 && mvq_plan(C, Jo) <= M->sms / 2;
+        C->attn_trigger = at ? atoi(at) == 1 : (hp.n_head_kv * C->S_dec > M->sms / 8 || small_wo);
+    }
     C->part_cap = std::max((size_t)hp.n_head * C->S_dec * hp.head_dim, (size_t)B * hp.n_head * hp.head_dim * 4);
     CT(cmalloc(C, (void **)&C->po, sizeof(float) * C->part_cap), "attention scratch");
     CT(cmalloc(C, (void **)&C->pml, sizeof(float) * 2 * (C->part_cap / hp.head_dim + 1)), "attention scratch");
@@ -3516,7 +3693,8 @@ static void launch_dec(GCtx *C, void (*kernel)(KArgs...), dim3 grid, dim3 block,
 
 // Launch one decode matvec; returns its block count (a residual producer writes one sum
 // of squares per block: the consumer's ss_n).
-static int launch_mvq(GCtx *C, MVQ &J) {
+// k_mvw's grid for J: J.ks and J.block_end set, the block count returned.
+static int mvq_plan(GCtx *C, MVQ &J) {
     // Split a row pair's chunks over ks warps when a warp would need more than one round
     // of loads, or when there are too few row pairs to fill the GPU; slices stay >= 16 chunks.
     int pairs = 0;
@@ -3526,18 +3704,73 @@ static int launch_mvq(GCtx *C, MVQ &J) {
     const int target = C->M->sms * 24;
     int ks = 1;
     while (ks < 8 && (nc > ks * per_round || pairs * ks < target) && nc / (ks * 2) >= 16) ks *= 2;
+    auto count = [&](int k) {
+        const int rpb = (MVQ_THREADS / 32 / k) * 2;  // rows per block
+        int blocks = 0;
+        for (int m = 0; m < J.nmat; m++) {
+            blocks += (J.w[m].rows + rpb - 1) / rpb;
+            J.block_end[m] = blocks;
+        }
+        for (int m = J.nmat; m < 3; m++) J.block_end[m] = blocks;
+        return blocks;
+    };
+    // A second wave of blocks pays the whole chain of latencies again (0.5B's ffn_down:
+    // 448 blocks for 396 slots): fewer warps per row pair instead, if that fits in one.
+    const int slots = C->M->sms * MVQ_MINB;
+    if (C->mvq_one_wave)
+        while (ks > 1 && count(ks) > slots) ks /= 2;
     J.ks = ks;
-    const int rpb = (MVQ_THREADS / 32 / ks) * 2;  // rows per block
-    int blocks = 0;
-    for (int m = 0; m < J.nmat; m++) {
-        blocks += (J.w[m].rows + rpb - 1) / rpb;
-        J.block_end[m] = blocks;
-    }
-    for (int m = J.nmat; m < 3; m++) J.block_end[m] = blocks;
+    return count(ks);
+}
+
+static int launch_mvq(GCtx *C, MVQ &J) {
+    const int blocks = mvq_plan(C, J);
     J.prefetch = C->M->pdl;
     launch_dec(C, k_mvw, dim3(blocks), dim3(MVQ_THREADS), 0, J);
     launched(C, __LINE__);
     return blocks;
+}
+
+// Decode attention: shared memory for G query heads of hd and TILE positions; the launch.
+static size_t attn_dec_smem(int G, int hd, int tile) {
+    return sizeof(float) * ((size_t)G * hd + 2 * hd + (size_t)tile * (hd / 2 + 1) + (size_t)tile * (hd / 2));
+}
+static void launch_attn_dec(GCtx *C, const AttnD &ap, size_t smem) {
+    const dim3 grid(C->M->hp.n_head_kv, C->S_dec), block(32 * (C->M->hp.n_head / C->M->hp.n_head_kv));
+    if (C->attn_tile == 64) launch_dec_(C, C->attn_pdl, k_attn_dec<64>, grid, block, smem, ap);
+    else launch_dec_(C, C->attn_pdl, k_attn_dec<32>, grid, block, smem, ap);
+    launched(C, __LINE__);
+}
+
+// The output matrix through k_mvs: the f32 form (x, PDL) or the int8 form (q, d, s).
+static void launch_mvs(GCtx *C, const DW &w, const DW *w2, float *y, int mode, const float *x, const int8_t *q,
+                       const float *d, const int *s, int ss_n, bool pdl) {
+    GModel *M = C->M;
+    MVS J;
+    memset(&J, 0, sizeof J);
+    J.w = w;
+    if (w2) J.w2 = *w2;
+    J.y = y;
+    J.mode = mode;
+    J.x = x;
+    J.q = q;
+    J.d = d;
+    J.s = s;
+    J.ss_in = C->ssp;
+    J.ss_n = ss_n;
+    J.eps = M->hp.norm_eps;
+    J.amax = C->amax;
+    MvsKernel k = mvs_kernel(w.type);
+    // a grid of resident blocks (occupancy asked once per type)
+    int &per_sm = C->mvs_per_sm[w.type & 63];
+    if (!per_sm && (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, k, MVQ_THREADS, mvs_smem_bytes(C->Kmax)) !=
+                        cudaSuccess ||
+                    per_sm < 1))
+        per_sm = 1;
+    const int tasks = mode == MV_SWIGLU ? J.w.rows : (J.w.rows + 1) / 2, per_block = MVQ_THREADS / 32;
+    const int blocks = std::max(1, std::min(per_sm * M->sms, (tasks + per_block - 1) / per_block));
+    launch_dec_(C, pdl, k, dim3(blocks), dim3(MVQ_THREADS), x ? mvs_smem_bytes(J.w.cols) : (size_t)0, J, x ? 0 : 1);
+    launched(C, __LINE__);
 }
 
 static MVQ mvq1(const DW &w, float *y, const float *bias, int mode, const float *x) {
@@ -3585,8 +3818,9 @@ static apr_result enqueue_decode1(GCtx *C, const int *tok, const int *pos, const
     ap.out = C->attn_out;
     ap.counter = C->counter;
     ap.invf = M->inv_freq;
+    ap.trigger = C->attn_trigger;
     const int G = hp.n_head / hp.n_head_kv, hd = hp.head_dim;
-    const size_t attn_smem = sizeof(float) * (G * hd + 2 * hd + 64 * (hd / 2 + 1) + 64 * (hd / 2));
+    const size_t attn_smem = attn_dec_smem(G, hd, C->attn_tile);
     for (int l = M->l0; l < hp.n_layer; l++) {
         const GLayer &g = M->layers[l];
         const int64_t lofs = (int64_t)(l - M->l0) * C->layer_stride;
@@ -3604,11 +3838,8 @@ static apr_result enqueue_decode1(GCtx *C, const int *tok, const int *pos, const
         ap.kc = C->kc + lofs;
         ap.vc = C->vc + lofs;
         // Attention is launched without PDL: its blocks, launched early and waiting beside the
-        // QKV matvec, cost 17% at 4096 positions (bench/NOTES.md). Long contexts: the
-        // 32-position tiles of the int8 form (its output quantization off: ap.oq is null).
-        if (C->p.n_ctx > 256) launch_dec_(C, false, k_attn_dec8, dim3(hp.n_head_kv, C->S_dec), dim3(32 * G), attn_smem, ap);
-        else launch_dec_(C, false, k_attn_dec, dim3(hp.n_head_kv, C->S_dec), dim3(32 * G), attn_smem, ap);
-        launched(C, __LINE__);
+        // QKV matvec, cost 17% at 4096 positions (bench/NOTES.md).
+        launch_attn_dec(C, ap, attn_smem);
         MVQ Jo = mvq1(g.wo, C->hidden, g.bo, MV_ADD, C->attn_out);
         Jo.xw_out = C->xw;
         Jo.norm_w = g.ffn_norm;
@@ -3619,19 +3850,25 @@ static apr_result enqueue_decode1(GCtx *C, const int *tok, const int *pos, const
         Jg.ss_in = C->ssp;
         Jg.ss_n = ss_n;
         Jg.eps = hp.norm_eps;
-        launch_mvq(C, Jg);
+        if (C->mvs_ffn) launch_mvs(C, g.gate, &g.up, C->gate, MV_SWIGLU, C->xw, nullptr, nullptr, nullptr, ss_n, true);
+        else launch_mvq(C, Jg);
         MVQ Jd = mvq1(g.down, C->hidden, nullptr, MV_ADD, C->gate);
         Jd.xw_out = C->xw;
         Jd.norm_w = l + 1 < hp.n_layer ? M->layers[l + 1].attn_norm : M->out_norm;
         Jd.ss_out = C->ssp;
         ss_n = launch_mvq(C, Jd);
     }
-    MVQ Jl = mvq1(M->out, C->logits, nullptr, out_mode == 1 ? MV_ARGMAX : MV_STORE, C->xw);
-    Jl.amax = C->amax;
-    Jl.ss_in = C->ssp;
-    Jl.ss_n = ss_n;
-    Jl.eps = hp.norm_eps;
-    launch_mvq(C, Jl);
+    if (C->mvs) {
+        launch_mvs(C, M->out, nullptr, C->logits, out_mode == 1 ? MV_ARGMAX : MV_STORE, C->xw, nullptr, nullptr,
+                   nullptr, ss_n, true);
+    } else {
+        MVQ Jl = mvq1(M->out, C->logits, nullptr, out_mode == 1 ? MV_ARGMAX : MV_STORE, C->xw);
+        Jl.amax = C->amax;
+        Jl.ss_in = C->ssp;
+        Jl.ss_n = ss_n;
+        Jl.eps = hp.norm_eps;
+        launch_mvq(C, Jl);
+    }
     return cudaGetLastError() == cudaSuccess ? APR_SUCCESS : APR_ERROR_BACKEND;
 }
 
@@ -3702,11 +3939,12 @@ static apr_result enqueue_decode1_i8(GCtx *C, const int *tok, const int *pos, co
     ap.out = C->attn_out;
     ap.counter = C->counter;
     ap.invf = M->inv_freq;
+    ap.trigger = C->attn_trigger;
     ap.oq = C->aq2;
     ap.od = C->ad2;
     ap.os = C->as2;
     const int G = hp.n_head / hp.n_head_kv, hd = hp.head_dim;
-    const size_t attn_smem = sizeof(float) * (G * hd + 2 * hd + 32 * (hd / 2 + 1) + 32 * (hd / 2));
+    const size_t attn_smem = attn_dec_smem(G, hd, C->attn_tile);
     for (int l = M->l0; l < hp.n_layer; l++) {
         const GLayer &g = M->layers[l];
         const int64_t lofs = (int64_t)(l - M->l0) * C->layer_stride;
@@ -3723,8 +3961,7 @@ static apr_result enqueue_decode1_i8(GCtx *C, const int *tok, const int *pos, co
         ap.kn = g.kn;
         ap.kc = C->kc + lofs;
         ap.vc = C->vc + lofs;
-        k_attn_dec8<<<dim3(hp.n_head_kv, C->S_dec), 32 * G, attn_smem, C->st>>>(ap);
-        launched(C, __LINE__);
+        launch_attn_dec(C, ap, attn_smem);
         MVQ8 Jo = mvq18(g.wo, C->hidden, g.bo, MV_ADD, C->aq2, C->ad2, C->as2);
         Jo.post = POST_GROUP;
         Jo.post_w = g.ffn_norm;
@@ -3745,12 +3982,17 @@ static apr_result enqueue_decode1_i8(GCtx *C, const int *tok, const int *pos, co
         Jd.oq = C->aq; Jd.od = C->ad; Jd.os = C->as;
         launch_mvq8(C, Jd);
     }
-    MVQ8 Jl = mvq18(M->out, C->logits, nullptr, out_mode == 1 ? MV_ARGMAX : MV_STORE, C->aq, C->ad, C->as);
-    Jl.amax = C->amax;
-    Jl.ss_in = C->ssp;
-    Jl.ss_n = E / 32;
-    Jl.eps = hp.norm_eps;
-    launch_mvq8(C, Jl);
+    if (C->mvs) {
+        launch_mvs(C, M->out, nullptr, C->logits, out_mode == 1 ? MV_ARGMAX : MV_STORE, nullptr, C->aq, C->ad, C->as,
+                   E / 32, false);
+    } else {
+        MVQ8 Jl = mvq18(M->out, C->logits, nullptr, out_mode == 1 ? MV_ARGMAX : MV_STORE, C->aq, C->ad, C->as);
+        Jl.amax = C->amax;
+        Jl.ss_in = C->ssp;
+        Jl.ss_n = E / 32;
+        Jl.eps = hp.norm_eps;
+        launch_mvq8(C, Jl);
+    }
     return cudaGetLastError() == cudaSuccess ? APR_SUCCESS : APR_ERROR_BACKEND;
 }
 
