@@ -3715,7 +3715,7 @@ static int mvq_plan(GCtx *C, MVQ &J) {
         return blocks;
     };
     // A second wave of blocks pays the whole chain of latencies again (0.5B's ffn_down:
-    // 448 blocks for 396 slots): fewer warps per row pair instead, if that fits in one.
+    // 448 blocks for 396 slots): fewer warps per row pair instead, down to one.
     const int slots = C->M->sms * MVQ_MINB;
     if (C->mvq_one_wave)
         while (ks > 1 && count(ks) > slots) ks /= 2;
@@ -3845,13 +3845,16 @@ static apr_result enqueue_decode1(GCtx *C, const int *tok, const int *pos, const
         Jo.norm_w = g.ffn_norm;
         Jo.ss_out = C->ssp;
         ss_n = launch_mvq(C, Jo);
-        MVQ Jg = mvq1(g.gate, C->gate, nullptr, MV_SWIGLU, C->xw);
-        Jg.w[1] = g.up;
-        Jg.ss_in = C->ssp;
-        Jg.ss_n = ss_n;
-        Jg.eps = hp.norm_eps;
-        if (C->mvs_ffn) launch_mvs(C, g.gate, &g.up, C->gate, MV_SWIGLU, C->xw, nullptr, nullptr, nullptr, ss_n, true);
-        else launch_mvq(C, Jg);
+        if (C->mvs_ffn) {
+            launch_mvs(C, g.gate, &g.up, C->gate, MV_SWIGLU, C->xw, nullptr, nullptr, nullptr, ss_n, true);
+        } else {
+            MVQ Jg = mvq1(g.gate, C->gate, nullptr, MV_SWIGLU, C->xw);
+            Jg.w[1] = g.up;
+            Jg.ss_in = C->ssp;
+            Jg.ss_n = ss_n;
+            Jg.eps = hp.norm_eps;
+            launch_mvq(C, Jg);
+        }
         MVQ Jd = mvq1(g.down, C->hidden, nullptr, MV_ADD, C->gate);
         Jd.xw_out = C->xw;
         Jd.norm_w = l + 1 < hp.n_layer ? M->layers[l + 1].attn_norm : M->out_norm;

@@ -5,7 +5,8 @@
    With a GPU (libapr_cuda.so from $APR_CUDA_PATH or ./): stories260K greedy 200 on the
    GPU equals the CPU's ids and llama2.c's text; GPU logits against CPU logits for every
    tiny-llama quant type (prompt batch, single steps, two sequences at once); partial
-   offload. Otherwise those checks print that they were skipped. */
+   offload; the persistent decode matvec against the kernels it replaced. Otherwise those
+   checks print that they were skipped. */
 #define APR_IMPLEMENTATION
 #include "apr.h"
 #include "test.h"
@@ -318,7 +319,7 @@ static void test_gpu_types(void) {
    the output matrix alone, 2.9e-6 through gate/up of every layer; a wrong layout or index
    gives errors of order 1). Argmax steps (the graph's fused argmax) must pick the
    reference's argmax token. */
-static void test_gpu_output_kernel(void) {
+static void test_gpu_persistent_matvec(void) {
     static const char *types[] = {"Q4_0", "Q5_0", "Q8_0", "Q4_K", "Q5_K", "Q6_K"};
     static const char *forms[] = {"f32", "i8"};
     const char *saved = getenv("APR_CUDA_DECODE");
@@ -400,7 +401,7 @@ int main(void) {
         apr_model_free(probe);
         test_gpu_stories();
         test_gpu_types();
-        test_gpu_output_kernel();
+        test_gpu_persistent_matvec();
         test_gpu_long();
     } else {
         printf("  GPU checks skipped: %s\n", !f ? "no libapr_cuda.so" : logbuf[0] ? logbuf : "no GPU");
