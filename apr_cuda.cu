@@ -3731,12 +3731,40 @@ static int launch_mvq(GCtx *C, MVQ &J) {
     return blocks;
 }
 
-// Decode attention: shared memory for G query heads of hd and TILE positions; the launch.
-static size_t attn_dec_smem(int G, int hd, int tile) {
-    return sizeof(float) * ((size_t)G * hd + 2 * hd + (size_t)tile * (hd / 2 + 1) + (size_t)tile * (hd / 2));
+// Decode attention of one token (both decode forms): the parameters shared by every layer
+// (the caller sets the layer's norms and cache), and the launch.
+static AttnD attn_dec_params(GCtx *C, const int *pos, const int *seq) {
+    const apr_hparams &hp = C->M->hp;
+    AttnD ap;
+    memset(&ap, 0, sizeof ap);
+    ap.qkv = C->qkv;
+    ap.seq_stride = C->seq_stride;
+    ap.head_stride = C->head_stride;
+    ap.nh = hp.n_head;
+    ap.nkv = hp.n_head_kv;
+    ap.hd = hp.head_dim;
+    ap.rope_dim = hp.rope_dim > 0 ? hp.rope_dim : hp.head_dim;
+    ap.neox = hp.rope_kind == APR_ROPE_NEOX;
+    ap.S = C->S_dec;
+    ap.base = hp.rope_freq_base;
+    ap.fscale = hp.rope_freq_scale > 0.f ? hp.rope_freq_scale : 1.f;
+    ap.eps = hp.norm_eps;
+    ap.scale = 1.f / sqrtf((float)hp.head_dim);
+    ap.pos = pos;
+    ap.seq = seq;
+    ap.po = C->po;
+    ap.pml = C->pml;
+    ap.out = C->attn_out;
+    ap.counter = C->counter;
+    ap.invf = C->M->inv_freq;
+    ap.trigger = C->attn_trigger;
+    return ap;
 }
-static void launch_attn_dec(GCtx *C, const AttnD &ap, size_t smem) {
-    const dim3 grid(C->M->hp.n_head_kv, C->S_dec), block(32 * (C->M->hp.n_head / C->M->hp.n_head_kv));
+static void launch_attn_dec(GCtx *C, const AttnD &ap) {
+    const int G = ap.nh / ap.nkv, hd = ap.hd, tile = C->attn_tile;
+    // G query heads, this token's k and v, then a tile of K (rows padded by one) and of V
+    const size_t smem = sizeof(float) * ((size_t)G * hd + 2 * hd + (size_t)tile * (hd / 2 + 1) + (size_t)tile * (hd / 2));
+    const dim3 grid(ap.nkv, C->S_dec), block(32 * G);
     if (C->attn_tile == 64) launch_dec_(C, C->attn_pdl, k_attn_dec<64>, grid, block, smem, ap);
     else launch_dec_(C, C->attn_pdl, k_attn_dec<32>, grid, block, smem, ap);
     launched(C, __LINE__);
@@ -3796,31 +3824,7 @@ static apr_result enqueue_decode1(GCtx *C, const int *tok, const int *pos, const
                (const float *)M->layers[M->l0].attn_norm, C->xw, C->amax, C->ssp);
     launched(C, __LINE__);
     int ss_n = 1;
-    AttnD ap;
-    memset(&ap, 0, sizeof ap);
-    ap.qkv = C->qkv;
-    ap.seq_stride = C->seq_stride;
-    ap.head_stride = C->head_stride;
-    ap.nh = hp.n_head;
-    ap.nkv = hp.n_head_kv;
-    ap.hd = hp.head_dim;
-    ap.rope_dim = hp.rope_dim > 0 ? hp.rope_dim : hp.head_dim;
-    ap.neox = hp.rope_kind == APR_ROPE_NEOX;
-    ap.S = C->S_dec;
-    ap.base = hp.rope_freq_base;
-    ap.fscale = hp.rope_freq_scale > 0.f ? hp.rope_freq_scale : 1.f;
-    ap.eps = hp.norm_eps;
-    ap.scale = 1.f / sqrtf((float)hp.head_dim);
-    ap.pos = pos;
-    ap.seq = seq;
-    ap.po = C->po;
-    ap.pml = C->pml;
-    ap.out = C->attn_out;
-    ap.counter = C->counter;
-    ap.invf = M->inv_freq;
-    ap.trigger = C->attn_trigger;
-    const int G = hp.n_head / hp.n_head_kv, hd = hp.head_dim;
-    const size_t attn_smem = attn_dec_smem(G, hd, C->attn_tile);
+    AttnD ap = attn_dec_params(C, pos, seq);
     for (int l = M->l0; l < hp.n_layer; l++) {
         const GLayer &g = M->layers[l];
         const int64_t lofs = (int64_t)(l - M->l0) * C->layer_stride;
@@ -3839,7 +3843,7 @@ static apr_result enqueue_decode1(GCtx *C, const int *tok, const int *pos, const
         ap.vc = C->vc + lofs;
         // Attention is launched without PDL: its blocks, launched early and waiting beside the
         // QKV matvec, cost 17% at 4096 positions (bench/NOTES.md).
-        launch_attn_dec(C, ap, attn_smem);
+        launch_attn_dec(C, ap);
         MVQ Jo = mvq1(g.wo, C->hidden, g.bo, MV_ADD, C->attn_out);
         Jo.xw_out = C->xw;
         Jo.norm_w = g.ffn_norm;
@@ -3920,34 +3924,10 @@ static apr_result enqueue_decode1_i8(GCtx *C, const int *tok, const int *pos, co
     launch_dec_(C, false, k_embed_norm8, dim3(1), dim3(MVQ_THREADS), E * sizeof(float), M->tok, tok, C->hidden,
                (const float *)M->layers[M->l0].attn_norm, hp.norm_eps, C->aq, C->ad, C->as, C->amax, C->ssp);
     launched(C, __LINE__);
-    AttnD ap;
-    memset(&ap, 0, sizeof ap);
-    ap.qkv = C->qkv;
-    ap.seq_stride = C->seq_stride;
-    ap.head_stride = C->head_stride;
-    ap.nh = hp.n_head;
-    ap.nkv = hp.n_head_kv;
-    ap.hd = hp.head_dim;
-    ap.rope_dim = hp.rope_dim > 0 ? hp.rope_dim : hp.head_dim;
-    ap.neox = hp.rope_kind == APR_ROPE_NEOX;
-    ap.S = C->S_dec;
-    ap.base = hp.rope_freq_base;
-    ap.fscale = hp.rope_freq_scale > 0.f ? hp.rope_freq_scale : 1.f;
-    ap.eps = hp.norm_eps;
-    ap.scale = 1.f / sqrtf((float)hp.head_dim);
-    ap.pos = pos;
-    ap.seq = seq;
-    ap.po = C->po;
-    ap.pml = C->pml;
-    ap.out = C->attn_out;
-    ap.counter = C->counter;
-    ap.invf = M->inv_freq;
-    ap.trigger = C->attn_trigger;
-    ap.oq = C->aq2;
+    AttnD ap = attn_dec_params(C, pos, seq);
+    ap.oq = C->aq2;  // the output quantized for wo
     ap.od = C->ad2;
     ap.os = C->as2;
-    const int G = hp.n_head / hp.n_head_kv, hd = hp.head_dim;
-    const size_t attn_smem = attn_dec_smem(G, hd, C->attn_tile);
     for (int l = M->l0; l < hp.n_layer; l++) {
         const GLayer &g = M->layers[l];
         const int64_t lofs = (int64_t)(l - M->l0) * C->layer_stride;
@@ -3964,7 +3944,7 @@ static apr_result enqueue_decode1_i8(GCtx *C, const int *tok, const int *pos, co
         ap.kn = g.kn;
         ap.kc = C->kc + lofs;
         ap.vc = C->vc + lofs;
-        launch_attn_dec(C, ap, attn_smem);
+        launch_attn_dec(C, ap);
         MVQ8 Jo = mvq18(g.wo, C->hidden, g.bo, MV_ADD, C->aq2, C->ad2, C->as2);
         Jo.post = POST_GROUP;
         Jo.post_w = g.ffn_norm;
