@@ -665,6 +665,7 @@ __device__ __forceinline__ unsigned long long pack_argmax(float v, int idx) {
 
 template <int NT>
 __global__ void __launch_bounds__(MV_WARPS * 32) k_matvec(MVJob J, Act A) {
+    pdl_wait();  // launched with PDL: see launch_kernel
     const int row = blockIdx.x * MV_WARPS + (threadIdx.x >> 5);
     if (row >= J.row_end[J.nmat - 1]) return;
     int m = 0;
@@ -711,6 +712,7 @@ struct MMJob {
 #define GM_LD (GM_BK + 8)
 
 __global__ void __launch_bounds__(128) k_gemm(MMJob J, const __half *X, int K, int ntok) {
+    pdl_wait();  // launched with PDL: see launch_kernel
     using namespace nvcuda;
     __shared__ __align__(32) __half Ws[GM_BM * GM_LD];
     __shared__ __align__(32) __half Xs[GM_BN * GM_LD];
@@ -794,6 +796,7 @@ __global__ void __launch_bounds__(128) k_gemm(MMJob J, const __half *X, int K, i
 
 // Row r of W goes to row r * row_mul + row_add of out (row_mul 2 interleaves gate and up).
 __global__ void k_deq_f16(DW W, __half *out, int row_mul, int row_add) {
+    pdl_wait();  // launched with PDL: see launch_kernel
     const int64_t units = (int64_t)W.rows * (W.cols / 16);
     const int per_row = W.cols / 16;
     for (int64_t u = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; u < units; u += (int64_t)gridDim.x * blockDim.x) {
@@ -835,6 +838,7 @@ template <int N> __device__ __forceinline__ void cp_wait() { asm volatile("cp.as
 template <int BM, int BN>
 __global__ void __launch_bounds__(256) k_hgemm(const __half *A, const __half *X, int M, int N, int K, float *Y,
                                                int ystride, const float *bias, int mode, __half *H, int ldh) {
+    pdl_wait();  // launched with PDL: see launch_kernel
     using namespace nvcuda;
     constexpr int FI = BM / 32, FJ = BN / 64;          // 16x16 fragments per warp
     extern __shared__ __align__(128) uint8_t hsm[];
@@ -972,6 +976,7 @@ __device__ void emit_act(const float *sx, int K, int t, const ActOut &o) {
 
 __global__ void k_norm_act(const float *in, int ld_in, const int *rowmap, const float *w, float eps,
                            int K, ActOut o) {
+    pdl_wait();  // launched with PDL: see launch_kernel
     extern __shared__ float sm[];
     __shared__ float red[32];
     const int t = blockIdx.x;
@@ -994,6 +999,7 @@ __global__ void k_norm_act(const float *in, int ld_in, const int *rowmap, const 
 
 // SwiGLU for the prefill path (the GEMM wrote gate and up separately).
 __global__ void k_swiglu_act(const float *gate, const float *up, int K, ActOut o) {
+    pdl_wait();  // launched with PDL: see launch_kernel
     extern __shared__ float sm[];
     const int t = blockIdx.x;
     for (int k = threadIdx.x; k < K; k += blockDim.x) {
@@ -1006,6 +1012,7 @@ __global__ void k_swiglu_act(const float *gate, const float *up, int K, ActOut o
 
 // Token embedding rows -> hidden; also clears the argmax cells of this step.
 __global__ void k_embed(DW E, const int *tokens, float *hidden, int ntok, unsigned long long *amax) {
+    pdl_wait();  // launched with PDL: see launch_kernel
     const int t = blockIdx.x;
     if (threadIdx.x == 0 && amax) amax[t] = 0ull;
     int tok = tokens[t];
@@ -1043,6 +1050,7 @@ struct RopeP {
 };
 
 __global__ void k_rope_kv(RopeP p) {
+    pdl_wait();  // launched with PDL: see launch_kernel
     __shared__ float sv[256];
     __shared__ float red[32];
     const int t = blockIdx.x, hi = blockIdx.y;
@@ -1101,6 +1109,7 @@ struct AttnP {
 };
 
 __global__ void k_attn(AttnP p) {
+    pdl_wait();  // launched with PDL: see launch_kernel
     extern __shared__ float sm[];
     const int hk = blockIdx.x, s = blockIdx.y, t = blockIdx.z;
     const int G = p.nh / p.nkv, hd = p.hd, hd2 = hd / 2, ks = hd2 + 1;
@@ -1177,6 +1186,7 @@ __global__ void k_attn(AttnP p) {
 // also quantizes its slice for wo (quant groups never cross heads), else a separate
 // k_norm_act pass does. Block: max(32, hd) threads.
 __global__ void k_attn_combine(const float *po, const float *pml, int nh, int hd, int S, ActOut o) {
+    pdl_wait();  // launched with PDL: see launch_kernel
     __shared__ float w[128];
     __shared__ float sx[256];
     __shared__ float Ls;
@@ -1252,6 +1262,7 @@ static size_t fa_smem(int hd) { return (size_t)(FA_BQ + 2 * FA_BK) * (hd + 8) * 
 
 template <int HD>
 __global__ void __launch_bounds__(128) k_attn_fa(AttnP p, int n) {
+    pdl_wait();  // launched with PDL: see launch_kernel
     constexpr int LD = HD + 8;  // halves; rows stay 16-byte aligned and fragment loads miss bank conflicts
     extern __shared__ __align__(16) uint8_t fsm[];
     __half *Qs = (__half *)fsm, *Ks = Qs + FA_BQ * LD, *Vs = Ks + FA_BK * LD;
@@ -3356,19 +3367,45 @@ static void launched(GCtx *C, int line) {
     g_prof.push_back(p);
 }
 
+// Every kernel goes out with programmatic stream serialization on sm_90+ (see pdl_wait),
+// also inside the captured graph; each begins with pdl_wait() before it touches memory
+// the previous kernel may use. The prompt kernels too: 25 or more plain launches (even of
+// an empty kernel) left every later decode graph of the process 5% slower (0.5B: 722 ->
+// 767 us per token, bench/NOTES.md, session 4), while launches with the attribute did not.
+// APR_CUDA_NO_PDL=1 launches them plainly.
+template <typename... KArgs, typename... Args>
+static void launch_kernel_(GCtx *C, bool pdl, void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem,
+                        Args... args) {
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = grid;
+    cfg.blockDim = block;
+    cfg.dynamicSmemBytes = smem;
+    cfg.stream = C->st;
+    cudaLaunchAttribute at[1];
+    at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    at[0].val.programmaticStreamSerializationAllowed = 1;
+    cfg.attrs = at;
+    cfg.numAttrs = C->M->pdl && pdl ? 1 : 0;
+    cudaLaunchKernelEx(&cfg, kernel, args...);
+}
+template <typename... KArgs, typename... Args>
+static void launch_kernel(GCtx *C, void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem, Args... args) {
+    launch_kernel_(C, true, kernel, grid, block, smem, args...);
+}
+
 // Launch a job as matvec (n <= 8) or GEMM. mode MV_SWIGLU / MV_ARGMAX only as matvec.
 static void launch_mv(GCtx *C, const MVJob &J, const Act &A, int n) {
     const int rows = J.row_end[J.nmat - 1];
     dim3 grid((rows + MV_WARPS - 1) / MV_WARPS), block(MV_WARPS * 32);
     switch (n) {
-    case 1: k_matvec<1><<<grid, block, 0, C->st>>>(J, A); break;
-    case 2: k_matvec<2><<<grid, block, 0, C->st>>>(J, A); break;
-    case 3: k_matvec<3><<<grid, block, 0, C->st>>>(J, A); break;
-    case 4: k_matvec<4><<<grid, block, 0, C->st>>>(J, A); break;
-    case 5: k_matvec<5><<<grid, block, 0, C->st>>>(J, A); break;
-    case 6: k_matvec<6><<<grid, block, 0, C->st>>>(J, A); break;
-    case 7: k_matvec<7><<<grid, block, 0, C->st>>>(J, A); break;
-    default: k_matvec<8><<<grid, block, 0, C->st>>>(J, A); break;
+    case 1: launch_kernel(C, k_matvec<1>, grid, block, 0, J, A); break;
+    case 2: launch_kernel(C, k_matvec<2>, grid, block, 0, J, A); break;
+    case 3: launch_kernel(C, k_matvec<3>, grid, block, 0, J, A); break;
+    case 4: launch_kernel(C, k_matvec<4>, grid, block, 0, J, A); break;
+    case 5: launch_kernel(C, k_matvec<5>, grid, block, 0, J, A); break;
+    case 6: launch_kernel(C, k_matvec<6>, grid, block, 0, J, A); break;
+    case 7: launch_kernel(C, k_matvec<7>, grid, block, 0, J, A); break;
+    default: launch_kernel(C, k_matvec<8>, grid, block, 0, J, A); break;
     }
     launched(C, __LINE__);
 }
@@ -3407,21 +3444,21 @@ static bool launch_hgemm(GCtx *C, const DW *const *ws, int nw, bool interleave, 
         const DW &w = *ws[i];
         const int64_t units = (int64_t)w.rows * (w.cols / 16);
         const int blocks = (int)std::min<int64_t>((units + 255) / 256, (int64_t)C->M->sms * 16);
-        if (interleave) k_deq_f16<<<blocks, 256, 0, C->st>>>(w, C->wscratch, nw, i);
-        else k_deq_f16<<<blocks, 256, 0, C->st>>>(w, C->wscratch + (size_t)row0 * K, 1, 0);
+        if (interleave) launch_kernel(C, k_deq_f16, blocks, 256, 0, w, C->wscratch, nw, i);
+        else launch_kernel(C, k_deq_f16, blocks, 256, 0, w, C->wscratch + (size_t)row0 * K, 1, 0);
         launched(C, 2990);
         row0 += w.rows;
     }
     auto blocks = [&](int bm, int bn) { return ((M + bm - 1) / bm) * ((n + bn - 1) / bn); };
     const int sms = C->M->sms;
     if (blocks(128, 128) >= sms)
-        k_hgemm<128, 128><<<dim3((M + 127) / 128, (n + 127) / 128), 256, hg_smem(128, 128), C->st>>>(
+        launch_kernel(C, k_hgemm<128, 128>, dim3((M + 127) / 128, (n + 127) / 128), 256, hg_smem(128, 128),
             C->wscratch, X, M, n, K, Y, ystride, bias, mode, H, ldh);
     else if (blocks(64, 128) >= sms)
-        k_hgemm<64, 128><<<dim3((M + 63) / 64, (n + 127) / 128), 256, hg_smem(64, 128), C->st>>>(
+        launch_kernel(C, k_hgemm<64, 128>, dim3((M + 63) / 64, (n + 127) / 128), 256, hg_smem(64, 128),
             C->wscratch, X, M, n, K, Y, ystride, bias, mode, H, ldh);
     else
-        k_hgemm<64, 64><<<dim3((M + 63) / 64, (n + 63) / 64), 256, hg_smem(64, 64), C->st>>>(
+        launch_kernel(C, k_hgemm<64, 64>, dim3((M + 63) / 64, (n + 63) / 64), 256, hg_smem(64, 64),
             C->wscratch, X, M, n, K, Y, ystride, bias, mode, H, ldh);
     launched(C, tag);
     return true;
@@ -3469,7 +3506,7 @@ static void launch_mm(GCtx *C, const MVJob &J, const __half *X, int K, int n) {
     mm.nmat = J.nmat;
     mm.mode = J.mode;
     dim3 grid(tiles, (n + GM_BN - 1) / GM_BN);
-    k_gemm<<<grid, 128, 0, C->st>>>(mm, X, K, n);
+    launch_kernel(C, k_gemm, grid, 128, 0, mm, X, K, n);
     launched(C, __LINE__);
 }
 
@@ -3518,7 +3555,7 @@ static apr_result enqueue_forward(GCtx *C, const int *tok, const int *pos, const
     const apr_hparams &hp = M->hp;
     const int E = C->E, QD = C->QD, KVD = C->KVD, F = C->F;
     const bool gemm = n > 8;
-    k_embed<<<n, 64, 0, C->st>>>(M->tok, tok, C->hidden, n, out_mode == 1 ? C->amax : nullptr);
+    launch_kernel(C, k_embed, n, 64, 0, M->tok, tok, C->hidden, n, out_mode == 1 ? C->amax : nullptr);
     launched(C, __LINE__);
     if (M->l0 > 0) {
         // partial offload: the first l0 layers run on the CPU on host activations
@@ -3568,7 +3605,7 @@ static apr_result enqueue_forward(GCtx *C, const int *tok, const int *pos, const
         const GLayer &g = M->layers[l];
         const int64_t lofs = (int64_t)(l - M->l0) * C->layer_stride;
         // attention block
-        k_norm_act<<<n, norm_threads(E), E * sizeof(float), C->st>>>(C->hidden, E, nullptr, g.attn_norm, hp.norm_eps,
+        launch_kernel(C, k_norm_act, n, norm_threads(E), E * sizeof(float), C->hidden, E, nullptr, g.attn_norm, hp.norm_eps,
                                                                      E, act_out(C, gemm, E));
         launched(C, __LINE__);
         MVJob J;
@@ -3591,24 +3628,24 @@ static apr_result enqueue_forward(GCtx *C, const int *tok, const int *pos, const
         rp.kn = g.kn;
         rp.kc = C->kc + lofs;
         rp.vc = C->vc + lofs;
-        k_rope_kv<<<dim3(n, hp.n_head + 2 * hp.n_head_kv), 64, 0, C->st>>>(rp);
+        launch_kernel(C, k_rope_kv, dim3(n, hp.n_head + 2 * hp.n_head_kv), 64, 0, rp);
         launched(C, __LINE__);
         ap.kc = C->kc + lofs;
         ap.vc = C->vc + lofs;
         if (prompt_fa) {
             const dim3 fg((n + FA_BQ - 1) / FA_BQ, hp.n_head);
-            if (hp.head_dim == 64) k_attn_fa<64><<<fg, 128, fa_smem(64), C->st>>>(ap, n);
-            else k_attn_fa<128><<<fg, 128, fa_smem(128), C->st>>>(ap, n);
+            if (hp.head_dim == 64) launch_kernel(C, k_attn_fa<64>, fg, 128, fa_smem(64), ap, n);
+            else launch_kernel(C, k_attn_fa<128>, fg, 128, fa_smem(128), ap, n);
         } else {
-            k_attn<<<dim3(hp.n_head_kv, S, n), 32 * G, attn_smem, C->st>>>(ap);
+            launch_kernel(C, k_attn, dim3(hp.n_head_kv, S, n), 32 * G, attn_smem, ap);
         }
         launched(C, __LINE__);
-        k_attn_combine<<<dim3(n, hp.n_head), std::max(32, std::min(256, (hp.head_dim + 31) / 32 * 32)), 0, C->st>>>(
+        launch_kernel(C, k_attn_combine, dim3(n, hp.n_head), std::max(32, std::min(256, (hp.head_dim + 31) / 32 * 32)), 0,
             C->po, C->pml, hp.n_head, hp.head_dim, prompt_fa ? 1 : S, act_out(C, gemm, QD));
         launched(C, __LINE__);
         if (hp.head_dim % 32) {
             // quant groups would cross heads: quantize the whole vector in a second pass
-            k_norm_act<<<n, norm_threads(QD), QD * sizeof(float), C->st>>>(C->ax, QD, nullptr, nullptr, 0.f, QD,
+            launch_kernel(C, k_norm_act, n, norm_threads(QD), QD * sizeof(float), C->ax, QD, nullptr, nullptr, 0.f, QD,
                                                                          act_out(C, gemm, QD));
             launched(C, __LINE__);
         }
@@ -3616,7 +3653,7 @@ static apr_result enqueue_forward(GCtx *C, const int *tok, const int *pos, const
         if (gemm) launch_mm(C, Jo, C->ah, QD, n);
         else launch_mv(C, Jo, act_in(C, QD), n);
         // feed-forward block
-        k_norm_act<<<n, norm_threads(E), E * sizeof(float), C->st>>>(C->hidden, E, nullptr, g.ffn_norm, hp.norm_eps,
+        launch_kernel(C, k_norm_act, n, norm_threads(E), E * sizeof(float), C->hidden, E, nullptr, g.ffn_norm, hp.norm_eps,
                                                                      E, act_out(C, gemm, E));
         launched(C, __LINE__);
         const DW *gu_w[2] = {&g.gate, &g.up};
@@ -3633,14 +3670,14 @@ static apr_result enqueue_forward(GCtx *C, const int *tok, const int *pos, const
             Jg.nmat = 2;
             Jg.mode = MV_STORE;
             launch_mm(C, Jg, C->ah, E, n);
-            k_swiglu_act<<<n, norm_threads(F), F * sizeof(float), C->st>>>(C->gate, C->up, F, act_out(C, true, F));
+            launch_kernel(C, k_swiglu_act, n, norm_threads(F), F * sizeof(float), C->gate, C->up, F, act_out(C, true, F));
             launched(C, __LINE__);
             launch_mm(C, job1(g.down, C->hidden, nullptr, E, MV_ADD), C->ah, F, n);
         } else {
             MVJob Jg = job1(g.gate, C->gate, nullptr, F, MV_SWIGLU);
             Jg.w[1] = g.up;
             launch_mv(C, Jg, act_in(C, E), n);
-            k_norm_act<<<n, norm_threads(F), F * sizeof(float), C->st>>>(C->gate, F, nullptr, nullptr, 0.f, F,
+            launch_kernel(C, k_norm_act, n, norm_threads(F), F * sizeof(float), C->gate, F, nullptr, nullptr, 0.f, F,
                                                                          act_out(C, false, F));
             launched(C, __LINE__);
             launch_mv(C, job1(g.down, C->hidden, nullptr, E, MV_ADD), act_in(C, F), n);
@@ -3648,7 +3685,7 @@ static apr_result enqueue_forward(GCtx *C, const int *tok, const int *pos, const
     }
     // output: final norm of the wanted rows, then the vocabulary projection
     const bool out_gemm = out_mode == 0 && n_out > 8;
-    k_norm_act<<<n_out, norm_threads(E), E * sizeof(float), C->st>>>(C->hidden, E, rows, M->out_norm, hp.norm_eps,
+    launch_kernel(C, k_norm_act, n_out, norm_threads(E), E * sizeof(float), C->hidden, E, rows, M->out_norm, hp.norm_eps,
                                                                      E, act_out(C, out_gemm, E));
     launched(C, __LINE__);
     if (out_gemm) {
@@ -3669,27 +3706,6 @@ static apr_result enqueue_forward(GCtx *C, const int *tok, const int *pos, const
     return cudaGetLastError() == cudaSuccess ? APR_SUCCESS : APR_ERROR_BACKEND;
 }
 
-// Decode kernels go out with programmatic stream serialization on sm_90+ (see pdl_wait),
-// also inside the captured graph. APR_CUDA_NO_PDL=1 launches them plainly.
-template <typename... KArgs, typename... Args>
-static void launch_dec_(GCtx *C, bool pdl, void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem,
-                        Args... args) {
-    cudaLaunchConfig_t cfg = {};
-    cfg.gridDim = grid;
-    cfg.blockDim = block;
-    cfg.dynamicSmemBytes = smem;
-    cfg.stream = C->st;
-    cudaLaunchAttribute at[1];
-    at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    at[0].val.programmaticStreamSerializationAllowed = 1;
-    cfg.attrs = at;
-    cfg.numAttrs = C->M->pdl && pdl ? 1 : 0;
-    cudaLaunchKernelEx(&cfg, kernel, args...);
-}
-template <typename... KArgs, typename... Args>
-static void launch_dec(GCtx *C, void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem, Args... args) {
-    launch_dec_(C, true, kernel, grid, block, smem, args...);
-}
 
 // Launch one decode matvec; returns its block count (a residual producer writes one sum
 // of squares per block: the consumer's ss_n).
@@ -3726,7 +3742,7 @@ static int mvq_plan(GCtx *C, MVQ &J) {
 static int launch_mvq(GCtx *C, MVQ &J) {
     const int blocks = mvq_plan(C, J);
     J.prefetch = C->M->pdl;
-    launch_dec(C, k_mvw, dim3(blocks), dim3(MVQ_THREADS), 0, J);
+    launch_kernel(C, k_mvw, dim3(blocks), dim3(MVQ_THREADS), 0, J);
     launched(C, __LINE__);
     return blocks;
 }
@@ -3765,8 +3781,8 @@ static void launch_attn_dec(GCtx *C, const AttnD &ap) {
     // G query heads, this token's k and v, then a tile of K (rows padded by one) and of V
     const size_t smem = sizeof(float) * ((size_t)G * hd + 2 * hd + (size_t)tile * (hd / 2 + 1) + (size_t)tile * (hd / 2));
     const dim3 grid(ap.nkv, C->S_dec), block(32 * G);
-    if (C->attn_tile == 64) launch_dec_(C, C->attn_pdl, k_attn_dec<64>, grid, block, smem, ap);
-    else launch_dec_(C, C->attn_pdl, k_attn_dec<32>, grid, block, smem, ap);
+    if (C->attn_tile == 64) launch_kernel_(C, C->attn_pdl, k_attn_dec<64>, grid, block, smem, ap);
+    else launch_kernel_(C, C->attn_pdl, k_attn_dec<32>, grid, block, smem, ap);
     launched(C, __LINE__);
 }
 
@@ -3797,7 +3813,7 @@ static void launch_mvs(GCtx *C, const DW &w, const DW *w2, float *y, int mode, c
         per_sm = 1;
     const int tasks = mode == MV_SWIGLU ? J.w.rows : (J.w.rows + 1) / 2, per_block = MVQ_THREADS / 32;
     const int blocks = std::max(1, std::min(per_sm * M->sms, (tasks + per_block - 1) / per_block));
-    launch_dec_(C, pdl, k, dim3(blocks), dim3(MVQ_THREADS), x ? mvs_smem_bytes(J.w.cols) : (size_t)0, J, x ? 0 : 1);
+    launch_kernel_(C, pdl, k, dim3(blocks), dim3(MVQ_THREADS), x ? mvs_smem_bytes(J.w.cols) : (size_t)0, J, x ? 0 : 1);
     launched(C, __LINE__);
 }
 
@@ -3820,7 +3836,7 @@ static apr_result enqueue_decode1(GCtx *C, const int *tok, const int *pos, const
     GModel *M = C->M;
     const apr_hparams &hp = M->hp;
     const int QD = C->QD, KVD = C->KVD;
-    launch_dec(C, k_embed_norm, dim3(1), dim3(MVQ_THREADS), (size_t)0, M->tok, tok, C->hidden,
+    launch_kernel(C, k_embed_norm, dim3(1), dim3(MVQ_THREADS), (size_t)0, M->tok, tok, C->hidden,
                (const float *)M->layers[M->l0].attn_norm, C->xw, C->amax, C->ssp);
     launched(C, __LINE__);
     int ss_n = 1;
@@ -3896,7 +3912,7 @@ static void launch_mvq8(GCtx *C, MVQ8 &J) {
     }
     J.counter = C->mvq_counter;
     // no PDL for this form: measured slower with it (7B tg128 297.6 -> 291.5, 32B 93.4 -> 86.8)
-    launch_dec_(C, false, k_mvw8, dim3(blocks), dim3(MVQ_THREADS), 0, J);
+    launch_kernel_(C, false, k_mvw8, dim3(blocks), dim3(MVQ_THREADS), 0, J);
     launched(C, __LINE__);
 }
 
@@ -3921,7 +3937,7 @@ static apr_result enqueue_decode1_i8(GCtx *C, const int *tok, const int *pos, co
     GModel *M = C->M;
     const apr_hparams &hp = M->hp;
     const int E = C->E, QD = C->QD, KVD = C->KVD;
-    launch_dec_(C, false, k_embed_norm8, dim3(1), dim3(MVQ_THREADS), E * sizeof(float), M->tok, tok, C->hidden,
+    launch_kernel_(C, false, k_embed_norm8, dim3(1), dim3(MVQ_THREADS), E * sizeof(float), M->tok, tok, C->hidden,
                (const float *)M->layers[M->l0].attn_norm, hp.norm_eps, C->aq, C->ad, C->as, C->amax, C->ssp);
     launched(C, __LINE__);
     AttnD ap = attn_dec_params(C, pos, seq);

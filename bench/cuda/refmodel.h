@@ -95,8 +95,36 @@ static int ref_model_open(ref_model *m, const char *path) {
 
 typedef struct {
     float *w;  /* rows x cols, dequantized */
-    int rows, cols;
+    int rows, cols, type;
 } ref_mat;
+
+/* Activation rounding of the reference's matrix products (bench/cuda/act_rounding.c):
+   0 exact (the default); REF_ROUND_CPU as apr's CPU backend does it (Q8_0: groups of 32,
+   scale kept in f16, for Q4_0/Q5_0/Q8_0/IQ4_NL; Q8_1 likewise for Q4_1/Q5_1; Q8_K: groups
+   of 256, f32 scale, for the K-quants and IQ4_XS); any other value n: groups of n with an
+   f32 scale. Round to nearest even, scale = max|x| / 127; float weights stay exact. */
+enum { REF_ROUND_EXACT = 0, REF_ROUND_CPU = -1 };
+static int ref_act_round = REF_ROUND_EXACT;
+
+static void ref_round_act(const float *x, float *y, int n, int type) {
+    int g = ref_act_round, f16_scale = 0;
+    memcpy(y, x, sizeof(float) * n);
+    if (g == REF_ROUND_EXACT || type == APR_TYPE_F32 || type == APR_TYPE_F16 || type == APR_TYPE_BF16) return;
+    if (g == REF_ROUND_CPU) {
+        const int k_quant = apr_type_block_size(type) == 256;
+        g = k_quant ? 256 : 32;
+        f16_scale = !k_quant;
+    }
+    if (g <= 0 || n % g) return;
+    for (int b = 0; b < n; b += g) {
+        float amax = 0;
+        for (int j = 0; j < g; j++) amax = fmaxf(amax, fabsf(x[b + j]));
+        float d = amax / 127.0f;
+        const float id = amax != 0 ? 127.0f / amax : 0.0f;
+        if (f16_scale) d = apr__fp16_to_fp32(apr__fp32_to_fp16(d));
+        for (int j = 0; j < g; j++) y[b + j] = d * nearbyintf(x[b + j] * id);
+    }
+}
 
 typedef struct {
     const apr_model_view *v;
@@ -117,6 +145,7 @@ static float *ref_deq_vec(const apr_tensor_view *t, int64_t n) {
 static ref_mat ref_deq_mat(const apr_tensor_view *t) {
     ref_mat m;
     m.cols = (int)t->ne[0];
+    m.type = t->type;
     m.rows = (int)(t->ne[1] * (t->ne[2] ? t->ne[2] : 1) * (t->ne[3] ? t->ne[3] : 1));
     m.w = (float *)malloc(sizeof(float) * (size_t)m.rows * m.cols);
     size_t rb = apr_type_row_bytes(t->type, m.cols);
@@ -153,13 +182,16 @@ static void ref_init(ref_ctx *c, const apr_model_view *v, int n_ctx, int n_seq) 
     c->vc = (float *)calloc(kvn, sizeof(float));
 }
 
-static void ref_matvec(const ref_mat *m, const float *x, float *y, const float *bias) {
+static void ref_matvec(const ref_mat *m, const float *x_in, float *y, const float *bias) {
+    float *x = (float *)malloc(sizeof(float) * m->cols);
+    ref_round_act(x_in, x, m->cols, m->type);
     for (int r = 0; r < m->rows; r++) {
         double s = 0;
         const float *w = m->w + (size_t)r * m->cols;
         for (int k = 0; k < m->cols; k++) s += (double)w[k] * x[k];
         y[r] = (float)s + (bias ? bias[r] : 0.f);
     }
+    free(x);
 }
 static void ref_rmsnorm(const float *x, const float *w, float *y, int n, float eps) {
     double ss = 0;
@@ -249,7 +281,7 @@ static double rel_err(const float *a, const float *b, int n) {
     }
     return mb > 0 ? md / mb : md;
 }
-static int argmax_f(const float *v, int n) {
+static inline int argmax_f(const float *v, int n) {
     int b = 0;
     for (int i = 1; i < n; i++) if (v[i] > v[b]) b = i;
     return b;
