@@ -3549,6 +3549,32 @@ static int norm_threads(int K) { return K >= 1024 ? 512 : (K >= 256 ? 256 : 128)
 
 // Everything after the inputs are on the device. tok/pos/seq/rows are device pointers;
 // n tokens; n_out output rows; out_mode 0: logits into C->logits, 1: argmax into C->amax.
+// The heads and the KV cache layout: fields of RopeP, AttnP and AttnD.
+template <typename P>
+static void set_heads(P &p, const GCtx *C) {
+    const apr_hparams &hp = C->M->hp;
+    p.seq_stride = C->seq_stride;
+    p.head_stride = C->head_stride;
+    p.nh = hp.n_head;
+    p.nkv = hp.n_head_kv;
+    p.hd = hp.head_dim;
+}
+
+// RopeP (prompt rope + KV write) and AttnD (decode attention, which ropes itself): the
+// heads, the QKV buffer and the rope of the model.
+template <typename P>
+static void set_head_rope(P &p, const GCtx *C) {
+    const apr_hparams &hp = C->M->hp;
+    set_heads(p, C);
+    p.qkv = C->qkv;
+    p.rope_dim = hp.rope_dim > 0 ? hp.rope_dim : hp.head_dim;
+    p.neox = hp.rope_kind == APR_ROPE_NEOX;
+    p.base = hp.rope_freq_base;
+    p.fscale = hp.rope_freq_scale > 0.f ? hp.rope_freq_scale : 1.f;
+    p.eps = hp.norm_eps;
+    p.invf = C->M->inv_freq;
+}
+
 static apr_result enqueue_forward(GCtx *C, const int *tok, const int *pos, const int *seq, const int *rows,
                                   int n, int n_out, int out_mode, int S, const apr_backend_batch *hb) {
     GModel *M = C->M;
@@ -3566,29 +3592,15 @@ static apr_result enqueue_forward(GCtx *C, const int *tok, const int *pos, const
         cudaMemcpyAsync(C->hidden, C->h_hidden, sizeof(float) * n * E, cudaMemcpyHostToDevice, C->st);
     }
     RopeP rp;
-    rp.qkv = C->qkv;
+    memset(&rp, 0, sizeof rp);
+    set_head_rope(rp, C);
     rp.ld = C->QKVD;
-    rp.nh = hp.n_head;
-    rp.nkv = hp.n_head_kv;
-    rp.hd = hp.head_dim;
-    rp.rope_dim = hp.rope_dim > 0 ? hp.rope_dim : hp.head_dim;
-    rp.neox = hp.rope_kind == APR_ROPE_NEOX;
-    rp.base = hp.rope_freq_base;
-    rp.fscale = hp.rope_freq_scale > 0.f ? hp.rope_freq_scale : 1.f;
-    rp.eps = hp.norm_eps;
-    rp.seq_stride = C->seq_stride;
-    rp.head_stride = C->head_stride;
     rp.pos = pos;
     rp.seq = seq;
-    rp.invf = M->inv_freq;
     AttnP ap;
+    set_heads(ap, C);
     ap.q = C->qkv;
     ap.ld = C->QKVD;
-    ap.seq_stride = C->seq_stride;
-    ap.head_stride = C->head_stride;
-    ap.nh = hp.n_head;
-    ap.nkv = hp.n_head_kv;
-    ap.hd = hp.head_dim;
     ap.S = S;
     ap.scale = 1.f / sqrtf((float)hp.head_dim);
     ap.pos = pos;
@@ -3753,18 +3765,8 @@ static AttnD attn_dec_params(GCtx *C, const int *pos, const int *seq) {
     const apr_hparams &hp = C->M->hp;
     AttnD ap;
     memset(&ap, 0, sizeof ap);
-    ap.qkv = C->qkv;
-    ap.seq_stride = C->seq_stride;
-    ap.head_stride = C->head_stride;
-    ap.nh = hp.n_head;
-    ap.nkv = hp.n_head_kv;
-    ap.hd = hp.head_dim;
-    ap.rope_dim = hp.rope_dim > 0 ? hp.rope_dim : hp.head_dim;
-    ap.neox = hp.rope_kind == APR_ROPE_NEOX;
+    set_head_rope(ap, C);
     ap.S = C->S_dec;
-    ap.base = hp.rope_freq_base;
-    ap.fscale = hp.rope_freq_scale > 0.f ? hp.rope_freq_scale : 1.f;
-    ap.eps = hp.norm_eps;
     ap.scale = 1.f / sqrtf((float)hp.head_dim);
     ap.pos = pos;
     ap.seq = seq;
@@ -3772,7 +3774,6 @@ static AttnD attn_dec_params(GCtx *C, const int *pos, const int *seq) {
     ap.pml = C->pml;
     ap.out = C->attn_out;
     ap.counter = C->counter;
-    ap.invf = C->M->inv_freq;
     ap.trigger = C->attn_trigger;
     return ap;
 }

@@ -106,16 +106,19 @@ typedef struct {
 enum { REF_ROUND_EXACT = 0, REF_ROUND_CPU = -1 };
 static int ref_act_round = REF_ROUND_EXACT;
 
-static void ref_round_act(const float *x, float *y, int n, int type) {
+/* The input of a product with weights of this type: x itself, or x rounded into *buf
+   (allocated here; the caller frees it). */
+static const float *ref_round_act(const float *x, float **buf, int n, int type) {
     int g = ref_act_round, f16_scale = 0;
-    memcpy(y, x, sizeof(float) * n);
-    if (g == REF_ROUND_EXACT || type == APR_TYPE_F32 || type == APR_TYPE_F16 || type == APR_TYPE_BF16) return;
+    *buf = NULL;
+    if (g == REF_ROUND_EXACT || type == APR_TYPE_F32 || type == APR_TYPE_F16 || type == APR_TYPE_BF16) return x;
     if (g == REF_ROUND_CPU) {
         const int k_quant = apr_type_block_size(type) == 256;
         g = k_quant ? 256 : 32;
         f16_scale = !k_quant;
     }
-    if (g <= 0 || n % g) return;
+    if (g <= 0 || n % g) return x;
+    float *y = *buf = (float *)malloc(sizeof(float) * n);
     for (int b = 0; b < n; b += g) {
         float amax = 0;
         for (int j = 0; j < g; j++) amax = fmaxf(amax, fabsf(x[b + j]));
@@ -124,6 +127,7 @@ static void ref_round_act(const float *x, float *y, int n, int type) {
         if (f16_scale) d = apr__fp16_to_fp32(apr__fp32_to_fp16(d));
         for (int j = 0; j < g; j++) y[b + j] = d * nearbyintf(x[b + j] * id);
     }
+    return y;
 }
 
 typedef struct {
@@ -183,15 +187,15 @@ static void ref_init(ref_ctx *c, const apr_model_view *v, int n_ctx, int n_seq) 
 }
 
 static void ref_matvec(const ref_mat *m, const float *x_in, float *y, const float *bias) {
-    float *x = (float *)malloc(sizeof(float) * m->cols);
-    ref_round_act(x_in, x, m->cols, m->type);
+    float *rounded;
+    const float *x = ref_round_act(x_in, &rounded, m->cols, m->type);
     for (int r = 0; r < m->rows; r++) {
         double s = 0;
         const float *w = m->w + (size_t)r * m->cols;
         for (int k = 0; k < m->cols; k++) s += (double)w[k] * x[k];
         y[r] = (float)s + (bias ? bias[r] : 0.f);
     }
-    free(x);
+    free(rounded);
 }
 static void ref_rmsnorm(const float *x, const float *w, float *y, int n, float eps) {
     double ss = 0;
