@@ -19,11 +19,15 @@
 //   norm / rope ....... RMSNorm + quantize, rope + KV write (f16 cache)
 //   attention ......... prompts: FlashAttention-2 on mma.sync; otherwise split-K flash
 //                       decoding with an exact combine
-//   decode (1 token) .. one CUDA graph, 2 + 5 x n_layer launches, in one of two forms:
-//                       f32-input matvecs (each lane quantizes what it reads) with
-//                       programmatic dependent launch, for n_embd < 3072; the int8 form
-//                       (the producer quantizes once) for larger models; both fold
-//                       RMSNorm into the matvecs (bench/NOTES.md has the measurements)
+//   decode (1 token) .. one CUDA graph, 2 + 5 x n_layer launches, every kernel with
+//                       programmatic dependent launch; f32 activations between the
+//                       kernels, quantized to int8 per 16 by the consumer: per lane in
+//                       k_mvw (short kernels for QKV, wo, down below n_embd 3072), per
+//                       block into shared memory in the persistent k_mvs (the output
+//                       matrix and gate/up always; every matrix from n_embd 3072). The
+//                       int8 form (the producer quantizes once, k_mvw8) is kept for the
+//                       types k_mvs lacks (Q2_K, Q3_K, IQ4...). RMSNorm is folded into
+//                       the matvecs (bench/NOTES.md has the measurements)
 //   host side ......... upload, contexts, forward, graph capture, the vtable
 #include "apr.h"
 
@@ -830,7 +834,11 @@ __device__ __forceinline__ void cp_async16(void *smem, const void *gmem, bool va
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(sa), "l"(gmem), "r"(n));
 }
 __device__ __forceinline__ void cp_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N> __device__ __forceinline__ void cp_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
+template <int N> __device__ __forceinline__ void cp_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory"); }
+__device__ __forceinline__ void cp_async4(float *smem, const float *gmem) {
+    const unsigned sa = (unsigned)__cvta_generic_to_shared(smem);
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(sa), "l"(gmem));
+}
 
 // Y[t][r] (+)= sum_k A[r][k] X[t][k] (+ bias[r]); A: M x K f16, X: N x K f16, K % 32 == 0.
 // HG_SWIGLU_H: rows 2i and 2i+1 of A are gate and up of row i; writes silu(gate) * up as
@@ -1514,13 +1522,16 @@ __device__ __forceinline__ float h16(uint32_t v) {
 // its scale and the sum of its int8 values (for the offset and min terms).
 struct LA { int4 q0, q1; float d0, d1; int s0, s1; };
 
-__device__ __forceinline__ void quant16(const float *x, int4 &q, float &d, int &s) {
-    float v[16];
+__device__ __forceinline__ void load16(const float *x, float (&v)[16]) {
 #pragma unroll
     for (int i = 0; i < 4; i++) {
         const float4 t = __ldg((const float4 *)x + i);
         v[4 * i] = t.x; v[4 * i + 1] = t.y; v[4 * i + 2] = t.z; v[4 * i + 3] = t.w;
     }
+}
+
+// 16 values to int8 with one scale (amax / 127, round to nearest even) and their sum.
+__device__ __forceinline__ void quant16v(const float (&v)[16], int4 &q, float &d, int &s) {
     float amax = 0.f;
 #pragma unroll
     for (int i = 0; i < 16; i++) amax = fmaxf(amax, fabsf(v[i]));
@@ -1539,6 +1550,12 @@ __device__ __forceinline__ void quant16(const float *x, int4 &q, float &d, int &
     }
     q = make_int4(w[0], w[1], w[2], w[3]);
     s = sum;
+}
+
+__device__ __forceinline__ void quant16(const float *x, int4 &q, float &d, int &s) {
+    float v[16];
+    load16(x, v);
+    quant16v(v, q, d, s);
 }
 
 // The values chunk j of a row of type T meets: [e0, e0 + 16) and, but for Q8_0, [e1, e1 + 16).
@@ -2122,11 +2139,11 @@ __global__ void k_attn_dec(AttnD p) {
 }
 
 // ------------------------------------------------------------------------------------
-// Decode matvec, int8-activation form (models of n_embd >= 3072: 7B and up). The
-// producer of a vector quantizes it (int8 per 32) once, the last block of each 32-row
-// group doing it, so every consumer row reads 1 byte per value. The f32-input form above
-// quantizes per lane instead, which wins while rows are short (latency-bound) and loses
-// once the per-lane work and the f32 reads outgrow the weight bytes (bench/NOTES.md).
+// Decode matvec, int8-activation form (types the f32 form's kernels lack; APR_CUDA_DECODE=i8
+// forces it). The producer of a vector quantizes it (int8 per 32) once, the last block of
+// each 32-row group doing it, so every consumer row reads 1 byte per value. It was the
+// form of n_embd >= 3072 until session 5, when k_mvs for every matrix beat it (7B tg128
+// 329 -> 422 tok/s, bench/NOTES.md).
 // ------------------------------------------------------------------------------------
 
 // Chunk j (16 bytes of the main quant array) of row r against the staged activation.
@@ -2591,19 +2608,30 @@ __global__ void __launch_bounds__(MVQ_THREADS, 3) k_mvw8(MVQ8 J) {
 // computes the current one. The activation is prepared once per block: the f32 form
 // quantizes it into shared memory per 16 values exactly as act_load does per lane (the
 // same int8 values and scales as k_mvw); the int8 form reads the producer's quantized
-// vector through L1 as k_mvw8 does. APR_CUDA_NO_MVS=1 and APR_CUDA_MVS_FFN=0 (read at
-// context creation) keep the old kernels: the reference tests/test_cuda.c compares with.
+// vector through L1 as k_mvw8 does. From n_embd 3072 every matrix goes through it
+// (APR_CUDA_MVS_ALL): three kernels share mvs_rows, k_mvs (output, gate/up), k_mvs_multi
+// (QKV: up to three matrices, two types, with bias) and k_mvs_res (wo, ffn_down: the
+// residual add, the next norm's input and sums of squares); kept apart because the
+// epilogue state of the last two made the plain kernel spill. APR_CUDA_NO_MVS=1,
+// APR_CUDA_MVS_FFN=0 and APR_CUDA_MVS_ALL=0 (read at context creation) keep the old
+// kernels: the reference tests/test_cuda.c compares with.
 // ------------------------------------------------------------------------------------
 
 struct MVS {
-    DW w, w2;                                        // w2: the up matrix of MV_SWIGLU
-    float *y;
-    int mode;                                        // MV_STORE, MV_ARGMAX or MV_SWIGLU
-    const float *x;                                  // f32 form: x * norm weight
+    DW w[3];                                         // matrices of one type and width (QKV: three)
+    DW w2;                                           // MV_SWIGLU: the up matrix (w[0] is gate)
+    int block_end[3];                                // matrix m's blocks end at block_end[m]
+    float *y[3];
+    const float *bias[3];
+    int mode;                                        // MV_STORE, MV_ADD, MV_ARGMAX or MV_SWIGLU
+    const float *x;                                  // f32 form: the input (x * norm weight)
     const int8_t *q; const float *d; const int *s;  // int8 form
     const float *ss_in;                              // RMSNorm: sum of ss_in[0..ss_n) is sum x^2
     int ss_n;
     float eps;
+    float *xw_out;                                   // MV_ADD (residual): y * norm_w for the next matrix
+    const float *norm_w;
+    float *ss_out;                                   // ... and per block the sum of y^2 over its rows
     unsigned long long *amax;
 };
 
@@ -2624,16 +2652,60 @@ __device__ __forceinline__ void act_smem(const int8_t *sq, const float *sd, cons
     }
 }
 
-// A task is two rows: rows 2t and 2t+1 of w (MV_STORE, MV_ARGMAX), or row t of w and of
-// w2 (MV_SWIGLU: gate and up, whose types must match).
-template <int T, bool I8>
-__device__ __forceinline__ void mvs_rows(const MVS &J, int8_t *sq, float *sd, int *ssum, unsigned long long &best) {
-    const DW &W = J.w;
-    const bool swiglu = J.mode == MV_SWIGLU;
-    const DW &W2 = swiglu ? J.w2 : J.w;
+// Matrix m of a launch's three, field by field (selects: an indexed parameter array would
+// be copied to local memory). The width is shared by all three.
+__device__ __forceinline__ DW pick_dw(const MVS &J, int m) {
+    DW W = J.w[0];
+    W.type = m == 0 ? J.w[0].type : (m == 1 ? J.w[1].type : J.w[2].type);
+    W.rows = m == 0 ? J.w[0].rows : (m == 1 ? J.w[1].rows : J.w[2].rows);
+    W.nb = m == 0 ? J.w[0].nb : (m == 1 ? J.w[1].nb : J.w[2].nb);
+#pragma unroll
+    for (int f = 0; f < 4; f++) {
+        W.f[f] = m == 0 ? J.w[0].f[f] : (m == 1 ? J.w[1].f[f] : J.w[2].f[f]);
+        W.fbytes[f] = m == 0 ? J.w[0].fbytes[f] : (m == 1 ? J.w[1].fbytes[f] : J.w[2].fbytes[f]);
+    }
+    return W;
+}
+
+// A task is two rows: rows 2t and 2t+1 of a matrix (MV_STORE, MV_ADD, MV_ARGMAX), or row t
+// of w and of w2 (MV_SWIGLU: gate and up, whose types must match). The blocks of a launch
+// are split between its matrices (block_end); within a matrix, warp g takes tasks g,
+// g + nwarps, ... . ss_rows: lane 0's sum of squares of the residual rows it wrote (MV_ADD).
+enum { MVS_PLAIN = 0, MVS_MULTI = 1, MVS_RES = 2 };  // k_mvs, k_mvs_multi, k_mvs_res
+
+template <int T, bool I8, int KIND>
+__device__ __forceinline__ void mvs_rows_of(const MVS &J, const DW &W, int m, int8_t *sq, float *sd, int *ssum,
+                                            float *ep_all, unsigned long long &best, float &ss_rows);
+
+template <int T, bool I8, int KIND>
+__device__ __forceinline__ void mvs_rows(const MVS &J, int8_t *sq, float *sd, int *ssum, float *ep_all,
+                                         unsigned long long &best, float &ss_rows) {
+    // MVS_MULTI (QKV): this block's matrix, its pointers in registers; otherwise w[0] and
+    // the parameters are read where they are used (no registers held for them in the loop)
+    if (KIND == MVS_MULTI) {
+        const int m = blockIdx.x < J.block_end[0] ? 0 : (blockIdx.x < J.block_end[1] ? 1 : 2);
+        const DW W = pick_dw(J, m);
+        mvs_rows_of<T, I8, KIND>(J, W, m, sq, sd, ssum, ep_all, best, ss_rows);
+    } else {
+        mvs_rows_of<T, I8, KIND>(J, J.w[0], 0, sq, sd, ssum, ep_all, best, ss_rows);
+    }
+}
+
+// mvs_rows for matrix m of the launch, W (a register copy for MVS_MULTI, else J.w[0] itself).
+template <int T, bool I8, int KIND>
+__device__ __forceinline__ void mvs_rows_of(const MVS &J, const DW &W, int m, int8_t *sq, float *sd, int *ssum,
+                                            float *ep_all, unsigned long long &best, float &ss_rows) {
+    constexpr bool MULTI = KIND == MVS_MULTI;
+    const int b0 = m == 0 ? 0 : (m == 1 ? J.block_end[0] : J.block_end[1]);
+    const int b1 = m == 0 ? J.block_end[0] : (m == 1 ? J.block_end[1] : J.block_end[2]);
+    float *Y = m == 0 ? J.y[0] : (m == 1 ? J.y[1] : J.y[2]);
+    const float *bias = m == 0 ? J.bias[0] : (m == 1 ? J.bias[1] : J.bias[2]);
+    const bool swiglu = KIND == MVS_PLAIN && J.mode == MV_SWIGLU, add = KIND == MVS_RES;
+    const bool argmax = KIND == MVS_PLAIN && J.mode == MV_ARGMAX;
+    const DW &W2 = swiglu ? J.w2 : J.w[0];  // the second row's matrix: up (MV_SWIGLU) or W
     const int lane = threadIdx.x & 31;
-    const int nwarps = gridDim.x * (MVQ_THREADS / 32);
-    const int gw = blockIdx.x * (MVQ_THREADS / 32) + (threadIdx.x >> 5);
+    const int nwarps = (b1 - b0) * (MVQ_THREADS / 32);
+    const int gw = (blockIdx.x - b0) * (MVQ_THREADS / 32) + (threadIdx.x >> 5);
     const int nc = chunks_per_row(T, W.cols);
     const int nr = (nc + 32 * MVS_U - 1) / (32 * MVS_U);  // steps per task
     const int ntask = swiglu ? W.rows : (W.rows + 1) / 2;
@@ -2648,26 +2720,65 @@ __device__ __forceinline__ void mvs_rows(const MVS &J, int8_t *sq, float *sd, in
             const int j = base + lane + 32 * u;
             if (j < nc) {
                 raw_load<T>(R[0][u], W, ra, j);
-                if (rb < W2.rows) raw_load<T>(R[1][u], W2, rb, j);
+                if (MULTI) {
+                    if (rb < W.rows) raw_load<T>(R[1][u], W, rb, j);
+                } else if (rb < W2.rows) {
+                    raw_load<T>(R[1][u], W2, rb, j);
+                }
             }
         }
     };
     if (ns > 0) load(A, 0);
     pdl_wait();
-    if (!I8) {
+    if (!I8 && KIND == MVS_PLAIN) {
         for (int g = threadIdx.x; g < W.cols / 16; g += MVQ_THREADS) {
             int4 q;
             quant16(J.x + 16 * g, q, sd[g], ssum[g]);
             *(int4 *)(sq + 16 * g) = q;
         }
+    } else if (!I8) {
+        // two groups of 16 per thread and round, their loads in one round trip (ffn_down's
+        // input is long); not in k_mvs, where the registers would spill
+        const int ng = W.cols / 16;
+        for (int g = threadIdx.x; g < ng; g += 2 * MVQ_THREADS) {
+            const bool second = g + MVQ_THREADS < ng;
+            float v[2][16];
+            load16(J.x + 16 * g, v[0]);
+            if (second) load16(J.x + 16 * (g + MVQ_THREADS), v[1]);
+            int4 q;
+            quant16v(v[0], q, sd[g], ssum[g]);
+            *(int4 *)(sq + 16 * g) = q;
+            if (second) {
+                quant16v(v[1], q, sd[g + MVQ_THREADS], ssum[g + MVQ_THREADS]);
+                *(int4 *)(sq + 16 * (g + MVQ_THREADS)) = q;
+            }
+        }
     }
     const float nscale = J.ss_in ? rsqrtf(warp_sum(lane_sum_ldg(J.ss_in, J.ss_n)) / (float)W.cols + J.eps) : 1.f;
     if (!I8) __syncthreads();
     float a0 = 0.f, a1 = 0.f;
+    // The epilogue's loads (bias, old residual, next norm weight) go out at a task's first
+    // step, so that they arrive while its dot products are computed; as copies into shared
+    // memory (cp.async), since registers held across the steps made the kernel spill.
+    float *ep = ep_all + (threadIdx.x >> 5) * 6;  // bias[2], old[2], norm[2] (k_mvs: unused)
+    const bool epilogue = KIND != MVS_PLAIN && (bias || add);
     auto consume = [&](RawC(&R)[2][MVS_U], int s) {
         const int t = gw + nwarps * (s / nr), step = s % nr, base = step * 32 * MVS_U;
         const int r = swiglu ? t : 2 * t;
         const bool two = swiglu || r + 1 < W.rows;
+        if (step == 0 && lane == 0 && epilogue) {
+#pragma unroll
+            for (int k = 0; k < 2; k++) {
+                if (k == 1 && !two) break;
+                if (bias) cp_async4(ep + k, bias + r + k);
+                else ep[k] = 0.f;
+                if (add) {
+                    cp_async4(ep + 2 + k, Y + r + k);
+                    if (J.xw_out) cp_async4(ep + 4 + k, J.norm_w + r + k);
+                }
+            }
+            cp_commit();
+        }
 #pragma unroll
         for (int u = 0; u < MVS_U; u++) {
             const int j = base + lane + 32 * u;
@@ -2687,13 +2798,24 @@ __device__ __forceinline__ void mvs_rows(const MVS &J, int8_t *sq, float *sd, in
             const float v0 = warp_sum(a0) * nscale, v1 = warp_sum(a1) * nscale;
             a0 = a1 = 0.f;
             if (lane == 0 && swiglu) {
-                J.y[t] = v0 / (1.f + __expf(-v0)) * v1;
+                Y[t] = v0 / (1.f + __expf(-v0)) * v1;
             } else if (lane == 0) {
-                J.y[r] = v0;
-                if (two) J.y[r + 1] = v1;
-                if (J.mode == MV_ARGMAX) {
-                    best = max(best, pack_argmax(v0, r));
-                    if (two) best = max(best, pack_argmax(v1, r + 1));
+                if (epilogue) cp_wait<0>();
+                const float v[2] = {v0 + (epilogue ? ep[0] : 0.f), v1 + (epilogue ? ep[1] : 0.f)};
+#pragma unroll
+                for (int k = 0; k < 2; k++) {
+                    if (k == 1 && !two) break;
+                    if (add) {
+                        const float nv = ep[2 + k] + v[k];  // as k_mvw: (dot * scale + bias) + old
+                        Y[r + k] = nv;
+                        if (J.xw_out) {
+                            J.xw_out[r + k] = nv * ep[4 + k];
+                            ss_rows += nv * nv;
+                        }
+                    } else {
+                        Y[r + k] = v[k];
+                        if (argmax) best = max(best, pack_argmax(v[k], r + k));
+                    }
                 }
             }
         }
@@ -2721,19 +2843,72 @@ __global__ void __launch_bounds__(MVQ_THREADS, T == APR_TYPE_Q5_K || T == APR_TY
     extern __shared__ int4 mvs_smem[];
     __shared__ unsigned long long bmax;
     int8_t *sq = (int8_t *)mvs_smem;  // f32 form: the quantized activation, K bytes
-    float *sd = (float *)(sq + J.w.cols);  // its scales and sums per 16 values
-    int *ssum = (int *)(sd + J.w.cols / 16);
+    float *sd = (float *)(sq + J.w[0].cols);  // its scales and sums per 16 values
+    int *ssum = (int *)(sd + J.w[0].cols / 16);
     if (threadIdx.x == 0) bmax = 0ull;
     __syncthreads();
     pdl_trigger();
     unsigned long long best = 0ull;
-    if (i8) mvs_rows<T, true>(J, sq, sd, ssum, best);
-    else mvs_rows<T, false>(J, sq, sd, ssum, best);
+    float ss_rows = 0.f;
+    if (i8) mvs_rows<T, true, MVS_PLAIN>(J, sq, sd, ssum, nullptr, best, ss_rows);
+    else mvs_rows<T, false, MVS_PLAIN>(J, sq, sd, ssum, nullptr, best, ss_rows);
     if (J.mode == MV_ARGMAX) {
         if ((threadIdx.x & 31) == 0) atomicMax(&bmax, best);
         __syncthreads();
         if (threadIdx.x == 0) atomicMax(J.amax, bmax);
     }
+}
+
+// The residual matrices (wo, ffn_down; f32 form): y += W x + bias, then y * norm_w for the
+// next matrix and per block the sum of y^2 for its RMSNorm.
+template <int T>
+__global__ void __launch_bounds__(MVQ_THREADS, T == APR_TYPE_Q5_K || T == APR_TYPE_Q6_K ? 2 : MVS_MINB_SMALL)
+    k_mvs_res(MVS J, int unused) {
+    extern __shared__ int4 mvs_smem[];
+    __shared__ float ssb[MVQ_THREADS / 32];
+    __shared__ float ep[MVQ_THREADS / 32 * 6];
+    int8_t *sq = (int8_t *)mvs_smem;
+    float *sd = (float *)(sq + J.w[0].cols);
+    int *ssum = (int *)(sd + J.w[0].cols / 16);
+    (void)unused;
+    pdl_trigger();
+    unsigned long long best = 0ull;
+    float ss_rows = 0.f;
+    mvs_rows<T, false, MVS_RES>(J, sq, sd, ssum, ep, best, ss_rows);
+    if (J.ss_out) {
+        // per-block sum of squares of the new residual rows, summed in a fixed order
+        if ((threadIdx.x & 31) == 0) ssb[threadIdx.x >> 5] = ss_rows;
+        __syncthreads();
+        if (threadIdx.x == 0) {
+            float t = 0.f;
+            for (int w = 0; w < MVQ_THREADS / 32; w++) t += ssb[w];
+            J.ss_out[blockIdx.x] = t;
+        }
+    }
+}
+
+// Several matrices of one width in one launch (QKV), f32 form, MV_STORE + bias: those of
+// type TA first, then those of type TB (Q4_K_M: wv is Q6_K in some layers). Registers as
+// for the larger of the two.
+template <int TA, int TB>
+__global__ void __launch_bounds__(MVQ_THREADS, TA == APR_TYPE_Q5_K || TA == APR_TYPE_Q6_K || TB == APR_TYPE_Q5_K ||
+                                                       TB == APR_TYPE_Q6_K
+                                                   ? 2
+                                                   : MVS_MINB_SMALL)
+    k_mvs_multi(MVS J, int unused) {
+    extern __shared__ int4 mvs_smem[];
+    int8_t *sq = (int8_t *)mvs_smem;
+    float *sd = (float *)(sq + J.w[0].cols);
+    int *ssum = (int *)(sd + J.w[0].cols / 16);
+    __shared__ float ep[MVQ_THREADS / 32 * 6];
+    (void)unused;
+    pdl_trigger();
+    unsigned long long best = 0ull;
+    float ss_rows = 0.f;
+    const int m = blockIdx.x < J.block_end[0] ? 0 : (blockIdx.x < J.block_end[1] ? 1 : 2);
+    const int type = m == 0 ? J.w[0].type : (m == 1 ? J.w[1].type : J.w[2].type);
+    if (TA == TB || type == TA) mvs_rows<TA, false, MVS_MULTI>(J, sq, sd, ssum, ep, best, ss_rows);
+    else mvs_rows<TB, false, MVS_MULTI>(J, sq, sd, ssum, ep, best, ss_rows);
 }
 
 typedef void (*MvsKernel)(MVS, int);
@@ -2748,6 +2923,41 @@ static MvsKernel mvs_kernel(int type) {
     default: return nullptr;  // mv_fast_type only
     }
 }
+static MvsKernel mvs_res_kernel(int type) {
+    switch (type) {
+    case APR_TYPE_Q4_K: return k_mvs_res<APR_TYPE_Q4_K>;
+    case APR_TYPE_Q5_K: return k_mvs_res<APR_TYPE_Q5_K>;
+    case APR_TYPE_Q6_K: return k_mvs_res<APR_TYPE_Q6_K>;
+    case APR_TYPE_Q8_0: return k_mvs_res<APR_TYPE_Q8_0>;
+    case APR_TYPE_Q5_0: return k_mvs_res<APR_TYPE_Q5_0>;
+    case APR_TYPE_Q4_0: return k_mvs_res<APR_TYPE_Q4_0>;
+    default: return nullptr;
+    }
+}
+
+// The k_mvs_multi instance for matrices of types ta (first) and tb, if there is one.
+static MvsKernel mvs_multi_kernel(int ta, int tb) {
+#define MVS_PAIR(A, B) \
+    if (ta == APR_TYPE_##A && tb == APR_TYPE_##B) return k_mvs_multi<APR_TYPE_##A, APR_TYPE_##B>;
+    MVS_PAIR(Q4_K, Q4_K) MVS_PAIR(Q5_K, Q5_K) MVS_PAIR(Q6_K, Q6_K) MVS_PAIR(Q8_0, Q8_0) MVS_PAIR(Q5_0, Q5_0)
+    MVS_PAIR(Q4_0, Q4_0) MVS_PAIR(Q4_K, Q6_K) MVS_PAIR(Q5_K, Q6_K) MVS_PAIR(Q5_0, Q8_0) MVS_PAIR(Q4_0, Q8_0)
+#undef MVS_PAIR
+    return nullptr;
+}
+static bool mvs_multi_allow_smem(int smax) {
+    static const int types[] = {APR_TYPE_Q4_K, APR_TYPE_Q5_K, APR_TYPE_Q6_K, APR_TYPE_Q8_0, APR_TYPE_Q5_0, APR_TYPE_Q4_0};
+    for (int a : types)
+        if (cudaFuncSetAttribute(mvs_res_kernel(a), cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess)
+            return false;
+    for (int a : types)
+        for (int b : types) {
+            MvsKernel k = mvs_multi_kernel(a, b);
+            if (k && cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess)
+                return false;
+        }
+    return true;
+}
+
 
 // Token embedding + RMSNorm + quantize for the first matrix (one token, one block).
 __global__ void __launch_bounds__(MVQ_THREADS) k_embed_norm8(DW E, const int *tokens, float *hidden, const float *nw,
@@ -3085,7 +3295,14 @@ static apr_result model_load(const apr_model_view *mv, const apr_backend_host *h
         cudaFuncSetAttribute(k_hgemm<64, 128>, cudaFuncAttributeMaxDynamicSharedMemorySize, hg_smem(64, 128)) != cudaSuccess ||
         cudaFuncSetAttribute(k_hgemm<64, 64>, cudaFuncAttributeMaxDynamicSharedMemorySize, hg_smem(64, 64)) != cudaSuccess ||
         cudaFuncSetAttribute(k_attn_fa<64>, cudaFuncAttributeMaxDynamicSharedMemorySize, fa_smem(64)) != cudaSuccess ||
-        cudaFuncSetAttribute(k_attn_fa<128>, cudaFuncAttributeMaxDynamicSharedMemorySize, fa_smem(128)) != cudaSuccess) {
+        cudaFuncSetAttribute(k_attn_fa<128>, cudaFuncAttributeMaxDynamicSharedMemorySize, fa_smem(128)) != cudaSuccess ||
+        cudaFuncSetAttribute(k_mvs<APR_TYPE_Q4_K>, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
+        cudaFuncSetAttribute(k_mvs<APR_TYPE_Q5_K>, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
+        cudaFuncSetAttribute(k_mvs<APR_TYPE_Q6_K>, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
+        cudaFuncSetAttribute(k_mvs<APR_TYPE_Q8_0>, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
+        cudaFuncSetAttribute(k_mvs<APR_TYPE_Q5_0>, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
+        cudaFuncSetAttribute(k_mvs<APR_TYPE_Q4_0>, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
+        !mvs_multi_allow_smem(smax)) {
         snprintf(err, err_size, "cudaFuncSetAttribute: %s", cudaGetErrorString(cudaGetLastError()));
         model_free(M);
         return APR_ERROR_BACKEND;
@@ -3132,9 +3349,11 @@ struct GCtx {
     int *as2;
     bool i8;                    // decode with the int8-activation form
     bool mvs;                   // the output matrix through k_mvs (APR_CUDA_NO_MVS=1: not)
-    int mvs_per_sm[64];         // k_mvs: resident blocks per SM, per weight type (0: not asked yet)
+    int mvs_per_sm[64];         // k_mvs (+32: k_mvs_res): resident blocks per SM, per weight type (0: not asked yet)
+    int mvs_multi_per_sm[32][32];  // k_mvs_multi, per pair of types
     int attn_tile;              // decode attention: positions per tile (32 or 64)
     bool mvs_ffn;               // f32 form: gate/up through k_mvs too
+    bool mvs_all;               // f32 form: every matrix through k_mvs (QKV, wo, down too)
     bool attn_pdl;              // f32 form: decode attention launched with PDL
     bool attn_trigger;          // decode attention lets wo launch early
     bool mvq_one_wave;          // k_mvw: fewer warps per row rather than a second wave of blocks
@@ -3267,7 +3486,8 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
     CT(cmalloc(C, (void **)&C->attn_out, sizeof(float) * C->QD), "attention output");
     CT(cmalloc(C, (void **)&C->counter, sizeof(int) * hp.n_head_kv), "attention counters");
     CT(cudaMemset(C->counter, 0, sizeof(int) * hp.n_head_kv), "attention counters");
-    CT(cmalloc(C, (void **)&C->ssp, sizeof(float) * (C->E / 2 + 1)), "norm parts");
+    // norm parts: one per block of the kernel that wrote the residual (k_mvs: up to 8 per SM)
+    CT(cmalloc(C, (void **)&C->ssp, sizeof(float) * std::max(C->E / 2 + 1, 8 * M->sms + 1)), "norm parts");
     CT(cmalloc(C, (void **)&C->xw, sizeof(float) * C->E), "normed residual");
     CT(cmalloc(C, (void **)&C->mvq_counter, sizeof(unsigned int) * (C->Kmax / 32 + 1)), "counter");
     CT(cudaMemset(C->mvq_counter, 0, sizeof(unsigned int) * (C->Kmax / 32 + 1)), "counter");
@@ -3300,7 +3520,7 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
         const char *waves = getenv("APR_CUDA_MVQ_WAVES");
         C->mvq_one_wave = !(waves && atoi(waves) > 1);
         const char *form = getenv("APR_CUDA_DECODE");  // "i8" or "f32": force one form (tests)
-        C->i8 = !f32_types || (form ? strcmp(form, "i8") == 0 : C->E >= 3072);
+        C->i8 = !f32_types || (form && strcmp(form, "i8") == 0);
         if (C->i8 && C->E > POST_MAX_IT * MVQ_THREADS) {  // the int8 form's norm step holds E in registers
             C->i8 = false;
             C->fast = C->fast && f32_types;
@@ -3313,6 +3533,12 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
         // (bench/NOTES.md); APR_CUDA_MVS_FFN=0 keeps k_mvw (the reference in tests)
         const char *ffn = getenv("APR_CUDA_MVS_FFN");
         C->mvs_ffn = !C->i8 && C->fast && !(ffn && atoi(ffn) == 0);
+        // Every matrix through k_mvs from n_embd 3072 up (7B tg128 329 -> 422 tok/s against
+        // the int8 form; 32B 102 -> 110); below, k_mvw's short kernels for QKV, wo and down
+        // (1.5B 851 -> 736 with k_mvs: its grids are too small; bench/NOTES.md, session 5).
+        // APR_CUDA_MVS_ALL=0/1: off/on.
+        const char *all = getenv("APR_CUDA_MVS_ALL");
+        C->mvs_all = C->mvs_ffn && C->mvs && (all ? atoi(all) == 1 : C->E >= 3072);
     }
     // decode splits: 64 positions each where the SMs allow it (one tile, one round trip)
     // decode splits: up to two per SM and kv head (7B @ d4096: 242.6 -> 248.8 tok/s vs one)
@@ -3353,6 +3579,10 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
     M->mem += C->mem;
     if (p->kv_type != APR_KV_F16)
         glog(M, APR_LOG_INFO, "CUDA: KV cache kept in F16 (the only type the CUDA backend has)");
+    glog(M, APR_LOG_INFO, "CUDA: one-token decode: %s", !C->fast ? "generic kernels"
+                                                  : C->i8   ? "int8 activations (k_mvw8)"
+                                                  : C->mvs_all ? "f32 activations, every matrix through k_mvs"
+                                                               : "f32 activations (k_mvw, k_mvs)");
     *cs = C;
     return APR_SUCCESS;
 }
@@ -3787,35 +4017,56 @@ static void launch_attn_dec(GCtx *C, const AttnD &ap) {
     launched(C, __LINE__);
 }
 
-// The output matrix through k_mvs: the f32 form (x, PDL) or the int8 form (q, d, s).
-static void launch_mvs(GCtx *C, const DW &w, const DW *w2, float *y, int mode, const float *x, const int8_t *q,
-                       const float *d, const int *s, int ss_n, bool pdl) {
-    GModel *M = C->M;
+// A k_mvs job of one matrix: the f32 form reads x (then q == nullptr), the int8 form q/d/s.
+// ss_n: the input's RMSNorm sums of squares in C->ssp (0: the input is not normalized).
+static MVS mvs1(GCtx *C, const DW &w, float *y, const float *bias, int mode, const float *x, int ss_n) {
     MVS J;
     memset(&J, 0, sizeof J);
-    J.w = w;
-    if (w2) J.w2 = *w2;
-    J.y = y;
+    J.w[0] = J.w[1] = J.w[2] = w;
+    J.y[0] = y;
+    J.bias[0] = bias;
     J.mode = mode;
     J.x = x;
-    J.q = q;
-    J.d = d;
-    J.s = s;
-    J.ss_in = C->ssp;
+    J.ss_in = ss_n ? C->ssp : nullptr;
     J.ss_n = ss_n;
-    J.eps = M->hp.norm_eps;
+    J.eps = C->M->hp.norm_eps;
     J.amax = C->amax;
-    MvsKernel k = mvs_kernel(w.type);
-    // a grid of resident blocks (occupancy asked once per type)
-    int &per_sm = C->mvs_per_sm[w.type & 63];
+    return J;
+}
+
+// Launch k_mvs over J's first nmat matrices (one type and width): a grid of resident
+// blocks, split between the matrices by their tasks. Returns the number of blocks (the
+// ss_n of a residual written with ss_out).
+static int launch_mvs(GCtx *C, MVS &J, int nmat, bool pdl) {
+    GModel *M = C->M;
+    // k_mvs_multi for several matrices or a bias (QKV), k_mvs_res for a residual, else k_mvs
+    const int ta = J.w[0].type, tb = J.w[nmat - 1].type;
+    const int kind = nmat > 1 || J.bias[0] ? MVS_MULTI : (J.mode == MV_ADD ? MVS_RES : MVS_PLAIN);
+    MvsKernel k = kind == MVS_MULTI ? mvs_multi_kernel(ta, tb) : kind == MVS_RES ? mvs_res_kernel(ta) : mvs_kernel(ta);
+    const size_t smem = J.q ? (size_t)0 : mvs_smem_bytes(J.w[0].cols);
+    // resident blocks per SM (asked once per type, for the largest width)
+    int &per_sm = kind == MVS_MULTI ? C->mvs_multi_per_sm[ta & 31][tb & 31] : C->mvs_per_sm[(ta & 31) + 32 * (kind == MVS_RES)];
     if (!per_sm && (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, k, MVQ_THREADS, mvs_smem_bytes(C->Kmax)) !=
                         cudaSuccess ||
                     per_sm < 1))
         per_sm = 1;
-    const int tasks = mode == MV_SWIGLU ? J.w.rows : (J.w.rows + 1) / 2, per_block = MVQ_THREADS / 32;
-    const int blocks = std::max(1, std::min(per_sm * M->sms, (tasks + per_block - 1) / per_block));
-    launch_kernel_(C, pdl, k, dim3(blocks), dim3(MVQ_THREADS), x ? mvs_smem_bytes(J.w.cols) : (size_t)0, J, x ? 0 : 1);
+    const int per_block = MVQ_THREADS / 32, slots = per_sm * M->sms;
+    int want[3], total = 0;
+    for (int m = 0; m < nmat; m++) {
+        const int tasks = J.mode == MV_SWIGLU ? J.w[m].rows : (J.w[m].rows + 1) / 2;
+        want[m] = (tasks + per_block - 1) / per_block;
+        total += want[m];
+    }
+    // a block per 8 tasks where that fits in one wave, else the slots shared by task count
+    int blocks = 0;
+    for (int m = 0; m < nmat; m++) {
+        blocks += total <= slots ? want[m] : std::max(1, (int)((int64_t)slots * want[m] / total));
+        J.block_end[m] = blocks;
+    }
+    for (int m = nmat; m < 3; m++) J.block_end[m] = blocks;
+    launch_kernel_(C, pdl, k, dim3(blocks), dim3(MVQ_THREADS), smem, J, J.q ? 1 : 0);
     launched(C, __LINE__);
+    return blocks;
 }
 
 static MVQ mvq1(const DW &w, float *y, const float *bias, int mode, const float *x) {
@@ -3845,15 +4096,41 @@ static apr_result enqueue_decode1(GCtx *C, const int *tok, const int *pos, const
     for (int l = M->l0; l < hp.n_layer; l++) {
         const GLayer &g = M->layers[l];
         const int64_t lofs = (int64_t)(l - M->l0) * C->layer_stride;
-        MVQ J = mvq1(g.wq, C->qkv, g.bq, MV_STORE, C->xw);
-        J.w[1] = g.wk; J.w[2] = g.wv;
-        J.y[1] = C->qkv + QD; J.y[2] = C->qkv + QD + KVD;
-        J.bias[1] = g.bk; J.bias[2] = g.bv;
-        J.nmat = 3;
-        J.ss_in = C->ssp;
-        J.ss_n = ss_n;
-        J.eps = hp.norm_eps;
-        launch_mvq(C, J);
+        if (C->mvs_all) {
+            // wq, wk, wv in one k_mvs_multi launch, those of wq's type first (Q4_K_M: wv is
+            // Q6_K in some layers); a pair of types without an instance: a launch per type
+            const DW *w[3] = {&g.wq, &g.wk, &g.wv};
+            float *y[3] = {C->qkv, C->qkv + QD, C->qkv + QD + KVD};
+            const float *b[3] = {g.bq, g.bk, g.bv};
+            int order[3], n = 0;
+            for (int pass = 0; pass < 2; pass++)
+                for (int k = 0; k < 3; k++)
+                    if ((w[k]->type == g.wq.type) == (pass == 0)) order[n++] = k;
+            const int tb = w[order[2]]->type;
+            bool three_types = false;
+            for (int k = 0; k < 3; k++) three_types |= w[k]->type != g.wq.type && w[k]->type != tb;
+            const bool one_launch = !three_types && mvs_multi_kernel(g.wq.type, tb);
+            for (int i = 0; i < 3;) {
+                MVS J = mvs1(C, *w[order[i]], y[order[i]], b[order[i]], MV_STORE, C->xw, ss_n);
+                int nm = 0;
+                for (; i < 3 && (one_launch || w[order[i]]->type == J.w[0].type); i++, nm++) {
+                    J.w[nm] = *w[order[i]];
+                    J.y[nm] = y[order[i]];
+                    J.bias[nm] = b[order[i]];
+                }
+                launch_mvs(C, J, nm, true);
+            }
+        } else {
+            MVQ J = mvq1(g.wq, C->qkv, g.bq, MV_STORE, C->xw);
+            J.w[1] = g.wk; J.w[2] = g.wv;
+            J.y[1] = C->qkv + QD; J.y[2] = C->qkv + QD + KVD;
+            J.bias[1] = g.bk; J.bias[2] = g.bv;
+            J.nmat = 3;
+            J.ss_in = C->ssp;
+            J.ss_n = ss_n;
+            J.eps = hp.norm_eps;
+            launch_mvq(C, J);
+        }
         ap.qn = g.qn;
         ap.kn = g.kn;
         ap.kc = C->kc + lofs;
@@ -3861,13 +4138,23 @@ static apr_result enqueue_decode1(GCtx *C, const int *tok, const int *pos, const
         // Attention is launched without PDL: its blocks, launched early and waiting beside the
         // QKV matvec, cost 17% at 4096 positions (bench/NOTES.md).
         launch_attn_dec(C, ap);
-        MVQ Jo = mvq1(g.wo, C->hidden, g.bo, MV_ADD, C->attn_out);
-        Jo.xw_out = C->xw;
-        Jo.norm_w = g.ffn_norm;
-        Jo.ss_out = C->ssp;
-        ss_n = launch_mvq(C, Jo);
+        if (C->mvs_all) {
+            MVS Jo = mvs1(C, g.wo, C->hidden, g.bo, MV_ADD, C->attn_out, 0);
+            Jo.xw_out = C->xw;
+            Jo.norm_w = g.ffn_norm;
+            Jo.ss_out = C->ssp;
+            ss_n = launch_mvs(C, Jo, 1, true);
+        } else {
+            MVQ Jo = mvq1(g.wo, C->hidden, g.bo, MV_ADD, C->attn_out);
+            Jo.xw_out = C->xw;
+            Jo.norm_w = g.ffn_norm;
+            Jo.ss_out = C->ssp;
+            ss_n = launch_mvq(C, Jo);
+        }
         if (C->mvs_ffn) {
-            launch_mvs(C, g.gate, &g.up, C->gate, MV_SWIGLU, C->xw, nullptr, nullptr, nullptr, ss_n, true);
+            MVS Jg = mvs1(C, g.gate, C->gate, nullptr, MV_SWIGLU, C->xw, ss_n);
+            Jg.w2 = g.up;
+            launch_mvs(C, Jg, 1, true);
         } else {
             MVQ Jg = mvq1(g.gate, C->gate, nullptr, MV_SWIGLU, C->xw);
             Jg.w[1] = g.up;
@@ -3876,15 +4163,24 @@ static apr_result enqueue_decode1(GCtx *C, const int *tok, const int *pos, const
             Jg.eps = hp.norm_eps;
             launch_mvq(C, Jg);
         }
-        MVQ Jd = mvq1(g.down, C->hidden, nullptr, MV_ADD, C->gate);
-        Jd.xw_out = C->xw;
-        Jd.norm_w = l + 1 < hp.n_layer ? M->layers[l + 1].attn_norm : M->out_norm;
-        Jd.ss_out = C->ssp;
-        ss_n = launch_mvq(C, Jd);
+        const float *next_norm = l + 1 < hp.n_layer ? M->layers[l + 1].attn_norm : M->out_norm;
+        if (C->mvs_all) {
+            MVS Jd = mvs1(C, g.down, C->hidden, nullptr, MV_ADD, C->gate, 0);
+            Jd.xw_out = C->xw;
+            Jd.norm_w = next_norm;
+            Jd.ss_out = C->ssp;
+            ss_n = launch_mvs(C, Jd, 1, true);
+        } else {
+            MVQ Jd = mvq1(g.down, C->hidden, nullptr, MV_ADD, C->gate);
+            Jd.xw_out = C->xw;
+            Jd.norm_w = next_norm;
+            Jd.ss_out = C->ssp;
+            ss_n = launch_mvq(C, Jd);
+        }
     }
     if (C->mvs) {
-        launch_mvs(C, M->out, nullptr, C->logits, out_mode == 1 ? MV_ARGMAX : MV_STORE, C->xw, nullptr, nullptr,
-                   nullptr, ss_n, true);
+        MVS Jl = mvs1(C, M->out, C->logits, nullptr, out_mode == 1 ? MV_ARGMAX : MV_STORE, C->xw, ss_n);
+        launch_mvs(C, Jl, 1, true);
     } else {
         MVQ Jl = mvq1(M->out, C->logits, nullptr, out_mode == 1 ? MV_ARGMAX : MV_STORE, C->xw);
         Jl.amax = C->amax;
@@ -3983,8 +4279,11 @@ static apr_result enqueue_decode1_i8(GCtx *C, const int *tok, const int *pos, co
         launch_mvq8(C, Jd);
     }
     if (C->mvs) {
-        launch_mvs(C, M->out, nullptr, C->logits, out_mode == 1 ? MV_ARGMAX : MV_STORE, nullptr, C->aq, C->ad, C->as,
-                   E / 32, false);
+        MVS Jl = mvs1(C, M->out, C->logits, nullptr, out_mode == 1 ? MV_ARGMAX : MV_STORE, nullptr, E / 32);
+        Jl.q = C->aq;
+        Jl.d = C->ad;
+        Jl.s = C->as;
+        launch_mvs(C, Jl, 1, false);
     } else {
         MVQ8 Jl = mvq18(M->out, C->logits, nullptr, out_mode == 1 ? MV_ARGMAX : MV_STORE, C->aq, C->ad, C->as);
         Jl.amax = C->amax;

@@ -314,41 +314,59 @@ static void test_gpu_types(void) {
     CHECK(e <= 3e-2, "max rel err %g", e);
 }
 
-/* The persistent matvec (k_mvs: the output matrix, and gate/up + SwiGLU in the f32 form)
-   against the kernels it replaced, kept as its reference (APR_CUDA_NO_MVS=1 and
-   APR_CUDA_MVS_FFN=0, read when a context is created): both decode forms, every type
-   k_mvs takes. The same int8 activations, scales and summation order: the logits agree
+/* The persistent matvec (k_mvs: the output matrix, and gate/up + SwiGLU in the f32 form;
+   with APR_CUDA_MVS_ALL=1 QKV, wo and down too) against the kernels it replaced, kept as
+   its reference (APR_CUDA_NO_MVS=1 and APR_CUDA_MVS_FFN=0, read when a context is
+   created): both decode forms and the all-k_mvs one, every type k_mvs takes. The same int8 activations, scales and summation order: the logits agree
    to the last bit for most types; where the compiler contracts the K-quant scale terms
    into FMAs differently in the two kernels they differ by rounding (measured 4.7e-7 on
    the output matrix alone, 2.9e-6 through gate/up of every layer; a wrong layout or index
    gives errors of order 1). Argmax steps (the graph's fused argmax) must pick the
    reference's argmax token. */
 static void test_gpu_persistent_matvec(void) {
-    static const char *types[] = {"Q4_0", "Q5_0", "Q8_0", "Q4_K", "Q5_K", "Q6_K"};
-    static const char *forms[] = {"f32", "i8"};
+    /* Q4_K_M: the f32 file through apr_quantize_model's recipe, for layer 1's Q6_K attn_v
+       and ffn_down beside Q4_K (k_mvs_multi with two types) */
+    static const char *types[] = {"Q4_0", "Q5_0", "Q8_0", "Q4_K", "Q5_K", "Q6_K", "Q4_K_M"};
+    static const char *forms[] = {"f32", "i8", "f32 all-k_mvs"};
+    const char *mix_path = "tests/tmp/tiny-llama-Q4_K_M.gguf";
+    {
+        apr_error err;
+        CHECK(system("mkdir -p tests/tmp") == 0, "mkdir tests/tmp");
+        CHECK(apr_quantize_model(test_shared("data/quant/tiny-llama-f32.gguf"), mix_path, "Q4_K_M", NULL, &err) ==
+                  APR_SUCCESS,
+              "quantize Q4_K_M: %s", err.message);
+    }
     const char *saved = getenv("APR_CUDA_DECODE");
     char saved_copy[64] = "";
     if (saved) snprintf(saved_copy, sizeof saved_copy, "%s", saved);
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
-        for (int f = 0; f < 2; f++) {
+        for (int f = 0; f < 3; f++) {
             char rel[128], name[160];
             snprintf(rel, sizeof rel, "data/quant/tiny-llama-%s.gguf", types[i]);
             snprintf(name, sizeof name, "persistent matvec vs reference, %s, %s form", types[i], forms[f]);
             TEST(name);
-            apr_model *g = load(test_shared(rel), gpu_lib, false, -1);
+            apr_model *g = load(strcmp(types[i], "Q4_K_M") == 0 ? mix_path : test_shared(rel), gpu_lib, false, -1);
             if (!g || strcmp(apr_model_backend(g), "CUDA") != 0) {
                 CHECK(0, "%s: no CUDA model", rel);
                 apr_model_free(g);
                 continue;
             }
-            setenv("APR_CUDA_DECODE", forms[f], 1);
+            setenv("APR_CUDA_DECODE", f == 1 ? "i8" : "f32", 1);
             setenv("APR_CUDA_MVS_FFN", "1", 1); /* gate/up through k_mvs too (f32 form) */
+            setenv("APR_CUDA_MVS_ALL", f == 2 ? "1" : "0", 1);
+            logbuf[0] = 0;
             apr_context *a = ctx(g, 128, 1, 32);
+            static const char *want_path[] = {"f32 activations (k_mvw, k_mvs)", "int8 activations",
+                                              "every matrix through k_mvs"};
+            CHECK(strstr(logbuf, want_path[f]) != NULL, "%s: decode path '%s' not in the log:\n%s", forms[f],
+                  want_path[f], logbuf);
             setenv("APR_CUDA_NO_MVS", "1", 1);
             setenv("APR_CUDA_MVS_FFN", "0", 1);
+            setenv("APR_CUDA_MVS_ALL", "0", 1);
             apr_context *b = ctx(g, 128, 1, 32);
             unsetenv("APR_CUDA_NO_MVS");
             unsetenv("APR_CUDA_MVS_FFN");
+            unsetenv("APR_CUDA_MVS_ALL");
             const int nv = apr_model_n_vocab(g);
             int32_t toks[5] = {1, 17 % nv, 42 % nv, 99 % nv, 7 % nv};
             bool ok = a && b && apr_eval(a, toks, 5, 0) == APR_SUCCESS && apr_eval(b, toks, 5, 0) == APR_SUCCESS;
