@@ -2667,31 +2667,14 @@ __device__ __forceinline__ DW pick_dw(const MVS &J, int m) {
     return W;
 }
 
-// A task is two rows: rows 2t and 2t+1 of a matrix (MV_STORE, MV_ADD, MV_ARGMAX), or row t
-// of w and of w2 (MV_SWIGLU: gate and up, whose types must match). The blocks of a launch
-// are split between its matrices (block_end); within a matrix, warp g takes tasks g,
-// g + nwarps, ... . ss_rows: lane 0's sum of squares of the residual rows it wrote (MV_ADD).
 enum { MVS_PLAIN = 0, MVS_MULTI = 1, MVS_RES = 2 };  // k_mvs, k_mvs_multi, k_mvs_res
 
-template <int T, bool I8, int KIND>
-__device__ __forceinline__ void mvs_rows_of(const MVS &J, const DW &W, int m, int8_t *sq, float *sd, int *ssum,
-                                            float *ep_all, unsigned long long &best, float &ss_rows);
-
-template <int T, bool I8, int KIND>
-__device__ __forceinline__ void mvs_rows(const MVS &J, int8_t *sq, float *sd, int *ssum, float *ep_all,
-                                         unsigned long long &best, float &ss_rows) {
-    // MVS_MULTI (QKV): this block's matrix, its pointers in registers; otherwise w[0] and
-    // the parameters are read where they are used (no registers held for them in the loop)
-    if (KIND == MVS_MULTI) {
-        const int m = blockIdx.x < J.block_end[0] ? 0 : (blockIdx.x < J.block_end[1] ? 1 : 2);
-        const DW W = pick_dw(J, m);
-        mvs_rows_of<T, I8, KIND>(J, W, m, sq, sd, ssum, ep_all, best, ss_rows);
-    } else {
-        mvs_rows_of<T, I8, KIND>(J, J.w[0], 0, sq, sd, ssum, ep_all, best, ss_rows);
-    }
-}
-
-// mvs_rows for matrix m of the launch, W (a register copy for MVS_MULTI, else J.w[0] itself).
+// The rows of matrix m of the launch, W (a register copy for MVS_MULTI, else J.w[0]
+// itself). A task is two rows: rows 2t and 2t+1 of a matrix (MV_STORE, MV_ADD, MV_ARGMAX),
+// or row t of w and of w2 (MV_SWIGLU: gate and up, whose types must match). The blocks of
+// a launch are split between its matrices (block_end); within a matrix, warp g takes tasks
+// g, g + nwarps, ... . ss_rows: lane 0's sum of squares of the residual rows it wrote
+// (MV_ADD).
 template <int T, bool I8, int KIND>
 __device__ __forceinline__ void mvs_rows_of(const MVS &J, const DW &W, int m, int8_t *sq, float *sd, int *ssum,
                                             float *ep_all, unsigned long long &best, float &ss_rows) {
@@ -2828,6 +2811,20 @@ __device__ __forceinline__ void mvs_rows_of(const MVS &J, const DW &W, int m, in
     }
 }
 
+template <int T, bool I8, int KIND>
+__device__ __forceinline__ void mvs_rows(const MVS &J, int8_t *sq, float *sd, int *ssum, float *ep_all,
+                                         unsigned long long &best, float &ss_rows) {
+    // MVS_MULTI (QKV): this block's matrix, its pointers in registers; otherwise w[0] and
+    // the parameters are read where they are used (no registers held for them in the loop)
+    if (KIND == MVS_MULTI) {
+        const int m = blockIdx.x < J.block_end[0] ? 0 : (blockIdx.x < J.block_end[1] ? 1 : 2);
+        const DW W = pick_dw(J, m);
+        mvs_rows_of<T, I8, KIND>(J, W, m, sq, sd, ssum, ep_all, best, ss_rows);
+    } else {
+        mvs_rows_of<T, I8, KIND>(J, J.w[0], 0, sq, sd, ssum, ep_all, best, ss_rows);
+    }
+}
+
 // Shared memory of the f32 form for K columns: int8 values, then a scale and a sum per 16.
 static size_t mvs_smem_bytes(int K) { return (size_t)K + (size_t)(K / 16) * 8; }
 
@@ -2912,31 +2909,23 @@ __global__ void __launch_bounds__(MVQ_THREADS, TA == APR_TYPE_Q5_K || TA == APR_
 }
 
 typedef void (*MvsKernel)(MVS, int);
-static MvsKernel mvs_kernel(int type) {
-    switch (type) {
-    case APR_TYPE_Q4_K: return k_mvs<APR_TYPE_Q4_K>;
-    case APR_TYPE_Q5_K: return k_mvs<APR_TYPE_Q5_K>;
-    case APR_TYPE_Q6_K: return k_mvs<APR_TYPE_Q6_K>;
-    case APR_TYPE_Q8_0: return k_mvs<APR_TYPE_Q8_0>;
-    case APR_TYPE_Q5_0: return k_mvs<APR_TYPE_Q5_0>;
-    case APR_TYPE_Q4_0: return k_mvs<APR_TYPE_Q4_0>;
-    default: return nullptr;  // mv_fast_type only
-    }
-}
-static MvsKernel mvs_res_kernel(int type) {
-    switch (type) {
-    case APR_TYPE_Q4_K: return k_mvs_res<APR_TYPE_Q4_K>;
-    case APR_TYPE_Q5_K: return k_mvs_res<APR_TYPE_Q5_K>;
-    case APR_TYPE_Q6_K: return k_mvs_res<APR_TYPE_Q6_K>;
-    case APR_TYPE_Q8_0: return k_mvs_res<APR_TYPE_Q8_0>;
-    case APR_TYPE_Q5_0: return k_mvs_res<APR_TYPE_Q5_0>;
-    case APR_TYPE_Q4_0: return k_mvs_res<APR_TYPE_Q4_0>;
-    default: return nullptr;
-    }
-}
+template <int T> static MvsKernel mvs_single(int kind) { return kind == MVS_RES ? k_mvs_res<T> : k_mvs<T>; }
 
-// The k_mvs_multi instance for matrices of types ta (first) and tb, if there is one.
-static MvsKernel mvs_multi_kernel(int ta, int tb) {
+// The kernel of a k_mvs launch of this kind: for MVS_MULTI the instance for matrices of
+// types ta (first) and tb, else k_mvs or k_mvs_res of type ta; nullptr where there is none
+// (mv_fast_type only).
+static MvsKernel mvs_kernel(int kind, int ta, int tb) {
+    if (kind != MVS_MULTI) {
+        switch (ta) {
+        case APR_TYPE_Q4_K: return mvs_single<APR_TYPE_Q4_K>(kind);
+        case APR_TYPE_Q5_K: return mvs_single<APR_TYPE_Q5_K>(kind);
+        case APR_TYPE_Q6_K: return mvs_single<APR_TYPE_Q6_K>(kind);
+        case APR_TYPE_Q8_0: return mvs_single<APR_TYPE_Q8_0>(kind);
+        case APR_TYPE_Q5_0: return mvs_single<APR_TYPE_Q5_0>(kind);
+        case APR_TYPE_Q4_0: return mvs_single<APR_TYPE_Q4_0>(kind);
+        default: return nullptr;
+        }
+    }
 #define MVS_PAIR(A, B) \
     if (ta == APR_TYPE_##A && tb == APR_TYPE_##B) return k_mvs_multi<APR_TYPE_##A, APR_TYPE_##B>;
     MVS_PAIR(Q4_K, Q4_K) MVS_PAIR(Q5_K, Q5_K) MVS_PAIR(Q6_K, Q6_K) MVS_PAIR(Q8_0, Q8_0) MVS_PAIR(Q5_0, Q5_0)
@@ -2944,17 +2933,17 @@ static MvsKernel mvs_multi_kernel(int ta, int tb) {
 #undef MVS_PAIR
     return nullptr;
 }
-static bool mvs_multi_allow_smem(int smax) {
+
+// Dynamic shared memory up to smax for every k_mvs instance (ffn_down's input is long).
+static bool mvs_allow_smem(int smax) {
     static const int types[] = {APR_TYPE_Q4_K, APR_TYPE_Q5_K, APR_TYPE_Q6_K, APR_TYPE_Q8_0, APR_TYPE_Q5_0, APR_TYPE_Q4_0};
-    for (int a : types)
-        if (cudaFuncSetAttribute(mvs_res_kernel(a), cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess)
-            return false;
-    for (int a : types)
-        for (int b : types) {
-            MvsKernel k = mvs_multi_kernel(a, b);
-            if (k && cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess)
-                return false;
-        }
+    for (int kind : {MVS_PLAIN, MVS_RES, MVS_MULTI})
+        for (int a : types)
+            for (int b : types) {
+                MvsKernel k = mvs_kernel(kind, a, b);
+                if (k && cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess)
+                    return false;
+            }
     return true;
 }
 
@@ -3296,13 +3285,7 @@ static apr_result model_load(const apr_model_view *mv, const apr_backend_host *h
         cudaFuncSetAttribute(k_hgemm<64, 64>, cudaFuncAttributeMaxDynamicSharedMemorySize, hg_smem(64, 64)) != cudaSuccess ||
         cudaFuncSetAttribute(k_attn_fa<64>, cudaFuncAttributeMaxDynamicSharedMemorySize, fa_smem(64)) != cudaSuccess ||
         cudaFuncSetAttribute(k_attn_fa<128>, cudaFuncAttributeMaxDynamicSharedMemorySize, fa_smem(128)) != cudaSuccess ||
-        cudaFuncSetAttribute(k_mvs<APR_TYPE_Q4_K>, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
-        cudaFuncSetAttribute(k_mvs<APR_TYPE_Q5_K>, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
-        cudaFuncSetAttribute(k_mvs<APR_TYPE_Q6_K>, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
-        cudaFuncSetAttribute(k_mvs<APR_TYPE_Q8_0>, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
-        cudaFuncSetAttribute(k_mvs<APR_TYPE_Q5_0>, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
-        cudaFuncSetAttribute(k_mvs<APR_TYPE_Q4_0>, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
-        !mvs_multi_allow_smem(smax)) {
+        !mvs_allow_smem(smax)) {
         snprintf(err, err_size, "cudaFuncSetAttribute: %s", cudaGetErrorString(cudaGetLastError()));
         model_free(M);
         return APR_ERROR_BACKEND;
@@ -4042,7 +4025,7 @@ static int launch_mvs(GCtx *C, MVS &J, int nmat, bool pdl) {
     // k_mvs_multi for several matrices or a bias (QKV), k_mvs_res for a residual, else k_mvs
     const int ta = J.w[0].type, tb = J.w[nmat - 1].type;
     const int kind = nmat > 1 || J.bias[0] ? MVS_MULTI : (J.mode == MV_ADD ? MVS_RES : MVS_PLAIN);
-    MvsKernel k = kind == MVS_MULTI ? mvs_multi_kernel(ta, tb) : kind == MVS_RES ? mvs_res_kernel(ta) : mvs_kernel(ta);
+    MvsKernel k = mvs_kernel(kind, ta, tb);
     const size_t smem = J.q ? (size_t)0 : mvs_smem_bytes(J.w[0].cols);
     // resident blocks per SM (asked once per type, for the largest width)
     int &per_sm = kind == MVS_MULTI ? C->mvs_multi_per_sm[ta & 31][tb & 31] : C->mvs_per_sm[(ta & 31) + 32 * (kind == MVS_RES)];
@@ -4109,7 +4092,7 @@ static apr_result enqueue_decode1(GCtx *C, const int *tok, const int *pos, const
             const int tb = w[order[2]]->type;
             bool three_types = false;
             for (int k = 0; k < 3; k++) three_types |= w[k]->type != g.wq.type && w[k]->type != tb;
-            const bool one_launch = !three_types && mvs_multi_kernel(g.wq.type, tb);
+            const bool one_launch = !three_types && mvs_kernel(MVS_MULTI, g.wq.type, tb);
             for (int i = 0; i < 3;) {
                 MVS J = mvs1(C, *w[order[i]], y[order[i]], b[order[i]], MV_STORE, C->xw, ss_n);
                 int nm = 0;
