@@ -302,7 +302,8 @@ APRDEF apr_result apr_quantize_model(const char *in_path, const char *out_path,
    weights, the tokenizer of a vocabulary GGUF (padded with unused tokens to the model's
    vocabulary size; for llama3-8b Llama 3's special tokens are put at 128000..128255). */
 /* NULL-terminated: qwen2.5-0.5b/1.5b/3b/7b/14b/32b, llama3-8b, qwen3-0.6b/1.7b/4b/8b; also
-   accepted: "test-qwen2", "test-qwen3", "test-llama3" (tiny, for tests). */
+   accepted: "test-qwen2", "test-qwen3", "test-llama3" (tiny, for tests) and "test-wide"
+   (one layer of width 2304, for the CUDA backend's tests). */
 APRDEF const char *const *apr_synthetic_names(void);
 APRDEF apr_result apr_synthetic_model(const char *name, const char *vocab_path,
                                       const char *out_path, const char *type_or_recipe,
@@ -6138,6 +6139,9 @@ static const apr__synth_spec apr__synth_specs[] = {
     {"test-qwen2", "qwen2", "Qwen2 test (synthetic)", "tiny", 128, 2, 4, 2, 384, 151936, 4096, true, true, 1e6f, 1e-6f, 0},
     {"test-llama3", "llama", "Llama 3 test (synthetic)", "tiny", 256, 2, 4, 2, 512, 128256, 8192, false, false, 500000.f, 1e-5f, 0},
     {"test-qwen3", "qwen3", "Qwen3 test (synthetic)", "tiny", 128, 2, 4, 2, 384, 151936, 40960, true, false, 1e6f, 1e-6f, 64},
+    /* one layer whose rows take the CUDA decode matvec several steps each, where tiny
+       rows take one (tests/test_cuda.c); with the 32,000 tokens of llama-spm, ~130M weights */
+    {"test-wide", "qwen2", "Qwen2 wide test (synthetic)", "tiny", 2304, 1, 18, 2, 6144, 32000, 4096, true, true, 1e6f, 1e-6f, 0},
 };
 
 APR__IMPL const char *const *apr_synthetic_names(void) {

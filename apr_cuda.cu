@@ -2694,9 +2694,16 @@ __device__ __forceinline__ void mvs_rows_of(const MVS &J, const DW &W, int m, in
     const int ntask = swiglu ? W.rows : (W.rows + 1) / 2;
     const int ns = gw < ntask ? (ntask - gw + nwarps - 1) / nwarps * nr : 0;  // this warp's steps
     RawC A[2][MVS_U], B[2][MVS_U];
-    // step s: task gw + nwarps * (s / nr), chunks from (s % nr) * 32 * MVS_U
-    auto load = [&](RawC(&R)[2][MVS_U], int s) {
-        const int t = gw + nwarps * (s / nr), base = (s % nr) * 32 * MVS_U;
+    // This warp's steps in order: task gw, its steps 0..nr-1 (chunks from step * 32 *
+    // MVS_U), then task gw + nwarps, ... A cursor (ct, cs) holds the next step to consume;
+    // loads run one step ahead of it. (A division by nr per step, as before, cost 4% of 7B's
+    // tg128: 410 -> 428 tok/s without it.)
+    int ct = gw, cs = 0;
+    auto advance = [&](int &t, int &step) {
+        if (++step == nr) step = 0, t += nwarps;
+    };
+    auto load = [&](RawC(&R)[2][MVS_U], int t, int step) {
+        const int base = step * 32 * MVS_U;
         const int ra = swiglu ? t : 2 * t, rb = swiglu ? t : 2 * t + 1;
 #pragma unroll
         for (int u = 0; u < MVS_U; u++) {
@@ -2711,7 +2718,7 @@ __device__ __forceinline__ void mvs_rows_of(const MVS &J, const DW &W, int m, in
             }
         }
     };
-    if (ns > 0) load(A, 0);
+    if (ns > 0) load(A, gw, 0);
     pdl_wait();
     if (!I8 && KIND == MVS_PLAIN) {
         for (int g = threadIdx.x; g < W.cols / 16; g += MVQ_THREADS) {
@@ -2745,8 +2752,9 @@ __device__ __forceinline__ void mvs_rows_of(const MVS &J, const DW &W, int m, in
     // memory (cp.async), since registers held across the steps made the kernel spill.
     float *ep = ep_all + (threadIdx.x >> 5) * 6;  // bias[2], old[2], norm[2] (k_mvs: unused)
     const bool epilogue = KIND != MVS_PLAIN && (bias || add);
-    auto consume = [&](RawC(&R)[2][MVS_U], int s) {
-        const int t = gw + nwarps * (s / nr), step = s % nr, base = step * 32 * MVS_U;
+    auto consume = [&](RawC(&R)[2][MVS_U]) {
+        const int t = ct, step = cs, base = step * 32 * MVS_U;
+        advance(ct, cs);
         const int r = swiglu ? t : 2 * t;
         const bool two = swiglu || r + 1 < W.rows;
         if (step == 0 && lane == 0 && epilogue) {
@@ -2803,11 +2811,16 @@ __device__ __forceinline__ void mvs_rows_of(const MVS &J, const DW &W, int m, in
             }
         }
     };
+    auto load_next = [&](RawC(&R)[2][MVS_U]) {  // the step after the cursor's
+        int t = ct, step = cs;
+        advance(t, step);
+        load(R, t, step);
+    };
     for (int s = 0; s < ns; s += 2) {
-        if (s + 1 < ns) load(B, s + 1);
-        consume(A, s);
-        if (s + 2 < ns) load(A, s + 2);
-        if (s + 1 < ns) consume(B, s + 1);
+        if (s + 1 < ns) load_next(B);
+        consume(A);
+        if (s + 2 < ns) load_next(A);
+        if (s + 1 < ns) consume(B);
     }
 }
 
