@@ -333,8 +333,8 @@ static void test_gpu_persistent_matvec(void) {
        and ffn_down beside Q4_K (k_mvs_multi with two types). "wide": the synthetic
        test-wide model (width 2304, ffn 6144, with q/k/v biases), whose rows take 2 to 6
        steps of k_mvs where the tiny-llama rows take one. */
-    static const char *types[] = {"Q4_0",        "Q5_0",      "Q8_0",      "Q4_K",     "Q5_K",     "Q6_K",
-                                  "Q4_K_M",      "wide Q4_K_M", "wide Q8_0", "wide Q5_0", "wide Q4_0"};
+    static const char *types[] = {"Q4_0",   "Q5_0",        "Q8_0",      "Q4_K",      "Q5_K",     "Q6_K",
+                                  "Q4_K_M", "wide Q4_K_M", "wide Q8_0", "wide Q5_0", "wide Q4_0"};
     static const char *forms[] = {"f32", "i8", "f32 all-k_mvs"};
     const char *mix_path = "tests/tmp/tiny-llama-Q4_K_M.gguf";
     TEST("persistent matvec: the test models written");
