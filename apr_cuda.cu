@@ -4077,6 +4077,24 @@ static MVQ mvq1(const DW &w, float *y, const float *bias, int mode, const float 
     return J;
 }
 
+// A residual matrix of the f32 form (wo, ffn_down): hidden += W x (+ bias), then
+// hidden * norm_w into xw for the next matrix and its sums of squares into ssp; through
+// k_mvs_res (mvs_all) or k_mvw. Returns the next matrix's ss_n.
+static int launch_residual(GCtx *C, const DW &w, const float *bias, const float *x, const float *norm_w) {
+    if (C->mvs_all) {
+        MVS J = mvs1(C, w, C->hidden, bias, MV_ADD, x, 0);
+        J.xw_out = C->xw;
+        J.norm_w = norm_w;
+        J.ss_out = C->ssp;
+        return launch_mvs(C, J, 1, true);
+    }
+    MVQ J = mvq1(w, C->hidden, bias, MV_ADD, x);
+    J.xw_out = C->xw;
+    J.norm_w = norm_w;
+    J.ss_out = C->ssp;
+    return launch_mvq(C, J);
+}
+
 // One token, everything fused as far as it goes: 2 + 5 * n_layer launches. xw holds the
 // residual stream times the next norm's weight, ssp its sums of squares per block of the
 // kernel that wrote it (ss_n of them).
@@ -4134,19 +4152,7 @@ static apr_result enqueue_decode1(GCtx *C, const int *tok, const int *pos, const
         // Attention is launched without PDL: its blocks, launched early and waiting beside the
         // QKV matvec, cost 17% at 4096 positions (bench/NOTES.md).
         launch_attn_dec(C, ap);
-        if (C->mvs_all) {
-            MVS Jo = mvs1(C, g.wo, C->hidden, g.bo, MV_ADD, C->attn_out, 0);
-            Jo.xw_out = C->xw;
-            Jo.norm_w = g.ffn_norm;
-            Jo.ss_out = C->ssp;
-            ss_n = launch_mvs(C, Jo, 1, true);
-        } else {
-            MVQ Jo = mvq1(g.wo, C->hidden, g.bo, MV_ADD, C->attn_out);
-            Jo.xw_out = C->xw;
-            Jo.norm_w = g.ffn_norm;
-            Jo.ss_out = C->ssp;
-            ss_n = launch_mvq(C, Jo);
-        }
+        ss_n = launch_residual(C, g.wo, g.bo, C->attn_out, g.ffn_norm);
         if (C->mvs_ffn) {
             MVS Jg = mvs1(C, g.gate, C->gate, nullptr, MV_SWIGLU, C->xw, ss_n);
             Jg.w2 = g.up;
@@ -4160,19 +4166,7 @@ static apr_result enqueue_decode1(GCtx *C, const int *tok, const int *pos, const
             launch_mvq(C, Jg);
         }
         const float *next_norm = l + 1 < hp.n_layer ? M->layers[l + 1].attn_norm : M->out_norm;
-        if (C->mvs_all) {
-            MVS Jd = mvs1(C, g.down, C->hidden, nullptr, MV_ADD, C->gate, 0);
-            Jd.xw_out = C->xw;
-            Jd.norm_w = next_norm;
-            Jd.ss_out = C->ssp;
-            ss_n = launch_mvs(C, Jd, 1, true);
-        } else {
-            MVQ Jd = mvq1(g.down, C->hidden, nullptr, MV_ADD, C->gate);
-            Jd.xw_out = C->xw;
-            Jd.norm_w = next_norm;
-            Jd.ss_out = C->ssp;
-            ss_n = launch_mvq(C, Jd);
-        }
+        ss_n = launch_residual(C, g.down, nullptr, C->gate, next_norm);
     }
     if (C->mvs) {
         MVS Jl = mvs1(C, M->out, C->logits, nullptr, out_mode == 1 ? MV_ARGMAX : MV_STORE, C->xw, ss_n);
