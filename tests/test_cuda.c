@@ -295,8 +295,7 @@ static void test_gpu_types(void) {
            is 2.3e-2..5.1e-2 from the CPU (its f16 KV cache and summation order move values
            across rounding boundaries), and the CPU is 3.0e-2..6.9e-2 from the exact
            reference (SIMD and scalar builds; bench/cuda/act_rounding.c, bench/NOTES.md
-           session 4). A wrong layout
-           or kernel gives errors of order 1. */
+           session 4). A wrong layout or kernel gives errors of order 1. */
         const double tol = i == 0 ? 1e-3 : (i < 3 ? 2e-3 : 0.12);
         FILE *probe = fopen(test_shared(rel), "rb");
         if (!probe) {
@@ -317,14 +316,15 @@ static void test_gpu_types(void) {
 /* The persistent matvec (k_mvs: the output matrix, and gate/up + SwiGLU in the f32 form;
    with APR_CUDA_MVS_ALL=1 QKV, wo and down too) against the kernels it replaced, kept as
    its reference (APR_CUDA_NO_MVS=1 and APR_CUDA_MVS_FFN=0, read when a context is
-   created): both decode forms and the all-k_mvs one, every type k_mvs takes. The same int8 activations, scales and summation order: the logits agree
-   to the last bit for most types; where the compiler contracts the K-quant scale terms
-   into FMAs differently in the two kernels they differ by rounding (measured 4.7e-7 on
-   the output matrix alone, 2.9e-6 through gate/up of every layer; a wrong layout or index
-   gives errors of order 1). Such a difference can move an activation across an int8
-   rounding boundary of a later matrix's input, which shows as a step off by up to ~1e-2
-   and the next step back at rounding: seen with the wide models (Q4_K_M 4.5e-3 at one
-   step of eight; Q4_0 and Q5_0 7e-3..9e-3 at three of six; each path alone is
+   created): both decode forms and the all-k_mvs one, every type k_mvs takes. The same
+   int8 activations, scales and summation order: the logits agree to the last bit for
+   most types; where the compiler contracts the K-quant scale terms into FMAs differently
+   in the two kernels they differ by rounding (measured 4.7e-7 on the output matrix alone,
+   2.9e-6 through gate/up of every layer; a wrong layout or index gives errors of order
+   1). Such a difference can move an activation across an int8 rounding boundary of a
+   later matrix's input, which shows as a step off by up to ~1e-2 and the next step back
+   at rounding: seen with the wide models (here Q4_0 and Q5_0 7e-3..9e-3 at three steps
+   of six; after another prompt Q4_K_M 4.5e-3 at one of eight; each path alone is
    deterministic, bench/NOTES.md session 6). So: half the steps or more within 2e-5, none
    beyond 2e-2. Argmax steps (the graph's fused argmax) must pick the reference's argmax
    token. */
