@@ -21,13 +21,12 @@
 //                       decoding with an exact combine
 //   decode (1 token) .. one CUDA graph, 2 + 5 x n_layer launches, every kernel with
 //                       programmatic dependent launch; f32 activations between the
-//                       kernels, quantized to int8 per 16 by the consumer: per lane in
-//                       k_mvw (short kernels for QKV, wo, down below n_embd 3072), per
-//                       block into shared memory in the persistent k_mvs (the output
-//                       matrix and gate/up always; every matrix from n_embd 3072). The
-//                       int8 form (the producer quantizes once, k_mvw8) is kept for the
-//                       types k_mvs lacks (Q2_K, Q3_K, IQ4...). RMSNorm is folded into
-//                       the matvecs (bench/NOTES.md has the measurements)
+//                       kernels, quantized to int8 per 16 by the consumer, per block
+//                       into shared memory, in the persistent k_mvs (every matrix;
+//                       k_mvw, per lane, is the tests' reference). The int8 form (the
+//                       producer quantizes once, k_mvw8) is kept for the types k_mvs
+//                       lacks (Q2_K, Q3_K, IQ4...). RMSNorm is folded into the matvecs
+//                       (bench/NOTES.md has the measurements)
 //   host side ......... upload, contexts, forward, graph capture, the vtable
 #include "apr.h"
 
@@ -315,6 +314,12 @@ struct Act {
 };
 
 __device__ __forceinline__ int dp4(int a, int b, int c) { return __dp4a(a, b, c); }
+// a's bytes unsigned (0..255), b's signed
+__device__ __forceinline__ int dp4us(uint32_t a, int b, int c) {
+    int d;
+    asm("dp4a.u32.s32 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
+    return d;
+}
 
 // Spread 4 bits (bit i -> bit 8*i + shift) for the Q5 high bits.
 __device__ __forceinline__ int spread4(uint32_t h, int shift) {
@@ -1855,6 +1860,7 @@ struct AttnD {
     __half *kc, *vc;
     int64_t seq_stride, head_stride;
     int nh, nkv, hd, rope_dim, neox, S;
+    int min_chunk;    // positions per split, at least
     float base, fscale, eps, scale;
     const int *pos, *seq;
     float *po, *pml, *out;
@@ -1915,8 +1921,8 @@ __global__ void k_attn_dec(AttnD p) {
     if (p.trigger) pdl_trigger();  // wo's blocks may start and pull their rows into L2 meanwhile
     const int pos = p.pos[0];
     const int n_kv = pos + 1;
-    // up to 128 positions: one split, no combine; beyond, splits of at least 64 (S <= 64)
-    const int chunk = n_kv <= 128 ? 128 : max(64, (n_kv + p.S - 1) / p.S);
+    // splits of at least min_chunk positions (one split: no combine), at most S (<= 64)
+    const int chunk = max(p.min_chunk, (n_kv + p.S - 1) / p.S);
     const int n_act = (n_kv + chunk - 1) / chunk;
     const int start = s * chunk, end = min(n_kv, start + chunk);
     if (start >= end) return;  // an idle split: takes no part in the combine
@@ -2608,11 +2614,11 @@ __global__ void __launch_bounds__(MVQ_THREADS, 3) k_mvw8(MVQ8 J) {
 // computes the current one. The activation is prepared once per block: the f32 form
 // quantizes it into shared memory per 16 values exactly as act_load does per lane (the
 // same int8 values and scales as k_mvw); the int8 form reads the producer's quantized
-// vector through L1 as k_mvw8 does. From n_embd 3072 every matrix goes through it
-// (APR_CUDA_MVS_ALL): three kernels share mvs_rows, k_mvs (output, gate/up), k_mvs_multi
-// (QKV: up to three matrices, two types, with bias) and k_mvs_res (wo, ffn_down: the
-// residual add, the next norm's input and sums of squares); kept apart because the
-// epilogue state of the last two made the plain kernel spill. APR_CUDA_NO_MVS=1,
+// vector through L1 as k_mvw8 does. Every matrix goes through it (APR_CUDA_MVS_ALL=0:
+// QKV, wo and down through k_mvw): three kernels share mvs_rows, k_mvs (output,
+// gate/up), k_mvs_multi (QKV: up to three matrices, two types, with bias) and k_mvs_res
+// (wo, ffn_down: the residual add, the next norm's input and sums of squares); kept
+// apart because the epilogue state of the last two made the plain kernel spill. APR_CUDA_NO_MVS=1,
 // APR_CUDA_MVS_FFN=0 and APR_CUDA_MVS_ALL=0 (read at context creation) keep the old
 // kernels: the reference tests/test_cuda.c compares with.
 // ------------------------------------------------------------------------------------
@@ -2652,6 +2658,129 @@ __device__ __forceinline__ void act_smem(const int8_t *sq, const float *sd, cons
     }
 }
 
+// Q4_K and Q6_K in pairs of adjacent chunks (f32 form). Lane l of a step reads chunks
+// 2l and 2l + 1 of the step's 64 instead of l and l + 32: 32 contiguous bytes of quants
+// whose scales and block scale are one load, and the per-sub-block float work done once
+// per pair. (Per chunk, the scale decode and float arithmetic were about half of a step's
+// ~400 instructions, and a step is bound by the warp's instruction chain: bench/NOTES.md,
+// session 7.) Pair p covers chunks 2p and 2p + 1: Q4_K quants at byte 32p of the row,
+// values [64p, 64p + 64); Q6_K quants at 32p, high bits at 32 (p / 2), values [E, E + 32)
+// and [E + 64, E + 96) with E = 256 (p / 4) + 128 (p / 2 % 2) + 32 (p % 2).
+template <int T> __host__ __device__ constexpr bool mvs_paired() { return T == APR_TYPE_Q4_K || T == APR_TYPE_Q6_K; }
+
+struct RawP { int4 q0, q1, h0, h1; uint32_t a, a2, b; };
+
+// Addresses from i, the pair's index in the whole matrix (4 per block), as 32-bit products
+// (IMAD.WIDE): 64-bit row offsets per field cost ~15 instructions per row and step. A
+// matrix of these types has fewer than 2^32 pairs (checked at upload).
+template <int T>
+__device__ __forceinline__ void pair_load(RawP &R, const DW &W, int r, int p) {
+    const uint32_t i = (uint32_t)r * (uint32_t)(4 * W.nb) + (uint32_t)p;
+    const int4 *q = (const int4 *)(W.f[0] + (size_t)i * 32);
+    R.q0 = __ldg(q);
+    R.q1 = __ldg(q + 1);
+    if (T == APR_TYPE_Q4_K) {
+        R.a = __ldg((const uint32_t *)(W.f[1] + (size_t)i * 4));         // sc, m of sub-blocks 2c, 2c + 1
+        R.b = __ldg((const uint32_t *)(W.f[2] + (size_t)(i >> 2) * 4));  // d, dmin
+    } else {
+        const int4 *h = (const int4 *)(W.f[1] + (size_t)(i >> 1) * 32);
+        R.h0 = __ldg(h);
+        R.h1 = __ldg(h + 1);
+        const uint2 sc = __ldg((const uint2 *)(W.f[2] + (size_t)(i >> 1) * 8));  // 8 of the 16 scales
+        R.a = sc.x;
+        R.a2 = sc.y;
+        R.b = __ldg((const uint16_t *)(W.f[3] + (size_t)(i >> 2) * 2));
+    }
+}
+
+// Group g of the block's quantized activation: 16 int8 values, their scale d and sum s.
+// Paired Q4_K keeps d and d * s side by side in the place of the scales and sums (its min
+// terms need only the product): same size, one load for four groups' values.
+template <bool DS>
+__device__ __forceinline__ void act_store(int8_t *sq, float *sd, int *ssum, int g, int4 q, float d, int s) {
+    *(int4 *)(sq + 16 * g) = q;
+    if (DS) {
+        *(float2 *)(sd + 2 * g) = make_float2(d, d * (float)s);
+    } else {
+        sd[g] = d;
+        ssum[g] = s;
+    }
+}
+
+// The activation pair p meets, from the block's quantized copy: four groups of 16 (int8),
+// their scales, and Q4_K: the min terms' sums of d * s over each sub-block's two groups;
+// Q6_K: the int8 sums.
+struct PA { int4 q[4]; float4 d; float2 ms; int4 s; };
+
+template <int T>
+__device__ __forceinline__ void pair_act(const int8_t *sq, const float *sd, const int *ssum, int p, PA &a) {
+    if (T == APR_TYPE_Q4_K) {
+        const int4 *q = (const int4 *)(sq + 64 * p);
+        a.q[0] = q[0]; a.q[1] = q[1]; a.q[2] = q[2]; a.q[3] = q[3];
+        const float4 u = *(const float4 *)(sd + 8 * p), v = *(const float4 *)(sd + 8 * p + 4);  // d, d * s
+        a.d = make_float4(u.x, u.z, v.x, v.z);
+        a.ms = make_float2(u.y + u.w, v.y + v.w);
+    } else {
+        const int e = 256 * (p >> 2) + 128 * ((p >> 1) & 1) + 32 * (p & 1), g = e >> 4;
+        const int4 *q = (const int4 *)(sq + e);
+        a.q[0] = q[0]; a.q[1] = q[1]; a.q[2] = q[4]; a.q[3] = q[5];
+        const float2 d0 = *(const float2 *)(sd + g), d1 = *(const float2 *)(sd + g + 4);
+        const int2 s0 = *(const int2 *)(ssum + g), s1 = *(const int2 *)(ssum + g + 4);
+        a.d = make_float4(d0.x, d0.y, d1.x, d1.y);
+        a.s = make_int4(s0.x, s0.y, s1.x, s1.y);
+    }
+}
+
+// One row's dot product over pair p: the same integer dot products as raw_dot's two
+// chunks, their float terms regrouped per sub-block (differences at float rounding).
+template <int T>
+__device__ __forceinline__ float pair_dot(const RawP &R, int p, const PA &a) {
+    const int q0[4] = {R.q0.x, R.q0.y, R.q0.z, R.q0.w}, q1[4] = {R.q1.x, R.q1.y, R.q1.z, R.q1.w};
+    const int A[4][4] = {{a.q[0].x, a.q[0].y, a.q[0].z, a.q[0].w}, {a.q[1].x, a.q[1].y, a.q[1].z, a.q[1].w},
+                         {a.q[2].x, a.q[2].y, a.q[2].z, a.q[2].w}, {a.q[3].x, a.q[3].y, a.q[3].z, a.q[3].w}};
+    int x[4] = {0, 0, 0, 0};  // groups: low nibbles of q0, of q1, high nibbles of q0, of q1
+    if (T == APR_TYPE_Q4_K) {
+        // high nibbles in place (16 x the value, unsigned bytes): one instruction less per
+        // word than shifting them down; the 1/16 goes into their scale (exact)
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            x[0] = dp4(q0[i] & 0x0F0F0F0F, A[0][i], x[0]);
+            x[1] = dp4(q1[i] & 0x0F0F0F0F, A[1][i], x[1]);
+            x[2] = dp4us((uint32_t)q0[i] & 0xF0F0F0F0u, A[2][i], x[2]);
+            x[3] = dp4us((uint32_t)q1[i] & 0xF0F0F0F0u, A[3][i], x[3]);
+        }
+        const float sc_lo = (float)(R.a & 0xFF), m_lo = (float)((R.a >> 8) & 0xFF);
+        const float sc_hi = (float)((R.a >> 16) & 0xFF) * 0.0625f, m_hi = (float)(R.a >> 24);
+        const float dots = sc_lo * (a.d.x * (float)x[0] + a.d.y * (float)x[1]) +
+                           sc_hi * (a.d.z * (float)x[2] + a.d.w * (float)x[3]);
+        const float mins = m_lo * a.ms.x + m_hi * a.ms.y;
+        return h16(R.b) * dots - h16(R.b >> 16) * mins;
+    } else {
+        const int ab = p & 1;  // which 2-bit plane of the high bits
+        const int h0[4] = {R.h0.x, R.h0.y, R.h0.z, R.h0.w}, h1[4] = {R.h1.x, R.h1.y, R.h1.z, R.h1.w};
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            const uint32_t s0 = (uint32_t)h0[i] >> (2 * ab), s1 = (uint32_t)h1[i] >> (2 * ab);
+            x[0] = dp4((q0[i] & 0x0F0F0F0F) | ((s0 << 4) & 0x30303030), A[0][i], x[0]);
+            x[1] = dp4((q1[i] & 0x0F0F0F0F) | ((s1 << 4) & 0x30303030), A[1][i], x[1]);
+            x[2] = dp4(((q0[i] >> 4) & 0x0F0F0F0F) | (s0 & 0x30303030), A[2][i], x[2]);
+            x[3] = dp4(((q1[i] >> 4) & 0x0F0F0F0F) | (s1 & 0x30303030), A[3][i], x[3]);
+        }
+        const uint32_t lo = R.a >> (16 * ab), hi = R.a2 >> (16 * ab);  // scales of the four groups
+        const int sc[4] = {(int8_t)lo, (int8_t)(lo >> 8), (int8_t)hi, (int8_t)(hi >> 8)};
+        const int s[4] = {a.s.x, a.s.y, a.s.z, a.s.w};
+        const float d[4] = {a.d.x, a.d.y, a.d.z, a.d.w};
+        float t = 0.f;
+#pragma unroll
+        for (int g = 0; g < 4; g++) t += d[g] * (float)((x[g] - 32 * s[g]) * sc[g]);
+        return h16(R.b) * t;
+    }
+}
+
+// A lane's weights of one row for one step: MVS_U chunks, or PP pairs.
+template <bool PAIRED, int PP> struct LaneStep { RawC c[MVS_U]; };
+template <int PP> struct LaneStep<true, PP> { RawP p[PP]; };
+
 // Matrix m of a launch's three, field by field (selects: an indexed parameter array would
 // be copied to local memory). The width is shared by all three.
 __device__ __forceinline__ DW pick_dw(const MVS &J, int m) {
@@ -2669,13 +2798,29 @@ __device__ __forceinline__ DW pick_dw(const MVS &J, int m) {
 
 enum { MVS_PLAIN = 0, MVS_MULTI = 1, MVS_RES = 2 };  // k_mvs, k_mvs_multi, k_mvs_res
 
+// Pairs per lane and step of the paired types: Q4_K in k_mvs (MVS_PP_PLAIN) and in
+// k_mvs_res / k_mvs_multi (MVS_PP_RES), else one. Two in k_mvs_res and k_mvs_multi
+// (128 registers, 2 blocks per SM instead of 80 and 3): their grids are one task per warp
+// or less (7B's wo, ffn_down: 224 blocks; QKV 263-288), so the bytes a warp has in flight
+// count, not the warps: 7B tg128 475.5 -> 494.6 tok/s (session 7). In k_mvs (gate/up,
+// output: several tasks per warp) two were slower (492.2).
+#ifndef MVS_PP_PLAIN
+#define MVS_PP_PLAIN 1
+#endif
+#ifndef MVS_PP_RES
+#define MVS_PP_RES 2
+#endif
+template <int T, int KIND> __host__ __device__ constexpr int mvs_pp() {
+    return T == APR_TYPE_Q4_K ? (KIND == MVS_PLAIN ? MVS_PP_PLAIN : MVS_PP_RES) : 1;
+}
+
 // The rows of matrix m of the launch, W (a register copy for MVS_MULTI, else J.w[0]
 // itself). A task is two rows: rows 2t and 2t+1 of a matrix (MV_STORE, MV_ADD, MV_ARGMAX),
 // or row t of w and of w2 (MV_SWIGLU: gate and up, whose types must match). The blocks of
 // a launch are split between its matrices (block_end); within a matrix, warp g takes tasks
 // g, g + nwarps, ... . ss_rows: lane 0's sum of squares of the residual rows it wrote
 // (MV_ADD).
-template <int T, bool I8, int KIND>
+template <int T, bool I8, int KIND, int PP>
 __device__ __forceinline__ void mvs_rows_of(const MVS &J, const DW &W, int m, int8_t *sq, float *sd, int *ssum,
                                             float *ep_all, unsigned long long &best, float &ss_rows) {
     constexpr bool MULTI = KIND == MVS_MULTI;
@@ -2689,31 +2834,42 @@ __device__ __forceinline__ void mvs_rows_of(const MVS &J, const DW &W, int m, in
     const int lane = threadIdx.x & 31;
     const int nwarps = (b1 - b0) * (MVQ_THREADS / 32);
     const int gw = (blockIdx.x - b0) * (MVQ_THREADS / 32) + (threadIdx.x >> 5);
+    constexpr bool PAIRED = !I8 && mvs_paired<T>();
+    constexpr bool DS = PAIRED && T == APR_TYPE_Q4_K;  // act_store's layout
+    constexpr int CPS = PAIRED ? 64 * PP : 32 * MVS_U;  // chunks per step
     const int nc = chunks_per_row(T, W.cols);
-    const int nr = (nc + 32 * MVS_U - 1) / (32 * MVS_U);  // steps per task
+    const int nr = (nc + CPS - 1) / CPS;  // steps per task
     const int ntask = swiglu ? W.rows : (W.rows + 1) / 2;
     const int ns = gw < ntask ? (ntask - gw + nwarps - 1) / nwarps * nr : 0;  // this warp's steps
-    RawC A[2][MVS_U], B[2][MVS_U];
-    // This warp's steps in order: task gw, its steps 0..nr-1 (chunks from step * 32 *
-    // MVS_U), then task gw + nwarps, ... A cursor (ct, cs) holds the next step to consume;
+    LaneStep<PAIRED, PP> A[2], B[2];  // rows ra and rb
+    // This warp's steps in order: task gw, its steps 0..nr-1 (chunks from step * CPS),
+    // then task gw + nwarps, ... A cursor (ct, cs) holds the next step to consume;
     // loads run one step ahead of it. (A division by nr per step, as before, cost 4% of 7B's
     // tg128: 410 -> 428 tok/s without it.)
     int ct = gw, cs = 0;
     auto advance = [&](int &t, int &step) {
         if (++step == nr) step = 0, t += nwarps;
     };
-    auto load = [&](RawC(&R)[2][MVS_U], int t, int step) {
-        const int base = step * 32 * MVS_U;
+    auto load = [&](LaneStep<PAIRED, PP>(&R)[2], int t, int step) {
+        const int base = step * CPS;
         const int ra = swiglu ? t : 2 * t, rb = swiglu ? t : 2 * t + 1;
+        const DW &Wb = MULTI ? W : W2;
+        if constexpr (PAIRED) {
 #pragma unroll
-        for (int u = 0; u < MVS_U; u++) {
-            const int j = base + lane + 32 * u;
-            if (j < nc) {
-                raw_load<T>(R[0][u], W, ra, j);
-                if (MULTI) {
-                    if (rb < W.rows) raw_load<T>(R[1][u], W, rb, j);
-                } else if (rb < W2.rows) {
-                    raw_load<T>(R[1][u], W2, rb, j);
+            for (int u = 0; u < PP; u++) {
+                const int p = base / 2 + lane + 32 * u;
+                if (2 * p < nc) {
+                    pair_load<T>(R[0].p[u], W, ra, p);
+                    if (rb < Wb.rows) pair_load<T>(R[1].p[u], Wb, rb, p);
+                }
+            }
+        } else {
+#pragma unroll
+            for (int u = 0; u < MVS_U; u++) {
+                const int j = base + lane + 32 * u;
+                if (j < nc) {
+                    raw_load<T>(R[0].c[u], W, ra, j);
+                    if (rb < Wb.rows) raw_load<T>(R[1].c[u], Wb, rb, j);
                 }
             }
         }
@@ -2723,8 +2879,10 @@ __device__ __forceinline__ void mvs_rows_of(const MVS &J, const DW &W, int m, in
     if (!I8 && KIND == MVS_PLAIN) {
         for (int g = threadIdx.x; g < W.cols / 16; g += MVQ_THREADS) {
             int4 q;
-            quant16(J.x + 16 * g, q, sd[g], ssum[g]);
-            *(int4 *)(sq + 16 * g) = q;
+            float d;
+            int sum;
+            quant16(J.x + 16 * g, q, d, sum);
+            act_store<DS>(sq, sd, ssum, g, q, d, sum);
         }
     } else if (!I8) {
         // two groups of 16 per thread and round, their loads in one round trip (ffn_down's
@@ -2736,11 +2894,13 @@ __device__ __forceinline__ void mvs_rows_of(const MVS &J, const DW &W, int m, in
             load16(J.x + 16 * g, v[0]);
             if (second) load16(J.x + 16 * (g + MVQ_THREADS), v[1]);
             int4 q;
-            quant16v(v[0], q, sd[g], ssum[g]);
-            *(int4 *)(sq + 16 * g) = q;
+            float d;
+            int sum;
+            quant16v(v[0], q, d, sum);
+            act_store<DS>(sq, sd, ssum, g, q, d, sum);
             if (second) {
-                quant16v(v[1], q, sd[g + MVQ_THREADS], ssum[g + MVQ_THREADS]);
-                *(int4 *)(sq + 16 * (g + MVQ_THREADS)) = q;
+                quant16v(v[1], q, d, sum);
+                act_store<DS>(sq, sd, ssum, g + MVQ_THREADS, q, d, sum);
             }
         }
     }
@@ -2752,8 +2912,8 @@ __device__ __forceinline__ void mvs_rows_of(const MVS &J, const DW &W, int m, in
     // memory (cp.async), since registers held across the steps made the kernel spill.
     float *ep = ep_all + (threadIdx.x >> 5) * 6;  // bias[2], old[2], norm[2] (k_mvs: unused)
     const bool epilogue = KIND != MVS_PLAIN && (bias || add);
-    auto consume = [&](RawC(&R)[2][MVS_U]) {
-        const int t = ct, step = cs, base = step * 32 * MVS_U;
+    auto consume = [&](LaneStep<PAIRED, PP>(&R)[2]) {
+        const int t = ct, step = cs, base = step * CPS;
         advance(ct, cs);
         const int r = swiglu ? t : 2 * t;
         const bool two = swiglu || r + 1 < W.rows;
@@ -2770,18 +2930,31 @@ __device__ __forceinline__ void mvs_rows_of(const MVS &J, const DW &W, int m, in
             }
             cp_commit();
         }
+        if constexpr (PAIRED) {
 #pragma unroll
-        for (int u = 0; u < MVS_U; u++) {
-            const int j = base + lane + 32 * u;
-            if (j < nc) {
-                if (I8) {
-                    a0 += raw_dot8<T>(R[0][u], j, J.q, J.d, J.s);
-                    if (two) a1 += raw_dot8<T>(R[1][u], j, J.q, J.d, J.s);
-                } else {
-                    LA a;
-                    act_smem<T>(sq, sd, ssum, j, a);
-                    a0 += raw_dot<T>(R[0][u], j, a);
-                    if (two) a1 += raw_dot<T>(R[1][u], j, a);
+            for (int u = 0; u < PP; u++) {
+                const int p = base / 2 + lane + 32 * u;
+                if (2 * p < nc) {
+                    PA a;
+                    pair_act<T>(sq, sd, ssum, p, a);
+                    a0 += pair_dot<T>(R[0].p[u], p, a);
+                    if (two) a1 += pair_dot<T>(R[1].p[u], p, a);
+                }
+            }
+        } else {
+#pragma unroll
+            for (int u = 0; u < MVS_U; u++) {
+                const int j = base + lane + 32 * u;
+                if (j < nc) {
+                    if (I8) {
+                        a0 += raw_dot8<T>(R[0].c[u], j, J.q, J.d, J.s);
+                        if (two) a1 += raw_dot8<T>(R[1].c[u], j, J.q, J.d, J.s);
+                    } else {
+                        LA a;
+                        act_smem<T>(sq, sd, ssum, j, a);
+                        a0 += raw_dot<T>(R[0].c[u], j, a);
+                        if (two) a1 += raw_dot<T>(R[1].c[u], j, a);
+                    }
                 }
             }
         }
@@ -2811,7 +2984,7 @@ __device__ __forceinline__ void mvs_rows_of(const MVS &J, const DW &W, int m, in
             }
         }
     };
-    auto load_next = [&](RawC(&R)[2][MVS_U]) {  // the step after the cursor's
+    auto load_next = [&](LaneStep<PAIRED, PP>(&R)[2]) {  // the step after the cursor's
         int t = ct, step = cs;
         advance(t, step);
         load(R, t, step);
@@ -2832,9 +3005,9 @@ __device__ __forceinline__ void mvs_rows(const MVS &J, int8_t *sq, float *sd, in
     if (KIND == MVS_MULTI) {
         const int m = blockIdx.x < J.block_end[0] ? 0 : (blockIdx.x < J.block_end[1] ? 1 : 2);
         const DW W = pick_dw(J, m);
-        mvs_rows_of<T, I8, KIND>(J, W, m, sq, sd, ssum, ep_all, best, ss_rows);
+        mvs_rows_of<T, I8, KIND, mvs_pp<T, KIND>()>(J, W, m, sq, sd, ssum, ep_all, best, ss_rows);
     } else {
-        mvs_rows_of<T, I8, KIND>(J, J.w[0], 0, sq, sd, ssum, ep_all, best, ss_rows);
+        mvs_rows_of<T, I8, KIND, mvs_pp<T, KIND>()>(J, J.w[0], 0, sq, sd, ssum, ep_all, best, ss_rows);
     }
 }
 
@@ -2843,13 +3016,15 @@ static size_t mvs_smem_bytes(int K) { return (size_t)K + (size_t)(K / 16) * 8; }
 
 // One kernel per weight type, so that each gets its own register budget: types whose raw
 // chunk is 6 registers (Q4_0, Q5_0, Q8_0, Q4_K) fit three blocks per SM (24 warps, more
-// loads in flight), Q5_K and Q6_K (10) two.
+// loads in flight), Q5_K and Q6_K (10) two, as Q4_K with two pairs per lane.
 #ifndef MVS_MINB_SMALL
 #define MVS_MINB_SMALL 3
 #endif
+template <int T, int KIND> __host__ __device__ constexpr int mvs_minb() {
+    return T == APR_TYPE_Q5_K || T == APR_TYPE_Q6_K || mvs_pp<T, KIND>() > 1 ? 2 : MVS_MINB_SMALL;
+}
 template <int T>
-__global__ void __launch_bounds__(MVQ_THREADS, T == APR_TYPE_Q5_K || T == APR_TYPE_Q6_K ? 2 : MVS_MINB_SMALL)
-    k_mvs(MVS J, int i8) {
+__global__ void __launch_bounds__(MVQ_THREADS, mvs_minb<T, MVS_PLAIN>()) k_mvs(MVS J, int i8) {
     extern __shared__ int4 mvs_smem[];
     __shared__ unsigned long long bmax;
     int8_t *sq = (int8_t *)mvs_smem;  // f32 form: the quantized activation, K bytes
@@ -2872,8 +3047,7 @@ __global__ void __launch_bounds__(MVQ_THREADS, T == APR_TYPE_Q5_K || T == APR_TY
 // The residual matrices (wo, ffn_down; f32 form): y += W x + bias, then y * norm_w for the
 // next matrix and per block the sum of y^2 for its RMSNorm.
 template <int T>
-__global__ void __launch_bounds__(MVQ_THREADS, T == APR_TYPE_Q5_K || T == APR_TYPE_Q6_K ? 2 : MVS_MINB_SMALL)
-    k_mvs_res(MVS J, int unused) {
+__global__ void __launch_bounds__(MVQ_THREADS, mvs_minb<T, MVS_RES>()) k_mvs_res(MVS J, int unused) {
     extern __shared__ int4 mvs_smem[];
     __shared__ float ssb[MVQ_THREADS / 32];
     __shared__ float ep[MVQ_THREADS / 32 * 6];
@@ -2901,10 +3075,7 @@ __global__ void __launch_bounds__(MVQ_THREADS, T == APR_TYPE_Q5_K || T == APR_TY
 // type TA first, then those of type TB (Q4_K_M: wv is Q6_K in some layers). Registers as
 // for the larger of the two.
 template <int TA, int TB>
-__global__ void __launch_bounds__(MVQ_THREADS, TA == APR_TYPE_Q5_K || TA == APR_TYPE_Q6_K || TB == APR_TYPE_Q5_K ||
-                                                       TB == APR_TYPE_Q6_K
-                                                   ? 2
-                                                   : MVS_MINB_SMALL)
+__global__ void __launch_bounds__(MVQ_THREADS, std::min(mvs_minb<TA, MVS_MULTI>(), mvs_minb<TB, MVS_MULTI>()))
     k_mvs_multi(MVS J, int unused) {
     extern __shared__ int4 mvs_smem[];
     int8_t *sq = (int8_t *)mvs_smem;
@@ -3065,6 +3236,12 @@ static apr_result upload_matrix(GModel *M, const apr_tensor_view &tv, const char
         return APR_ERROR_INVALID_FILE;
     }
     const int64_t nb = cols / L.block_elems, nblocks = nb * rows;
+    if ((tv.type == APR_TYPE_Q4_K || tv.type == APR_TYPE_Q6_K) && nblocks * 4 > (int64_t)UINT32_MAX) {
+        // k_mvs addresses a pair of chunks (4 per block) by a 32-bit index (pair_load)
+        snprintf(err, err_size, "tensor %s: %lld blocks, more than the CUDA backend addresses", what,
+                 (long long)nblocks);
+        return APR_ERROR_INVALID_FILE;
+    }
     if (tv.size < (uint64_t)(nblocks * L.block_bytes)) {
         snprintf(err, err_size, "tensor %s: %llu bytes, %lld needed", what, (unsigned long long)tv.size,
                  (long long)(nblocks * L.block_bytes));
@@ -3351,6 +3528,7 @@ struct GCtx {
     bool mvs_ffn;               // f32 form: gate/up through k_mvs too
     bool mvs_all;               // f32 form: every matrix through k_mvs (QKV, wo, down too)
     bool attn_pdl;              // f32 form: decode attention launched with PDL
+    int attn_min_chunk;         // decode attention: positions per split, at least
     bool attn_trigger;          // decode attention lets wo launch early
     bool mvq_one_wave;          // k_mvw: fewer warps per row rather than a second wave of blocks
     __half *wscratch;
@@ -3424,9 +3602,6 @@ static void context_free(void *cs) {
     prof_print();
     delete C;
 }
-
-static int mvq_plan(GCtx *C, MVQ &J);
-static MVQ mvq1(const DW &w, float *y, const float *bias, int mode, const float *x);
 
 static apr_result context_create(void *ms, const apr_backend_context_params *p, void **cs, char *err,
                                  size_t err_size) {
@@ -3521,39 +3696,49 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
             C->i8 = false;
             C->fast = C->fast && f32_types;
         }
-        // 64-position tiles for short contexts of the f32 form, 32 otherwise (measured,
-        // bench/NOTES.md); APR_CUDA_ATTN_TILE=32|64 overrides (measurements, tests)
+        // 32-position tiles: 64 paid for short contexts of the f32 form while one split held
+        // up to 128 positions; with splits of 32 (session 7) half of such a tile was empty:
+        // tg128 7B 510 -> 519, 1.5B 1,068 -> 1,077, 0.5B 1,492 -> 1,511 (bench/NOTES.md).
+        // APR_CUDA_ATTN_TILE=32|64 overrides (measurements, tests).
         const char *tile = getenv("APR_CUDA_ATTN_TILE");
-        C->attn_tile = tile ? (atoi(tile) == 64 ? 64 : 32) : (!C->i8 && p->n_ctx <= 256 ? 64 : 32);
+        C->attn_tile = tile ? (atoi(tile) == 64 ? 64 : 32) : 32;
         // gate/up through k_mvs (f32 form): tg128 0.5B 1287 -> 1345, 1.5B 800 -> 861 tok/s
         // (bench/NOTES.md); APR_CUDA_MVS_FFN=0 keeps k_mvw (the reference in tests)
         const char *ffn = getenv("APR_CUDA_MVS_FFN");
         C->mvs_ffn = !C->i8 && C->fast && !(ffn && atoi(ffn) == 0);
-        // Every matrix through k_mvs from n_embd 3072 up (7B tg128 329 -> 422 tok/s against
-        // the int8 form; 32B 102 -> 110); below, k_mvw's short kernels for QKV, wo and down
-        // (1.5B 851 -> 736 with k_mvs: its grids are too small; bench/NOTES.md, session 5).
-        // APR_CUDA_MVS_ALL=0/1: off/on.
+        // Every matrix through k_mvs (7B tg128 329 -> 422 tok/s against the int8 form; 32B
+        // 102 -> 110). Until session 7 only from n_embd 3072: k_mvw's short kernels were
+        // faster on QKV, wo and down of 1.5B (851 against 736 tok/s), no longer with k_mvs's
+        // Q4_K/Q6_K pairs and the split attention (1.5B 958 -> 1,067, 0.5B 1,391 -> 1,508;
+        // bench/NOTES.md). APR_CUDA_MVS_ALL=0 keeps k_mvw there (the reference in tests).
         const char *all = getenv("APR_CUDA_MVS_ALL");
-        C->mvs_all = C->mvs_ffn && C->mvs && (all ? atoi(all) == 1 : C->E >= 3072);
+        C->mvs_all = C->mvs_ffn && C->mvs && !(all && atoi(all) == 0);
     }
-    // decode splits: 64 positions each where the SMs allow it (one tile, one round trip)
-    // decode splits: up to two per SM and kv head (7B @ d4096: 242.6 -> 248.8 tok/s vs one)
-    int S = std::max(1, std::min((p->n_ctx + 63) / 64, 2 * M->sms / hp.n_head_kv));
+    // Decode attention splits: 32 positions each where the grid allows, up to two per SM and
+    // kv head, and 64 (7B @ d4096: 242.6 -> 248.8 tok/s with two per SM against one). A
+    // block's positions are one dependent chain (scores, softmax, weighted sum), so short
+    // contexts want several splits despite the combine: one split up to 128 positions, as
+    // before, against 32 each: 7B tg128 495.8 -> 511.0, 1.5B 892.9 -> 959.6, 0.5B 1,340 ->
+    // 1,394 (16: 513.6, 955.1, 1,367; bench/NOTES.md, session 7).
+    // APR_CUDA_ATTN_SPLIT=n: at least n positions per split (measurements).
+    const char *split_env = getenv("APR_CUDA_ATTN_SPLIT");
+    C->attn_min_chunk = split_env ? std::max(16, std::min(4096, atoi(split_env))) : 32;
+    int S = std::max(1, std::min((p->n_ctx + C->attn_min_chunk - 1) / C->attn_min_chunk, 2 * M->sms / hp.n_head_kv));
     C->S_dec = std::min(S, 64);
     // Decode attention and PDL (bench/NOTES.md, session 3). Launched with PDL (its blocks
     // waiting beside the QKV matvec) it was slower: 0.5B @ d4096 731 -> 606 tok/s
     // (session 2), and @ d4096 1170 -> 1097 even with a trigger-less attention. Its
     // pdl_trigger lets wo's blocks start and prefetch during attention (and the kernels
-    // after wo in turn): that pays at long contexts (0.5B @ d4096 1121 -> 1145) and where
-    // wo's grid is small (0.5B: 56 blocks, tg128 1345 -> 1363), but not with 1.5B's 192
-    // blocks at short contexts (861 -> 852). A rule fitted to those two models.
+    // after wo in turn). That paid at long contexts and beside k_mvw's small wo grids
+    // (session 3: 0.5B @ d4096 1121 -> 1145, tg128 1345 -> 1363), but with wo in k_mvs and
+    // the split attention (session 7) it costs: tg128 0.5B 1,514 -> 1,610 without it, 1.5B
+    // 1,064 -> 1,082, 7B 518.6 -> 519.4; @ d4096 0.5B 1,282 -> 1,333, 7B 447.5 -> 444.2.
+    // So off in the f32 form; the int8 form keeps session 3's rule (not re-measured).
     // APR_CUDA_ATTN_PDL=1 and APR_CUDA_ATTN_TRIGGER=0/1 override (measurements).
     {
         const char *ap = getenv("APR_CUDA_ATTN_PDL"), *at = getenv("APR_CUDA_ATTN_TRIGGER");
         C->attn_pdl = !C->i8 && ap && atoi(ap) == 1;
-        MVQ Jo = mvq1(M->layers[M->l0].wo, nullptr, nullptr, MV_ADD, nullptr);
-        const bool small_wo = C->fast && !C->i8 && mvq_plan(C, Jo) <= M->sms / 2;
-        C->attn_trigger = at ? atoi(at) == 1 : (hp.n_head_kv * C->S_dec > M->sms / 8 || small_wo);
+        C->attn_trigger = at ? atoi(at) == 1 : (C->i8 && hp.n_head_kv * C->S_dec > M->sms / 8);
     }
     C->part_cap = std::max((size_t)hp.n_head * C->S_dec * hp.head_dim, (size_t)B * hp.n_head * hp.head_dim * 4);
     CT(cmalloc(C, (void **)&C->po, sizeof(float) * C->part_cap), "attention scratch");
@@ -3993,6 +4178,7 @@ static AttnD attn_dec_params(GCtx *C, const int *pos, const int *seq) {
     memset(&ap, 0, sizeof ap);
     set_head_rope(ap, C);
     ap.S = C->S_dec;
+    ap.min_chunk = C->attn_min_chunk;
     ap.scale = 1.f / sqrtf((float)hp.head_dim);
     ap.pos = pos;
     ap.seq = seq;
@@ -4217,7 +4403,7 @@ static MVQ8 mvq18(const DW &w, float *y, const float *bias, int mode, const int8
     return J;
 }
 
-// The int8 form of enqueue_decode1 (n_embd >= 3072), 2 + 5 * n_layer launches. The int8
+// The int8 form of enqueue_decode1, 2 + 5 * n_layer launches. The int8
 // activation alternates between two buffers (A: normalized residual, B: attention
 // output / SwiGLU output) because a matrix's post step writes the next one's input.
 static apr_result enqueue_decode1_i8(GCtx *C, const int *tok, const int *pos, const int *seq, int out_mode) {
