@@ -6120,28 +6120,30 @@ typedef struct apr__synth_spec {
     bool tied, qkv_bias;
     float rope_base, eps;
     int32_t head_dim;      /* 0: n_embd / n_head; qwen3 sets it (and has q/k norms) */
+    bool out_bias;         /* attn_output.bias (test-wide: a residual matvec with a bias) */
 } apr__synth_spec;
 
 static const apr__synth_spec apr__synth_specs[] = {
-    {"qwen2.5-0.5b", "qwen2", "Qwen2.5 0.5B (synthetic)", "0.5B", 896, 24, 14, 2, 4864, 151936, 32768, true, true, 1e6f, 1e-6f, 0},
-    {"qwen2.5-1.5b", "qwen2", "Qwen2.5 1.5B (synthetic)", "1.5B", 1536, 28, 12, 2, 8960, 151936, 32768, true, true, 1e6f, 1e-6f, 0},
-    {"qwen2.5-3b", "qwen2", "Qwen2.5 3B (synthetic)", "3B", 2048, 36, 16, 2, 11008, 151936, 32768, true, true, 1e6f, 1e-6f, 0},
-    {"qwen2.5-7b", "qwen2", "Qwen2.5 7B (synthetic)", "7B", 3584, 28, 28, 4, 18944, 151936, 32768, false, true, 1e6f, 1e-6f, 0},
-    {"qwen2.5-14b", "qwen2", "Qwen2.5 14B (synthetic)", "14B", 5120, 48, 40, 8, 13824, 152064, 32768, false, true, 1e6f, 1e-6f, 0},
-    {"qwen2.5-32b", "qwen2", "Qwen2.5 32B (synthetic)", "32B", 5120, 64, 40, 8, 27648, 151936, 32768, false, true, 1e6f, 1e-6f, 0},
-    {"llama3-8b", "llama", "Llama 3 8B (synthetic)", "8B", 4096, 32, 32, 8, 14336, 128256, 8192, false, false, 500000.f, 1e-5f, 0},
+    {"qwen2.5-0.5b", "qwen2", "Qwen2.5 0.5B (synthetic)", "0.5B", 896, 24, 14, 2, 4864, 151936, 32768, true, true, 1e6f, 1e-6f, 0, false},
+    {"qwen2.5-1.5b", "qwen2", "Qwen2.5 1.5B (synthetic)", "1.5B", 1536, 28, 12, 2, 8960, 151936, 32768, true, true, 1e6f, 1e-6f, 0, false},
+    {"qwen2.5-3b", "qwen2", "Qwen2.5 3B (synthetic)", "3B", 2048, 36, 16, 2, 11008, 151936, 32768, true, true, 1e6f, 1e-6f, 0, false},
+    {"qwen2.5-7b", "qwen2", "Qwen2.5 7B (synthetic)", "7B", 3584, 28, 28, 4, 18944, 151936, 32768, false, true, 1e6f, 1e-6f, 0, false},
+    {"qwen2.5-14b", "qwen2", "Qwen2.5 14B (synthetic)", "14B", 5120, 48, 40, 8, 13824, 152064, 32768, false, true, 1e6f, 1e-6f, 0, false},
+    {"qwen2.5-32b", "qwen2", "Qwen2.5 32B (synthetic)", "32B", 5120, 64, 40, 8, 27648, 151936, 32768, false, true, 1e6f, 1e-6f, 0, false},
+    {"llama3-8b", "llama", "Llama 3 8B (synthetic)", "8B", 4096, 32, 32, 8, 14336, 128256, 8192, false, false, 500000.f, 1e-5f, 0, false},
     /* Qwen3 dense models (Hugging Face configs): head_dim 128 whatever n_embd / n_head */
-    {"qwen3-0.6b", "qwen3", "Qwen3 0.6B (synthetic)", "0.6B", 1024, 28, 16, 8, 3072, 151936, 40960, true, false, 1e6f, 1e-6f, 128},
-    {"qwen3-1.7b", "qwen3", "Qwen3 1.7B (synthetic)", "1.7B", 2048, 28, 16, 8, 6144, 151936, 40960, true, false, 1e6f, 1e-6f, 128},
-    {"qwen3-4b", "qwen3", "Qwen3 4B (synthetic)", "4B", 2560, 36, 32, 8, 9728, 151936, 40960, true, false, 1e6f, 1e-6f, 128},
-    {"qwen3-8b", "qwen3", "Qwen3 8B (synthetic)", "8B", 4096, 36, 32, 8, 12288, 151936, 40960, false, false, 1e6f, 1e-6f, 128},
+    {"qwen3-0.6b", "qwen3", "Qwen3 0.6B (synthetic)", "0.6B", 1024, 28, 16, 8, 3072, 151936, 40960, true, false, 1e6f, 1e-6f, 128, false},
+    {"qwen3-1.7b", "qwen3", "Qwen3 1.7B (synthetic)", "1.7B", 2048, 28, 16, 8, 6144, 151936, 40960, true, false, 1e6f, 1e-6f, 128, false},
+    {"qwen3-4b", "qwen3", "Qwen3 4B (synthetic)", "4B", 2560, 36, 32, 8, 9728, 151936, 40960, true, false, 1e6f, 1e-6f, 128, false},
+    {"qwen3-8b", "qwen3", "Qwen3 8B (synthetic)", "8B", 4096, 36, 32, 8, 12288, 151936, 40960, false, false, 1e6f, 1e-6f, 128, false},
     /* small ones for tests: the real vocabularies, every code path, seconds to write */
-    {"test-qwen2", "qwen2", "Qwen2 test (synthetic)", "tiny", 128, 2, 4, 2, 384, 151936, 4096, true, true, 1e6f, 1e-6f, 0},
-    {"test-llama3", "llama", "Llama 3 test (synthetic)", "tiny", 256, 2, 4, 2, 512, 128256, 8192, false, false, 500000.f, 1e-5f, 0},
-    {"test-qwen3", "qwen3", "Qwen3 test (synthetic)", "tiny", 128, 2, 4, 2, 384, 151936, 40960, true, false, 1e6f, 1e-6f, 64},
+    {"test-qwen2", "qwen2", "Qwen2 test (synthetic)", "tiny", 128, 2, 4, 2, 384, 151936, 4096, true, true, 1e6f, 1e-6f, 0, false},
+    {"test-llama3", "llama", "Llama 3 test (synthetic)", "tiny", 256, 2, 4, 2, 512, 128256, 8192, false, false, 500000.f, 1e-5f, 0, false},
+    {"test-qwen3", "qwen3", "Qwen3 test (synthetic)", "tiny", 128, 2, 4, 2, 384, 151936, 40960, true, false, 1e6f, 1e-6f, 64, false},
     /* one layer whose rows take the CUDA decode matvec several steps each, where tiny
-       rows take one (tests/test_cuda.c); with the 32,000 tokens of llama-spm, ~130M weights */
-    {"test-wide", "qwen2", "Qwen2 wide test (synthetic)", "tiny", 2304, 1, 18, 2, 6144, 32000, 4096, true, true, 1e6f, 1e-6f, 0},
+       rows take one, and an attn_output bias (tests/test_cuda.c); with the 32,000 tokens
+       of llama-spm, ~130M weights */
+    {"test-wide", "qwen2", "Qwen2 wide test (synthetic)", "tiny", 2304, 1, 18, 2, 6144, 32000, 4096, true, true, 1e6f, 1e-6f, 0, true},
 };
 
 APR__IMPL const char *const *apr_synthetic_names(void) {
@@ -6197,6 +6199,7 @@ static int64_t apr__synth_plan(const apr__synth_spec *sp, int32_t n_vocab, const
         APR__SYNTH_L("attn_v.weight", 2, E, kv_dim, 0.0f, a_e);
         if (sp->qkv_bias) APR__SYNTH_L("attn_v.bias", 1, kv_dim, 1, 0.0f, bias);
         APR__SYNTH_L("attn_output.weight", 2, q_dim, E, 0.0f, a_q);
+        if (sp->out_bias) APR__SYNTH_L("attn_output.bias", 1, E, 1, 0.0f, bias);
         APR__SYNTH_L("ffn_norm.weight", 1, E, 1, 1.0f, norm);
         APR__SYNTH_L("ffn_gate.weight", 2, E, F, 0.0f, a_e);
         APR__SYNTH_L("ffn_up.weight", 2, E, F, 0.0f, a_e);

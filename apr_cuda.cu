@@ -1718,6 +1718,29 @@ __device__ __forceinline__ float lane_sum_ldg(const float *v, int n) {
     return t;
 }
 
+// lane_sum_ldg in two halves: the first round's loads now, so that their round trip
+// overlaps the caller's next loads, and the sum later, in the same order of additions.
+struct LaneSum { float b[LSUM_N]; };
+__device__ __forceinline__ void lane_sum_issue(const float *v, int n, LaneSum &s) {
+    const int lane = threadIdx.x & 31;
+#pragma unroll
+    for (int k = 0; k < LSUM_N; k++) s.b[k] = lane + 32 * k < n ? __ldg(v + lane + 32 * k) : 0.f;
+}
+__device__ __forceinline__ float lane_sum_finish(const float *v, int n, const LaneSum &s) {
+    const int lane = threadIdx.x & 31;
+    float t = 0.f;
+#pragma unroll
+    for (int k = 0; k < LSUM_N; k++) t += s.b[k];
+    for (int i0 = lane + LSUM_N * 32; i0 < n; i0 += LSUM_N * 32) {
+        float b[LSUM_N];
+#pragma unroll
+        for (int k = 0; k < LSUM_N; k++) b[k] = i0 + 32 * k < n ? __ldg(v + i0 + 32 * k) : 0.f;
+#pragma unroll
+        for (int k = 0; k < LSUM_N; k++) t += b[k];
+    }
+    return t;
+}
+
 __host__ __device__ inline bool mv_fast_type(int t) {
     return t == APR_TYPE_Q4_K || t == APR_TYPE_Q5_K || t == APR_TYPE_Q6_K || t == APR_TYPE_Q8_0 ||
            t == APR_TYPE_Q5_0 || t == APR_TYPE_Q4_0;
@@ -1837,10 +1860,26 @@ __global__ void __launch_bounds__(MVQ_THREADS) k_embed_norm(DW E, const int *tok
     for (int k = threadIdx.x * 16; k < K; k += MVQ_THREADS * 16) {
         float v[16];
         deq16(E, tok, k, v);
-        for (int i = 0; i < 16 && k + i < K; i++) {
-            hidden[k + i] = v[i];
-            xw[k + i] = v[i] * nw[k + i];
-            ss += v[i] * v[i];
+        if (k + 16 <= K) {
+            // the norm weights in one round trip before the stores: loaded one by one between
+            // them (the compiler cannot move a load past a store that may alias it), each
+            // waited for its own, 11.4 us for this one-block kernel on 7B (ncu)
+            float w[16];
+            load16(nw + k, w);
+#pragma unroll
+            for (int i = 0; i < 16; i += 4) {
+                *(float4 *)(hidden + k + i) = make_float4(v[i], v[i + 1], v[i + 2], v[i + 3]);
+                *(float4 *)(xw + k + i) = make_float4(v[i] * w[i], v[i + 1] * w[i + 1], v[i + 2] * w[i + 2],
+                                                      v[i + 3] * w[i + 3]);
+            }
+#pragma unroll
+            for (int i = 0; i < 16; i++) ss += v[i] * v[i];
+        } else {
+            for (int i = 0; i < 16 && k + i < K; i++) {
+                hidden[k + i] = v[i];
+                xw[k + i] = v[i] * nw[k + i];
+                ss += v[i] * v[i];
+            }
         }
     }
     ss = block_sum(ss, red);
@@ -2814,6 +2853,16 @@ template <int T, int KIND> __host__ __device__ constexpr int mvs_pp() {
     return T == APR_TYPE_Q4_K ? (KIND == MVS_PLAIN ? MVS_PP_PLAIN : MVS_PP_RES) : 1;
 }
 
+// One kernel per weight type, so that each gets its own register budget: types whose raw
+// chunk is 6 registers (Q4_0, Q5_0, Q8_0, Q4_K) fit three blocks per SM (24 warps, more
+// loads in flight), Q5_K and Q6_K (10) two, as Q4_K with two pairs per lane.
+#ifndef MVS_MINB_SMALL
+#define MVS_MINB_SMALL 3
+#endif
+template <int T, int KIND> __host__ __device__ constexpr int mvs_minb() {
+    return T == APR_TYPE_Q5_K || T == APR_TYPE_Q6_K || mvs_pp<T, KIND>() > 1 ? 2 : MVS_MINB_SMALL;
+}
+
 // The rows of matrix m of the launch, W (a register copy for MVS_MULTI, else J.w[0]
 // itself). A task is two rows: rows 2t and 2t+1 of a matrix (MV_STORE, MV_ADD, MV_ARGMAX),
 // or row t of w and of w2 (MV_SWIGLU: gate and up, whose types must match). The blocks of
@@ -2876,6 +2925,12 @@ __device__ __forceinline__ void mvs_rows_of(const MVS &J, const DW &W, int m, in
     };
     if (ns > 0) load(A, gw, 0);
     pdl_wait();
+    // the input's sums of squares (RMSNorm) requested before the input itself: two round
+    // trips to L2 at once instead of one after the other. k_mvs_res's inputs (attention
+    // output, SwiGLU output) are never normalized (launch_residual).
+    constexpr bool NORMED = KIND != MVS_RES;
+    LaneSum ss_pre;
+    if (NORMED && J.ss_in) lane_sum_issue(J.ss_in, J.ss_n, ss_pre);
     if (!I8 && KIND == MVS_PLAIN) {
         for (int g = threadIdx.x; g < W.cols / 16; g += MVQ_THREADS) {
             int4 q;
@@ -2886,7 +2941,9 @@ __device__ __forceinline__ void mvs_rows_of(const MVS &J, const DW &W, int m, in
         }
     } else if (!I8) {
         // two groups of 16 per thread and round, their loads in one round trip (ffn_down's
-        // input is long); not in k_mvs, where the registers would spill
+        // input is long); not in k_mvs, where the registers would spill. (Four in k_mvs_res
+        // with 128 registers, two rounds instead of three for 7B's ffn_down: slower, 7B
+        // tg128 535.6 -> 530.1, bench/NOTES.md session 7.)
         const int ng = W.cols / 16;
         for (int g = threadIdx.x; g < ng; g += 2 * MVQ_THREADS) {
             const bool second = g + MVQ_THREADS < ng;
@@ -2904,7 +2961,8 @@ __device__ __forceinline__ void mvs_rows_of(const MVS &J, const DW &W, int m, in
             }
         }
     }
-    const float nscale = J.ss_in ? rsqrtf(warp_sum(lane_sum_ldg(J.ss_in, J.ss_n)) / (float)W.cols + J.eps) : 1.f;
+    const float nscale =
+        NORMED && J.ss_in ? rsqrtf(warp_sum(lane_sum_finish(J.ss_in, J.ss_n, ss_pre)) / (float)W.cols + J.eps) : 1.f;
     if (!I8) __syncthreads();
     float a0 = 0.f, a1 = 0.f;
     // The epilogue's loads (bias, old residual, next norm weight) go out at a task's first
@@ -3014,15 +3072,6 @@ __device__ __forceinline__ void mvs_rows(const MVS &J, int8_t *sq, float *sd, in
 // Shared memory of the f32 form for K columns: int8 values, then a scale and a sum per 16.
 static size_t mvs_smem_bytes(int K) { return (size_t)K + (size_t)(K / 16) * 8; }
 
-// One kernel per weight type, so that each gets its own register budget: types whose raw
-// chunk is 6 registers (Q4_0, Q5_0, Q8_0, Q4_K) fit three blocks per SM (24 warps, more
-// loads in flight), Q5_K and Q6_K (10) two, as Q4_K with two pairs per lane.
-#ifndef MVS_MINB_SMALL
-#define MVS_MINB_SMALL 3
-#endif
-template <int T, int KIND> __host__ __device__ constexpr int mvs_minb() {
-    return T == APR_TYPE_Q5_K || T == APR_TYPE_Q6_K || mvs_pp<T, KIND>() > 1 ? 2 : MVS_MINB_SMALL;
-}
 template <int T>
 __global__ void __launch_bounds__(MVQ_THREADS, mvs_minb<T, MVS_PLAIN>()) k_mvs(MVS J, int i8) {
     extern __shared__ int4 mvs_smem[];
@@ -4221,9 +4270,12 @@ static MVS mvs1(GCtx *C, const DW &w, float *y, const float *bias, int mode, con
 // ss_n of a residual written with ss_out).
 static int launch_mvs(GCtx *C, MVS &J, int nmat, bool pdl) {
     GModel *M = C->M;
-    // k_mvs_multi for several matrices or a bias (QKV), k_mvs_res for a residual, else k_mvs
+    // k_mvs_res for a residual (with or without a bias), k_mvs_multi for several matrices or
+    // a bias (QKV), else k_mvs. (Until session 7 a residual with a bias, wo of a model with
+    // attn_output.bias, went to k_mvs_multi, which stores instead of adding: test-wide has
+    // such a bias now.)
     const int ta = J.w[0].type, tb = J.w[nmat - 1].type;
-    const int kind = nmat > 1 || J.bias[0] ? MVS_MULTI : (J.mode == MV_ADD ? MVS_RES : MVS_PLAIN);
+    const int kind = J.mode == MV_ADD ? MVS_RES : (nmat > 1 || J.bias[0] ? MVS_MULTI : MVS_PLAIN);
     MvsKernel k = mvs_kernel(kind, ta, tb);
     const size_t smem = J.q ? (size_t)0 : mvs_smem_bytes(J.w[0].cols);
     // resident blocks per SM (asked once per type, for the largest width)
@@ -4268,7 +4320,7 @@ static MVQ mvq1(const DW &w, float *y, const float *bias, int mode, const float 
 // k_mvs_res (mvs_all) or k_mvw. Returns the next matrix's ss_n.
 static int launch_residual(GCtx *C, const DW &w, const float *bias, const float *x, const float *norm_w) {
     if (C->mvs_all) {
-        MVS J = mvs1(C, w, C->hidden, bias, MV_ADD, x, 0);
+        MVS J = mvs1(C, w, C->hidden, bias, MV_ADD, x, 0);  // not normalized: k_mvs_res ignores ss_in
         J.xw_out = C->xw;
         J.norm_w = norm_w;
         J.ss_out = C->ssp;
