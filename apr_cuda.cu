@@ -1705,21 +1705,8 @@ __device__ __forceinline__ void mv_dispatch(const DW &W0, const DW &W1, int r, b
 #define LSUM_N 8
 // Sum of ss_in[0..n) seen from one warp: each lane adds its values, LSUM_N loads in flight
 // at a time (a plain loop waits for each load before the next: one L2 round trip per value).
-__device__ __forceinline__ float lane_sum_ldg(const float *v, int n) {
-    const int lane = threadIdx.x & 31;
-    float t = 0.f;
-    for (int i0 = lane; i0 < n; i0 += LSUM_N * 32) {
-        float b[LSUM_N];
-#pragma unroll
-        for (int k = 0; k < LSUM_N; k++) b[k] = i0 + 32 * k < n ? __ldg(v + i0 + 32 * k) : 0.f;
-#pragma unroll
-        for (int k = 0; k < LSUM_N; k++) t += b[k];
-    }
-    return t;
-}
-
-// lane_sum_ldg in two halves: the first round's loads now, so that their round trip
-// overlaps the caller's next loads, and the sum later, in the same order of additions.
+// In two halves: the first round's loads (lane_sum_issue), so that a caller can let their
+// round trip overlap its next loads, and the sum (lane_sum_finish).
 struct LaneSum { float b[LSUM_N]; };
 __device__ __forceinline__ void lane_sum_issue(const float *v, int n, LaneSum &s) {
     const int lane = threadIdx.x & 31;
@@ -1739,6 +1726,11 @@ __device__ __forceinline__ float lane_sum_finish(const float *v, int n, const La
         for (int k = 0; k < LSUM_N; k++) t += b[k];
     }
     return t;
+}
+__device__ __forceinline__ float lane_sum_ldg(const float *v, int n) {
+    LaneSum s;
+    lane_sum_issue(v, n, s);
+    return lane_sum_finish(v, n, s);
 }
 
 __host__ __device__ inline bool mv_fast_type(int t) {
