@@ -2846,13 +2846,17 @@ template <int T, int KIND> __host__ __device__ constexpr int mvs_pp() {
 }
 
 // One kernel per weight type, so that each gets its own register budget: types whose raw
-// chunk is 6 registers (Q4_0, Q5_0, Q8_0, Q4_K) fit three blocks per SM (24 warps, more
-// loads in flight), Q5_K and Q6_K (10) two, as Q4_K with two pairs per lane.
+// chunk is 6 registers (Q4_0, Q8_0, Q4_K) fit three blocks per SM (24 warps, more loads in
+// flight), Q5_K and Q6_K (10) two, as Q4_K with two pairs per lane, and Q5_0: at three
+// blocks (80 registers) its instances spilled 8-32 bytes; at two (108-113) none, and 0.5B
+// (whose rows of 896 make Q4_K_M's matrices Q5_0 and Q8_0) read tg128 1,634.5 -> 1,677.6;
+// Q8_0 at two as well: 1,668.1 (session 7).
 #ifndef MVS_MINB_SMALL
 #define MVS_MINB_SMALL 3
 #endif
 template <int T, int KIND> __host__ __device__ constexpr int mvs_minb() {
-    return T == APR_TYPE_Q5_K || T == APR_TYPE_Q6_K || mvs_pp<T, KIND>() > 1 ? 2 : MVS_MINB_SMALL;
+    return T == APR_TYPE_Q5_K || T == APR_TYPE_Q6_K || T == APR_TYPE_Q5_0 || mvs_pp<T, KIND>() > 1 ? 2
+                                                                                                   : MVS_MINB_SMALL;
 }
 
 // The rows of matrix m of the launch, W (a register copy for MVS_MULTI, else J.w[0]
