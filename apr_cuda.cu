@@ -2649,9 +2649,9 @@ __global__ void __launch_bounds__(MVQ_THREADS, 3) k_mvw8(MVQ8 J) {
 // QKV, wo and down through k_mvw): three kernels share mvs_rows, k_mvs (output,
 // gate/up), k_mvs_multi (QKV: up to three matrices, two types, with bias) and k_mvs_res
 // (wo, ffn_down: the residual add, the next norm's input and sums of squares); kept
-// apart because the epilogue state of the last two made the plain kernel spill. APR_CUDA_NO_MVS=1,
-// APR_CUDA_MVS_FFN=0 and APR_CUDA_MVS_ALL=0 (read at context creation) keep the old
-// kernels: the reference tests/test_cuda.c compares with.
+// apart because the epilogue state of the last two made the plain kernel spill.
+// APR_CUDA_NO_MVS=1, APR_CUDA_MVS_FFN=0 and APR_CUDA_MVS_ALL=0 (read at context creation)
+// keep the old kernels: the reference tests/test_cuda.c compares with.
 // ------------------------------------------------------------------------------------
 
 struct MVS {
@@ -4451,9 +4451,9 @@ static MVQ8 mvq18(const DW &w, float *y, const float *bias, int mode, const int8
     return J;
 }
 
-// The int8 form of enqueue_decode1, 2 + 5 * n_layer launches. The int8
-// activation alternates between two buffers (A: normalized residual, B: attention
-// output / SwiGLU output) because a matrix's post step writes the next one's input.
+// The int8 form of enqueue_decode1, 2 + 5 * n_layer launches. The int8 activation
+// alternates between two buffers (A: normalized residual, B: attention output / SwiGLU
+// output) because a matrix's post step writes the next one's input.
 static apr_result enqueue_decode1_i8(GCtx *C, const int *tok, const int *pos, const int *seq, int out_mode) {
     GModel *M = C->M;
     const apr_hparams &hp = M->hp;
