@@ -12,8 +12,10 @@ WARN    := -Wall -Wextra -Wno-unused-function
 STD     := -std=c99
 LDLIBS  := -lm -lpthread -ldl
 NVCC    ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+# sm_90a: Hopper's own instructions (wgmma, the prompt GEMM k_wgemm); an sm_90a cubin runs
+# on H100/H200 only, other GPUs take sm_80 or the compute_90 PTX (wmma GEMM there)
 NVFLAGS ?= -O3 -std=c++17 --use_fast_math -Xcompiler -fPIC -cudart static \
-           -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
+           -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90a,code=sm_90a \
            -gencode arch=compute_90,code=compute_90
 
 DRIVERS := $(patsubst drivers/%.c,apr-%,$(wildcard drivers/*.c))

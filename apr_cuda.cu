@@ -14,8 +14,12 @@
 //   matvec ............ batches of 2..8 tokens (several sequences): int8 activations per
 //                       32 (like ggml's q8_1), dp4a against the packed weights
 //   gemm .............. prompts (> 8 tokens): each matrix group (Q+K+V, gate+up) is
-//                       dequantized to an f16 scratch, then one cp.async + wmma tensor-core
-//                       GEMM whose tile shape covers the SMs; gate+up ends in SwiGLU
+//                       dequantized to an f16 scratch, then one tensor-core GEMM whose
+//                       tile shape covers the SMs; gate+up ends in SwiGLU. On Hopper
+//                       (sm_90a build) wgmma with a 128-byte-swizzled cp.async pipeline
+//                       (k_wgemm), elsewhere wmma (k_hgemm, also the tests' reference);
+//                       k_wgemm can also read Q4_K/Q6_K itself (APR_CUDA_WG_FUSED=1,
+//                       slower so far)
 //   norm / rope ....... RMSNorm + quantize, rope + KV write (f16 cache)
 //   attention ......... prompts: FlashAttention-2 on mma.sync; otherwise split-K flash
 //                       decoding with an exact combine
@@ -140,6 +144,18 @@ __device__ __forceinline__ void prefetch_rows_l2(const DW &W, int r0, int r1) {
 
 __device__ __forceinline__ float h2f(const uint8_t *p) { return __half2float(*(const __half *)p); }
 __device__ __forceinline__ float bf2f(uint16_t v) { return __uint_as_float(((uint32_t)v) << 16); }
+__device__ __forceinline__ float half_bits(uint32_t h) { return __half2float(__ushort_as_half((unsigned short)h)); }
+// An integer 0..255 (byte i of w) as an exact float without a conversion instruction: the
+// byte becomes the low mantissa bits of 2^23 (one PRMT), then 2^23 is subtracted.
+__device__ __forceinline__ float byte_to_float(uint32_t w, int i) {
+    return __uint_as_float(__byte_perm(w, 0x4B000000u, 0x7540u | (unsigned)i)) - 8388608.f;
+}
+__device__ __forceinline__ void st_half8(uint8_t *dst, const float *v) {
+    __align__(16) __half2 h[4];
+#pragma unroll
+    for (int i = 0; i < 4; i++) h[i] = __floats2half2_rn(v[2 * i], v[2 * i + 1]);
+    *(int4 *)dst = *(int4 *)h;
+}
 
 // Scale and min j (0..7) of a Q4_K / Q5_K block. The upload unpacks ggml's 12 bytes of
 // 6-bit values into 16 bytes (scale, min) x 8, so this is two byte loads.
@@ -821,6 +837,57 @@ __global__ void k_deq_f16(DW W, __half *out, int row_mul, int row_add) {
     }
 }
 
+// Q4_K and Q6_K, the types of Q4_K_M files, faster: 8 values per thread and one 16-byte
+// store, consecutive threads writing consecutive 16 bytes of a row (blockIdx.y walks the
+// rows, so no division per unit), integers to floats without conversion instructions.
+// The same numbers as k_deq_f16, bit for bit (tests/test_cuda). 7B pp512: 38.5 -> 32.9 us
+// per matrix, 21.0k -> 22.3k tok/s; a variant that only writes zeros took 21.1 us, the
+// bound of this store pattern (bench/NOTES.md, session 8).
+template <int T>
+__global__ void __launch_bounds__(256) k_deq_kq_f16(DW W, __half *out, int row_mul, int row_add) {
+    pdl_wait();  // launched with PDL: see launch_kernel
+    const int pieces = W.cols / 8;
+    for (int r = blockIdx.y; r < W.rows; r += gridDim.y) {
+        const int64_t blk0 = (int64_t)r * W.nb;
+        uint8_t *orow = (uint8_t *)(out + ((int64_t)r * row_mul + row_add) * W.cols);
+        for (int p = blockIdx.x * blockDim.x + threadIdx.x; p < pieces; p += gridDim.x * blockDim.x) {
+            const int k = p * 8, o = k % 256;
+            const int64_t b = blk0 + k / 256;
+            float v[8];
+            if constexpr (T == APR_TYPE_Q4_K) {
+                const int c64 = o / 64, sub = (o % 64) / 32, l0 = o % 32;
+                const uint2 q = __ldg((const uint2 *)(W.f[0] + 128 * b + 32 * c64 + l0));
+                const uint32_t sm = __ldg((const unsigned short *)(W.f[1] + 16 * b + 2 * (2 * c64 + sub)));
+                const uint32_t dm = __ldg((const uint32_t *)(W.f[2] + 4 * b));
+                const float d = half_bits(dm & 0xFFFF) * byte_to_float(sm, 0);
+                const float mm = half_bits(dm >> 16) * byte_to_float(sm, 1);
+                const uint32_t w0 = (sub ? q.x >> 4 : q.x) & 0x0F0F0F0Fu, w1 = (sub ? q.y >> 4 : q.y) & 0x0F0F0F0Fu;
+#pragma unroll
+                for (int j = 0; j < 4; j++) {
+                    v[j] = d * byte_to_float(w0, j) - mm;
+                    v[4 + j] = d * byte_to_float(w1, j) - mm;
+                }
+            } else {
+                static_assert(T == APR_TYPE_Q6_K, "Q4_K or Q6_K");
+                const int n = o / 128, quarter = (o % 128) / 32, l0 = o % 32;
+                const uint2 ql = __ldg((const uint2 *)(W.f[0] + 128 * b + 64 * n + (quarter & 1) * 32 + l0));
+                const uint2 qh = __ldg((const uint2 *)(W.f[1] + 64 * b + 32 * n + l0));
+                const float dd = h2f(W.f[3] + 2 * b) *
+                                 (float)((const int8_t *)W.f[2])[16 * b + 8 * n + l0 / 16 + 2 * quarter];
+#pragma unroll
+                for (int h = 0; h < 2; h++) {
+                    const uint32_t lw = h ? ql.y : ql.x, hw = h ? qh.y : qh.x;
+                    const uint32_t six = (quarter < 2 ? lw & 0x0F0F0F0Fu : (lw >> 4) & 0x0F0F0F0Fu) |
+                                         (((hw >> (2 * quarter)) & 0x03030303u) << 4);
+#pragma unroll
+                    for (int j = 0; j < 4; j++) v[4 * h + j] = dd * (byte_to_float(six, j) - 32.f);
+                }
+            }
+            st_half8(orow + 2 * k, v);
+        }
+    }
+}
+
 // Tiles BM (weight rows) x BN (tokens) x 32, 8 warps in 2 x 4, each (BM/2) x (BN/4), three
 // cp.async stages. The tile shape is chosen per matrix so the grid covers the SMs.
 #define HG_BK 32
@@ -843,6 +910,34 @@ template <int N> __device__ __forceinline__ void cp_wait() { asm volatile("cp.as
 __device__ __forceinline__ void cp_async4(float *smem, const float *gmem) {
     const unsigned sa = (unsigned)__cvta_generic_to_shared(smem);
     asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(sa), "l"(gmem));
+}
+
+// The GEMMs' epilogue: the block's tile of results, staged in shared memory as Cs[token]
+// [row] (row stride BM + 4), goes out as y (+)= v + bias, or for HG_SWIGLU_H as
+// silu(gate) * up in f16 (rows 2i and 2i+1 are gate and up of row i). All threads.
+template <int BM, int BN>
+__device__ __forceinline__ void hg_epilogue(const float *Cs, int m0, int n0, int M, int N, float *Y, int ystride,
+                                            const float *bias, int mode, __half *H, int ldh) {
+    const int tid = threadIdx.x, nt = blockDim.x;
+    if (mode == HG_SWIGLU_H) {
+        for (int idx = tid; idx < BM / 2 * BN; idx += nt) {
+            const int li = idx % (BM / 2), lt = idx / (BM / 2);
+            const int i = m0 / 2 + li, t = n0 + lt;
+            if (2 * i >= M || t >= N) continue;
+            const float gv = Cs[lt * (BM + 4) + 2 * li], uv = Cs[lt * (BM + 4) + 2 * li + 1];
+            H[(int64_t)t * ldh + i] = __float2half(gv / (1.f + __expf(-gv)) * uv);
+        }
+        return;
+    }
+    for (int idx = tid; idx < BM * BN; idx += nt) {
+        const int lr = idx % BM, lt = idx / BM;
+        const int r = m0 + lr, t = n0 + lt;
+        if (r >= M || t >= N) continue;
+        const float v = Cs[lt * (BM + 4) + lr] + (bias ? bias[r] : 0.f);
+        float *y = Y + (int64_t)t * ystride + r;
+        if (mode == MV_ADD) *y += v;
+        else *y = v;
+    }
 }
 
 // Y[t][r] (+)= sum_k A[r][k] X[t][k] (+ bias[r]); A: M x K f16, X: N x K f16, K % 32 == 0.
@@ -916,25 +1011,440 @@ __global__ void __launch_bounds__(256) k_hgemm(const __half *A, const __half *X,
             wmma::store_matrix_sync(Cs + (wn * (BN / 4) + j * 16) * (BM + 4) + wm * (BM / 2) + i * 16, acc[i][j],
                                     BM + 4, wmma::mem_col_major);
     __syncthreads();
-    if (mode == HG_SWIGLU_H) {
-        for (int idx = tid; idx < BM / 2 * BN; idx += 256) {
-            const int li = idx % (BM / 2), lt = idx / (BM / 2);
-            const int i = m0 / 2 + li, t = n0 + lt;
-            if (2 * i >= M || t >= N) continue;
-            const float gv = Cs[lt * (BM + 4) + 2 * li], uv = Cs[lt * (BM + 4) + 2 * li + 1];
-            H[(int64_t)t * ldh + i] = __float2half(gv / (1.f + __expf(-gv)) * uv);
+    hg_epilogue<BM, BN>(Cs, m0, n0, M, N, Y, ystride, bias, mode, H, ldh);
+}
+
+// ------------------------------------------------------------------------------------
+// Prefill GEMM, third form, for Hopper (sm_90a): the same inputs, modes and epilogue as
+// k_hgemm, on wgmma. Tiles BM (weight rows, 64 per warpgroup) x BN (tokens) x 64; each
+// warpgroup issues wgmma m64nBNk16 with both operands read from shared memory, stored
+// K-major with the 128-byte swizzle (row r's 16-byte piece c at r * 128 + (c ^ r % 8) * 16,
+// so the 8 rows that one read of the tensor cores meets sit in 8 different bank groups).
+// All threads fill the WG_ST stages with cp.async; one wgmma group stays in flight while
+// the next tile is issued. Blocks walk the token tiles of one weight tile side by side
+// (blockIdx.x), so each weight tile comes from HBM once and from L2 for the others.
+// Only an sm_90a build has the body; the host asks k_wgmma_probe before using it.
+// ------------------------------------------------------------------------------------
+
+#define WG_BK 64
+
+__host__ __device__ constexpr int wg_stages(int bm, int bn) { return bm == 128 ? (bn >= 192 ? 4 : 6) : 4; }
+__host__ __device__ constexpr size_t wg_smem(int bm, int bn) {
+    // the pipeline's stages, then room to align them to 1024 bytes (the swizzle's period);
+    // the epilogue's Cs (bn x (bm + 4) floats) fits inside the stages
+    return (size_t)wg_stages(bm, bn) * (bm + bn) * 128 + 1024;
+}
+
+__global__ void k_wgmma_probe(int *has) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    *has = 1;
+#else
+    *has = 0;
+#endif
+}
+
+// Shared-memory matrix descriptor: K-major, 128-byte swizzle, 8-row groups 1024 bytes
+// apart (stride byte offset); the leading byte offset is unused in this layout (1).
+// Adding 2 steps the start address 32 bytes along K, one k16 slice.
+__device__ __forceinline__ uint64_t wg_desc(uint32_t saddr) {
+    return (uint64_t)((saddr & 0x3FFFF) >> 4) | (uint64_t)1 << 16 | (uint64_t)(1024 >> 4) << 32 | (uint64_t)1 << 62;
+}
+__device__ __forceinline__ uint32_t wg_swizzle(int row, int piece) { return row * 128 + ((piece ^ (row & 7)) << 4); }
+
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+// One wgmma m64nNk16 (f16 in, f32 accumulators, both operands from shared memory) per N:
+// inline asm takes no arrays, so every accumulator is its own operand, hence the lists.
+__device__ __forceinline__ void wgmma_f16_n64(float (&d)[32], uint64_t da, uint64_t db) {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 {"
+                 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15,"
+                 "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31"
+                 "}, %32, %33, p, 1, 1, 0, 0;\n}\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]),
+                   "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]),
+                   "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]),
+                   "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]),
+                   "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+                 : "l"(da), "l"(db), "r"(1));
+}
+__device__ __forceinline__ void wgmma_f16_n128(float (&d)[64], uint64_t da, uint64_t db) {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 {"
+                 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15,"
+                 "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31,"
+                 "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47,"
+                 "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
+                 "}, %64, %65, p, 1, 1, 0, 0;\n}\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]),
+                   "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]),
+                   "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]),
+                   "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]),
+                   "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]),
+                   "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]),
+                   "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]),
+                   "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+                   "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]),
+                   "+f"(d[63])
+                 : "l"(da), "l"(db), "r"(1));
+}
+__device__ __forceinline__ void wgmma_f16_n192(float (&d)[96], uint64_t da, uint64_t db) {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %98, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n192k16.f32.f16.f16 {"
+                 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15,"
+                 "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31,"
+                 "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47,"
+                 "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63,"
+                 "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79,"
+                 "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95"
+                 "}, %96, %97, p, 1, 1, 0, 0;\n}\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]),
+                   "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]),
+                   "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]),
+                   "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]),
+                   "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]),
+                   "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]),
+                   "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]),
+                   "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+                   "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]),
+                   "+f"(d[63]), "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]),
+                   "+f"(d[70]), "+f"(d[71]), "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]),
+                   "+f"(d[77]), "+f"(d[78]), "+f"(d[79]), "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]),
+                   "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]), "+f"(d[88]), "+f"(d[89]), "+f"(d[90]),
+                   "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95])
+                 : "l"(da), "l"(db), "r"(1));
+}
+__device__ __forceinline__ void wgmma_f16_n256(float (&d)[128], uint64_t da, uint64_t db) {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %130, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n256k16.f32.f16.f16 {"
+                 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15,"
+                 "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31,"
+                 "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47,"
+                 "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63,"
+                 "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79,"
+                 "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95,"
+                 "%96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111,"
+                 "%112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127"
+                 "}, %128, %129, p, 1, 1, 0, 0;\n}\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]),
+                   "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]),
+                   "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]),
+                   "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]),
+                   "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]),
+                   "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]),
+                   "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]),
+                   "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+                   "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]),
+                   "+f"(d[63]), "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]),
+                   "+f"(d[70]), "+f"(d[71]), "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]),
+                   "+f"(d[77]), "+f"(d[78]), "+f"(d[79]), "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]),
+                   "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]), "+f"(d[88]), "+f"(d[89]), "+f"(d[90]),
+                   "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95]), "+f"(d[96]), "+f"(d[97]),
+                   "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]), "+f"(d[104]),
+                   "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111]),
+                   "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]),
+                   "+f"(d[119]), "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]),
+                   "+f"(d[126]), "+f"(d[127])
+                 : "l"(da), "l"(db), "r"(1));
+}
+template <int BN> __device__ __forceinline__ void wgmma_f16(float (&d)[BN / 2], uint64_t da, uint64_t db) {
+    if constexpr (BN == 64) wgmma_f16_n64(d, da, db);
+    else if constexpr (BN == 128) wgmma_f16_n128(d, da, db);
+    else if constexpr (BN == 192) wgmma_f16_n192(d, da, db);
+    else wgmma_f16_n256(d, da, db);
+}
+// The accumulators must not be moved by the compiler across wgmma issue and wait.
+template <int R> __device__ __forceinline__ void wg_fence_regs(float (&d)[R]) {
+#pragma unroll
+    for (int i = 0; i < R; i++) asm volatile("" : "+f"(d[i])::"memory");
+}
+#endif
+
+// The fused form reads the weights in their quantized form (Q4_K or Q6_K) and writes the
+// f16 tile into shared memory itself: no f16 copy of the matrix in memory (at 7B and 32B
+// that pass was 29-31% of pp512). Up to three matrices of one type, stacked (QKV: rows
+// [0, row_end[0]) from w[0], ...) or interleaved row by row (gate and up: row 2i + j is row
+// i of w[j]).
+struct WSrc {
+    DW w[3];
+    int row_end[3];
+    int interleave;
+};
+
+// Row r of the stacked or interleaved matrices: the base of each field and the row's
+// first block (its index in blocks of the matrix). Selects, not an indexed parameter
+// array, which would go through local memory.
+struct QRow {
+    const uint8_t *f0, *f1, *f2, *f3;
+    int64_t blk;
+};
+__device__ __forceinline__ QRow wsrc_row(const WSrc &S, int r) {
+    int m, lr;
+    if (S.interleave) {
+        m = r & 1;
+        lr = r >> 1;
+    } else {
+        m = r < S.row_end[0] ? 0 : (r < S.row_end[1] ? 1 : 2);
+        lr = r - (m == 0 ? 0 : (m == 1 ? S.row_end[0] : S.row_end[1]));
+    }
+    QRow q;
+    q.f0 = m == 0 ? S.w[0].f[0] : (m == 1 ? S.w[1].f[0] : S.w[2].f[0]);
+    q.f1 = m == 0 ? S.w[0].f[1] : (m == 1 ? S.w[1].f[1] : S.w[2].f[1]);
+    q.f2 = m == 0 ? S.w[0].f[2] : (m == 1 ? S.w[1].f[2] : S.w[2].f[2]);
+    q.f3 = m == 0 ? S.w[0].f[3] : (m == 1 ? S.w[1].f[3] : S.w[2].f[3]);
+    q.blk = (int64_t)lr * S.w[0].nb;
+    return q;
+}
+
+
+// What one thread loads of a weight tile (BM rows x 64 values) and how it writes them: four
+// threads per row, thread c4 takes values 8 c4..8 c4+7 and 32+8 c4..32+8 c4+7 of the 64
+// (the low and the high nibbles of the same Q4_K bytes), R rows BM*4/NT apart. The values
+// are computed as k_deq_f16 computes them (f32, then rounded to f16), so both forms feed
+// the tensor cores the same numbers.
+template <int T, int R> struct WTile;
+
+
+template <int R> struct WTile<APR_TYPE_Q4_K, R> {
+    const uint8_t *qs_row[R], *sc_row[R], *dm_row[R];  // row i's first block, per field
+    uint2 q[R];
+    uint32_t sc[R], dm[R];
+    bool valid[R];
+    __device__ __forceinline__ void init(const WSrc &S, int m0, int M, int row0, int step, int c4) {
+#pragma unroll
+        for (int i = 0; i < R; i++) {
+            const int r = m0 + row0 + i * step;
+            valid[i] = r < M;
+            const QRow w = wsrc_row(S, valid[i] ? r : 0);
+            qs_row[i] = w.f0 + 128 * w.blk + 8 * c4;
+            sc_row[i] = w.f1 + 16 * w.blk;
+            dm_row[i] = w.f2 + 4 * w.blk;
         }
-        return;
     }
-    for (int idx = tid; idx < BM * BN; idx += 256) {
-        const int lr = idx % BM, lt = idx / BM;
-        const int r = m0 + lr, t = n0 + lt;
-        if (r >= M || t >= N) continue;
-        const float v = Cs[lt * (BM + 4) + lr] + (bias ? bias[r] : 0.f);
-        float *y = Y + (int64_t)t * ystride + r;
-        if (mode == MV_ADD) *y += v;
-        else *y = v;
+    __device__ __forceinline__ void load(int k0) {
+        const int g = k0 / 256, c64 = (k0 % 256) / 64;
+#pragma unroll
+        for (int i = 0; i < R; i++) {
+            q[i] = __ldg((const uint2 *)(qs_row[i] + 128 * g + 32 * c64));
+            sc[i] = __ldg((const uint32_t *)(sc_row[i] + 16 * g + 4 * c64));
+            dm[i] = __ldg((const uint32_t *)(dm_row[i] + 4 * g));
+        }
     }
+    __device__ __forceinline__ void store(uint8_t *as, int row0, int step, int c4) const {
+#pragma unroll
+        for (int i = 0; i < R; i++) {
+            const int row = row0 + i * step;
+            float lo[8], hi[8];
+            const float d = half_bits(dm[i] & 0xFFFF), dmin = half_bits(dm[i] >> 16);
+            const float d0 = d * byte_to_float(sc[i], 0), mm0 = dmin * byte_to_float(sc[i], 1);
+            const float d1 = d * byte_to_float(sc[i], 2), mm1 = dmin * byte_to_float(sc[i], 3);
+#pragma unroll
+            for (int h = 0; h < 2; h++) {
+                const uint32_t w = h ? q[i].y : q[i].x;
+                const uint32_t wl = w & 0x0F0F0F0Fu, wh = (w >> 4) & 0x0F0F0F0Fu;
+#pragma unroll
+                for (int j = 0; j < 4; j++) {
+                    lo[4 * h + j] = valid[i] ? d0 * byte_to_float(wl, j) - mm0 : 0.f;
+                    hi[4 * h + j] = valid[i] ? d1 * byte_to_float(wh, j) - mm1 : 0.f;
+                }
+            }
+            st_half8(as + wg_swizzle(row, c4), lo);
+            st_half8(as + wg_swizzle(row, c4 + 4), hi);
+        }
+    }
+};
+
+template <int R> struct WTile<APR_TYPE_Q6_K, R> {
+    const uint8_t *ql_row[R], *qh_row[R], *sc_row[R], *d_row[R];
+    uint2 ql0[R], ql1[R], qh[R];
+    uint32_t sc[R], d[R];
+    bool valid[R];
+    int q0;  // the tile's first quarter of its 128 values (0 or 2): low or high nibbles of ql
+    __device__ __forceinline__ void init(const WSrc &S, int m0, int M, int row0, int step, int c4) {
+#pragma unroll
+        for (int i = 0; i < R; i++) {
+            const int r = m0 + row0 + i * step;
+            valid[i] = r < M;
+            const QRow w = wsrc_row(S, valid[i] ? r : 0);
+            ql_row[i] = w.f0 + 128 * w.blk + 8 * c4;
+            qh_row[i] = w.f1 + 64 * w.blk + 8 * c4;
+            sc_row[i] = w.f2 + 16 * w.blk;
+            d_row[i] = w.f3 + 2 * w.blk;
+        }
+    }
+    __device__ __forceinline__ void load(int k0) {
+        const int g = k0 / 256, o = k0 % 256, n = o / 128;
+        q0 = (o % 128) / 32;
+#pragma unroll
+        for (int i = 0; i < R; i++) {
+            const uint8_t *ql = ql_row[i] + 128 * g + 64 * n;
+            ql0[i] = __ldg((const uint2 *)ql);
+            ql1[i] = __ldg((const uint2 *)(ql + 32));
+            qh[i] = __ldg((const uint2 *)(qh_row[i] + 64 * g + 32 * n));
+            sc[i] = __ldg((const uint32_t *)(sc_row[i] + 16 * g + 8 * n + 2 * q0));
+            d[i] = __ldg((const unsigned short *)(d_row[i] + 2 * g));
+        }
+    }
+    __device__ __forceinline__ void store(uint8_t *as, int row0, int step, int c4) const {
+#pragma unroll
+        for (int i = 0; i < R; i++) {
+            const int row = row0 + i * step;
+#pragma unroll
+            for (int p = 0; p < 2; p++) {  // quarters q0 and q0 + 1
+                const int quarter = q0 + p;
+                const uint2 ql = p ? ql1[i] : ql0[i];
+                const float dd = half_bits(d[i]) * (float)(int8_t)((sc[i] >> (8 * (c4 / 2 + 2 * p))) & 0xFF);
+                float v[8];
+#pragma unroll
+                for (int h = 0; h < 2; h++) {
+                    const uint32_t lw = h ? ql.y : ql.x, hw = h ? qh[i].y : qh[i].x;
+                    // 6-bit values 0..63 of four bytes: low or high nibbles of ql, 2 bits of qh
+                    const uint32_t six = (q0 == 0 ? lw & 0x0F0F0F0Fu : (lw >> 4) & 0x0F0F0F0Fu) |
+                                         (((hw >> (2 * quarter)) & 0x03030303u) << 4);
+#pragma unroll
+                    for (int j = 0; j < 4; j++) v[4 * h + j] = valid[i] ? dd * (byte_to_float(six, j) - 32.f) : 0.f;
+                }
+                st_half8(as + wg_swizzle(row, c4 + 4 * p), v);
+            }
+        }
+    }
+};
+
+// T = 0: A is the f16 scratch (k_deq_f16's output); T = APR_TYPE_Q4_K / Q6_K: the fused
+// form, A unused and the weights read through S.
+template <int BM, int BN, int T>
+__global__ void __launch_bounds__(BM * 2, 1) k_wgemm(const __half *A, WSrc S, const __half *X, int M, int N, int K,
+                                                     float *Y, int ystride, const float *bias, int mode, __half *H,
+                                                     int ldh) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    pdl_wait();  // launched with PDL: see launch_kernel
+    constexpr int NT = BM * 2, ST = wg_stages(BM, BN), A_BYTES = BM * 128, STAGE = (BM + BN) * 128;
+    static_assert(BN * (BM + 4) * 4 <= ST * STAGE, "the epilogue's Cs must fit in the stages");
+    extern __shared__ __align__(128) uint8_t wsm[];
+    const uint32_t raw = (uint32_t)__cvta_generic_to_shared(wsm);
+    uint8_t *sm = wsm + ((1024 - (raw & 1023)) & 1023);
+    const uint32_t sbase = (uint32_t)__cvta_generic_to_shared(sm);
+    const int tid = threadIdx.x, wg = tid >> 7;
+    const int n0 = blockIdx.x * BN, m0 = blockIdx.y * BM;
+    const int KT = K / WG_BK;
+    // the activations (and for T = 0 the f16 weights): cp.async, 16-byte pieces, 8 per row
+    auto load_async = [&](int stage, int kt) {
+        const int k0 = kt * WG_BK;
+        uint8_t *as = sm + stage * STAGE, *bs = as + A_BYTES;
+        if constexpr (T == 0) {
+#pragma unroll
+            for (int i = 0; i < BM * 8 / NT; i++) {
+                const int idx = tid + NT * i, row = idx >> 3, c = idx & 7, gm = m0 + row;
+                cp_async16(as + wg_swizzle(row, c), A + (int64_t)(gm < M ? gm : 0) * K + k0 + c * 8, gm < M);
+            }
+        }
+#pragma unroll
+        for (int i = 0; i < BN * 8 / NT; i++) {
+            const int idx = tid + NT * i, row = idx >> 3, c = idx & 7, gn = n0 + row;
+            cp_async16(bs + wg_swizzle(row, c), X + (int64_t)(gn < N ? gn : 0) * K + k0 + c * 8, gn < N);
+        }
+    };
+    // The fused form's weights go through registers: each thread loads its part of a tile
+    // two iterations before it writes it to shared memory (two sets, wt[0] for even tiles,
+    // wt[1] for odd). One iteration of lead measured the same (7B pp512 13.4k): the form
+    // is limited by the rate at which 8 warps issue the dequantization beside the wgmma
+    // (ncu, bench/NOTES.md, session 8).
+    constexpr int WR = BM * 4 / NT, WSTEP = NT / 4;
+    using Tile = WTile<T == 0 ? APR_TYPE_Q4_K : T, WR>;
+    Tile wt[2];
+    const int c4 = tid & 3, wrow0 = tid >> 2;
+    if constexpr (T != 0) {
+        wt[0].init(S, m0, M, wrow0, WSTEP, c4);
+        wt[1].init(S, m0, M, wrow0, WSTEP, c4);
+    }
+    float acc[BN / 2];
+#pragma unroll
+    for (int i = 0; i < BN / 2; i++) acc[i] = 0.f;
+    // Tile kt goes to stage kt % ST. Loads run ST - 2 tiles ahead: the stage they refill
+    // held tile kt - 2, whose wgmma group every warpgroup has waited for (wait_group 1
+    // below) before the barrier of iteration kt.
+    static_assert(ST % 2 == 0, "tile kt + ST - 2 must be in the set of tile kt's parity");
+#pragma unroll
+    for (int s = 0; s < ST - 2; s++) {
+        if (s < KT) {
+            load_async(s, s);
+            if constexpr (T != 0) {
+                wt[0].load(s * WG_BK);
+                wt[0].store(sm + s * STAGE, wrow0, WSTEP, c4);
+            }
+        }
+        cp_commit();
+    }
+    if constexpr (T != 0) {
+        if (ST - 2 < KT) wt[0].load((ST - 2) * WG_BK);
+        if (ST - 1 < KT) wt[1].load((ST - 1) * WG_BK);
+    }
+    constexpr int U = T == 0 ? 1 : 2;  // unrolled by two for the fused form: wt[h] needs a fixed h
+#pragma unroll 1
+    for (int kt2 = 0; kt2 < KT; kt2 += U) {
+#pragma unroll
+        for (int h = 0; h < U; h++) {
+            const int kt = kt2 + h;
+            if (kt >= KT) break;
+            cp_wait<ST - 3>();
+            // this thread's shared-memory writes (cp.async or st.shared) -> the tensor cores
+            asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+            __syncthreads();
+            // tile kt + ST - 2 (of kt's parity): its cp.async pieces first, so they are in
+            // flight while the tensor cores start (issued after the wgmma, 1.5B pp512 read
+            // ~2% lower, in a build with other changes: bench/out/gpu-s8 runs 81 and 82)
+            const int nt = kt + ST - 2;
+            if (nt < KT) load_async(nt % ST, nt);
+            cp_commit();
+            const uint32_t a_addr = sbase + (kt % ST) * STAGE + wg * 64 * 128;
+            const uint32_t b_addr = sbase + (kt % ST) * STAGE + A_BYTES;
+            const uint64_t da = wg_desc(a_addr), db = wg_desc(b_addr);
+            wg_fence_regs(acc);
+            asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+#pragma unroll
+            for (int k = 0; k < WG_BK / 16; k++) wgmma_f16<BN>(acc, da + 2 * k, db + 2 * k);
+            asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+            if constexpr (T != 0) {
+                if (nt < KT) wt[h].store(sm + (nt % ST) * STAGE, wrow0, WSTEP, c4);
+                if (nt + 2 < KT) wt[h].load((nt + 2) * WG_BK);
+            }
+            wg_fence_regs(acc);
+            asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory");
+        }
+    }
+    asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+    wg_fence_regs(acc);
+    cp_wait<0>();
+    __syncthreads();
+    // accumulator layout of m64nN: warp w of the warpgroup holds rows 16w..16w+15; register
+    // j is row lane/4 (+8 when bit 1 of j is set), column 8 (j/4) + 2 (lane%4) + j%2
+    float *Cs = (float *)sm;
+    const int warp = (tid >> 5) & 3, lane = tid & 31;
+#pragma unroll
+    for (int j = 0; j < BN / 2; j++) {
+        const int row = wg * 64 + warp * 16 + (lane >> 2) + 8 * ((j >> 1) & 1);
+        const int col = 8 * (j >> 2) + 2 * (lane & 3) + (j & 1);
+        Cs[col * (BM + 4) + row] = acc[j];
+    }
+    __syncthreads();
+    hg_epilogue<BM, BN>(Cs, m0, n0, M, N, Y, ystride, bias, mode, H, ldh);
+#endif
+}
+
+// k_wgemm's instances ask for more than 48 KB of dynamic shared memory (wg_smem).
+template <int T> static bool wgemm_allow_smem_t() {
+    return cudaFuncSetAttribute(k_wgemm<128, 256, T>, cudaFuncAttributeMaxDynamicSharedMemorySize, wg_smem(128, 256)) ==
+               cudaSuccess &&
+           cudaFuncSetAttribute(k_wgemm<128, 192, T>, cudaFuncAttributeMaxDynamicSharedMemorySize, wg_smem(128, 192)) ==
+               cudaSuccess &&
+           cudaFuncSetAttribute(k_wgemm<128, 128, T>, cudaFuncAttributeMaxDynamicSharedMemorySize, wg_smem(128, 128)) ==
+               cudaSuccess &&
+           cudaFuncSetAttribute(k_wgemm<64, 128, T>, cudaFuncAttributeMaxDynamicSharedMemorySize, wg_smem(64, 128)) ==
+               cudaSuccess &&
+           cudaFuncSetAttribute(k_wgemm<64, 64, T>, cudaFuncAttributeMaxDynamicSharedMemorySize, wg_smem(64, 64)) ==
+               cudaSuccess;
+}
+static bool wgemm_allow_smem() {
+    return wgemm_allow_smem_t<0>() && wgemm_allow_smem_t<APR_TYPE_Q4_K>() && wgemm_allow_smem_t<APR_TYPE_Q6_K>();
 }
 
 // ------------------------------------------------------------------------------------
@@ -3239,6 +3749,7 @@ struct GModel {
     int sms;
     size_t smem_optin;
     bool pdl;  // programmatic dependent launch in the decode graph (sm_90+)
+    bool wgmma;  // this build has k_wgemm's body for this GPU (sm_90a), see k_wgmma_probe
 };
 
 static void glog(const GModel *M, apr_log_level lv, const char *fmt, ...) {
@@ -3505,6 +4016,16 @@ static apr_result model_load(const apr_model_view *mv, const apr_backend_host *h
         model_free(M);
         return r;
     }
+    {  // does this build carry k_wgemm's body (sm_90a) for this GPU?
+        int *d_has = nullptr, has = 0;
+        if (cudaMalloc((void **)&d_has, sizeof(int)) == cudaSuccess) {
+            k_wgmma_probe<<<1, 1>>>(d_has);
+            if (cudaMemcpy(&has, d_has, sizeof(int), cudaMemcpyDeviceToHost) != cudaSuccess) has = 0;
+            cudaFree(d_has);
+        }
+        cudaGetLastError();
+        M->wgmma = has == 1 && wg_smem(128, 256) <= M->smem_optin;
+    }
     // dynamic shared memory beyond 48 KB must be asked for; the kernels' static shared
     // memory comes out of the same per-block limit
     const int smax = (int)M->smem_optin - 2048;
@@ -3518,6 +4039,7 @@ static apr_result model_load(const apr_model_view *mv, const apr_backend_host *h
         cudaFuncSetAttribute(k_hgemm<128, 128>, cudaFuncAttributeMaxDynamicSharedMemorySize, hg_smem(128, 128)) != cudaSuccess ||
         cudaFuncSetAttribute(k_hgemm<64, 128>, cudaFuncAttributeMaxDynamicSharedMemorySize, hg_smem(64, 128)) != cudaSuccess ||
         cudaFuncSetAttribute(k_hgemm<64, 64>, cudaFuncAttributeMaxDynamicSharedMemorySize, hg_smem(64, 64)) != cudaSuccess ||
+        (M->wgmma && !wgemm_allow_smem()) ||
         cudaFuncSetAttribute(k_attn_fa<64>, cudaFuncAttributeMaxDynamicSharedMemorySize, fa_smem(64)) != cudaSuccess ||
         cudaFuncSetAttribute(k_attn_fa<128>, cudaFuncAttributeMaxDynamicSharedMemorySize, fa_smem(128)) != cudaSuccess ||
         !mvs_allow_smem(smax)) {
@@ -3579,6 +4101,10 @@ struct GCtx {
     __half *wscratch;
     size_t wscratch_n;
     bool fast;
+    bool wgmma;     // prompt GEMMs on k_wgemm (M->wgmma, unless APR_CUDA_GEMM=wmma)
+    bool wg_fused;  // k_wgemm reads Q4_K / Q6_K weights itself (APR_CUDA_WG_FUSED=1; slower so far)
+    bool deq_generic;  // every type through k_deq_f16 (APR_CUDA_DEQ=generic: the reference in tests)
+    int wg_tile_bm, wg_tile_bn;  // k_wgemm's tile forced by APR_CUDA_WG_TILE=BMxBN, else 0
     std::vector<void *> allocs;
     uint64_t mem;
 };
@@ -3805,6 +4331,31 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
     M->mem += C->mem;
     if (p->kv_type != APR_KV_F16)
         glog(M, APR_LOG_INFO, "CUDA: KV cache kept in F16 (the only type the CUDA backend has)");
+    // Prompt GEMMs on wgmma where the build and the GPU have it; APR_CUDA_GEMM=wmma keeps
+    // k_hgemm (the reference in tests, and measurements).
+    {
+        const char *gemm = getenv("APR_CUDA_GEMM");
+        C->wgmma = M->wgmma && !(gemm && strcmp(gemm, "wmma") == 0);
+        // The fused form is slower today (7B pp512 17.2k against 20.6k tok/s, bench/NOTES.md,
+        // session 8): APR_CUDA_WG_FUSED=1 turns it on (tests, measurements).
+        const char *fused = getenv("APR_CUDA_WG_FUSED");
+        C->wg_fused = C->wgmma && fused && atoi(fused) == 1;
+        const char *deq = getenv("APR_CUDA_DEQ");
+        C->deq_generic = deq && strcmp(deq, "generic") == 0;
+        const char *tile = getenv("APR_CUDA_WG_TILE");
+        int bm = 0, bn = 0;
+        if (tile && sscanf(tile, "%dx%d", &bm, &bn) == 2 &&
+            ((bm == 128 && (bn == 128 || bn == 192 || bn == 256)) || (bm == 64 && (bn == 64 || bn == 128)))) {
+            C->wg_tile_bm = bm;
+            C->wg_tile_bn = bn;
+        }
+    }
+    const char *gemm_form = !C->wgmma     ? "wmma (k_hgemm)"
+                            : C->wg_fused ? "wgmma (k_wgemm), Q4_K/Q6_K read in the kernel"
+                                          : "wgmma (k_wgemm), all types through the f16 scratch";
+    glog(M, APR_LOG_INFO, "CUDA: prompt GEMM: %s%s", gemm_form,
+         C->deq_generic ? ", generic dequantization (k_deq_f16)" : "");
+    if (C->wg_tile_bm) glog(M, APR_LOG_INFO, "CUDA: k_wgemm tiles %dx%d", C->wg_tile_bm, C->wg_tile_bn);
     glog(M, APR_LOG_INFO, "CUDA: one-token decode: %s", !C->fast ? "generic kernels"
                                                   : C->i8   ? "int8 activations (k_mvw8)"
                                                   : C->mvs_all ? "f32 activations, every matrix through k_mvs"
@@ -3886,28 +4437,97 @@ static bool ensure_scratch(GCtx *C, size_t need) {
 // row by row, for gate and up), then one tensor-core GEMM over all their rows, its tile
 // shape chosen to cover the SMs. False (nothing launched) where it cannot run: K not a
 // multiple of 32, f32 weights (kept in f32), or no memory for the scratch.
+// One k_wgemm launch of tile shape bm x bn (token tiles on blockIdx.x).
+template <int T>
+static void launch_wgemm(GCtx *C, int bm, int bn, const WSrc &S, const __half *X, int M, int K, int n, float *Y,
+                         int ystride, const float *bias, int mode, __half *H, int ldh) {
+#define WG_LAUNCH(BM_, BN_)                                                                                           \
+    launch_kernel(C, k_wgemm<BM_, BN_, T>, dim3((n + BN_ - 1) / BN_, (M + BM_ - 1) / BM_), BM_ * 2, wg_smem(BM_, BN_), \
+                  C->wscratch, S, X, M, n, K, Y, ystride, bias, mode, H, ldh)
+    if (bm == 128 && bn == 256) WG_LAUNCH(128, 256);
+    else if (bm == 128 && bn == 192) WG_LAUNCH(128, 192);
+    else if (bm == 128) WG_LAUNCH(128, 128);
+    else if (bn == 128) WG_LAUNCH(64, 128);
+    else WG_LAUNCH(64, 64);
+#undef WG_LAUNCH
+}
+
+// One tensor-core GEMM over the rows of ws[0..nw) (interleave: row by row, for gate and
+// up). On wgmma with Q4_K or Q6_K weights of one type (K a multiple of 256) the kernel
+// reads them itself (the fused form); otherwise they are first dequantized to the f16
+// scratch, one matrix after the other. The tile shape is chosen to cover the SMs. False
+// (nothing launched) where it cannot run: K not a multiple of 32, f32 weights (kept in
+// f32), or no memory for the scratch.
 static bool launch_hgemm(GCtx *C, const DW *const *ws, int nw, bool interleave, const __half *X, int K, int n,
                          float *Y, int ystride, const float *bias, int mode, __half *H, int ldh, int tag) {
     if (K % HG_BK) return false;
     int M = 0;
+    bool one_type = nw <= 3 && (!interleave || nw == 2);
     for (int i = 0; i < nw; i++) {
         if (ws[i]->type == APR_TYPE_F32 || ws[i]->cols != K) return false;
         M += ws[i]->rows;
+        one_type = one_type && ws[i]->type == ws[0]->type;
     }
-    if (!ensure_scratch(C, (size_t)M * K)) return false;
-    int row0 = 0;
-    for (int i = 0; i < nw; i++) {
-        const DW &w = *ws[i];
-        const int64_t units = (int64_t)w.rows * (w.cols / 16);
-        const int blocks = (int)std::min<int64_t>((units + 255) / 256, (int64_t)C->M->sms * 16);
-        if (interleave) launch_kernel(C, k_deq_f16, blocks, 256, 0, w, C->wscratch, nw, i);
-        else launch_kernel(C, k_deq_f16, blocks, 256, 0, w, C->wscratch + (size_t)row0 * K, 1, 0);
-        launched(C, 2990);
-        row0 += w.rows;
+    const bool wg = C->wgmma && K % WG_BK == 0;
+    const int fused = wg && C->wg_fused && one_type && K % 256 == 0 &&
+                              (ws[0]->type == APR_TYPE_Q4_K || ws[0]->type == APR_TYPE_Q6_K)
+                          ? ws[0]->type
+                          : 0;
+    if (!fused) {
+        if (!ensure_scratch(C, (size_t)M * K)) return false;
+        int row0 = 0;
+        for (int i = 0; i < nw; i++) {
+            const DW &w = *ws[i];
+            const int64_t units = (int64_t)w.rows * (w.cols / 16);
+            const int blocks = (int)std::min<int64_t>((units + 255) / 256, (int64_t)C->M->sms * 16);
+            __half *dst = interleave ? C->wscratch : C->wscratch + (size_t)row0 * K;
+            const int rm = interleave ? nw : 1, ra = interleave ? i : 0;
+            if (!C->deq_generic && K % 256 == 0 && (w.type == APR_TYPE_Q4_K || w.type == APR_TYPE_Q6_K)) {
+                const int bx = (K / 8 + 255) / 256;
+                const dim3 grid(bx, std::min(w.rows, std::max(1, C->M->sms * 8 / bx)));
+                if (w.type == APR_TYPE_Q4_K)
+                    launch_kernel(C, k_deq_kq_f16<APR_TYPE_Q4_K>, grid, 256, 0, w, dst, rm, ra);
+                else
+                    launch_kernel(C, k_deq_kq_f16<APR_TYPE_Q6_K>, grid, 256, 0, w, dst, rm, ra);
+            } else {
+                launch_kernel(C, k_deq_f16, blocks, 256, 0, w, dst, rm, ra);
+            }
+            launched(C, 2990);
+            row0 += w.rows;
+        }
     }
     auto blocks = [&](int bm, int bn) { return ((M + bm - 1) / bm) * ((n + bn - 1) / bn); };
     const int sms = C->M->sms;
-    if (blocks(128, 128) >= sms)
+    if (wg) {
+        WSrc S;
+        memset(&S, 0, sizeof S);
+        for (int i = 0, end = 0; fused && i < nw; i++) {
+            S.w[i] = *ws[i];
+            S.row_end[i] = end += ws[i]->rows;
+        }
+        S.interleave = interleave;
+        // The largest tile whose grid covers the SMs; 128x128 already from 3/4 of them:
+        // 7B's wo and down (112 blocks on 132 SMs) ran faster so than as 64x128 tiles
+        // (224 blocks, two per SM): pp512 20,030 -> 20,975 (bench/NOTES.md, session 8).
+        // 128x192 where 128x128 tiles would take a second, mostly empty wave and 128x192
+        // tiles fit in one (32B's wo and down: 160 blocks of 128x128, 120 of 128x192).
+        // APR_CUDA_WG_TILE=BMxBN forces one shape (measurements, tests).
+        int bm = C->wg_tile_bm, bn = C->wg_tile_bn;
+        if (!bm) {
+            if (blocks(128, 256) >= sms) bm = 128, bn = 256;
+            else if (blocks(128, 128) > sms && blocks(128, 192) <= sms && blocks(128, 192) * 4 >= sms * 3)
+                bm = 128, bn = 192;
+            else if (blocks(128, 128) * 4 >= sms * 3) bm = 128, bn = 128;
+            else if (blocks(64, 128) >= sms) bm = 64, bn = 128;
+            else bm = 64, bn = 64;
+        }
+        if (fused == APR_TYPE_Q4_K)
+            launch_wgemm<APR_TYPE_Q4_K>(C, bm, bn, S, X, M, K, n, Y, ystride, bias, mode, H, ldh);
+        else if (fused == APR_TYPE_Q6_K)
+            launch_wgemm<APR_TYPE_Q6_K>(C, bm, bn, S, X, M, K, n, Y, ystride, bias, mode, H, ldh);
+        else
+            launch_wgemm<0>(C, bm, bn, S, X, M, K, n, Y, ystride, bias, mode, H, ldh);
+    } else if (blocks(128, 128) >= sms)
         launch_kernel(C, k_hgemm<128, 128>, dim3((M + 127) / 128, (n + 127) / 128), 256, hg_smem(128, 128),
             C->wscratch, X, M, n, K, Y, ystride, bias, mode, H, ldh);
     else if (blocks(64, 128) >= sms)

@@ -13,7 +13,8 @@ for %%d in (chat bench server quantize) do (
 if /I "%1"=="cuda" (
   where nvcc >nul 2>nul || (echo nvcc not found: apr runs on the CPU & exit /b 0)
   nvcc -O3 -std=c++17 --use_fast_math -cudart static -shared -o apr_cuda.dll apr_cuda.cu ^
-       -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 || exit /b 1
+       -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90a,code=sm_90a ^
+       -gencode arch=compute_90,code=compute_90 || exit /b 1
 )
 if /I "%1"=="test" (
   if not exist tests\bin mkdir tests\bin

@@ -434,6 +434,92 @@ static void test_gpu_persistent_matvec(void) {
     else unsetenv("APR_CUDA_DECODE");
 }
 
+/* Prompt GEMMs: k_wgemm (wgmma, sm_90a) in both forms, reading the f16 scratch (the
+   default, written by k_deq_kq_f16 for Q4_K / Q6_K) and reading Q4_K / Q6_K weights itself
+   (fused, APR_CUDA_WG_FUSED=1, slower so far), against the reference: k_hgemm (wmma) on
+   the scratch written by the generic k_deq_f16. All three multiply the same f16 numbers
+   (both new dequantizations round as k_deq_f16 does) and add in f32, so the logits may
+   differ by rounding only; measured on an H200: bit-identical. A wrong swizzle,
+   descriptor, accumulator layout or dequantization gives errors of order 1. test-wide (one
+   layer: Q4_K gate/up and wo, Q6_K down, QKV of two types through the scratch) with
+   prompts of 300 and 200 tokens takes every tile shape (128x256 on gate/up at 300 tokens,
+   128x128 at 200, 64x128 on QKV, 64x64 on wo and down; 128x192 forced in a fourth
+   context); the tiny-llama files the small grids (Q4_K_M: both dequantizations; F16: the
+   scratch). */
+static void test_gpu_wgmma(void) {
+    static const char *files[] = {"tests/tmp/test-wide-Q4_K_M.gguf", "tests/tmp/tiny-llama-Q4_K_M.gguf",
+                                  "data/quant/tiny-llama-F16.gguf"};
+    static const char *forms[] = {"fused", "f16 scratch", "f16 scratch, 128x192 tiles"};
+    TEST("prompt GEMM: the Q4_K_M test models written");
+    {
+        apr_error err;
+        CHECK(apr_synthetic_model("test-wide", test_shared("data/vocab/ggml-vocab-llama-spm.gguf"), files[0],
+                                  "Q4_K_M", NULL, &err) == APR_SUCCESS,
+              "synthetic test-wide Q4_K_M: %s", err.message);
+        CHECK(apr_quantize_model(test_shared("data/quant/tiny-llama-f32.gguf"), files[1], "Q4_K_M", NULL, &err) ==
+                  APR_SUCCESS,
+              "quantize Q4_K_M: %s", err.message);
+    }
+    for (int fi = 0; fi < 3; fi++) {
+        for (int n = 300; n >= 200; n -= 100) {
+            char name[192];
+            snprintf(name, sizeof name, "prompt GEMM: k_wgemm vs k_hgemm, %s, %d-token prompt", files[fi], n);
+            TEST(name);
+            apr_model *g = load(fi < 2 ? files[fi] : test_shared(files[fi]), gpu_lib, false, -1);
+            if (!g || strcmp(apr_model_backend(g), "CUDA") != 0) {
+                CHECK(0, "%s: no CUDA model", files[fi]);
+                apr_model_free(g);
+                continue;
+            }
+            apr_context *x[4];
+            unsetenv("APR_CUDA_GEMM");
+            setenv("APR_CUDA_WG_FUSED", "1", 1);
+            logbuf[0] = 0;
+            x[0] = ctx(g, 512, 1, 512);
+            const bool has = strstr(logbuf, "prompt GEMM: wgmma (k_wgemm), Q4_K/Q6_K read in the kernel") != NULL;
+            unsetenv("APR_CUDA_WG_FUSED");
+            logbuf[0] = 0;
+            x[1] = ctx(g, 512, 1, 512);
+            CHECK(!has || strstr(logbuf, "all types through the f16 scratch") != NULL, "default form not taken:\n%s",
+                  logbuf);
+            setenv("APR_CUDA_WG_TILE", "128x192", 1); /* chosen only where 128x128 needs a second wave */
+            logbuf[0] = 0;
+            x[2] = ctx(g, 512, 1, 512);
+            CHECK(!has || strstr(logbuf, "k_wgemm tiles 128x192") != NULL, "APR_CUDA_WG_TILE not taken:\n%s", logbuf);
+            unsetenv("APR_CUDA_WG_TILE");
+            setenv("APR_CUDA_GEMM", "wmma", 1);
+            setenv("APR_CUDA_DEQ", "generic", 1);
+            logbuf[0] = 0;
+            x[3] = ctx(g, 512, 1, 512);
+            CHECK(strstr(logbuf, "prompt GEMM: wmma (k_hgemm), generic dequantization") != NULL,
+                  "APR_CUDA_GEMM=wmma APR_CUDA_DEQ=generic not taken:\n%s", logbuf);
+            unsetenv("APR_CUDA_GEMM");
+            unsetenv("APR_CUDA_DEQ");
+            if (!has) {
+                printf("  skipped: this GPU or build has no wgmma (sm_90a)\n");
+            } else {
+                const int nv = apr_model_n_vocab(g);
+                int32_t toks[300];
+                unsigned r = 5 + (unsigned)n;
+                for (int i = 0; i < n; i++) {
+                    r = r * 1103515245u + 12345u;
+                    toks[i] = (int32_t)((r >> 8) % (unsigned)nv);
+                }
+                bool ok = x[0] && x[1] && x[2] && x[3];
+                for (int c = 0; c < 4 && ok; c++) ok = apr_eval(x[c], toks, n, 0) == APR_SUCCESS;
+                for (int c = 0; c < 3; c++) {
+                    const double e = ok ? max_rel(apr_get_logits(x[c], -1), apr_get_logits(x[3], -1), nv) : 1e9;
+                    printf("  %s, %d tokens, %s: max rel diff %.2e, argmax %d / %d\n", files[fi], n, forms[c], e,
+                           ok ? argmax(apr_get_logits(x[c], -1), nv) : -1, ok ? argmax(apr_get_logits(x[3], -1), nv) : -1);
+                    CHECK(ok && e <= 2e-3, "%s: max rel diff %g", forms[c], e);
+                }
+            }
+            for (int c = 0; c < 4; c++) apr_context_free(x[c]);
+            apr_model_free(g);
+        }
+    }
+}
+
 int main(void) {
     test_fallbacks();
     static char lib[1024];
@@ -453,6 +539,7 @@ int main(void) {
         test_gpu_types();
         test_gpu_persistent_matvec();
         test_gpu_long();
+        test_gpu_wgmma();
     } else {
         printf("  GPU checks skipped: %s\n", !f ? "no libapr_cuda.so" : logbuf[0] ? logbuf : "no GPU");
         apr_model_free(probe);
