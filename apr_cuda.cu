@@ -156,6 +156,29 @@ __device__ __forceinline__ void st_half8(uint8_t *dst, const float *v) {
     for (int i = 0; i < 4; i++) h[i] = __floats2half2_rn(v[2 * i], v[2 * i + 1]);
     *(int4 *)dst = *(int4 *)h;
 }
+// Eight Q4_K values of the bytes q: their low nibbles or (high) their high ones, each
+// d * nibble - mm, as k_deq_f16 computes them.
+__device__ __forceinline__ void q4k_values8(uint2 q, bool high, float d, float mm, float *v) {
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        const uint32_t x = h ? q.y : q.x;
+        const uint32_t w = (high ? x >> 4 : x) & 0x0F0F0F0Fu;
+#pragma unroll
+        for (int j = 0; j < 4; j++) v[4 * h + j] = d * byte_to_float(w, j) - mm;
+    }
+}
+// Eight Q6_K values of quarter 0..3 of a 128-value half: 6 bits each, the low (quarters 0
+// and 1) or high nibbles of ql and 2 bits of qh, times dd after subtracting 32.
+__device__ __forceinline__ void q6k_values8(uint2 ql, uint2 qh, int quarter, float dd, float *v) {
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        const uint32_t lw = h ? ql.y : ql.x, hw = h ? qh.y : qh.x;
+        const uint32_t six = (quarter < 2 ? lw & 0x0F0F0F0Fu : (lw >> 4) & 0x0F0F0F0Fu) |
+                             (((hw >> (2 * quarter)) & 0x03030303u) << 4);
+#pragma unroll
+        for (int j = 0; j < 4; j++) v[4 * h + j] = dd * (byte_to_float(six, j) - 32.f);
+    }
+}
 
 // Scale and min j (0..7) of a Q4_K / Q5_K block. The upload unpacks ggml's 12 bytes of
 // 6-bit values into 16 bytes (scale, min) x 8, so this is two byte loads.
@@ -861,12 +884,7 @@ __global__ void __launch_bounds__(256) k_deq_kq_f16(DW W, __half *out, int row_m
                 const uint32_t dm = __ldg((const uint32_t *)(W.f[2] + 4 * b));
                 const float d = half_bits(dm & 0xFFFF) * byte_to_float(sm, 0);
                 const float mm = half_bits(dm >> 16) * byte_to_float(sm, 1);
-                const uint32_t w0 = (sub ? q.x >> 4 : q.x) & 0x0F0F0F0Fu, w1 = (sub ? q.y >> 4 : q.y) & 0x0F0F0F0Fu;
-#pragma unroll
-                for (int j = 0; j < 4; j++) {
-                    v[j] = d * byte_to_float(w0, j) - mm;
-                    v[4 + j] = d * byte_to_float(w1, j) - mm;
-                }
+                q4k_values8(q, sub, d, mm, v);
             } else {
                 static_assert(T == APR_TYPE_Q6_K, "Q4_K or Q6_K");
                 const int n = o / 128, quarter = (o % 128) / 32, l0 = o % 32;
@@ -874,14 +892,7 @@ __global__ void __launch_bounds__(256) k_deq_kq_f16(DW W, __half *out, int row_m
                 const uint2 qh = __ldg((const uint2 *)(W.f[1] + 64 * b + 32 * n + l0));
                 const float dd = h2f(W.f[3] + 2 * b) *
                                  (float)((const int8_t *)W.f[2])[16 * b + 8 * n + l0 / 16 + 2 * quarter];
-#pragma unroll
-                for (int h = 0; h < 2; h++) {
-                    const uint32_t lw = h ? ql.y : ql.x, hw = h ? qh.y : qh.x;
-                    const uint32_t six = (quarter < 2 ? lw & 0x0F0F0F0Fu : (lw >> 4) & 0x0F0F0F0Fu) |
-                                         (((hw >> (2 * quarter)) & 0x03030303u) << 4);
-#pragma unroll
-                    for (int j = 0; j < 4; j++) v[4 * h + j] = dd * (byte_to_float(six, j) - 32.f);
-                }
+                q6k_values8(ql, qh, quarter, dd, v);
             }
             st_half8(orow + 2 * k, v);
         }
@@ -1195,19 +1206,20 @@ __device__ __forceinline__ QRow wsrc_row(const WSrc &S, int r) {
     return q;
 }
 
-
 // What one thread loads of a weight tile (BM rows x 64 values) and how it writes them: four
 // threads per row, thread c4 takes values 8 c4..8 c4+7 and 32+8 c4..32+8 c4+7 of the 64
-// (the low and the high nibbles of the same Q4_K bytes), R rows BM*4/NT apart. The values
-// are computed as k_deq_f16 computes them (f32, then rounded to f16), so both forms feed
-// the tensor cores the same numbers.
+// (the low and the high nibbles of the same Q4_K bytes), R rows BM*4/NT apart. init finds
+// the rows once; load fills a Data (the kernel keeps two, loaded ahead), store writes it.
+// The values are computed as k_deq_f16 computes them (f32, then rounded to f16), so both
+// forms feed the tensor cores the same numbers.
 template <int T, int R> struct WTile;
 
-
 template <int R> struct WTile<APR_TYPE_Q4_K, R> {
+    struct Data {
+        uint2 q[R];
+        uint32_t sc[R], dm[R];
+    };
     const uint8_t *qs_row[R], *sc_row[R], *dm_row[R];  // row i's first block, per field
-    uint2 q[R];
-    uint32_t sc[R], dm[R];
     bool valid[R];
     __device__ __forceinline__ void init(const WSrc &S, int m0, int M, int row0, int step, int c4) {
 #pragma unroll
@@ -1220,32 +1232,27 @@ template <int R> struct WTile<APR_TYPE_Q4_K, R> {
             dm_row[i] = w.f2 + 4 * w.blk;
         }
     }
-    __device__ __forceinline__ void load(int k0) {
+    __device__ __forceinline__ void load(Data &x, int k0) const {
         const int g = k0 / 256, c64 = (k0 % 256) / 64;
 #pragma unroll
         for (int i = 0; i < R; i++) {
-            q[i] = __ldg((const uint2 *)(qs_row[i] + 128 * g + 32 * c64));
-            sc[i] = __ldg((const uint32_t *)(sc_row[i] + 16 * g + 4 * c64));
-            dm[i] = __ldg((const uint32_t *)(dm_row[i] + 4 * g));
+            x.q[i] = __ldg((const uint2 *)(qs_row[i] + 128 * g + 32 * c64));
+            x.sc[i] = __ldg((const uint32_t *)(sc_row[i] + 16 * g + 4 * c64));
+            x.dm[i] = __ldg((const uint32_t *)(dm_row[i] + 4 * g));
         }
     }
-    __device__ __forceinline__ void store(uint8_t *as, int row0, int step, int c4) const {
+    __device__ __forceinline__ void store(const Data &x, uint8_t *as, int row0, int step, int c4) const {
 #pragma unroll
         for (int i = 0; i < R; i++) {
             const int row = row0 + i * step;
             float lo[8], hi[8];
-            const float d = half_bits(dm[i] & 0xFFFF), dmin = half_bits(dm[i] >> 16);
-            const float d0 = d * byte_to_float(sc[i], 0), mm0 = dmin * byte_to_float(sc[i], 1);
-            const float d1 = d * byte_to_float(sc[i], 2), mm1 = dmin * byte_to_float(sc[i], 3);
+            const float d = half_bits(x.dm[i] & 0xFFFF), dmin = half_bits(x.dm[i] >> 16);
+            q4k_values8(x.q[i], false, d * byte_to_float(x.sc[i], 0), dmin * byte_to_float(x.sc[i], 1), lo);
+            q4k_values8(x.q[i], true, d * byte_to_float(x.sc[i], 2), dmin * byte_to_float(x.sc[i], 3), hi);
 #pragma unroll
-            for (int h = 0; h < 2; h++) {
-                const uint32_t w = h ? q[i].y : q[i].x;
-                const uint32_t wl = w & 0x0F0F0F0Fu, wh = (w >> 4) & 0x0F0F0F0Fu;
-#pragma unroll
-                for (int j = 0; j < 4; j++) {
-                    lo[4 * h + j] = valid[i] ? d0 * byte_to_float(wl, j) - mm0 : 0.f;
-                    hi[4 * h + j] = valid[i] ? d1 * byte_to_float(wh, j) - mm1 : 0.f;
-                }
+            for (int j = 0; j < 8; j++) {
+                lo[j] = valid[i] ? lo[j] : 0.f;
+                hi[j] = valid[i] ? hi[j] : 0.f;
             }
             st_half8(as + wg_swizzle(row, c4), lo);
             st_half8(as + wg_swizzle(row, c4 + 4), hi);
@@ -1254,11 +1261,13 @@ template <int R> struct WTile<APR_TYPE_Q4_K, R> {
 };
 
 template <int R> struct WTile<APR_TYPE_Q6_K, R> {
+    struct Data {
+        uint2 ql0[R], ql1[R], qh[R];
+        uint32_t sc[R], d[R];
+        int q0;  // the tile's first quarter of its 128 values (0 or 2)
+    };
     const uint8_t *ql_row[R], *qh_row[R], *sc_row[R], *d_row[R];
-    uint2 ql0[R], ql1[R], qh[R];
-    uint32_t sc[R], d[R];
     bool valid[R];
-    int q0;  // the tile's first quarter of its 128 values (0 or 2): low or high nibbles of ql
     __device__ __forceinline__ void init(const WSrc &S, int m0, int M, int row0, int step, int c4) {
 #pragma unroll
         for (int i = 0; i < R; i++) {
@@ -1271,38 +1280,30 @@ template <int R> struct WTile<APR_TYPE_Q6_K, R> {
             d_row[i] = w.f3 + 2 * w.blk;
         }
     }
-    __device__ __forceinline__ void load(int k0) {
+    __device__ __forceinline__ void load(Data &x, int k0) const {
         const int g = k0 / 256, o = k0 % 256, n = o / 128;
-        q0 = (o % 128) / 32;
+        x.q0 = (o % 128) / 32;
 #pragma unroll
         for (int i = 0; i < R; i++) {
             const uint8_t *ql = ql_row[i] + 128 * g + 64 * n;
-            ql0[i] = __ldg((const uint2 *)ql);
-            ql1[i] = __ldg((const uint2 *)(ql + 32));
-            qh[i] = __ldg((const uint2 *)(qh_row[i] + 64 * g + 32 * n));
-            sc[i] = __ldg((const uint32_t *)(sc_row[i] + 16 * g + 8 * n + 2 * q0));
-            d[i] = __ldg((const unsigned short *)(d_row[i] + 2 * g));
+            x.ql0[i] = __ldg((const uint2 *)ql);
+            x.ql1[i] = __ldg((const uint2 *)(ql + 32));
+            x.qh[i] = __ldg((const uint2 *)(qh_row[i] + 64 * g + 32 * n));
+            x.sc[i] = __ldg((const uint32_t *)(sc_row[i] + 16 * g + 8 * n + 2 * x.q0));
+            x.d[i] = __ldg((const unsigned short *)(d_row[i] + 2 * g));
         }
     }
-    __device__ __forceinline__ void store(uint8_t *as, int row0, int step, int c4) const {
+    __device__ __forceinline__ void store(const Data &x, uint8_t *as, int row0, int step, int c4) const {
 #pragma unroll
         for (int i = 0; i < R; i++) {
             const int row = row0 + i * step;
 #pragma unroll
             for (int p = 0; p < 2; p++) {  // quarters q0 and q0 + 1
-                const int quarter = q0 + p;
-                const uint2 ql = p ? ql1[i] : ql0[i];
-                const float dd = half_bits(d[i]) * (float)(int8_t)((sc[i] >> (8 * (c4 / 2 + 2 * p))) & 0xFF);
+                const float dd = half_bits(x.d[i]) * (float)(int8_t)((x.sc[i] >> (8 * (c4 / 2 + 2 * p))) & 0xFF);
                 float v[8];
+                q6k_values8(p ? x.ql1[i] : x.ql0[i], x.qh[i], x.q0 + p, dd, v);
 #pragma unroll
-                for (int h = 0; h < 2; h++) {
-                    const uint32_t lw = h ? ql.y : ql.x, hw = h ? qh[i].y : qh[i].x;
-                    // 6-bit values 0..63 of four bytes: low or high nibbles of ql, 2 bits of qh
-                    const uint32_t six = (q0 == 0 ? lw & 0x0F0F0F0Fu : (lw >> 4) & 0x0F0F0F0Fu) |
-                                         (((hw >> (2 * quarter)) & 0x03030303u) << 4);
-#pragma unroll
-                    for (int j = 0; j < 4; j++) v[4 * h + j] = valid[i] ? dd * (byte_to_float(six, j) - 32.f) : 0.f;
-                }
+                for (int j = 0; j < 8; j++) v[j] = valid[i] ? v[j] : 0.f;
                 st_half8(as + wg_swizzle(row, c4 + 4 * p), v);
             }
         }
@@ -1344,18 +1345,16 @@ __global__ void __launch_bounds__(BM * 2, 1) k_wgemm(const __half *A, WSrc S, co
         }
     };
     // The fused form's weights go through registers: each thread loads its part of a tile
-    // two iterations before it writes it to shared memory (two sets, wt[0] for even tiles,
-    // wt[1] for odd). One iteration of lead measured the same (7B pp512 13.4k): the form
+    // two iterations before it writes it to shared memory (two sets, wd[0] for even tiles,
+    // wd[1] for odd). One iteration of lead measured the same (7B pp512 13.4k): the form
     // is limited by the rate at which 8 warps issue the dequantization beside the wgmma
     // (ncu, bench/NOTES.md, session 8).
     constexpr int WR = BM * 4 / NT, WSTEP = NT / 4;
     using Tile = WTile<T == 0 ? APR_TYPE_Q4_K : T, WR>;
-    Tile wt[2];
+    Tile wt;
+    typename Tile::Data wd[2];
     const int c4 = tid & 3, wrow0 = tid >> 2;
-    if constexpr (T != 0) {
-        wt[0].init(S, m0, M, wrow0, WSTEP, c4);
-        wt[1].init(S, m0, M, wrow0, WSTEP, c4);
-    }
+    if constexpr (T != 0) wt.init(S, m0, M, wrow0, WSTEP, c4);
     float acc[BN / 2];
 #pragma unroll
     for (int i = 0; i < BN / 2; i++) acc[i] = 0.f;
@@ -1368,17 +1367,17 @@ __global__ void __launch_bounds__(BM * 2, 1) k_wgemm(const __half *A, WSrc S, co
         if (s < KT) {
             load_async(s, s);
             if constexpr (T != 0) {
-                wt[0].load(s * WG_BK);
-                wt[0].store(sm + s * STAGE, wrow0, WSTEP, c4);
+                wt.load(wd[0], s * WG_BK);
+                wt.store(wd[0], sm + s * STAGE, wrow0, WSTEP, c4);
             }
         }
         cp_commit();
     }
     if constexpr (T != 0) {
-        if (ST - 2 < KT) wt[0].load((ST - 2) * WG_BK);
-        if (ST - 1 < KT) wt[1].load((ST - 1) * WG_BK);
+        if (ST - 2 < KT) wt.load(wd[0], (ST - 2) * WG_BK);
+        if (ST - 1 < KT) wt.load(wd[1], (ST - 1) * WG_BK);
     }
-    constexpr int U = T == 0 ? 1 : 2;  // unrolled by two for the fused form: wt[h] needs a fixed h
+    constexpr int U = T == 0 ? 1 : 2;  // unrolled by two for the fused form: wd[h] needs a fixed h
 #pragma unroll 1
     for (int kt2 = 0; kt2 < KT; kt2 += U) {
 #pragma unroll
@@ -1404,8 +1403,8 @@ __global__ void __launch_bounds__(BM * 2, 1) k_wgemm(const __half *A, WSrc S, co
             for (int k = 0; k < WG_BK / 16; k++) wgmma_f16<BN>(acc, da + 2 * k, db + 2 * k);
             asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
             if constexpr (T != 0) {
-                if (nt < KT) wt[h].store(sm + (nt % ST) * STAGE, wrow0, WSTEP, c4);
-                if (nt + 2 < KT) wt[h].load((nt + 2) * WG_BK);
+                if (nt < KT) wt.store(wd[h], sm + (nt % ST) * STAGE, wrow0, WSTEP, c4);
+                if (nt + 2 < KT) wt.load(wd[h], (nt + 2) * WG_BK);
             }
             wg_fence_regs(acc);
             asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory");
@@ -4478,8 +4477,6 @@ static bool launch_hgemm(GCtx *C, const DW *const *ws, int nw, bool interleave, 
         int row0 = 0;
         for (int i = 0; i < nw; i++) {
             const DW &w = *ws[i];
-            const int64_t units = (int64_t)w.rows * (w.cols / 16);
-            const int blocks = (int)std::min<int64_t>((units + 255) / 256, (int64_t)C->M->sms * 16);
             __half *dst = interleave ? C->wscratch : C->wscratch + (size_t)row0 * K;
             const int rm = interleave ? nw : 1, ra = interleave ? i : 0;
             if (!C->deq_generic && K % 256 == 0 && (w.type == APR_TYPE_Q4_K || w.type == APR_TYPE_Q6_K)) {
@@ -4490,6 +4487,8 @@ static bool launch_hgemm(GCtx *C, const DW *const *ws, int nw, bool interleave, 
                 else
                     launch_kernel(C, k_deq_kq_f16<APR_TYPE_Q6_K>, grid, 256, 0, w, dst, rm, ra);
             } else {
+                const int64_t units = (int64_t)w.rows * (w.cols / 16);
+                const int blocks = (int)std::min<int64_t>((units + 255) / 256, (int64_t)C->M->sms * 16);
                 launch_kernel(C, k_deq_f16, blocks, 256, 0, w, dst, rm, ra);
             }
             launched(C, 2990);
