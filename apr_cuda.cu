@@ -2436,80 +2436,171 @@ __device__ void head_norm(float *v, const float *w, int hd, float eps, int lane)
     __syncwarp();
 }
 
-// TILE positions of K and V per round (64 for short contexts: up to 128 positions in two
-// rounds; 32 beyond 256 positions, measured faster there, bench/NOTES.md). Each thread
-// holds its share of the next tile in registers (ATT_NR 16-byte loads of K and of V)
-// while the block computes the current one from shared memory, and the first tile's loads
-// go out before the query is prepared: a tile costs one memory latency, paid while other
-// work runs. The current token's K and V (written by the split that holds pos) are not
-// loaded but patched into shared memory from skv. Threads beyond ATT_NR loads per tile
-// (heads of 128 with fewer than 4 query heads per kv head) load the rest directly.
-#define ATT_NR 4
-template <int TILE>
-__global__ void k_attn_dec(AttnD p) {
-    constexpr int NSC = TILE / 32;  // scores per lane
+// Each block streams its split of the cache through shared memory in tiles of TILE
+// positions (K and V as stored, f16), att_stages(TILE) tiles in flight (cp.async): at 4,096
+// positions a split is one or two tiles, so its whole range is requested at once, before
+// the query is even prepared. The current token's K and V (written by the split that holds
+// pos) are not loaded but patched in from skv. A lane scores positions lane + 32 i of a
+// tile against its warp's query (four partial sums over the head dimension), then adds
+// the weighted values of its HD / 32 contiguous dimensions. HD = 64 or 128 fixes the head
+// dimension at compile time (the loops over a lane's dimensions then carry no predicated
+// work); HD = 0 reads it from p.hd (any multiple of 32 up to 256).
+#define ATT_SMAX 128  // splits of one kv head at most (the combine's weights: four per lane)
+#define ATT_SPW 128   // floats per warp: the tile's probabilities, then the split weights
+#define ATT_MAXG 16   // query heads per kv head at most (512 threads: <= 128 registers)
+static_assert(ATT_SPW >= ATT_SMAX && ATT_SMAX <= 128, "combine weights: four per lane");
+__host__ __device__ constexpr int att_stages(int tile) { return tile == 64 ? 2 : 3; }
+static size_t attn_dec_smem(int G, int hd, int tile) {
+    // G queries, this token's k and v, the per-warp weights, then the stages: K rows padded
+    // by 16 bytes (conflict-free 16-byte loads across a quarter warp), V rows
+    return sizeof(float) * ((size_t)G * hd + 2 * hd + (size_t)G * ATT_SPW) +
+           sizeof(__half) * (size_t)att_stages(tile) * tile * (2 * hd + 8);
+}
+// dimensions [lane * n, lane * n + n) of row v, as floats (n = HD / 32)
+template <int N>
+__device__ __forceinline__ void att_vals(const __half *v, float *f, int n) {
+    if (N == 2) {
+        const float2 a = __half22float2(*(const __half2 *)v);
+        f[0] = a.x, f[1] = a.y;
+    } else if (N == 4) {
+        const uint2 u = *(const uint2 *)v;
+        const float2 a = __half22float2(*(const __half2 *)&u.x), b = __half22float2(*(const __half2 *)&u.y);
+        f[0] = a.x, f[1] = a.y, f[2] = b.x, f[3] = b.y;
+    } else {
+#pragma unroll
+        for (int i = 0; i < 8; i++) f[i] = i < n ? __half2float(v[i]) : 0.f;
+    }
+}
+// The split-K combine of one query head, by one warp: the n_act partials (unnormalised
+// output, max, sum) at rows b.. of p.po / p.pml, weighted by exp(max - overall max), summed
+// into dst[0, hd). Returns 1 / (the weighted sum of the sums). sw: ATT_SMAX floats of
+// this warp's shared memory (the split weights).
+__device__ float attn_combine_head(const AttnD &p, int64_t b, int n_act, int hd, float *sw, float *dst, int lane) {
+    // The partials are read 16 bytes per lane (lane = split group tg, column c of 4
+    // floats), ATT_NB splits of each lane in flight at once (a loop over splits per column
+    // waited for each load). The first batch goes out with the split maxima and sums,
+    // before the weights are known. Against 8 per lane after the weights: no change
+    // measured at 64 splits (bench/NOTES.md, session 9).
+    const int c4n = hd / 4;
+    const bool cols4 = c4n <= 32 && 32 % c4n == 0;
+    const int R = cols4 ? 32 / c4n : 1, tg = lane / c4n, c = lane - tg * c4n;
+    constexpr int ATT_NB = 16;
+    float4 v[ATT_NB];
+    auto batch_load = [&](int t0) {
+#pragma unroll
+        for (int k = 0; k < ATT_NB; k++) {
+            const int t = t0 + tg + k * R;
+            v[k] = t < n_act ? __ldcg((const float4 *)(p.po + (b + t) * hd) + c) : make_float4(0.f, 0.f, 0.f, 0.f);
+        }
+    };
+    // split weights: lane t holds splits t + 32 k (S <= ATT_SMAX); then sw[t] for all
+    float mk[ATT_SMAX / 32], lk[ATT_SMAX / 32];
+#pragma unroll
+    for (int k = 0; k < ATT_SMAX / 32; k++) {
+        const int t = lane + 32 * k;
+        mk[k] = t < n_act ? __ldcg(p.pml + 2 * (b + t)) : -INFINITY;
+        lk[k] = t < n_act ? __ldcg(p.pml + 2 * (b + t) + 1) : 0.f;
+    }
+    if (cols4) batch_load(0);
+    float M = mk[0];
+#pragma unroll
+    for (int k = 1; k < ATT_SMAX / 32; k++) M = fmaxf(M, mk[k]);
+    M = warp_max(M);
+    float L = 0.f;
+#pragma unroll
+    for (int k = 0; k < ATT_SMAX / 32; k++) {
+        const float w = mk[k] == -INFINITY ? 0.f : __expf(mk[k] - M);
+        if (lane + 32 * k < n_act) sw[lane + 32 * k] = w;
+        L += w * lk[k];
+    }
+    L = warp_sum(L);
+    const float inv = L > 0.f ? 1.f / L : 0.f;
+    __syncwarp();
+    if (cols4) {
+        float4 a4 = make_float4(0.f, 0.f, 0.f, 0.f);
+        for (int t0 = 0; t0 < n_act; t0 += ATT_NB * R) {
+            if (t0 > 0) batch_load(t0);
+#pragma unroll
+            for (int k = 0; k < ATT_NB; k++) {
+                const int t = t0 + tg + k * R;
+                const float wt = t < n_act ? sw[t] : 0.f;
+                a4.x += wt * v[k].x; a4.y += wt * v[k].y; a4.z += wt * v[k].z; a4.w += wt * v[k].w;
+            }
+        }
+        for (int off = c4n; off < 32; off <<= 1) {
+            a4.x += __shfl_xor_sync(0xffffffffu, a4.x, off);
+            a4.y += __shfl_xor_sync(0xffffffffu, a4.y, off);
+            a4.z += __shfl_xor_sync(0xffffffffu, a4.z, off);
+            a4.w += __shfl_xor_sync(0xffffffffu, a4.w, off);
+        }
+        __syncwarp();
+        if (tg == 0) *(float4 *)(dst + 4 * c) = a4;
+    } else {
+        __syncwarp();
+        for (int d = lane; d < hd; d += 32) {
+            float a = 0.f;
+            for (int t = 0; t < n_act; t++) a += sw[t] * __ldcg(p.po + (b + t) * hd + d);
+            dst[d] = a;
+        }
+    }
+    __syncwarp();
+    return inv;
+}
+
+// One query head's output, by one warp: src[0, hd) * inv, and its int8 form for wo.
+__device__ void attn_out_head(const AttnD &p, int h, const float *src, float inv, int hd, int lane) {
+    for (int d = lane; d < hd; d += 32) {
+        const float v = src[d] * inv;
+        p.out[(int64_t)h * hd + d] = v;
+        // head_dim % 32 == 0 on this path: quant groups of wo's input stay inside a head
+        if (p.oq) quant32(v, p.oq, p.od, p.os, (h * hd + d - lane) / 32);
+    }
+}
+
+template <int TILE, int HD>
+__global__ void __launch_bounds__(32 * ATT_MAXG) k_attn_dec(AttnD p) {
+    constexpr int NSC = TILE / 32, ST = att_stages(TILE);
+    constexpr int DPL = HD ? HD / 32 : 8;  // a lane's dimensions (at most)
     extern __shared__ float sm[];
     __shared__ int is_last;
     const int hk = blockIdx.x, s = blockIdx.y;
-    const int G = p.nh / p.nkv, hd = p.hd, hd2 = hd / 2, hd8 = hd / 8, ks = hd2 + 1;
+    const int G = p.nh / p.nkv, hd = HD ? HD : p.hd, hd8 = hd / 8, dpl = hd / 32, kst = hd + 8;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int h = hk * G + warp;
-    float *sq = sm;                                   // G * hd
-    float *skv = sm + G * hd;                         // 2 * hd (this token's k and v)
-    __half2 *Ks = (__half2 *)(skv + 2 * hd);          // TILE * ks
-    __half2 *Vs = Ks + TILE * ks;                     // TILE * hd2
+    float *sq = sm;                                       // G * hd
+    float *skv = sq + G * hd;                             // 2 * hd (this token's k and v)
+    float *sw = skv + 2 * hd + warp * ATT_SPW;            // this warp's ATT_SPW weights
+    __half *stage = (__half *)(skv + 2 * hd + G * ATT_SPW);  // ST * TILE * (kst + hd)
     if (p.trigger) pdl_trigger();  // wo's blocks may start and pull their rows into L2 meanwhile
     const int pos = p.pos[0];
     const int n_kv = pos + 1;
-    // splits of at least min_chunk positions (one split: no combine), at most S (<= 64)
+    // splits of at least min_chunk positions (one split: no combine), at most S (<= ATT_SMAX)
     const int chunk = max(p.min_chunk, (n_kv + p.S - 1) / p.S);
     const int n_act = (n_kv + chunk - 1) / chunk;
     const int start = s * chunk, end = min(n_kv, start + chunk);
     if (start >= end) return;  // an idle split: takes no part in the combine
+    const int n_tiles = (end - start + TILE - 1) / TILE;
     const int64_t cbase = (int64_t)p.seq[0] * p.seq_stride + (int64_t)hk * p.head_stride;
-    const int4 *kc4 = (const int4 *)(p.kc + cbase), *vc4 = (const int4 *)(p.vc + cbase);
-    int4 kr[ATT_NR], vr[ATT_NR];
-    auto tile_load = [&](int k0) {
-        const int n = min(TILE, end - k0) * hd8;
-#pragma unroll
-        for (int u = 0; u < ATT_NR; u++) {
-            const int idx = threadIdx.x + u * blockDim.x, j = idx / hd8;
-            if (idx < n && k0 + j != pos) {
-                kr[u] = kc4[(int64_t)(k0 + j) * hd8 + (idx - j * hd8)];
-                vr[u] = vc4[(int64_t)(k0 + j) * hd8 + (idx - j * hd8)];
+    const __half *kc = p.kc + cbase, *vc = p.vc + cbase;
+    auto Ks = [&](int t) { return stage + (size_t)(t % ST) * TILE * (kst + hd); };
+    auto Vs = [&](int t) { return Ks(t) + TILE * kst; };
+    // tile t's loads as one cp.async group (an empty group past the last tile keeps the
+    // count of groups in flight the same for every wait)
+    auto tile_load = [&](int t) {
+        if (t < n_tiles) {
+            const int k0 = start + t * TILE, n = min(TILE, end - k0) * hd8;
+            __half *ks = Ks(t), *vs = Vs(t);
+            for (int idx = threadIdx.x; idx < n; idx += blockDim.x) {
+                const int j = idx / hd8, c = idx - j * hd8;
+                if (k0 + j == pos) continue;
+                cp_async16(ks + j * kst + 8 * c, kc + (int64_t)(k0 + j) * hd + 8 * c, true);
+                cp_async16(vs + j * hd + 8 * c, vc + (int64_t)(k0 + j) * hd + 8 * c, true);
             }
         }
+        cp_commit();
     };
-    // K rows padded to ks half2 (conflict-free score loop): stored 4 bytes at a time
-    auto put = [&](int j, int c, const int4 &k, const int4 &v) {
-        const __half2 *k2 = (const __half2 *)&k;
-        Ks[j * ks + 4 * c] = k2[0];
-        Ks[j * ks + 4 * c + 1] = k2[1];
-        Ks[j * ks + 4 * c + 2] = k2[2];
-        Ks[j * ks + 4 * c + 3] = k2[3];
-        *(int4 *)(Vs + j * hd2 + 4 * c) = v;
-    };
-    auto tile_store = [&](int k0) {
-        const int n = min(TILE, end - k0) * hd8;
 #pragma unroll
-        for (int u = 0; u < ATT_NR; u++) {
-            const int idx = threadIdx.x + u * blockDim.x, j = idx / hd8;
-            if (idx < n && k0 + j != pos) put(j, idx - j * hd8, kr[u], vr[u]);
-        }
-        for (int idx = threadIdx.x + ATT_NR * blockDim.x; idx < n; idx += blockDim.x) {
-            const int j = idx / hd8, c = idx - j * hd8;
-            if (k0 + j != pos) put(j, c, kc4[(int64_t)(k0 + j) * hd8 + c], vc4[(int64_t)(k0 + j) * hd8 + c]);
-        }
-        if (k0 <= pos && pos < k0 + TILE) {
-            // this token's K and V, rounded to f16 as written to the cache
-            const int j = pos - k0;
-            for (int d2 = threadIdx.x; d2 < hd2; d2 += blockDim.x) {
-                Ks[j * ks + d2] = __floats2half2_rn(skv[2 * d2], skv[2 * d2 + 1]);
-                Vs[j * hd2 + d2] = __floats2half2_rn(skv[hd + 2 * d2], skv[hd + 2 * d2 + 1]);
-            }
-        }
-    };
-    tile_load(start);
+    for (int t = 0; t < ST; t++) tile_load(t);
     // Everything above reads only the cache of earlier tokens and the position (written
     // before the graph's first kernel); the query and this token's K and V are the QKV
     // matvec's output. Launched with PDL (APR_CUDA_ATTN_PDL=1; not the default, see
@@ -2522,7 +2613,8 @@ __global__ void k_attn_dec(AttnD p) {
     rope_vec(sq + warp * hd, hd, p.rope_dim, p.neox, p.base, p.fscale, pos, lane, p.invf);
     for (int d = lane; d < hd; d += 32) sq[warp * hd + d] *= p.scale;
     // the split holding pos writes this token's K and V (to the cache, and to skv)
-    if (start <= pos && pos < end && warp == 0) {
+    const bool has_pos = start <= pos && pos < end;
+    if (has_pos && warp == 0) {
         const float *kin = p.qkv + (int64_t)p.nh * hd + (int64_t)hk * hd;
         const float *vin = kin + (int64_t)p.nkv * hd;
         for (int d = lane; d < hd; d += 32) { skv[d] = kin[d]; skv[hd + d] = vin[d]; }
@@ -2535,59 +2627,91 @@ __global__ void k_attn_dec(AttnD p) {
         }
     }
     float m = -INFINITY, l = 0.f;
-    float2 acc[4];
+    float acc[DPL];
 #pragma unroll
-    for (int i = 0; i < 4; i++) acc[i] = make_float2(0.f, 0.f);
-    for (int k0 = start; k0 < end; k0 += TILE) {
-        const int nk = min(TILE, end - k0);
-        __syncthreads();
-        tile_store(k0);
-        if (k0 + TILE < end) tile_load(k0 + TILE);
-        __syncthreads();
-        // lane holds the scores of positions k0 + lane + 32 i
-        float sc[NSC];
-        const float2 *q2 = (const float2 *)(sq + warp * hd);
+    for (int i = 0; i < DPL; i++) acc[i] = 0.f;
+    const float4 *q4 = (const float4 *)(sq + warp * hd);
+    for (int t = 0; t < n_tiles; t++) {
+        const int k0 = start + t * TILE, nk = min(TILE, end - k0);
+        __half *ks = Ks(t), *vs = Vs(t);
+        cp_wait<ST - 1>();  // this thread's pieces of tile t have landed
+        __syncthreads();    // everyone's (and skv, and the query)
+        if (has_pos && k0 <= pos && pos < k0 + TILE) {
+            // this token's K and V, rounded to f16 as written to the cache
+            const int j = pos - k0;
+            for (int d = threadIdx.x; d < hd; d += blockDim.x) {
+                ks[j * kst + d] = __float2half(skv[d]);
+                vs[j * hd + d] = __float2half(skv[hd + d]);
+            }
+            __syncthreads();
+        }
+        // lane scores positions k0 + lane + 32 i (rows past nk read the last valid one and
+        // are masked: every row read was written)
+        float a[NSC][4];
+        const uint4 *kr[NSC];
 #pragma unroll
         for (int i = 0; i < NSC; i++) {
-            const int j = lane + 32 * i;
-            sc[i] = -INFINITY;
-            if (j < nk) {
-                float a = 0.f;
-                for (int d2 = 0; d2 < hd2; d2++) {
-                    const float2 kf = __half22float2(Ks[j * ks + d2]);
-                    const float2 qv = q2[d2];
-                    a += qv.x * kf.x + qv.y * kf.y;
-                }
-                sc[i] = a;
+            kr[i] = (const uint4 *)(ks + min(lane + 32 * i, nk - 1) * kst);
+#pragma unroll
+            for (int c = 0; c < 4; c++) a[i][c] = 0.f;
+        }
+#pragma unroll 4
+        for (int d8 = 0; d8 < hd8; d8++) {
+            const float4 qa = q4[2 * d8], qb = q4[2 * d8 + 1];
+#pragma unroll
+            for (int i = 0; i < NSC; i++) {
+                const uint4 u = kr[i][d8];
+                const float2 k0f = __half22float2(*(const __half2 *)&u.x), k1f = __half22float2(*(const __half2 *)&u.y);
+                const float2 k2f = __half22float2(*(const __half2 *)&u.z), k3f = __half22float2(*(const __half2 *)&u.w);
+                a[i][0] = fmaf(qa.x, k0f.x, a[i][0]);
+                a[i][1] = fmaf(qa.y, k0f.y, a[i][1]);
+                a[i][2] = fmaf(qa.z, k1f.x, a[i][2]);
+                a[i][3] = fmaf(qa.w, k1f.y, a[i][3]);
+                a[i][0] = fmaf(qb.x, k2f.x, a[i][0]);
+                a[i][1] = fmaf(qb.y, k2f.y, a[i][1]);
+                a[i][2] = fmaf(qb.z, k3f.x, a[i][2]);
+                a[i][3] = fmaf(qb.w, k3f.y, a[i][3]);
             }
         }
+        float sc[NSC];
+#pragma unroll
+        for (int i = 0; i < NSC; i++) sc[i] = lane + 32 * i < nk ? (a[i][0] + a[i][1]) + (a[i][2] + a[i][3]) : -INFINITY;
         float mt = sc[0];
 #pragma unroll
         for (int i = 1; i < NSC; i++) mt = fmaxf(mt, sc[i]);
         const float mn = fmaxf(m, warp_max(mt));
         const float corr = m == -INFINITY ? 0.f : __expf(m - mn);
-        float pr[NSC], psum = 0.f;
+        float psum = 0.f;
 #pragma unroll
         for (int i = 0; i < NSC; i++) {
-            pr[i] = lane + 32 * i < nk ? __expf(sc[i] - mn) : 0.f;
-            psum += pr[i];
+            const float pr = lane + 32 * i < nk ? __expf(sc[i] - mn) : 0.f;
+            sw[lane + 32 * i] = pr;
+            psum += pr;
         }
         l = l * corr + warp_sum(psum);
 #pragma unroll
-        for (int i = 0; i < 4; i++) { acc[i].x *= corr; acc[i].y *= corr; }
-        for (int j = 0; j < nk; j++) {
-            const float w = __shfl_sync(0xffffffffu, NSC == 1 || j < 32 ? pr[0] : pr[NSC - 1], j & 31);
+        for (int i = 0; i < DPL; i++) acc[i] *= corr;
+        __syncwarp();
+        // weighted values: four positions' weights per 16-byte load, the rest one by one
+        const __half *vl = vs + lane * dpl;
+        auto vrow = [&](int j, float w) {
+            float f[DPL];
+            att_vals<HD / 32>(vl + j * hd, f, dpl);
 #pragma unroll
-            for (int i = 0; i < 4; i++) {
-                const int d2 = lane + 32 * i;
-                if (d2 < hd2) {
-                    const float2 vf = __half22float2(Vs[j * hd2 + d2]);
-                    acc[i].x += w * vf.x;
-                    acc[i].y += w * vf.y;
-                }
-            }
+            for (int i = 0; i < DPL; i++) acc[i] = fmaf(w, f[i], acc[i]);
+        };
+        int j = 0;
+        for (; j + 4 <= nk; j += 4) {
+            const float4 w4 = *(const float4 *)(sw + j);
+            vrow(j, w4.x);
+            vrow(j + 1, w4.y);
+            vrow(j + 2, w4.z);
+            vrow(j + 3, w4.w);
         }
+        for (; j < nk; j++) vrow(j, sw[j]);
         m = mn;
+        __syncthreads();    // every warp is done with tile t's stage (and sw)
+        tile_load(t + ST);  // into the stage just freed
     }
     float inv = 1.f;
     if (n_act == 1) {
@@ -2596,10 +2720,8 @@ __global__ void k_attn_dec(AttnD p) {
     } else {
         const int64_t pi = (int64_t)h * p.S + s;
 #pragma unroll
-        for (int i = 0; i < 4; i++) {
-            const int d2 = lane + 32 * i;
-            if (d2 < hd2) ((float2 *)(p.po + pi * hd))[d2] = acc[i];
-        }
+        for (int i = 0; i < DPL; i++)
+            if (i < dpl) p.po[pi * hd + lane * dpl + i] = acc[i];
         if (lane == 0) {
             p.pml[2 * pi] = m;
             p.pml[2 * pi + 1] = l;
@@ -2611,77 +2733,24 @@ __global__ void k_attn_dec(AttnD p) {
         __syncthreads();
         if (!is_last) return;
         __threadfence();
-        const int64_t b = (int64_t)h * p.S;
-        // split weights: lane t holds splits t and t + 32 (S <= 64)
-        const float m0 = lane < n_act ? __ldcg(p.pml + 2 * (b + lane)) : -INFINITY;
-        const float m1 = lane + 32 < n_act ? __ldcg(p.pml + 2 * (b + lane + 32)) : -INFINITY;
-        const float M = warp_max(fmaxf(m0, m1));
-        const float w0 = m0 == -INFINITY ? 0.f : __expf(m0 - M), w1 = m1 == -INFINITY ? 0.f : __expf(m1 - M);
-        float L = (lane < n_act ? w0 * __ldcg(p.pml + 2 * (b + lane) + 1) : 0.f) +
-                  (lane + 32 < n_act ? w1 * __ldcg(p.pml + 2 * (b + lane + 32) + 1) : 0.f);
-        L = warp_sum(L);
-        inv = L > 0.f ? 1.f / L : 0.f;
-        // the partials, 16 bytes per lane: lane = (split group, column of 4); 8 splits of
-        // each lane in flight at once (a loop over splits per column waited for each load)
-        const int c4n = hd / 4;
-        if (c4n <= 32 && 32 % c4n == 0) {
-            const int R = 32 / c4n, tg = lane / c4n, c = lane - tg * c4n;
-            float4 a4 = make_float4(0.f, 0.f, 0.f, 0.f);
-            for (int t0 = 0; t0 < n_act; t0 += 8 * R) {
-                float4 v[8];
-#pragma unroll
-                for (int k = 0; k < 8; k++) {
-                    const int t = t0 + tg + k * R;
-                    v[k] = t < n_act ? __ldcg((const float4 *)(p.po + (b + t) * hd) + c) : make_float4(0.f, 0.f, 0.f, 0.f);
-                }
-#pragma unroll
-                for (int k = 0; k < 8; k++) {
-                    const int t = t0 + tg + k * R;
-                    const float wa = __shfl_sync(0xffffffffu, w0, t & 31), wb = __shfl_sync(0xffffffffu, w1, t & 31);
-                    const float wt = t < 32 ? wa : wb;
-                    a4.x += wt * v[k].x; a4.y += wt * v[k].y; a4.z += wt * v[k].z; a4.w += wt * v[k].w;
-                }
-            }
-            for (int off = c4n; off < 32; off <<= 1) {
-                a4.x += __shfl_xor_sync(0xffffffffu, a4.x, off);
-                a4.y += __shfl_xor_sync(0xffffffffu, a4.y, off);
-                a4.z += __shfl_xor_sync(0xffffffffu, a4.z, off);
-                a4.w += __shfl_xor_sync(0xffffffffu, a4.w, off);
-            }
-            __syncwarp();
-            if (tg == 0) *(float4 *)(sq + warp * hd + 4 * c) = a4;
-        } else {
-            __syncwarp();
-            for (int d = lane; d < hd; d += 32) {
-                float a = 0.f;
-                for (int t = 0; t < n_act; t++) {
-                    const float wt = __shfl_sync(0xffffffffu, t < 32 ? w0 : w1, t & 31);
-                    a += wt * __ldcg(p.po + (b + t) * hd + d);
-                }
-                sq[warp * hd + d] = a;
-            }
-        }
+        inv = attn_combine_head(p, (int64_t)h * p.S, n_act, hd, sw, sq + warp * hd, lane);
         __syncwarp();
         if (threadIdx.x == 0) p.counter[hk] = 0;
     }
     if (n_act == 1) {
         __syncwarp();
 #pragma unroll
-        for (int i = 0; i < 4; i++) {
-            const int d2 = lane + 32 * i;
-            if (d2 < hd2) {
-                sq[warp * hd + 2 * d2] = acc[i].x;
-                sq[warp * hd + 2 * d2 + 1] = acc[i].y;
-            }
-        }
+        for (int i = 0; i < DPL; i++)
+            if (i < dpl) sq[warp * hd + lane * dpl + i] = acc[i];
         __syncwarp();
     }
-    for (int d = lane; d < hd; d += 32) {
-        const float v = sq[warp * hd + d] * inv;
-        p.out[(int64_t)h * hd + d] = v;
-        // head_dim % 32 == 0 on this path: quant groups of wo's input stay inside a head
-        if (p.oq) quant32(v, p.oq, p.od, p.os, (h * hd + d - lane) / 32);
-    }
+    attn_out_head(p, h, sq + warp * hd, inv, hd, lane);
+}
+
+template <int TILE> static bool attn_dec_allow_smem(int smax) {
+    return cudaFuncSetAttribute(k_attn_dec<TILE, 128>, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) == cudaSuccess &&
+           cudaFuncSetAttribute(k_attn_dec<TILE, 64>, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) == cudaSuccess &&
+           cudaFuncSetAttribute(k_attn_dec<TILE, 0>, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) == cudaSuccess;
 }
 
 // ------------------------------------------------------------------------------------
@@ -4031,8 +4100,7 @@ static apr_result model_load(const apr_model_view *mv, const apr_backend_host *h
     if (cudaFuncSetAttribute(k_norm_act, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
         cudaFuncSetAttribute(k_swiglu_act, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
         cudaFuncSetAttribute(k_attn, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
-        cudaFuncSetAttribute(k_attn_dec<64>, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
-        cudaFuncSetAttribute(k_attn_dec<32>, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
+        !attn_dec_allow_smem<32>(smax) || !attn_dec_allow_smem<64>(smax) ||
         cudaFuncSetAttribute(k_embed_norm8, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
         cudaFuncSetAttribute(k_embed_norm, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
         cudaFuncSetAttribute(k_hgemm<128, 128>, cudaFuncAttributeMaxDynamicSharedMemorySize, hg_smem(128, 128)) != cudaSuccess ||
@@ -4091,6 +4159,7 @@ struct GCtx {
     int mvs_per_sm[64];         // k_mvs (+32: k_mvs_res): resident blocks per SM, per weight type (0: not asked yet)
     int mvs_multi_per_sm[32][32];  // k_mvs_multi, per pair of types
     int attn_tile;              // decode attention: positions per tile (32 or 64)
+    bool attn_any_hd;           // decode attention: the run-time head size instance (tests)
     bool mvs_ffn;               // f32 form: gate/up through k_mvs too
     bool mvs_all;               // f32 form: every matrix through k_mvs (QKV, wo, down too)
     bool attn_pdl;              // f32 form: decode attention launched with PDL
@@ -4243,7 +4312,7 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
             ok = mvf_ok(g.wq) && mvf_ok(g.wk) && mvf_ok(g.wv) && mvf_ok(g.wo) && mvf_ok(g.gate) && mvf_ok(g.up) &&
                  mvf_ok(g.down) && !g.qn == !g.kn;
         }
-        ok = ok && hp.head_dim % 32 == 0;
+        ok = ok && hp.head_dim % 32 == 0 && hp.n_head / hp.n_head_kv <= ATT_MAXG;  // k_attn_dec's block
         // gate and up are read by one kernel instantiation (k_mvw, k_mvw8, k_mvs): one type
         for (int l = M->l0; l < hp.n_layer && ok; l++) ok = M->layers[l].gate.type == M->layers[l].up.type;
         C->fast = ok && !getenv("APR_CUDA_NO_FAST");
@@ -4272,6 +4341,9 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
         // APR_CUDA_ATTN_TILE=32|64 overrides (measurements, tests).
         const char *tile = getenv("APR_CUDA_ATTN_TILE");
         C->attn_tile = tile ? (atoi(tile) == 64 ? 64 : 32) : 32;
+        // APR_CUDA_ATTN_ANY_HD=1: the instance for any head size, where 64 and 128 have their own
+        const char *any_hd = getenv("APR_CUDA_ATTN_ANY_HD");
+        C->attn_any_hd = any_hd && atoi(any_hd) == 1;
         // gate/up through k_mvs (f32 form): tg128 0.5B 1287 -> 1345, 1.5B 800 -> 861 tok/s
         // (bench/NOTES.md); APR_CUDA_MVS_FFN=0 keeps k_mvw (the reference in tests)
         const char *ffn = getenv("APR_CUDA_MVS_FFN");
@@ -4284,17 +4356,24 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
         const char *all = getenv("APR_CUDA_MVS_ALL");
         C->mvs_all = C->mvs_ffn && C->mvs && !(all && atoi(all) == 0);
     }
-    // Decode attention splits: 32 positions each where the grid allows, up to two per SM and
-    // kv head, and 64 (7B @ d4096: 242.6 -> 248.8 tok/s with two per SM against one). A
-    // block's positions are one dependent chain (scores, softmax, weighted sum), so short
-    // contexts want several splits despite the combine: one split up to 128 positions, as
-    // before, against 32 each: 7B tg128 495.8 -> 511.0, 1.5B 892.9 -> 959.6, 0.5B 1,340 ->
-    // 1,394 (16: 513.6, 955.1, 1,367; bench/NOTES.md, session 7).
-    // APR_CUDA_ATTN_SPLIT=n: at least n positions per split (measurements).
-    const char *split_env = getenv("APR_CUDA_ATTN_SPLIT");
+    // Decode attention splits: 32 positions each where the grid allows, up to one per SM and
+    // kv head, and 64. A block's positions are one dependent chain (scores, softmax,
+    // weighted sum), so short contexts want several splits despite the combine: one split up
+    // to 128 positions, as before, against 32 each: 7B tg128 495.8 -> 511.0, 1.5B 892.9 ->
+    // 959.6, 0.5B 1,340 -> 1,394 (16: 513.6, 955.1, 1,367; bench/NOTES.md, session 7). Two
+    // per SM paid with the kernel before session 9 (7B @ d4096 242.6 -> 248.8 tok/s); since
+    // its cp.async stages one per SM is faster at 7B @ d4096 (478.8 -> 482.9) and more
+    // splits cost more (0.5B: four per SM 1,539 -> 1,487), as each split adds a partial
+    // to the combine (bench/NOTES.md, session 9).
+    // APR_CUDA_ATTN_SPLIT=n: at least n positions per split, APR_CUDA_ATTN_BPS=n splits per
+    // SM and kv head, APR_CUDA_ATTN_SMAX=n at most (measurements, tests).
+    const char *split_env = getenv("APR_CUDA_ATTN_SPLIT"), *bps_env = getenv("APR_CUDA_ATTN_BPS"),
+               *smax_env = getenv("APR_CUDA_ATTN_SMAX");
     C->attn_min_chunk = split_env ? std::max(16, std::min(4096, atoi(split_env))) : 32;
-    int S = std::max(1, std::min((p->n_ctx + C->attn_min_chunk - 1) / C->attn_min_chunk, 2 * M->sms / hp.n_head_kv));
-    C->S_dec = std::min(S, 64);
+    const int per_sm = bps_env ? std::max(1, std::min(8, atoi(bps_env))) : 1;
+    const int s_cap = smax_env ? std::max(1, std::min(ATT_SMAX, atoi(smax_env))) : 64;
+    const int S = std::max(1, std::min((p->n_ctx + C->attn_min_chunk - 1) / C->attn_min_chunk, per_sm * M->sms / hp.n_head_kv));
+    C->S_dec = std::min(S, s_cap);
     // Decode attention and PDL (bench/NOTES.md, session 3). Launched with PDL (its blocks
     // waiting beside the QKV matvec) it was slower: 0.5B @ d4096 731 -> 606 tok/s
     // (session 2), and @ d4096 1170 -> 1097 even with a trigger-less attention. Its
@@ -4853,13 +4932,18 @@ static AttnD attn_dec_params(GCtx *C, const int *pos, const int *seq) {
     ap.trigger = C->attn_trigger;
     return ap;
 }
+template <int TILE>
+static void launch_attn_dec_tile(GCtx *C, dim3 grid, dim3 block, size_t smem, const AttnD &ap) {
+    if (ap.hd == 128 && !C->attn_any_hd) launch_kernel_(C, C->attn_pdl, k_attn_dec<TILE, 128>, grid, block, smem, ap);
+    else if (ap.hd == 64 && !C->attn_any_hd) launch_kernel_(C, C->attn_pdl, k_attn_dec<TILE, 64>, grid, block, smem, ap);
+    else launch_kernel_(C, C->attn_pdl, k_attn_dec<TILE, 0>, grid, block, smem, ap);
+}
 static void launch_attn_dec(GCtx *C, const AttnD &ap) {
-    const int G = ap.nh / ap.nkv, hd = ap.hd, tile = C->attn_tile;
-    // G query heads, this token's k and v, then a tile of K (rows padded by one) and of V
-    const size_t smem = sizeof(float) * ((size_t)G * hd + 2 * hd + (size_t)tile * (hd / 2 + 1) + (size_t)tile * (hd / 2));
+    const int G = ap.nh / ap.nkv;
+    const size_t smem = attn_dec_smem(G, ap.hd, C->attn_tile);
     const dim3 grid(ap.nkv, C->S_dec), block(32 * G);
-    if (C->attn_tile == 64) launch_kernel_(C, C->attn_pdl, k_attn_dec<64>, grid, block, smem, ap);
-    else launch_kernel_(C, C->attn_pdl, k_attn_dec<32>, grid, block, smem, ap);
+    if (C->attn_tile == 64) launch_attn_dec_tile<64>(C, grid, block, smem, ap);
+    else launch_attn_dec_tile<32>(C, grid, block, smem, ap);
     launched(C, __LINE__);
 }
 
