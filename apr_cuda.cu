@@ -4934,8 +4934,9 @@ static AttnD attn_dec_params(GCtx *C, const int *pos, const int *seq) {
 }
 template <int TILE>
 static void launch_attn_dec_tile(GCtx *C, dim3 grid, dim3 block, size_t smem, const AttnD &ap) {
-    if (ap.hd == 128 && !C->attn_any_hd) launch_kernel_(C, C->attn_pdl, k_attn_dec<TILE, 128>, grid, block, smem, ap);
-    else if (ap.hd == 64 && !C->attn_any_hd) launch_kernel_(C, C->attn_pdl, k_attn_dec<TILE, 64>, grid, block, smem, ap);
+    const int hd = C->attn_any_hd ? 0 : ap.hd;  // 0: the instance for any head size
+    if (hd == 128) launch_kernel_(C, C->attn_pdl, k_attn_dec<TILE, 128>, grid, block, smem, ap);
+    else if (hd == 64) launch_kernel_(C, C->attn_pdl, k_attn_dec<TILE, 64>, grid, block, smem, ap);
     else launch_kernel_(C, C->attn_pdl, k_attn_dec<TILE, 0>, grid, block, smem, ap);
 }
 static void launch_attn_dec(GCtx *C, const AttnD &ap) {

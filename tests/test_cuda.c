@@ -312,6 +312,8 @@ static void test_gpu_long(void) {
                              *any[] = {"APR_CUDA_ATTN_ANY_HD", "1", NULL},
                              *any64[] = {"APR_CUDA_ATTN_ANY_HD", "1", "APR_CUDA_ATTN_TILE", "64", NULL},
                              *wide[] = {"APR_CUDA_ATTN_SPLIT", "16", "APR_CUDA_ATTN_SMAX", "128", "APR_CUDA_ATTN_BPS", "8", NULL},
+                             *any_wide[] = {"APR_CUDA_ATTN_ANY_HD", "1", "APR_CUDA_ATTN_SPLIT", "16", "APR_CUDA_ATTN_SMAX", "128",
+                                            "APR_CUDA_ATTN_BPS", "8", NULL},
                              *one[] = {"APR_CUDA_ATTN_SPLIT", "4096", NULL};
     const double qtol = 0.12; /* quantized GPU vs CPU, as in test_gpu_types */
     test_gpu_long_case("k_attn", "F16", 300, none, NULL, 5e-3);
@@ -322,10 +324,7 @@ static void test_gpu_long(void) {
     test_gpu_long_case("k_attn_dec, any head size, tiles of 64", "Q8_0", 300, any64, NULL, qtol);
     test_gpu_long_case("k_attn_dec, up to 128 splits of 16", "Q8_0", 2200, wide, NULL, qtol);
     test_gpu_long_case("k_attn_dec, 123 splits of 18 vs one split", "Q8_0", 2200, wide, one, 2e-2);
-    test_gpu_long_case("k_attn_dec, any head size, 123 splits vs one", "Q8_0", 2200,
-                       (const char *const[]){"APR_CUDA_ATTN_ANY_HD", "1", "APR_CUDA_ATTN_SPLIT", "16", "APR_CUDA_ATTN_SMAX",
-                                             "128", "APR_CUDA_ATTN_BPS", "8", NULL},
-                       one, 2e-2);
+    test_gpu_long_case("k_attn_dec, any head size, 123 splits vs one", "Q8_0", 2200, any_wide, one, 2e-2);
 }
 
 static void test_gpu_types(void) {
