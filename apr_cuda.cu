@@ -3252,9 +3252,18 @@ struct MVS {
 
 #define MVS_U 2  // chunks per lane and row in one step
 
-// The activation of chunk j from the block's quantized copy (f32 form).
+// The activation of chunk j from the block's quantized copy (f32 form; act_store's layout).
 template <int T>
-__device__ __forceinline__ void act_smem(const int8_t *sq, const float *sd, const int *ssum, int j, LA &a) {
+__device__ __forceinline__ void act_smem(const int8_t *sq, const float *sd, const int *ssum, int j, int K, LA &a) {
+    if (T == APR_TYPE_Q5_0 || T == APR_TYPE_Q4_0) {
+        a.q0 = *(const int4 *)(sq + 16 * j);
+        a.q1 = *(const int4 *)(sq + 16 * (K / 32 + j));
+        const float2 d = *(const float2 *)(sd + 2 * j);
+        const int2 t = *(const int2 *)(ssum + 2 * j);
+        a.d0 = d.x; a.d1 = d.y;
+        a.s0 = t.x; a.s1 = t.y;
+        return;
+    }
     int e0, e1;
     act_offsets<T>(j, e0, e1);
     a.q0 = *(const int4 *)(sq + e0);
@@ -3302,17 +3311,48 @@ __device__ __forceinline__ void pair_load(RawP &R, const DW &W, int r, int p) {
     }
 }
 
-// Group g of the block's quantized activation: 16 int8 values, their scale d and sum s.
-// Paired Q4_K keeps d and d * s side by side in the place of the scales and sums (its min
-// terms need only the product): same size, one load for four groups' values.
-template <bool DS>
-__device__ __forceinline__ void act_store(int8_t *sq, float *sd, int *ssum, int g, int4 q, float d, int s) {
-    *(int4 *)(sq + 16 * g) = q;
-    if (DS) {
-        *(float2 *)(sd + 2 * g) = make_float2(d, d * (float)s);
-    } else {
+// Group g of the block's quantized activation: 16 int8 values, their scale d and sum s,
+// laid out so that the 32 lanes of a step read consecutive 16-byte pieces (no bank
+// conflicts): stored in value order, a lane's pieces were 32 bytes (Q5_0, Q4_0: 2-way
+// conflict) or 64 bytes apart (Q4_K pairs: 4-way), and the activation's loads were most of
+// the L1 traffic (ncu, 7B gate/up: L1/TEX 82% busy, DRAM 56%; bench/NOTES.md, session 10).
+// - Q5_0, Q4_0: chunk j's two groups (values 0..15 and 16..31 of its block) at 16 j and
+//   16 (K / 32 + j); d and s of group g at sd[g], ssum[g] as before (a float2 per chunk).
+// - Q4_K, Q6_K (paired): pair p reads four groups (k = 0..3, pair_group), piece k at
+//   16 (k NP + p), NP = K / 64 pairs. Q4_K keeps d and d * s of pieces 2i, 2i + 1 as one
+//   float4 at sd[4 (i NP + p)] (its min terms need only the product); Q6_K the four pieces'
+//   d as a float4 at sd[4 p] and their sums at ssum[4 p].
+// - other types: group g at 16 g, sd[g], ssum[g].
+// The same sizes in every case: K bytes, then K / 16 floats and K / 16 ints.
+template <int T> __device__ __forceinline__ void pair_group(int g, int &p, int &k) {
+    if (T == APR_TYPE_Q4_K) {
+        p = g >> 2;  // values [64 p, 64 p + 64): groups 4p .. 4p + 3
+        k = g & 3;
+    } else {  // Q6_K: pair_act's E + {0, 16, 64, 80} within block g / 16
+        const int b = g >> 4, gi = g & 15;
+        p = 4 * b + ((gi >> 3) << 1) + ((gi >> 1) & 1);
+        k = (gi & 1) + ((gi >> 1) & 2);
+    }
+}
+
+template <int T, bool PAIRED>
+__device__ __forceinline__ void act_store(int8_t *sq, float *sd, int *ssum, int g, int K, int4 q, float d, int s) {
+    if (!PAIRED) {
+        const bool split = T == APR_TYPE_Q5_0 || T == APR_TYPE_Q4_0;
+        *(int4 *)(sq + 16 * (split ? (g & 1) * (K / 32) + (g >> 1) : g)) = q;
         sd[g] = d;
         ssum[g] = s;
+        return;
+    }
+    const int np = K / 64;
+    int p, k;
+    pair_group<T>(g, p, k);
+    *(int4 *)(sq + 16 * (k * np + p)) = q;
+    if (T == APR_TYPE_Q4_K) {
+        *(float2 *)(sd + 4 * ((k >> 1) * np + p) + 2 * (k & 1)) = make_float2(d, d * (float)s);
+    } else {
+        sd[4 * p + k] = d;
+        ssum[4 * p + k] = s;
     }
 }
 
@@ -3322,21 +3362,17 @@ __device__ __forceinline__ void act_store(int8_t *sq, float *sd, int *ssum, int 
 struct PA { int4 q[4]; float4 d; float2 ms; int4 s; };
 
 template <int T>
-__device__ __forceinline__ void pair_act(const int8_t *sq, const float *sd, const int *ssum, int p, PA &a) {
+__device__ __forceinline__ void pair_act(const int8_t *sq, const float *sd, const int *ssum, int p, int K, PA &a) {
+    const int np = K / 64;
+#pragma unroll
+    for (int k = 0; k < 4; k++) a.q[k] = *(const int4 *)(sq + 16 * (k * np + p));
     if (T == APR_TYPE_Q4_K) {
-        const int4 *q = (const int4 *)(sq + 64 * p);
-        a.q[0] = q[0]; a.q[1] = q[1]; a.q[2] = q[2]; a.q[3] = q[3];
-        const float4 u = *(const float4 *)(sd + 8 * p), v = *(const float4 *)(sd + 8 * p + 4);  // d, d * s
+        const float4 u = *(const float4 *)(sd + 4 * p), v = *(const float4 *)(sd + 4 * (np + p));  // d, d * s
         a.d = make_float4(u.x, u.z, v.x, v.z);
         a.ms = make_float2(u.y + u.w, v.y + v.w);
     } else {
-        const int e = 256 * (p >> 2) + 128 * ((p >> 1) & 1) + 32 * (p & 1), g = e >> 4;
-        const int4 *q = (const int4 *)(sq + e);
-        a.q[0] = q[0]; a.q[1] = q[1]; a.q[2] = q[4]; a.q[3] = q[5];
-        const float2 d0 = *(const float2 *)(sd + g), d1 = *(const float2 *)(sd + g + 4);
-        const int2 s0 = *(const int2 *)(ssum + g), s1 = *(const int2 *)(ssum + g + 4);
-        a.d = make_float4(d0.x, d0.y, d1.x, d1.y);
-        a.s = make_int4(s0.x, s0.y, s1.x, s1.y);
+        a.d = *(const float4 *)(sd + 4 * p);
+        a.s = *(const int4 *)(ssum + 4 * p);
     }
 }
 
@@ -3458,7 +3494,6 @@ __device__ __forceinline__ void mvs_rows_of(const MVS &J, const DW &W, int m, in
     const int nwarps = (b1 - b0) * (MVQ_THREADS / 32);
     const int gw = (blockIdx.x - b0) * (MVQ_THREADS / 32) + (threadIdx.x >> 5);
     constexpr bool PAIRED = !I8 && mvs_paired<T>();
-    constexpr bool DS = PAIRED && T == APR_TYPE_Q4_K;  // act_store's layout
     constexpr int CPS = PAIRED ? 64 * PP : 32 * MVS_U;  // chunks per step
     const int nc = chunks_per_row(T, W.cols);
     const int nr = (nc + CPS - 1) / CPS;  // steps per task
@@ -3511,7 +3546,7 @@ __device__ __forceinline__ void mvs_rows_of(const MVS &J, const DW &W, int m, in
             float d;
             int sum;
             quant16(J.x + 16 * g, q, d, sum);
-            act_store<DS>(sq, sd, ssum, g, q, d, sum);
+            act_store<T, PAIRED>(sq, sd, ssum, g, W.cols, q, d, sum);
         }
     } else if (!I8) {
         // two groups of 16 per thread and round, their loads in one round trip (ffn_down's
@@ -3528,10 +3563,10 @@ __device__ __forceinline__ void mvs_rows_of(const MVS &J, const DW &W, int m, in
             float d;
             int sum;
             quant16v(v[0], q, d, sum);
-            act_store<DS>(sq, sd, ssum, g, q, d, sum);
+            act_store<T, PAIRED>(sq, sd, ssum, g, W.cols, q, d, sum);
             if (second) {
                 quant16v(v[1], q, d, sum);
-                act_store<DS>(sq, sd, ssum, g + MVQ_THREADS, q, d, sum);
+                act_store<T, PAIRED>(sq, sd, ssum, g + MVQ_THREADS, W.cols, q, d, sum);
             }
         }
     }
@@ -3568,7 +3603,7 @@ __device__ __forceinline__ void mvs_rows_of(const MVS &J, const DW &W, int m, in
                 const int p = base / 2 + lane + 32 * u;
                 if (2 * p < nc) {
                     PA a;
-                    pair_act<T>(sq, sd, ssum, p, a);
+                    pair_act<T>(sq, sd, ssum, p, W.cols, a);
                     a0 += pair_dot<T>(R[0].p[u], p, a);
                     if (two) a1 += pair_dot<T>(R[1].p[u], p, a);
                 }
@@ -3583,7 +3618,7 @@ __device__ __forceinline__ void mvs_rows_of(const MVS &J, const DW &W, int m, in
                         if (two) a1 += raw_dot8<T>(R[1].c[u], j, J.q, J.d, J.s);
                     } else {
                         LA a;
-                        act_smem<T>(sq, sd, ssum, j, a);
+                        act_smem<T>(sq, sd, ssum, j, W.cols, a);
                         a0 += raw_dot<T>(R[0].c[u], j, a);
                         if (two) a1 += raw_dot<T>(R[1].c[u], j, a);
                     }
