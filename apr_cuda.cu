@@ -3444,13 +3444,15 @@ __device__ __forceinline__ DW pick_dw(const MVS &J, int m) {
 enum { MVS_PLAIN = 0, MVS_MULTI = 1, MVS_RES = 2 };  // k_mvs, k_mvs_multi, k_mvs_res
 
 // Pairs per lane and step of the paired types: Q4_K in k_mvs (MVS_PP_PLAIN) and in
-// k_mvs_res / k_mvs_multi (MVS_PP_RES), else one. Two in k_mvs_res and k_mvs_multi
-// (128 registers, 2 blocks per SM instead of 80 and 3): their grids are one task per warp
-// or less (7B's wo, ffn_down: 224 blocks; QKV 263-288), so the bytes a warp has in flight
-// count, not the warps: 7B tg128 475.5 -> 494.6 tok/s (session 7). In k_mvs (gate/up,
-// output: several tasks per warp) two were slower (492.2).
+// k_mvs_res / k_mvs_multi (MVS_PP_RES), else one. Two everywhere (128 registers, 2 blocks
+// per SM instead of 80 and 3): the bytes a warp has in flight count more than the warps.
+// k_mvs_res / k_mvs_multi (grids of one task per warp or less): 7B tg128 475.5 -> 494.6
+// tok/s (session 7). k_mvs (gate/up, output: several tasks per warp): slower in session 7
+// (492.2), when the activation's shared-memory loads had bank conflicts and kept the L1 the
+// busiest unit; with conflict-free loads faster: 7B 543.4 -> 569.2, 32B 138.6 -> 144.9,
+// 7B @ d4096 490.4 -> 512.1, 1.5B 1,153.6 -> 1,158.4 (session 10, bench/NOTES.md).
 #ifndef MVS_PP_PLAIN
-#define MVS_PP_PLAIN 1
+#define MVS_PP_PLAIN 2
 #endif
 #ifndef MVS_PP_RES
 #define MVS_PP_RES 2
