@@ -3328,7 +3328,7 @@ template <int T> __device__ __forceinline__ void pair_group(int g, int &p, int &
     if (T == APR_TYPE_Q4_K) {
         p = g >> 2;  // values [64 p, 64 p + 64): groups 4p .. 4p + 3
         k = g & 3;
-    } else {  // Q6_K: pair_act's E + {0, 16, 64, 80} within block g / 16
+    } else {  // Q6_K: pair p reads groups E / 16 + {0, 1, 4, 5} (E as in the pairs' comment above)
         const int b = g >> 4, gi = g & 15;
         p = 4 * b + ((gi >> 3) << 1) + ((gi >> 1) & 1);
         k = (gi & 1) + ((gi >> 1) & 2);
