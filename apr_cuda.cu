@@ -2026,12 +2026,6 @@ __device__ __forceinline__ void raw_load(RawC &R, const DW &W, int r, int j) {
     }
 }
 
-__device__ __forceinline__ float h16(uint32_t v) {
-    __half_raw r;
-    r.x = (unsigned short)v;
-    return __half2float(__half(r));
-}
-
 // One lane's activation for one chunk: its one or two 16-value pieces as int8, each with
 // its scale and the sum of its int8 values (for the offset and min terms).
 struct LA { int4 q0, q1; float d0, d1; int s0, s1; };
@@ -2116,7 +2110,7 @@ __device__ __forceinline__ float raw_dot(const RawC &R, int j, const LA &A) {
             x = dp4(lo, A0[i], x);
             y = dp4(hi, A1[i], y);
         }
-        const float d = h16(R.b), dmin = h16(R.b >> 16);
+        const float d = half_bits(R.b), dmin = half_bits(R.b >> 16);
         return d * (A.d0 * (float)(R.a & 0xFF) * (float)x + A.d1 * (float)((R.a >> 16) & 0xFF) * (float)y) -
                dmin * (A.d0 * (float)((R.a >> 8) & 0xFF) * (float)A.s0 + A.d1 * (float)(R.a >> 24) * (float)A.s1);
     } else if (T == APR_TYPE_Q6_K) {
@@ -2129,12 +2123,12 @@ __device__ __forceinline__ float raw_dot(const RawC &R, int j, const LA &A) {
             y = dp4(((q[i] >> 4) & 0x0F0F0F0F) | (((h[i] >> (2 * ab + 4)) & 0x03030303) << 4), A1[i], y);
         }
         const float sc0 = (float)(int8_t)(R.a & 0xFF), sc1 = (float)(int8_t)((R.a >> 8) & 0xFF);
-        return h16(R.b) * (A.d0 * sc0 * (float)(x - 32 * A.s0) + A.d1 * sc1 * (float)(y - 32 * A.s1));
+        return half_bits(R.b) * (A.d0 * sc0 * (float)(x - 32 * A.s0) + A.d1 * sc1 * (float)(y - 32 * A.s1));
     } else if (T == APR_TYPE_Q8_0) {
         int x = 0;
 #pragma unroll
         for (int i = 0; i < 4; i++) x = dp4(q[i], A0[i], x);
-        return h16(R.b) * A.d0 * (float)x;
+        return half_bits(R.b) * A.d0 * (float)x;
     } else {  // Q5_0, Q4_0
         int xl = 0, xh = 0;
 #pragma unroll
@@ -2148,7 +2142,7 @@ __device__ __forceinline__ float raw_dot(const RawC &R, int j, const LA &A) {
             xh = dp4(hi, A1[i], xh);
         }
         const int off = T == APR_TYPE_Q5_0 ? 16 : 8;
-        return h16(R.b) * (A.d0 * (float)(xl - off * A.s0) + A.d1 * (float)(xh - off * A.s1));
+        return half_bits(R.b) * (A.d0 * (float)(xl - off * A.s0) + A.d1 * (float)(xh - off * A.s1));
     }
 }
 
@@ -2926,7 +2920,7 @@ __device__ __forceinline__ float raw_dot8(const RawC &R, int j, const int8_t *aq
             y = dp4(hi, A1[i], y);
         }
         const float da0 = __ldg(ad + (e0 >> 5)), da1 = __ldg(ad + (e1 >> 5));
-        const float d = h16(R.b), dmin = h16(R.b >> 16);
+        const float d = half_bits(R.b), dmin = half_bits(R.b >> 16);
         return d * (da0 * (float)(R.a & 0xFF) * (float)x + da1 * (float)((R.a >> 16) & 0xFF) * (float)y) -
                dmin * (da0 * (float)((R.a >> 8) & 0xFF) * (float)__ldg(as + (e0 >> 4)) +
                        da1 * (float)(R.a >> 24) * (float)__ldg(as + (e1 >> 4)));
@@ -2943,13 +2937,13 @@ __device__ __forceinline__ float raw_dot8(const RawC &R, int j, const int8_t *aq
             y = dp4(((q[i] >> 4) & 0x0F0F0F0F) | (((h[i] >> (2 * ab + 4)) & 0x03030303) << 4), A1[i], y);
         }
         const float sc0 = (float)(int8_t)(R.a & 0xFF), sc1 = (float)(int8_t)((R.a >> 8) & 0xFF);
-        return h16(R.b) * (__ldg(ad + (e0 >> 5)) * sc0 * (float)(x - 32 * __ldg(as + (e0 >> 4))) +
+        return half_bits(R.b) * (__ldg(ad + (e0 >> 5)) * sc0 * (float)(x - 32 * __ldg(as + (e0 >> 4))) +
                            __ldg(ad + (e1 >> 5)) * sc1 * (float)(y - 32 * __ldg(as + (e1 >> 4))));
     } else if (T == APR_TYPE_Q8_0) {
         const int4 a = __ldg((const int4 *)(aq + 16 * j));
         int x = 0;
         x = dp4(q[0], a.x, x); x = dp4(q[1], a.y, x); x = dp4(q[2], a.z, x); x = dp4(q[3], a.w, x);
-        return h16(R.b) * __ldg(ad + (j >> 1)) * (float)x;
+        return half_bits(R.b) * __ldg(ad + (j >> 1)) * (float)x;
     } else {  // Q5_0, Q4_0
         const int4 a0 = __ldg((const int4 *)(aq + 32 * j)), a1 = __ldg((const int4 *)(aq + 32 * j + 16));
         int A0[4] = {a0.x, a0.y, a0.z, a0.w}, A1[4] = {a1.x, a1.y, a1.z, a1.w};
@@ -2965,7 +2959,7 @@ __device__ __forceinline__ float raw_dot8(const RawC &R, int j, const int8_t *aq
             x = dp4(hi, A1[i], x);
         }
         const int off = T == APR_TYPE_Q5_0 ? 16 : 8;
-        return h16(R.b) * __ldg(ad + j) * (float)(x - off * (__ldg(as + 2 * j) + __ldg(as + 2 * j + 1)));
+        return half_bits(R.b) * __ldg(ad + j) * (float)(x - off * (__ldg(as + 2 * j) + __ldg(as + 2 * j + 1)));
     }
 }
 
@@ -3399,7 +3393,7 @@ __device__ __forceinline__ float pair_dot(const RawP &R, int p, const PA &a) {
         const float dots = sc_lo * (a.d.x * (float)x[0] + a.d.y * (float)x[1]) +
                            sc_hi * (a.d.z * (float)x[2] + a.d.w * (float)x[3]);
         const float mins = m_lo * a.ms.x + m_hi * a.ms.y;
-        return h16(R.b) * dots - h16(R.b >> 16) * mins;
+        return half_bits(R.b) * dots - half_bits(R.b >> 16) * mins;
     } else {
         const int ab = p & 1;  // which 2-bit plane of the high bits
         const int h0[4] = {R.h0.x, R.h0.y, R.h0.z, R.h0.w}, h1[4] = {R.h1.x, R.h1.y, R.h1.z, R.h1.w};
@@ -3418,7 +3412,7 @@ __device__ __forceinline__ float pair_dot(const RawP &R, int p, const PA &a) {
         float t = 0.f;
 #pragma unroll
         for (int g = 0; g < 4; g++) t += d[g] * (float)((x[g] - 32 * s[g]) * sc[g]);
-        return h16(R.b) * t;
+        return half_bits(R.b) * t;
     }
 }
 
@@ -4548,10 +4542,6 @@ static bool ensure_scratch(GCtx *C, size_t need) {
     return true;
 }
 
-// Dequantize the matrices ws[0..nw) to the f16 scratch, one after the other (interleave:
-// row by row, for gate and up), then one tensor-core GEMM over all their rows, its tile
-// shape chosen to cover the SMs. False (nothing launched) where it cannot run: K not a
-// multiple of 32, f32 weights (kept in f32), or no memory for the scratch.
 // One k_wgemm launch of tile shape bm x bn (token tiles on blockIdx.x).
 template <int T>
 static void launch_wgemm(GCtx *C, int bm, int bn, const WSrc &S, const __half *X, int M, int K, int n, float *Y,
