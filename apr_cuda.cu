@@ -3230,6 +3230,7 @@ struct MVS {
     DW w[3];                                         // matrices of one type and width (QKV: three)
     DW w2;                                           // MV_SWIGLU: the up matrix (w[0] is gate)
     int block_end[3];                                // matrix m's blocks end at block_end[m]
+    int task_q[3], task_r[3];                        // SPLIT: task_q tasks per block, the first task_r one more
     float *y[3];
     const float *bias[3];
     int mode;                                        // MV_STORE, MV_ADD, MV_ARGMAX or MV_SWIGLU
@@ -3472,13 +3473,24 @@ template <int T, int KIND> __host__ __device__ constexpr int mvs_minb() {
 // The rows of matrix m of the launch, W (a register copy for MVS_MULTI, else J.w[0]
 // itself). A task is two rows: rows 2t and 2t+1 of a matrix (MV_STORE, MV_ADD, MV_ARGMAX),
 // or row t of w and of w2 (MV_SWIGLU: gate and up, whose types must match). The blocks of
-// a launch are split between its matrices (block_end); within a matrix, warp g takes tasks
-// g, g + nwarps, ... . ss_rows: lane 0's sum of squares of the residual rows it wrote
-// (MV_ADD).
-template <int T, bool I8, int KIND, int PP>
+// a launch are split between its matrices (block_end). Within a matrix:
+// - !SPLIT: warp g of N takes tasks g, g + N, ... (so that the warps read neighbouring rows
+//   at any time);
+// - SPLIT (launch_mvs chooses it where the tasks are long and the rounds uneven): the
+//   blocks take consecutive runs of tasks (task_q or task_q + 1 each) and a block's warps
+//   equal shares of their steps, in order, so that a task may be split between neighbouring
+//   warps; their partial sums meet in shared memory and a lane of warp 0 finishes the task
+//   after the loop. 32B's wo and ffn_down (2,560 tasks for 2,112 warps) ran two rounds for
+//   1.2 rounds of work without it: 32B tg128 144.3 -> 152.8 tok/s. (Used for every matrix
+//   it made 7B 5% and 0.5B 8% slower: each 0.5B kernel 0.2-0.5 us, 7B's output matrix 4%;
+//   bench/NOTES.md, session 11.)
+// ss_rows: lane 0's sum of squares of the residual rows it wrote (MV_ADD).
+template <int T, bool I8, int KIND, int PP, bool SPLIT>
 __device__ __forceinline__ void mvs_rows_of(const MVS &J, const DW &W, int m, int8_t *sq, float *sd, int *ssum,
                                             float *ep_all, unsigned long long &best, float &ss_rows) {
     constexpr bool MULTI = KIND == MVS_MULTI;
+    constexpr int NW = MVQ_THREADS / 32;
+    static_assert(NW == 8, "the warps' shares below divide by 8 with shifts");
     const int b0 = m == 0 ? 0 : (m == 1 ? J.block_end[0] : J.block_end[1]);
     const int b1 = m == 0 ? J.block_end[0] : (m == 1 ? J.block_end[1] : J.block_end[2]);
     float *Y = m == 0 ? J.y[0] : (m == 1 ? J.y[1] : J.y[2]);
@@ -3486,23 +3498,34 @@ __device__ __forceinline__ void mvs_rows_of(const MVS &J, const DW &W, int m, in
     const bool swiglu = KIND == MVS_PLAIN && J.mode == MV_SWIGLU, add = KIND == MVS_RES;
     const bool argmax = KIND == MVS_PLAIN && J.mode == MV_ARGMAX;
     const DW &W2 = swiglu ? J.w2 : J.w[0];  // the second row's matrix: up (MV_SWIGLU) or W
-    const int lane = threadIdx.x & 31;
-    const int nwarps = (b1 - b0) * (MVQ_THREADS / 32);
-    const int gw = (blockIdx.x - b0) * (MVQ_THREADS / 32) + (threadIdx.x >> 5);
+    const int lane = threadIdx.x & 31, wi = threadIdx.x >> 5;
     constexpr bool PAIRED = !I8 && mvs_paired<T>();
     constexpr int CPS = PAIRED ? 64 * PP : 32 * MVS_U;  // chunks per step
     const int nc = chunks_per_row(T, W.cols);
-    const int nr = (nc + CPS - 1) / CPS;  // steps per task
+    const int nr = (nc + CPS - 1) / CPS;  // steps per task (CPS a power of two)
     const int ntask = swiglu ? W.rows : (W.rows + 1) / 2;
-    const int ns = gw < ntask ? (ntask - gw + nwarps - 1) / nwarps * nr : 0;  // this warp's steps
+    const int bl = blockIdx.x - b0, nwarps = (b1 - b0) * NW, gw = bl * NW + wi;
+    // SPLIT: this block's tasks [t0, t0 + nt); warp w's steps [w nt nr / 8, (w + 1) nt nr /
+    // 8) of them, from step cs of task ct (floor(floor(x) / nr) = floor(x / nr)). The
+    // tasks [tw0, tw1) lie in this warp's steps and are finished here; one before (begun by
+    // the warp before) leaves its partial sums in parts[wi][0], one from tw1 on (finished by
+    // the warps after) in parts[wi][1].
+    const int tq = m == 0 ? J.task_q[0] : (m == 1 ? J.task_q[1] : J.task_q[2]);
+    const int tr = m == 0 ? J.task_r[0] : (m == 1 ? J.task_r[1] : J.task_r[2]);
+    const int nt = tq + (bl < tr), t0 = bl * tq + min(bl, tr);
+    int ct = SPLIT ? t0 + (wi * nt >> 3) : gw, cs = SPLIT ? (wi * nt * nr >> 3) - (wi * nt >> 3) * nr : 0;
+    const int ns = SPLIT ? ((wi + 1) * nt * nr >> 3) - (wi * nt * nr >> 3)
+                         : (gw < ntask ? (ntask - gw + nwarps - 1) / nwarps * nr : 0);  // this warp's steps
+    const int tw0 = ct + (cs != 0), tw1 = t0 + ((wi + 1) * nt >> 3);
+    auto whole = [&](int t) { return !SPLIT || (t >= tw0 && t < tw1); };
+    __shared__ float2 parts[SPLIT ? NW : 1][2];
     LaneStep<PAIRED, PP> A[2], B[2];  // rows ra and rb
-    // This warp's steps in order: task gw, its steps 0..nr-1 (chunks from step * CPS),
-    // then task gw + nwarps, ... A cursor (ct, cs) holds the next step to consume;
-    // loads run one step ahead of it. (A division by nr per step, as before, cost 4% of 7B's
-    // tg128: 410 -> 428 tok/s without it.)
-    int ct = gw, cs = 0;
+    // This warp's steps in order: task ct from step cs, its steps up to nr - 1 (chunks from
+    // step * CPS), then the next task's (SPLIT: ct + 1, else ct + nwarps) from 0, ... A
+    // cursor (ct, cs) holds the next step to consume; loads run one step ahead of it. (A
+    // division by nr per step, as before, cost 4% of 7B's tg128: 410 -> 428 tok/s without it.)
     auto advance = [&](int &t, int &step) {
-        if (++step == nr) step = 0, t += nwarps;
+        if (++step == nr) step = 0, t += SPLIT ? 1 : nwarps;
     };
     auto load = [&](LaneStep<PAIRED, PP>(&R)[2], int t, int step) {
         const int base = step * CPS;
@@ -3528,8 +3551,32 @@ __device__ __forceinline__ void mvs_rows_of(const MVS &J, const DW &W, int m, in
             }
         }
     };
-    if (ns > 0) load(A, gw, 0);
+    if (ns > 0) load(A, ct, cs);
     pdl_wait();
+    // SPLIT: lane j of warp 0 (1 <= j < NW) is a finisher if warp j's first step falls
+    // inside a task (task t0 + tl) in which no earlier warp's does: it finishes that task
+    // after the loop, its epilogue's values copied to esplit[j] here. fin[j]: that task (-1:
+    // none), its steps [x, y) of the block's z.
+    __shared__ float esplit[SPLIT ? NW : 1][6];
+    __shared__ int4 fin[SPLIT ? NW : 1];
+    const int tl = lane * nt >> 3;
+    const bool finisher = SPLIT && wi == 0 && lane >= 1 && lane < NW && (lane * nt * nr >> 3) != tl * nr &&
+                          ((lane - 1) * nt * nr >> 3) <= tl * nr;
+    if (SPLIT && wi == 0 && lane < NW) fin[lane] = make_int4(finisher ? t0 + tl : -1, tl * nr, (tl + 1) * nr, nt * nr);
+    if (finisher && KIND != MVS_PLAIN && (bias || add)) {  // the epilogue's values of its split task
+        const int r = 2 * (t0 + tl);
+#pragma unroll
+        for (int k = 0; k < 2; k++) {
+            if (r + k >= W.rows) break;
+            if (bias) cp_async4(&esplit[lane][k], bias + r + k);
+            else esplit[lane][k] = 0.f;
+            if (add) {
+                cp_async4(&esplit[lane][2 + k], Y + r + k);
+                if (J.xw_out) cp_async4(&esplit[lane][4 + k], J.norm_w + r + k);
+            }
+        }
+        cp_commit();
+    }
     // the input's sums of squares (RMSNorm) requested before the input itself: two round
     // trips to L2 at once instead of one after the other. k_mvs_res's inputs (attention
     // output, SwiGLU output) are never normalized (launch_residual).
@@ -3575,12 +3622,38 @@ __device__ __forceinline__ void mvs_rows_of(const MVS &J, const DW &W, int m, in
     // memory (cp.async), since registers held across the steps made the kernel spill.
     float *ep = ep_all + (threadIdx.x >> 5) * 6;  // bias[2], old[2], norm[2] (k_mvs: unused)
     const bool epilogue = KIND != MVS_PLAIN && (bias || add);
-    auto consume = [&](LaneStep<PAIRED, PP>(&R)[2]) {
+    // Task t's outputs from its two dot products v0, v1 (scaled) and e: bias[2], old[2],
+    // norm[2] of its rows (the epilogue's values; unused without one).
+    auto store_task = [&](int t, float v0, float v1, const float *e, float &ss) {
+        const int r = swiglu ? t : 2 * t;
+        if (swiglu) {
+            Y[t] = v0 / (1.f + __expf(-v0)) * v1;
+            return;
+        }
+        const bool two = r + 1 < W.rows;
+        const float v[2] = {v0 + (epilogue ? e[0] : 0.f), v1 + (epilogue ? e[1] : 0.f)};
+#pragma unroll
+        for (int k = 0; k < 2; k++) {
+            if (k == 1 && !two) break;
+            if (add) {
+                const float nv = e[2 + k] + v[k];  // as k_mvw: (dot * scale + bias) + old
+                Y[r + k] = nv;
+                if (J.xw_out) {
+                    J.xw_out[r + k] = nv * e[4 + k];
+                    ss += nv * nv;
+                }
+            } else {
+                Y[r + k] = v[k];
+                if (argmax) best = max(best, pack_argmax(v[k], r + k));
+            }
+        }
+    };
+    auto consume = [&](LaneStep<PAIRED, PP>(&R)[2], bool last) {  // last: this warp's last step
         const int t = ct, step = cs, base = step * CPS;
         advance(ct, cs);
         const int r = swiglu ? t : 2 * t;
         const bool two = swiglu || r + 1 < W.rows;
-        if (step == 0 && lane == 0 && epilogue) {
+        if (step == 0 && lane == 0 && epilogue && whole(t)) {
 #pragma unroll
             for (int k = 0; k < 2; k++) {
                 if (k == 1 && !two) break;
@@ -3621,29 +3694,14 @@ __device__ __forceinline__ void mvs_rows_of(const MVS &J, const DW &W, int m, in
                 }
             }
         }
-        if (step == nr - 1) {
+        if (step == nr - 1 || (SPLIT && last)) {  // the task's last step, or (SPLIT) this warp's
             const float v0 = warp_sum(a0) * nscale, v1 = warp_sum(a1) * nscale;
             a0 = a1 = 0.f;
-            if (lane == 0 && swiglu) {
-                Y[t] = v0 / (1.f + __expf(-v0)) * v1;
+            if (!whole(t)) {
+                if (lane == 0) parts[wi][t < tw0 ? 0 : 1] = make_float2(v0, v1);
             } else if (lane == 0) {
                 if (epilogue) cp_wait<0>();
-                const float v[2] = {v0 + (epilogue ? ep[0] : 0.f), v1 + (epilogue ? ep[1] : 0.f)};
-#pragma unroll
-                for (int k = 0; k < 2; k++) {
-                    if (k == 1 && !two) break;
-                    if (add) {
-                        const float nv = ep[2 + k] + v[k];  // as k_mvw: (dot * scale + bias) + old
-                        Y[r + k] = nv;
-                        if (J.xw_out) {
-                            J.xw_out[r + k] = nv * ep[4 + k];
-                            ss_rows += nv * nv;
-                        }
-                    } else {
-                        Y[r + k] = v[k];
-                        if (argmax) best = max(best, pack_argmax(v[k], r + k));
-                    }
-                }
+                store_task(t, v0, v1, ep, ss_rows);
             }
         }
     };
@@ -3654,13 +3712,37 @@ __device__ __forceinline__ void mvs_rows_of(const MVS &J, const DW &W, int m, in
     };
     for (int s = 0; s < ns; s += 2) {
         if (s + 1 < ns) load_next(B);
-        consume(A);
+        consume(A, s + 1 == ns);
         if (s + 2 < ns) load_next(A);
-        if (s + 1 < ns) consume(B);
+        if (s + 1 < ns) consume(B, s + 2 == ns);
+    }
+    // The tasks split between warps: their partial sums, in warp order (a fixed order: the
+    // same bits every run), then the epilogue, by the finisher lanes of warp 0.
+    if (!SPLIT) return;
+    __syncthreads();
+    if (wi == 0) {
+        float ss_split = 0.f;
+        const int4 f = fin[lane & (NW - 1)];  // (read from shared memory: no registers held across the loop)
+        if (lane < NW && f.x >= 0) {
+            float v0 = 0.f, v1 = 0.f;
+            for (int w = lane - 1; w < NW && (w * f.w >> 3) < f.z; w++) {
+                const int w0 = w * f.w >> 3, w1 = (w + 1) * f.w >> 3;
+                if (w1 > w0 && w1 > f.y) {
+                    const float2 pv = parts[w][w0 > f.y ? 0 : 1];
+                    v0 += pv.x;
+                    v1 += pv.y;
+                }
+            }
+            if (epilogue) cp_wait<0>();
+            store_task(f.x, v0, v1, esplit[lane], ss_split);
+        }
+        // lane 0 reports the block's sums of squares (k_mvs_res): the split tasks' join them
+        ss_split = warp_sum(ss_split);
+        if (lane == 0) ss_rows += ss_split;
     }
 }
 
-template <int T, bool I8, int KIND>
+template <int T, bool I8, int KIND, bool SPLIT = false>
 __device__ __forceinline__ void mvs_rows(const MVS &J, int8_t *sq, float *sd, int *ssum, float *ep_all,
                                          unsigned long long &best, float &ss_rows) {
     // MVS_MULTI (QKV): this block's matrix, its pointers in registers; otherwise w[0] and
@@ -3668,9 +3750,9 @@ __device__ __forceinline__ void mvs_rows(const MVS &J, int8_t *sq, float *sd, in
     if (KIND == MVS_MULTI) {
         const int m = blockIdx.x < J.block_end[0] ? 0 : (blockIdx.x < J.block_end[1] ? 1 : 2);
         const DW W = pick_dw(J, m);
-        mvs_rows_of<T, I8, KIND, mvs_pp<T, KIND>()>(J, W, m, sq, sd, ssum, ep_all, best, ss_rows);
+        mvs_rows_of<T, I8, KIND, mvs_pp<T, KIND>(), SPLIT>(J, W, m, sq, sd, ssum, ep_all, best, ss_rows);
     } else {
-        mvs_rows_of<T, I8, KIND, mvs_pp<T, KIND>()>(J, J.w[0], 0, sq, sd, ssum, ep_all, best, ss_rows);
+        mvs_rows_of<T, I8, KIND, mvs_pp<T, KIND>(), SPLIT>(J, J.w[0], 0, sq, sd, ssum, ep_all, best, ss_rows);
     }
 }
 
@@ -3700,7 +3782,7 @@ __global__ void __launch_bounds__(MVQ_THREADS, mvs_minb<T, MVS_PLAIN>()) k_mvs(M
 
 // The residual matrices (wo, ffn_down; f32 form): y += W x + bias, then y * norm_w for the
 // next matrix and per block the sum of y^2 for its RMSNorm.
-template <int T>
+template <int T, bool SPLIT>
 __global__ void __launch_bounds__(MVQ_THREADS, mvs_minb<T, MVS_RES>()) k_mvs_res(MVS J, int unused) {
     extern __shared__ int4 mvs_smem[];
     __shared__ float ssb[MVQ_THREADS / 32];
@@ -3712,7 +3794,7 @@ __global__ void __launch_bounds__(MVQ_THREADS, mvs_minb<T, MVS_RES>()) k_mvs_res
     pdl_trigger();
     unsigned long long best = 0ull;
     float ss_rows = 0.f;
-    mvs_rows<T, false, MVS_RES>(J, sq, sd, ssum, ep, best, ss_rows);
+    mvs_rows<T, false, MVS_RES, SPLIT>(J, sq, sd, ssum, ep, best, ss_rows);
     if (J.ss_out) {
         // per-block sum of squares of the new residual rows, summed in a fixed order
         if ((threadIdx.x & 31) == 0) ssb[threadIdx.x >> 5] = ss_rows;
@@ -3728,7 +3810,7 @@ __global__ void __launch_bounds__(MVQ_THREADS, mvs_minb<T, MVS_RES>()) k_mvs_res
 // Several matrices of one width in one launch (QKV), f32 form, MV_STORE + bias: those of
 // type TA first, then those of type TB (Q4_K_M: wv is Q6_K in some layers). Registers as
 // for the larger of the two.
-template <int TA, int TB>
+template <int TA, int TB, bool SPLIT>
 __global__ void __launch_bounds__(MVQ_THREADS, std::min(mvs_minb<TA, MVS_MULTI>(), mvs_minb<TB, MVS_MULTI>()))
     k_mvs_multi(MVS J, int unused) {
     extern __shared__ int4 mvs_smem[];
@@ -3742,17 +3824,26 @@ __global__ void __launch_bounds__(MVQ_THREADS, std::min(mvs_minb<TA, MVS_MULTI>(
     float ss_rows = 0.f;
     const int m = blockIdx.x < J.block_end[0] ? 0 : (blockIdx.x < J.block_end[1] ? 1 : 2);
     const int type = m == 0 ? J.w[0].type : (m == 1 ? J.w[1].type : J.w[2].type);
-    if (TA == TB || type == TA) mvs_rows<TA, false, MVS_MULTI>(J, sq, sd, ssum, ep, best, ss_rows);
-    else mvs_rows<TB, false, MVS_MULTI>(J, sq, sd, ssum, ep, best, ss_rows);
+    if (TA == TB || type == TA) mvs_rows<TA, false, MVS_MULTI, SPLIT>(J, sq, sd, ssum, ep, best, ss_rows);
+    else mvs_rows<TB, false, MVS_MULTI, SPLIT>(J, sq, sd, ssum, ep, best, ss_rows);
 }
 
 typedef void (*MvsKernel)(MVS, int);
-template <int T> static MvsKernel mvs_single(int kind) { return kind == MVS_RES ? k_mvs_res<T> : k_mvs<T>; }
+template <int T> static MvsKernel mvs_single(int kind) { return kind == MVS_RES ? k_mvs_res<T, false> : k_mvs<T>; }
 
 // The kernel of a k_mvs launch of this kind: for MVS_MULTI the instance for matrices of
 // types ta (first) and tb, else k_mvs or k_mvs_res of type ta; nullptr where there is none
-// (mv_fast_type only).
-static MvsKernel mvs_kernel(int kind, int ta, int tb) {
+// (mv_fast_type only). split: the SPLIT instance (mvs_rows_of), built for k_mvs_res and
+// k_mvs_multi of the types of large models' matrices only (Q4_K, Q6_K): nullptr for others.
+static MvsKernel mvs_kernel(int kind, int ta, int tb, bool split = false) {
+    if (split) {
+        if (kind == MVS_RES && ta == APR_TYPE_Q4_K) return k_mvs_res<APR_TYPE_Q4_K, true>;
+        if (kind == MVS_RES && ta == APR_TYPE_Q6_K) return k_mvs_res<APR_TYPE_Q6_K, true>;
+        if (kind == MVS_MULTI && ta == APR_TYPE_Q4_K && tb == APR_TYPE_Q4_K) return k_mvs_multi<APR_TYPE_Q4_K, APR_TYPE_Q4_K, true>;
+        if (kind == MVS_MULTI && ta == APR_TYPE_Q4_K && tb == APR_TYPE_Q6_K) return k_mvs_multi<APR_TYPE_Q4_K, APR_TYPE_Q6_K, true>;
+        if (kind == MVS_MULTI && ta == APR_TYPE_Q6_K && tb == APR_TYPE_Q6_K) return k_mvs_multi<APR_TYPE_Q6_K, APR_TYPE_Q6_K, true>;
+        return nullptr;
+    }
     if (kind != MVS_MULTI) {
         switch (ta) {
         case APR_TYPE_Q4_K: return mvs_single<APR_TYPE_Q4_K>(kind);
@@ -3765,7 +3856,7 @@ static MvsKernel mvs_kernel(int kind, int ta, int tb) {
         }
     }
 #define MVS_PAIR(A, B) \
-    if (ta == APR_TYPE_##A && tb == APR_TYPE_##B) return k_mvs_multi<APR_TYPE_##A, APR_TYPE_##B>;
+    if (ta == APR_TYPE_##A && tb == APR_TYPE_##B) return k_mvs_multi<APR_TYPE_##A, APR_TYPE_##B, false>;
     MVS_PAIR(Q4_K, Q4_K) MVS_PAIR(Q5_K, Q5_K) MVS_PAIR(Q6_K, Q6_K) MVS_PAIR(Q8_0, Q8_0) MVS_PAIR(Q5_0, Q5_0)
     MVS_PAIR(Q4_0, Q4_0) MVS_PAIR(Q4_K, Q6_K) MVS_PAIR(Q5_K, Q6_K) MVS_PAIR(Q5_0, Q8_0) MVS_PAIR(Q4_0, Q8_0)
 #undef MVS_PAIR
@@ -3777,11 +3868,12 @@ static bool mvs_allow_smem(int smax) {
     static const int types[] = {APR_TYPE_Q4_K, APR_TYPE_Q5_K, APR_TYPE_Q6_K, APR_TYPE_Q8_0, APR_TYPE_Q5_0, APR_TYPE_Q4_0};
     for (int kind : {MVS_PLAIN, MVS_RES, MVS_MULTI})
         for (int a : types)
-            for (int b : types) {
-                MvsKernel k = mvs_kernel(kind, a, b);
-                if (k && cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess)
-                    return false;
-            }
+            for (int b : types)
+                for (bool split : {false, true}) {
+                    MvsKernel k = mvs_kernel(kind, a, b, split);
+                    if (k && cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess)
+                        return false;
+                }
     return true;
 }
 
@@ -4193,6 +4285,8 @@ struct GCtx {
     bool attn_any_hd;           // decode attention: the run-time head size instance (tests)
     bool mvs_ffn;               // f32 form: gate/up through k_mvs too
     bool mvs_all;               // f32 form: every matrix through k_mvs (QKV, wo, down too)
+    int mvs_split;              // k_mvs SPLIT instances: -1 where they pay (launch_mvs), 0 never, 1 wherever built
+    bool split_logged;          // ... the first one launched is in the log (tests look for it)
     bool attn_pdl;              // f32 form: decode attention launched with PDL
     int attn_min_chunk;         // decode attention: positions per split, at least
     bool attn_trigger;          // decode attention lets wo launch early
@@ -4386,6 +4480,10 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
         // bench/NOTES.md). APR_CUDA_MVS_ALL=0 keeps k_mvw there (the reference in tests).
         const char *all = getenv("APR_CUDA_MVS_ALL");
         C->mvs_all = C->mvs_ffn && C->mvs && !(all && atoi(all) == 0);
+        // APR_CUDA_MVS_SPLIT=0 / 1: the SPLIT instances never / wherever built (tests,
+        // measurements); otherwise where launch_mvs's rule says they pay
+        const char *split = getenv("APR_CUDA_MVS_SPLIT");
+        C->mvs_split = split ? (atoi(split) == 1 ? 1 : 0) : -1;
     }
     // Decode attention splits: 32 positions each where the grid allows, up to one per SM and
     // kv head, and 64. A block's positions are one dependent chain (scores, softmax,
@@ -5004,27 +5102,53 @@ static int launch_mvs(GCtx *C, MVS &J, int nmat, bool pdl) {
     const int ta = J.w[0].type, tb = J.w[nmat - 1].type;
     const int kind = J.mode == MV_ADD ? MVS_RES : (nmat > 1 || J.bias[0] ? MVS_MULTI : MVS_PLAIN);
     MvsKernel k = mvs_kernel(kind, ta, tb);
+    MvsKernel k_split = J.q || C->mvs_split == 0 ? nullptr : mvs_kernel(kind, ta, tb, true);
     const size_t smem = J.q ? (size_t)0 : mvs_smem_bytes(J.w[0].cols);
     // resident blocks per SM (asked once per type, for the largest width)
-    int &per_sm = kind == MVS_MULTI ? C->mvs_multi_per_sm[ta & 31][tb & 31] : C->mvs_per_sm[(ta & 31) + 32 * (kind == MVS_RES)];
+    int &per_sm = kind == MVS_MULTI ? C->mvs_multi_per_sm[ta & 31][tb & 31] : C->mvs_per_sm[(ta & 31) + 32 * (kind == MVS_RES)];  // (the SPLIT instances' the same: same bounds)
     if (!per_sm && (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, k, MVQ_THREADS, mvs_smem_bytes(C->Kmax)) !=
                         cudaSuccess ||
                     per_sm < 1))
         per_sm = 1;
     const int per_block = MVQ_THREADS / 32, slots = per_sm * M->sms;
+    // APR_CUDA_MVS_SPLIT=1 (tests): three tasks a block, so that most blocks share some
+    const int tasks_per_block = k_split && C->mvs_split == 1 ? 3 : per_block;
     int want[3], total = 0;
     for (int m = 0; m < nmat; m++) {
         const int tasks = J.mode == MV_SWIGLU ? J.w[m].rows : (J.w[m].rows + 1) / 2;
-        want[m] = (tasks + per_block - 1) / per_block;
+        want[m] = (tasks + tasks_per_block - 1) / tasks_per_block;
         total += want[m];
     }
     // a block per 8 tasks where that fits in one wave, else the slots shared by task count
     int blocks = 0;
     for (int m = 0; m < nmat; m++) {
-        blocks += total <= slots ? want[m] : std::max(1, (int)((int64_t)slots * want[m] / total));
+        const int nb = total <= slots ? want[m] : std::max(1, (int)((int64_t)slots * want[m] / total));
+        const int tasks = J.mode == MV_SWIGLU ? J.w[m].rows : (J.w[m].rows + 1) / 2;
+        blocks += nb;
         J.block_end[m] = blocks;
+        J.task_q[m] = tasks / nb;
+        J.task_r[m] = tasks % nb;
     }
-    for (int m = nmat; m < 3; m++) J.block_end[m] = blocks;
+    for (int m = nmat; m < 3; m++) J.block_end[m] = blocks, J.task_q[m] = J.task_r[m] = 0;
+    // The SPLIT instance where whole tasks per warp would leave the last round mostly idle
+    // and a task has steps to share: the first matrix's rounds (tasks per warp, x) rounded up
+    // 15% or more above x, and two steps or more per task. 32B (run 113): wo and ffn_down
+    // (x = 1.21), QKV (1.71); nothing of 0.5B-7B.
+    if (k_split && C->mvs_split < 0) {
+        const int tasks = (J.w[0].rows + 1) / 2, nb = J.block_end[0];
+        const int pp = ta == APR_TYPE_Q4_K ? MVS_PP_RES : 1;  // mvs_pp of k_mvs_res / k_mvs_multi
+        const int cps = 64 * pp;  // chunks per step of the paired types (the SPLIT instances')
+        const int nr = (chunks_per_row(ta, J.w[0].cols) + cps - 1) / cps;
+        const double x = (double)tasks / (nb * per_block);
+        if (nr < 2 || std::ceil(x) < 1.15 * x) k_split = nullptr;
+    }
+    if (k_split) {
+        k = k_split;
+        if (!C->split_logged)
+            glog(M, APR_LOG_INFO, "CUDA: k_mvs shares tasks between warps (SPLIT) from a %dx%d matrix on",
+                 J.w[0].rows, J.w[0].cols);
+        C->split_logged = true;
+    }
     launch_kernel_(C, pdl, k, dim3(blocks), dim3(MVQ_THREADS), smem, J, J.q ? 1 : 0);
     launched(C, __LINE__);
     return blocks;
