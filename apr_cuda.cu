@@ -3557,26 +3557,30 @@ __device__ __forceinline__ void mvs_rows_of(const MVS &J, const DW &W, int m, in
     // inside a task (task t0 + tl) in which no earlier warp's does: it finishes that task
     // after the loop, its epilogue's values copied to esplit[j] here. fin[j]: that task (-1:
     // none), its steps [x, y) of the block's z.
+    // The epilogue's values of row r and (two) r + 1 (bias, old residual, next norm weight)
+    // copied to dst[0..6) by cp.async: at a task's first step (into ep), or for a split task
+    // (esplit).
+    const bool epilogue = KIND != MVS_PLAIN && (bias || add);
+    auto copy_epilogue = [&](float *dst, int r, bool two) {
+#pragma unroll
+        for (int k = 0; k < 2; k++) {
+            if (k == 1 && !two) break;
+            if (bias) cp_async4(dst + k, bias + r + k);
+            else dst[k] = 0.f;
+            if (add) {
+                cp_async4(dst + 2 + k, Y + r + k);
+                if (J.xw_out) cp_async4(dst + 4 + k, J.norm_w + r + k);
+            }
+        }
+        cp_commit();
+    };
     __shared__ float esplit[SPLIT ? NW : 1][6];
     __shared__ int4 fin[SPLIT ? NW : 1];
     const int tl = lane * nt >> 3;
     const bool finisher = SPLIT && wi == 0 && lane >= 1 && lane < NW && (lane * nt * nr >> 3) != tl * nr &&
                           ((lane - 1) * nt * nr >> 3) <= tl * nr;
     if (SPLIT && wi == 0 && lane < NW) fin[lane] = make_int4(finisher ? t0 + tl : -1, tl * nr, (tl + 1) * nr, nt * nr);
-    if (finisher && KIND != MVS_PLAIN && (bias || add)) {  // the epilogue's values of its split task
-        const int r = 2 * (t0 + tl);
-#pragma unroll
-        for (int k = 0; k < 2; k++) {
-            if (r + k >= W.rows) break;
-            if (bias) cp_async4(&esplit[lane][k], bias + r + k);
-            else esplit[lane][k] = 0.f;
-            if (add) {
-                cp_async4(&esplit[lane][2 + k], Y + r + k);
-                if (J.xw_out) cp_async4(&esplit[lane][4 + k], J.norm_w + r + k);
-            }
-        }
-        cp_commit();
-    }
+    if (finisher && epilogue) copy_epilogue(esplit[lane], 2 * (t0 + tl), 2 * (t0 + tl) + 1 < W.rows);
     // the input's sums of squares (RMSNorm) requested before the input itself: two round
     // trips to L2 at once instead of one after the other. k_mvs_res's inputs (attention
     // output, SwiGLU output) are never normalized (launch_residual).
@@ -3621,7 +3625,6 @@ __device__ __forceinline__ void mvs_rows_of(const MVS &J, const DW &W, int m, in
     // step, so that they arrive while its dot products are computed; as copies into shared
     // memory (cp.async), since registers held across the steps made the kernel spill.
     float *ep = ep_all + (threadIdx.x >> 5) * 6;  // bias[2], old[2], norm[2] (k_mvs: unused)
-    const bool epilogue = KIND != MVS_PLAIN && (bias || add);
     // Task t's outputs from its two dot products v0, v1 (scaled) and e: bias[2], old[2],
     // norm[2] of its rows (the epilogue's values; unused without one).
     auto store_task = [&](int t, float v0, float v1, const float *e, float &ss) {
@@ -3653,19 +3656,7 @@ __device__ __forceinline__ void mvs_rows_of(const MVS &J, const DW &W, int m, in
         advance(ct, cs);
         const int r = swiglu ? t : 2 * t;
         const bool two = swiglu || r + 1 < W.rows;
-        if (step == 0 && lane == 0 && epilogue && whole(t)) {
-#pragma unroll
-            for (int k = 0; k < 2; k++) {
-                if (k == 1 && !two) break;
-                if (bias) cp_async4(ep + k, bias + r + k);
-                else ep[k] = 0.f;
-                if (add) {
-                    cp_async4(ep + 2 + k, Y + r + k);
-                    if (J.xw_out) cp_async4(ep + 4 + k, J.norm_w + r + k);
-                }
-            }
-            cp_commit();
-        }
+        if (step == 0 && lane == 0 && epilogue && whole(t)) copy_epilogue(ep, r, two);
         if constexpr (PAIRED) {
 #pragma unroll
             for (int u = 0; u < PP; u++) {
@@ -5104,8 +5095,9 @@ static int launch_mvs(GCtx *C, MVS &J, int nmat, bool pdl) {
     MvsKernel k = mvs_kernel(kind, ta, tb);
     MvsKernel k_split = J.q || C->mvs_split == 0 ? nullptr : mvs_kernel(kind, ta, tb, true);
     const size_t smem = J.q ? (size_t)0 : mvs_smem_bytes(J.w[0].cols);
-    // resident blocks per SM (asked once per type, for the largest width)
-    int &per_sm = kind == MVS_MULTI ? C->mvs_multi_per_sm[ta & 31][tb & 31] : C->mvs_per_sm[(ta & 31) + 32 * (kind == MVS_RES)];  // (the SPLIT instances' the same: same bounds)
+    // resident blocks per SM (asked once per type, for the largest width; the SPLIT
+    // instances have the same launch bounds)
+    int &per_sm = kind == MVS_MULTI ? C->mvs_multi_per_sm[ta & 31][tb & 31] : C->mvs_per_sm[(ta & 31) + 32 * (kind == MVS_RES)];
     if (!per_sm && (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, k, MVQ_THREADS, mvs_smem_bytes(C->Kmax)) !=
                         cudaSuccess ||
                     per_sm < 1))
@@ -5113,21 +5105,20 @@ static int launch_mvs(GCtx *C, MVS &J, int nmat, bool pdl) {
     const int per_block = MVQ_THREADS / 32, slots = per_sm * M->sms;
     // APR_CUDA_MVS_SPLIT=1 (tests): three tasks a block, so that most blocks share some
     const int tasks_per_block = k_split && C->mvs_split == 1 ? 3 : per_block;
-    int want[3], total = 0;
+    int tasks[3], want[3], total = 0;
     for (int m = 0; m < nmat; m++) {
-        const int tasks = J.mode == MV_SWIGLU ? J.w[m].rows : (J.w[m].rows + 1) / 2;
-        want[m] = (tasks + tasks_per_block - 1) / tasks_per_block;
+        tasks[m] = J.mode == MV_SWIGLU ? J.w[m].rows : (J.w[m].rows + 1) / 2;
+        want[m] = (tasks[m] + tasks_per_block - 1) / tasks_per_block;
         total += want[m];
     }
     // a block per 8 tasks where that fits in one wave, else the slots shared by task count
     int blocks = 0;
     for (int m = 0; m < nmat; m++) {
         const int nb = total <= slots ? want[m] : std::max(1, (int)((int64_t)slots * want[m] / total));
-        const int tasks = J.mode == MV_SWIGLU ? J.w[m].rows : (J.w[m].rows + 1) / 2;
         blocks += nb;
         J.block_end[m] = blocks;
-        J.task_q[m] = tasks / nb;
-        J.task_r[m] = tasks % nb;
+        J.task_q[m] = tasks[m] / nb;
+        J.task_r[m] = tasks[m] % nb;
     }
     for (int m = nmat; m < 3; m++) J.block_end[m] = blocks, J.task_q[m] = J.task_r[m] = 0;
     // The SPLIT instance where whole tasks per warp would leave the last round mostly idle
@@ -5135,11 +5126,11 @@ static int launch_mvs(GCtx *C, MVS &J, int nmat, bool pdl) {
     // 15% or more above x, and two steps or more per task. 32B (run 113): wo and ffn_down
     // (x = 1.21), QKV (1.71); nothing of 0.5B-7B.
     if (k_split && C->mvs_split < 0) {
-        const int tasks = (J.w[0].rows + 1) / 2, nb = J.block_end[0];
+        const int nb = J.block_end[0];
         const int pp = ta == APR_TYPE_Q4_K ? MVS_PP_RES : 1;  // mvs_pp of k_mvs_res / k_mvs_multi
         const int cps = 64 * pp;  // chunks per step of the paired types (the SPLIT instances')
         const int nr = (chunks_per_row(ta, J.w[0].cols) + cps - 1) / cps;
-        const double x = (double)tasks / (nb * per_block);
+        const double x = (double)tasks[0] / (nb * per_block);
         if (nr < 2 || std::ceil(x) < 1.15 * x) k_split = nullptr;
     }
     if (k_split) {

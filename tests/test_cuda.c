@@ -437,7 +437,6 @@ static void test_gpu_persistent_matvec(void) {
                                               "every matrix through k_mvs", "every matrix through k_mvs"};
             CHECK(strstr(logbuf, want_path[f]) != NULL, "%s: decode path '%s' not in the log:\n%s", forms[f],
                   want_path[f], logbuf);
-
             setenv("APR_CUDA_NO_MVS", "1", 1);
             setenv("APR_CUDA_MVS_FFN", "0", 1);
             setenv("APR_CUDA_MVS_ALL", "0", 1);
