@@ -2400,22 +2400,34 @@ struct AttnD {
     float *po, *pml, *out;
     int *counter;
     const double *invf;
-    int trigger;  // let the next kernel (wo) launch early: pdl_trigger at the start
+    int trigger;      // let the next kernel (wo) launch early: pdl_trigger at the start
+    int trigger_end;  // ... or once the last block of each kv head is left (its combine)
     int8_t *oq;  // int8 form: the output quantized for wo
     float *od;
     int *os;
 };
 
-__device__ void rope_vec(float *v, int hd, int rope_dim, int neox, float base, float fscale, int pos, int lane,
-                         const double *invf) {
+// Rope of one head by one warp, from the sines and cosines of this lane's pairs
+// (lane + 32 k, k < ATT_RPL): worked out at the kernel's start, before the query is ready.
+#define ATT_RPL 4  // rope pairs per lane at most (rope_dim <= 256)
+__device__ void rope_sincos_lane(int pos, int rope_dim, const double *invf, int lane, float *rs, float *rc) {
+#pragma unroll
+    for (int k = 0; k < ATT_RPL; k++) {
+        const int i = lane + 32 * k;
+        rs[k] = 0.f, rc[k] = 1.f;
+        if (i < rope_dim / 2) rope_sincos(pos, invf[i], rs[k], rc[k]);
+    }
+}
+__device__ void rope_vec(float *v, int rope_dim, int neox, const float *rs, const float *rc, int lane) {
     const int half = rope_dim / 2;
-    for (int i = lane; i < half; i += 32) {
+#pragma unroll
+    for (int k = 0; k < ATT_RPL; k++) {
+        const int i = lane + 32 * k;
+        if (i >= half) break;
         const int i0 = neox ? i : 2 * i, i1 = neox ? i + half : 2 * i + 1;
-        float s, c;
-        rope_sincos(pos, invf[i], s, c);
         const float x0 = v[i0], x1 = v[i1];
-        v[i0] = (float)(x0 * c - x1 * s);
-        v[i1] = (float)(x0 * s + x1 * c);
+        v[i0] = (float)(x0 * rc[k] - x1 * rs[k]);
+        v[i1] = (float)(x0 * rs[k] + x1 * rc[k]);
     }
     __syncwarp();
 }
@@ -2595,6 +2607,10 @@ __global__ void __launch_bounds__(32 * ATT_MAXG) k_attn_dec(AttnD p) {
     };
 #pragma unroll
     for (int t = 0; t < ST; t++) tile_load(t);
+    // the rope's sines and cosines need only the position: one dependent load (the
+    // frequencies) less after the query arrives
+    float rs[ATT_RPL], rc[ATT_RPL];
+    rope_sincos_lane(pos, p.rope_dim, p.invf, lane, rs, rc);
     // Everything above reads only the cache of earlier tokens and the position (written
     // before the graph's first kernel); the query and this token's K and V are the QKV
     // matvec's output. Launched with PDL (APR_CUDA_ATTN_PDL=1; not the default, see
@@ -2604,7 +2620,7 @@ __global__ void __launch_bounds__(32 * ATT_MAXG) k_attn_dec(AttnD p) {
     for (int d = lane; d < hd; d += 32) sq[warp * hd + d] = p.qkv[(int64_t)h * hd + d];
     __syncwarp();
     if (p.qn) head_norm(sq + warp * hd, p.qn, hd, p.eps, lane);
-    rope_vec(sq + warp * hd, hd, p.rope_dim, p.neox, p.base, p.fscale, pos, lane, p.invf);
+    rope_vec(sq + warp * hd, p.rope_dim, p.neox, rs, rc, lane);
     for (int d = lane; d < hd; d += 32) sq[warp * hd + d] *= p.scale;
     // the split holding pos writes this token's K and V (to the cache, and to skv)
     const bool has_pos = start <= pos && pos < end;
@@ -2614,7 +2630,7 @@ __global__ void __launch_bounds__(32 * ATT_MAXG) k_attn_dec(AttnD p) {
         for (int d = lane; d < hd; d += 32) { skv[d] = kin[d]; skv[hd + d] = vin[d]; }
         __syncwarp();
         if (p.kn) head_norm(skv, p.kn, hd, p.eps, lane);
-        rope_vec(skv, hd, p.rope_dim, p.neox, p.base, p.fscale, pos, lane, p.invf);
+        rope_vec(skv, p.rope_dim, p.neox, rs, rc, lane);
         for (int d = lane; d < hd; d += 32) {
             p.kc[cbase + (int64_t)pos * hd + d] = __float2half(skv[d]);
             p.vc[cbase + (int64_t)pos * hd + d] = __float2half(skv[hd + d]);
@@ -2709,7 +2725,8 @@ __global__ void __launch_bounds__(32 * ATT_MAXG) k_attn_dec(AttnD p) {
     }
     float inv = 1.f;
     if (n_act == 1) {
-        // one split holds everything (short contexts): no combine
+        // one split holds everything (short contexts): no combine; wo may launch now
+        if (p.trigger_end) pdl_trigger();
         inv = l > 0.f ? 1.f / l : 0.f;
     } else {
         const int64_t pi = (int64_t)h * p.S + s;
@@ -2726,6 +2743,8 @@ __global__ void __launch_bounds__(32 * ATT_MAXG) k_attn_dec(AttnD p) {
         if (threadIdx.x == 0) is_last = atomicAdd(p.counter + hk, 1) == n_act - 1;
         __syncthreads();
         if (!is_last) return;
+        // every other block has ended: wo's blocks may launch during the combine
+        if (p.trigger_end) pdl_trigger();
         __threadfence();
         inv = attn_combine_head(p, (int64_t)h * p.S, n_act, hd, sw, sq + warp * hd, lane);
         __syncwarp();
@@ -4281,6 +4300,7 @@ struct GCtx {
     bool attn_pdl;              // f32 form: decode attention launched with PDL
     int attn_min_chunk;         // decode attention: positions per split, at least
     bool attn_trigger;          // decode attention lets wo launch early
+    bool attn_trigger_end;      // ... or once its combine is all that is left (f32 form)
     bool mvq_one_wave;          // k_mvw: fewer warps per row rather than a second wave of blocks
     __half *wscratch;
     size_t wscratch_n;
@@ -4503,11 +4523,20 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
     // the split attention (session 7) it costs: tg128 0.5B 1,514 -> 1,610 without it, 1.5B
     // 1,064 -> 1,082, 7B 518.6 -> 519.4; @ d4096 0.5B 1,282 -> 1,333, 7B 447.5 -> 444.2.
     // So off in the f32 form; the int8 form keeps session 3's rule (not re-measured).
-    // APR_CUDA_ATTN_PDL=1 and APR_CUDA_ATTN_TRIGGER=0/1 override (measurements).
+    // The f32 form triggers later instead, in the last block of each kv head once every
+    // other block has ended (or in the one split of short contexts): wo launches during
+    // the combine, which globaltimer stamps showed to be the attention's last 3 us at 4,096
+    // positions (bench/NOTES.md, session 12). Not where wo's grid takes every slot of the
+    // GPU (32B: 264 blocks for 264 slots), as a wo block then waits for the attention's
+    // SM: 32B tg128 153.4 -> 130.1 tok/s (run 123); see attn_trigger_fits.
+    // APR_CUDA_ATTN_PDL=1, APR_CUDA_ATTN_TRIGGER=0/1 and APR_CUDA_ATTN_TRIGGER_END=0
+    // override (measurements).
     {
-        const char *ap = getenv("APR_CUDA_ATTN_PDL"), *at = getenv("APR_CUDA_ATTN_TRIGGER");
+        const char *ap = getenv("APR_CUDA_ATTN_PDL"), *at = getenv("APR_CUDA_ATTN_TRIGGER"),
+                   *ate = getenv("APR_CUDA_ATTN_TRIGGER_END");
         C->attn_pdl = !C->i8 && ap && atoi(ap) == 1;
         C->attn_trigger = at ? atoi(at) == 1 : (C->i8 && hp.n_head_kv * C->S_dec > M->sms / 8);
+        C->attn_trigger_end = !C->i8 && !(ate && atoi(ate) == 0);
     }
     C->part_cap = std::max((size_t)hp.n_head * C->S_dec * hp.head_dim, (size_t)B * hp.n_head * hp.head_dim * 4);
     CT(cmalloc(C, (void **)&C->po, sizeof(float) * C->part_cap), "attention scratch");
@@ -5084,6 +5113,25 @@ static MVS mvs1(GCtx *C, const DW &w, float *y, const float *bias, int mode, con
 // Launch k_mvs over J's first nmat matrices (one type and width): a grid of resident
 // blocks, split between the matrices by their tasks. Returns the number of blocks (the
 // ss_n of a residual written with ss_out).
+// Resident blocks per SM of the k_mvs kernel of this kind and types (asked once, for the
+// largest width; the SPLIT instances have the same launch bounds).
+static int mvs_per_sm(GCtx *C, int kind, int ta, int tb) {
+    int &per_sm = kind == MVS_MULTI ? C->mvs_multi_per_sm[ta & 31][tb & 31] : C->mvs_per_sm[(ta & 31) + 32 * (kind == MVS_RES)];
+    if (!per_sm && (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, mvs_kernel(kind, ta, tb), MVQ_THREADS,
+                                                                  mvs_smem_bytes(C->Kmax)) != cudaSuccess ||
+                    per_sm < 1))
+        per_sm = 1;
+    return per_sm;
+}
+
+// Whether decode attention may let wo launch during its combine (attn_trigger_end): wo's
+// k_mvs_res blocks (a block per 8 row pairs, as launch_mvs plans them) and one attention
+// block per kv head fit in the GPU's slots together.
+static bool attn_trigger_fits(GCtx *C, const DW &wo) {
+    const int per_block = MVQ_THREADS / 32, want = ((wo.rows + 1) / 2 + per_block - 1) / per_block;
+    return want + C->M->hp.n_head_kv <= mvs_per_sm(C, MVS_RES, wo.type, wo.type) * C->M->sms;
+}
+
 static int launch_mvs(GCtx *C, MVS &J, int nmat, bool pdl) {
     GModel *M = C->M;
     // k_mvs_res for a residual (with or without a bias), k_mvs_multi for several matrices or
@@ -5095,14 +5143,7 @@ static int launch_mvs(GCtx *C, MVS &J, int nmat, bool pdl) {
     MvsKernel k = mvs_kernel(kind, ta, tb);
     MvsKernel k_split = J.q || C->mvs_split == 0 ? nullptr : mvs_kernel(kind, ta, tb, true);
     const size_t smem = J.q ? (size_t)0 : mvs_smem_bytes(J.w[0].cols);
-    // resident blocks per SM (asked once per type, for the largest width; the SPLIT
-    // instances have the same launch bounds)
-    int &per_sm = kind == MVS_MULTI ? C->mvs_multi_per_sm[ta & 31][tb & 31] : C->mvs_per_sm[(ta & 31) + 32 * (kind == MVS_RES)];
-    if (!per_sm && (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, k, MVQ_THREADS, mvs_smem_bytes(C->Kmax)) !=
-                        cudaSuccess ||
-                    per_sm < 1))
-        per_sm = 1;
-    const int per_block = MVQ_THREADS / 32, slots = per_sm * M->sms;
+    const int per_block = MVQ_THREADS / 32, slots = mvs_per_sm(C, kind, ta, tb) * M->sms;
     // APR_CUDA_MVS_SPLIT=1 (tests): three tasks a block, so that most blocks share some
     const int tasks_per_block = k_split && C->mvs_split == 1 ? 3 : per_block;
     int tasks[3], want[3], total = 0;
@@ -5231,6 +5272,7 @@ static apr_result enqueue_decode1(GCtx *C, const int *tok, const int *pos, const
         ap.vc = C->vc + lofs;
         // Attention is launched without PDL: its blocks, launched early and waiting beside the
         // QKV matvec, cost 17% at 4096 positions (bench/NOTES.md).
+        ap.trigger_end = C->attn_trigger_end && C->mvs_all && attn_trigger_fits(C, g.wo);
         launch_attn_dec(C, ap);
         ss_n = launch_residual(C, g.wo, g.bo, C->attn_out, g.ffn_norm);
         if (C->mvs_ffn) {
