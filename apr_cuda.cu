@@ -2409,7 +2409,7 @@ struct AttnD {
 
 // Rope of one head by one warp, from the sines and cosines of this lane's pairs
 // (lane + 32 k, k < ATT_RPL): worked out at the kernel's start, before the query is ready.
-#define ATT_RPL 4  // rope pairs per lane at most (rope_dim <= 256)
+#define ATT_RPL 4  // rope pairs per lane at most (rope_dim <= head_dim <= 256, checked at model load)
 __device__ void rope_sincos_lane(int pos, int rope_dim, const double *invf, int lane, float *rs, float *rc) {
 #pragma unroll
     for (int k = 0; k < ATT_RPL; k++) {
@@ -5110,9 +5110,9 @@ static MVS mvs1(GCtx *C, const DW &w, float *y, const float *bias, int mode, con
     return J;
 }
 
-// Launch k_mvs over J's first nmat matrices (one type and width): a grid of resident
-// blocks, split between the matrices by their tasks. Returns the number of blocks (the
-// ss_n of a residual written with ss_out).
+// A k_mvs matrix's tasks: its row pairs, or (MV_SWIGLU) its rows, each with up's.
+static int mvs_tasks(const DW &w, int mode) { return mode == MV_SWIGLU ? w.rows : (w.rows + 1) / 2; }
+
 // Resident blocks per SM of the k_mvs kernel of this kind and types (asked once, for the
 // largest width; the SPLIT instances have the same launch bounds).
 static int mvs_per_sm(GCtx *C, int kind, int ta, int tb) {
@@ -5128,10 +5128,13 @@ static int mvs_per_sm(GCtx *C, int kind, int ta, int tb) {
 // k_mvs_res blocks (a block per 8 row pairs, as launch_mvs plans them) and one attention
 // block per kv head fit in the GPU's slots together.
 static bool attn_trigger_fits(GCtx *C, const DW &wo) {
-    const int per_block = MVQ_THREADS / 32, want = ((wo.rows + 1) / 2 + per_block - 1) / per_block;
+    const int per_block = MVQ_THREADS / 32, want = (mvs_tasks(wo, MV_ADD) + per_block - 1) / per_block;
     return want + C->M->hp.n_head_kv <= mvs_per_sm(C, MVS_RES, wo.type, wo.type) * C->M->sms;
 }
 
+// Launch k_mvs over J's first nmat matrices (one type and width): a grid of resident
+// blocks, split between the matrices by their tasks. Returns the number of blocks (the
+// ss_n of a residual written with ss_out).
 static int launch_mvs(GCtx *C, MVS &J, int nmat, bool pdl) {
     GModel *M = C->M;
     // k_mvs_res for a residual (with or without a bias), k_mvs_multi for several matrices or
@@ -5148,7 +5151,7 @@ static int launch_mvs(GCtx *C, MVS &J, int nmat, bool pdl) {
     const int tasks_per_block = k_split && C->mvs_split == 1 ? 3 : per_block;
     int tasks[3], want[3], total = 0;
     for (int m = 0; m < nmat; m++) {
-        tasks[m] = J.mode == MV_SWIGLU ? J.w[m].rows : (J.w[m].rows + 1) / 2;
+        tasks[m] = mvs_tasks(J.w[m], J.mode);
         want[m] = (tasks[m] + tasks_per_block - 1) / tasks_per_block;
         total += want[m];
     }
