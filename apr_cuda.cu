@@ -142,6 +142,28 @@ __device__ __forceinline__ void prefetch_rows_l2(const DW &W, int r0, int r1) {
     }
 }
 
+// A layer's KV cache of one sequence, positions [0, pos[0]), to be pulled into L2 (the QKV
+// matvec does it for the decode attention that follows it: attn_early). k == nullptr: none.
+struct KVPrefetch {
+    const __half *k, *v;  // the layer's caches
+    const int *pos, *seq;
+    int64_t seq_stride, head_stride;
+    int nkv, hd;
+};
+// One 128-byte line per thread of the grid at a time (a kv head's positions are contiguous;
+// the last line may reach into position pos, still inside the cache). The cache of earlier
+// tokens was written by earlier graphs and pos before the graph, so this needs no pdl_wait
+// (and a prefetch is only a hint).
+__device__ __forceinline__ void prefetch_kv_l2(const KVPrefetch &f) {
+    const int64_t per_head = ((int64_t)f.pos[0] * f.hd * (int64_t)sizeof(__half) + 127) / 128;  // lines
+    const int64_t total = 2 * f.nkv * per_head, base = (int64_t)f.seq[0] * f.seq_stride;
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += (int64_t)gridDim.x * blockDim.x) {
+        const int64_t kv = i / per_head, line = i - kv * per_head;  // kv: (head, K or V)
+        const __half *c = (kv & 1 ? f.v : f.k) + base + (kv >> 1) * f.head_stride + line * (128 / sizeof(__half));
+        asm volatile("prefetch.global.L2 [%0];\n" ::"l"(c));
+    }
+}
+
 __device__ __forceinline__ float h2f(const uint8_t *p) { return __half2float(*(const __half *)p); }
 __device__ __forceinline__ float bf2f(uint16_t v) { return __uint_as_float(((uint32_t)v) << 16); }
 __device__ __forceinline__ float half_bits(uint32_t h) { return __half2float(__ushort_as_half((unsigned short)h)); }
@@ -3262,6 +3284,8 @@ struct MVS {
     const float *norm_w;
     float *ss_out;                                   // ... and per block the sum of y^2 over its rows
     unsigned long long *amax;
+    int trigger_late;                                // k_mvs_multi: pdl_trigger after the block's rows
+    KVPrefetch kv_pf;                                // k_mvs_multi: the KV cache to prefetch (attn_early)
 };
 
 #define MVS_U 2  // chunks per lane and row in one step
@@ -3829,13 +3853,17 @@ __global__ void __launch_bounds__(MVQ_THREADS, std::min(mvs_minb<TA, MVS_MULTI>(
     int *ssum = (int *)(sd + J.w[0].cols / 16);
     __shared__ float ep[MVQ_THREADS / 32 * 6];
     (void)unused;
-    pdl_trigger();
+    // QKV before an early-launched attention (attn_early): its blocks launch only once every
+    // block here is done with its rows, and find this layer's KV cache in L2
+    if (!J.trigger_late) pdl_trigger();
+    if (J.kv_pf.k) prefetch_kv_l2(J.kv_pf);
     unsigned long long best = 0ull;
     float ss_rows = 0.f;
     const int m = blockIdx.x < J.block_end[0] ? 0 : (blockIdx.x < J.block_end[1] ? 1 : 2);
     const int type = m == 0 ? J.w[0].type : (m == 1 ? J.w[1].type : J.w[2].type);
     if (TA == TB || type == TA) mvs_rows<TA, false, MVS_MULTI, SPLIT>(J, sq, sd, ssum, ep, best, ss_rows);
     else mvs_rows<TB, false, MVS_MULTI, SPLIT>(J, sq, sd, ssum, ep, best, ss_rows);
+    if (J.trigger_late) pdl_trigger();
 }
 
 typedef void (*MvsKernel)(MVS, int);
@@ -4298,6 +4326,7 @@ struct GCtx {
     int mvs_split;              // k_mvs SPLIT instances: -1 where they pay (launch_mvs), 0 never, 1 wherever built
     bool split_logged;          // ... the first one launched is in the log (tests look for it)
     bool attn_pdl;              // f32 form: decode attention launched with PDL
+    bool attn_early;            // ... after a QKV that triggers late and prefetches the KV cache
     int attn_min_chunk;         // decode attention: positions per split, at least
     bool attn_trigger;          // decode attention lets wo launch early
     bool attn_trigger_end;      // ... or once its combine is all that is left (f32 form)
@@ -4497,21 +4526,24 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
         C->mvs_split = split ? (atoi(split) == 1 ? 1 : 0) : -1;
     }
     // Decode attention splits: 32 positions each where the grid allows, up to one per SM and
-    // kv head, and 64. A block's positions are one dependent chain (scores, softmax,
+    // kv head (and ATT_SMAX). A block's positions are one dependent chain (scores, softmax,
     // weighted sum), so short contexts want several splits despite the combine: one split up
     // to 128 positions, as before, against 32 each: 7B tg128 495.8 -> 511.0, 1.5B 892.9 ->
     // 959.6, 0.5B 1,340 -> 1,394 (16: 513.6, 955.1, 1,367; bench/NOTES.md, session 7). Two
     // per SM paid with the kernel before session 9 (7B @ d4096 242.6 -> 248.8 tok/s); since
     // its cp.async stages one per SM is faster at 7B @ d4096 (478.8 -> 482.9) and more
     // splits cost more (0.5B: four per SM 1,539 -> 1,487), as each split adds a partial
-    // to the combine (bench/NOTES.md, session 9).
+    // to the combine (bench/NOTES.md, session 9). Until session 13 also at most 64: with two
+    // kv heads (0.5B, 1.5B) 66 splits make 4,097 to 4,224 positions two tiles a split
+    // instead of three, the third of one or two positions: 0.5B @ d4096 1,573 / 1,581 ->
+    // 1,584 / 1,602, 1.5B 1,001 / 1,001 -> 1,011 / 1,012, tg128 unchanged (run 130).
     // APR_CUDA_ATTN_SPLIT=n: at least n positions per split, APR_CUDA_ATTN_BPS=n splits per
     // SM and kv head, APR_CUDA_ATTN_SMAX=n at most (measurements, tests).
     const char *split_env = getenv("APR_CUDA_ATTN_SPLIT"), *bps_env = getenv("APR_CUDA_ATTN_BPS"),
                *smax_env = getenv("APR_CUDA_ATTN_SMAX");
     C->attn_min_chunk = split_env ? std::max(16, std::min(4096, atoi(split_env))) : 32;
     const int per_sm = bps_env ? std::max(1, std::min(8, atoi(bps_env))) : 1;
-    const int s_cap = smax_env ? std::max(1, std::min(ATT_SMAX, atoi(smax_env))) : 64;
+    const int s_cap = smax_env ? std::max(1, std::min(ATT_SMAX, atoi(smax_env))) : ATT_SMAX;
     const int S = std::max(1, std::min((p->n_ctx + C->attn_min_chunk - 1) / C->attn_min_chunk, per_sm * M->sms / hp.n_head_kv));
     C->S_dec = std::min(S, s_cap);
     // Decode attention and PDL (bench/NOTES.md, session 3). Launched with PDL (its blocks
@@ -4529,12 +4561,23 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
     // positions (bench/NOTES.md, session 12). Not where wo's grid takes every slot of the
     // GPU (32B: 264 blocks for 264 slots), as a wo block then waits for the attention's
     // SM: 32B tg128 153.4 -> 130.1 tok/s (run 123); see attn_trigger_fits.
-    // APR_CUDA_ATTN_PDL=1, APR_CUDA_ATTN_TRIGGER=0/1 and APR_CUDA_ATTN_TRIGGER_END=0
-    // override (measurements).
+    // Early attention (attn_early, session 13): launched with PDL after a QKV (k_mvs_multi)
+    // that triggers only once a block's rows are done, so the attention's blocks launch as
+    // QKV ends instead of waiting beside it, and that prefetches this layer's KV cache into
+    // L2 meanwhile. Where the GPU holds many short splits per kv head (two kv heads: 66
+    // splits, 64 positions each at 4k) the attention is mostly its start, which this hides:
+    // 0.5B @ d4096 1,584 / 1,602 -> 1,609 / 1,618 tok/s, 1.5B 1,011 / 1,012 -> 1,027 /
+    // 1,026, tg128 0.5B +1%, 1.5B +1.6..2%. Where they are longer (7B: 33 splits of 125
+    // positions) it costs: 7B @ d4096 518 / 516 -> 511 / 510 (run 130, bench/NOTES.md
+    // session 13). So on where the grid allows 48 splits per kv head or more (one per SM),
+    // in the f32 form with QKV in k_mvs.
+    // APR_CUDA_ATTN_EARLY=0/1, APR_CUDA_ATTN_PDL=1, APR_CUDA_ATTN_TRIGGER=0/1 and
+    // APR_CUDA_ATTN_TRIGGER_END=0 override (measurements, tests).
     {
         const char *ap = getenv("APR_CUDA_ATTN_PDL"), *at = getenv("APR_CUDA_ATTN_TRIGGER"),
-                   *ate = getenv("APR_CUDA_ATTN_TRIGGER_END");
-        C->attn_pdl = !C->i8 && ap && atoi(ap) == 1;
+                   *ate = getenv("APR_CUDA_ATTN_TRIGGER_END"), *early = getenv("APR_CUDA_ATTN_EARLY");
+        C->attn_early = !C->i8 && C->mvs_all && M->pdl && (early ? atoi(early) == 1 : M->sms / hp.n_head_kv >= 48);
+        C->attn_pdl = C->attn_early || (!C->i8 && ap && atoi(ap) == 1);
         C->attn_trigger = at ? atoi(at) == 1 : (C->i8 && hp.n_head_kv * C->S_dec > M->sms / 8);
         C->attn_trigger_end = !C->i8 && !(ate && atoi(ate) == 0);
     }
@@ -4583,10 +4626,12 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
     glog(M, APR_LOG_INFO, "CUDA: prompt GEMM: %s%s", gemm_form,
          C->deq_generic ? ", generic dequantization (k_deq_f16)" : "");
     if (C->wg_tile_bm) glog(M, APR_LOG_INFO, "CUDA: k_wgemm tiles %dx%d", C->wg_tile_bm, C->wg_tile_bn);
-    glog(M, APR_LOG_INFO, "CUDA: one-token decode: %s", !C->fast ? "generic kernels"
+    glog(M, APR_LOG_INFO, "CUDA: one-token decode: %s%s%s", !C->fast ? "generic kernels"
                                                   : C->i8   ? "int8 activations (k_mvw8)"
                                                   : C->mvs_all ? "f32 activations, every matrix through k_mvs"
-                                                               : "f32 activations (k_mvw, k_mvs)");
+                                                               : "f32 activations (k_mvw, k_mvs)",
+         C->fast && C->attn_early ? ", attention launched early (PDL after QKV, KV cache prefetched)" : "",
+         M->pdl ? "" : " (no PDL on this GPU)");
     *cs = C;
     return APR_SUCCESS;
 }
@@ -5256,6 +5301,13 @@ static apr_result enqueue_decode1(GCtx *C, const int *tok, const int *pos, const
                     J.y[nm] = y[order[i]];
                     J.bias[nm] = b[order[i]];
                 }
+                // the launch before the attention (a lone matrix without a bias goes to k_mvs,
+                // which triggers at its start: the attention's blocks then wait beside it)
+                if (C->attn_early && i == 3) {
+                    J.trigger_late = 1;
+                    J.kv_pf = {C->kc + lofs, C->vc + lofs, pos, seq, C->seq_stride, C->head_stride, hp.n_head_kv,
+                               hp.head_dim};
+                }
                 launch_mvs(C, J, nm, true);
             }
         } else {
@@ -5273,8 +5325,8 @@ static apr_result enqueue_decode1(GCtx *C, const int *tok, const int *pos, const
         ap.kn = g.kn;
         ap.kc = C->kc + lofs;
         ap.vc = C->vc + lofs;
-        // Attention is launched without PDL: its blocks, launched early and waiting beside the
-        // QKV matvec, cost 17% at 4096 positions (bench/NOTES.md).
+        // Attention is launched without PDL unless attn_early: its blocks, launched early and
+        // waiting beside the QKV matvec, cost 17% at 4096 positions (bench/NOTES.md).
         ap.trigger_end = C->attn_trigger_end && C->mvs_all && attn_trigger_fits(C, g.wo);
         launch_attn_dec(C, ap);
         ss_n = launch_residual(C, g.wo, g.bo, C->attn_out, g.ffn_norm);

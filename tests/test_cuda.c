@@ -274,9 +274,17 @@ static void test_gpu_long_case(const char *label, const char *file, int n_prompt
     CHECK(g && c && strcmp(apr_model_backend(g), "CUDA") == 0, "models");
     if (!g || !c) { apr_model_free(g); apr_model_free(c); return; }
     const int nv = apr_model_n_vocab(g), n_ctx = n_prompt + 16;
-    for (int i = 0; env[i]; i += 2) setenv(env[i], env[i + 1], 1);
+    bool early = false; /* APR_CUDA_ATTN_EARLY=1 asked for */
+    for (int i = 0; env[i]; i += 2) {
+        setenv(env[i], env[i + 1], 1);
+        early |= strcmp(env[i], "APR_CUDA_ATTN_EARLY") == 0 && strcmp(env[i + 1], "1") == 0;
+    }
+    logbuf[0] = 0;
     apr_context *xg = ctx(g, n_ctx, 1, 128);
     for (int i = 0; env[i]; i += 2) unsetenv(env[i]);
+    const char *how = strstr(logbuf, "one-token decode:");
+    if (early && how && !strstr(how, "no PDL on this GPU"))
+        CHECK(strstr(how, "attention launched early") != NULL, "early attention not taken: %.*s", (int)strcspn(how, "\n"), how);
     for (int i = 0; ref_env && ref_env[i]; i += 2) setenv(ref_env[i], ref_env[i + 1], 1);
     apr_context *xc = ctx(c, n_ctx, 1, 128);
     for (int i = 0; ref_env && ref_env[i]; i += 2) unsetenv(ref_env[i]);
@@ -314,7 +322,10 @@ static void test_gpu_long(void) {
                              *wide[] = {"APR_CUDA_ATTN_SPLIT", "16", "APR_CUDA_ATTN_SMAX", "128", "APR_CUDA_ATTN_BPS", "8", NULL},
                              *any_wide[] = {"APR_CUDA_ATTN_ANY_HD", "1", "APR_CUDA_ATTN_SPLIT", "16", "APR_CUDA_ATTN_SMAX", "128",
                                             "APR_CUDA_ATTN_BPS", "8", NULL},
-                             *one[] = {"APR_CUDA_ATTN_SPLIT", "4096", NULL};
+                             *one[] = {"APR_CUDA_ATTN_SPLIT", "4096", NULL},
+                             *early[] = {"APR_CUDA_ATTN_EARLY", "1", NULL},
+                             *early_wide[] = {"APR_CUDA_ATTN_EARLY", "1", "APR_CUDA_ATTN_SPLIT", "16", "APR_CUDA_ATTN_SMAX", "128",
+                                              "APR_CUDA_ATTN_BPS", "8", NULL};
     const double qtol = 0.12; /* quantized GPU vs CPU, as in test_gpu_types */
     test_gpu_long_case("k_attn", "F16", 300, none, NULL, 5e-3);
     test_gpu_long_case("k_attn, up to 128 splits of 16", "F16", 2200, wide, NULL, 5e-3);
@@ -325,6 +336,14 @@ static void test_gpu_long(void) {
     test_gpu_long_case("k_attn_dec, up to 128 splits of 16", "Q8_0", 2200, wide, NULL, qtol);
     test_gpu_long_case("k_attn_dec, 123 splits of 18 vs one split", "Q8_0", 2200, wide, one, 2e-2);
     test_gpu_long_case("k_attn_dec, any head size, 123 splits vs one", "Q8_0", 2200, any_wide, one, 2e-2);
+    /* the default splits at 2,200 positions (H200: one per SM and kv head, 33 of 67
+       positions, whose third tile holds 3) */
+    test_gpu_long_case("k_attn_dec, default splits of 2,200 positions", "Q8_0", 2200, none, NULL, qtol);
+    test_gpu_long_case("k_attn_dec, default splits vs one split", "Q8_0", 2200, none, one, 2e-2);
+    /* launched early (PDL after a QKV that triggers late and prefetches the KV cache): the
+       default only where the GPU holds 48 splits per kv head (tiny-llama has 4 kv heads) */
+    test_gpu_long_case("k_attn_dec launched early", "Q8_0", 300, early, NULL, qtol);
+    test_gpu_long_case("k_attn_dec launched early, 123 splits vs one", "Q8_0", 2200, early_wide, one, 2e-2);
 }
 
 static void test_gpu_types(void) {
