@@ -282,7 +282,9 @@ static void test_gpu_long_case(const char *label, const char *file, int n_prompt
     logbuf[0] = 0;
     apr_context *xg = ctx(g, n_ctx, 1, 128);
     for (int i = 0; env[i]; i += 2) unsetenv(env[i]);
+    /* the plugin's line says whether the early attention was taken (not on a GPU without PDL) */
     const char *how = strstr(logbuf, "one-token decode:");
+    if (early) CHECK(how != NULL, "no 'one-token decode:' line in the log:\n%s", logbuf);
     if (early && how && !strstr(how, "no PDL on this GPU"))
         CHECK(strstr(how, "attention launched early") != NULL, "early attention not taken: %.*s", (int)strcspn(how, "\n"), how);
     for (int i = 0; ref_env && ref_env[i]; i += 2) setenv(ref_env[i], ref_env[i + 1], 1);
