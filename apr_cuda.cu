@@ -22,7 +22,8 @@
 //                       slower so far)
 //   norm / rope ....... RMSNorm + quantize, rope + KV write (f16 cache)
 //   attention ......... prompts: FlashAttention-2 on mma.sync; otherwise split-K flash
-//                       decoding with an exact combine
+//                       decoding with an exact combine, one token's G query heads
+//                       scored together on mma.sync (head sizes 64 and 128)
 //   decode (1 token) .. one CUDA graph, 2 + 5 x n_layer launches, every kernel with
 //                       programmatic dependent launch; f32 activations between the
 //                       kernels, quantized to int8 per 16 by the consumer, per block
@@ -2789,6 +2790,300 @@ template <int TILE> static bool attn_dec_allow_smem(int smax) {
 }
 
 // ------------------------------------------------------------------------------------
+// Decode attention on tensor cores (k_attn_dec_mma; head size 64 or 128, G <= ATT_MAXG).
+// k_attn_dec gives each query head a warp, whose lanes convert every K and V element
+// from f16 and multiply it in f32: at 4,096 positions that is ~1.2 us per 32 positions,
+// issue-bound (bench/NOTES.md, session 12). Here the G query heads of the kv head are
+// the rows of an mma.sync m16n8k16 A operand (rows G..15 zero) and a warp scores 16
+// positions for all of them at once, as the prompt kernel k_attn_fa does. Precision:
+// q (scaled) and the probabilities are each split into two f16 parts (x = hi + lo, lo
+// the f16 rounding of x - hi), K and V are f16 already, the products are exact and the
+// sums f32: the result equals k_attn_dec's f32 arithmetic to rounding (tiny-llama logits
+// 2e-7..5e-7 apart, tests/test_cuda), where k_attn_fa rounds q and p to f16 once (2^-11
+// relative). A lo part below 2^-14 is an f16 subnormal (absolute spacing 2^-24); scaling
+// q and p up by powers of two to avoid that changed no test result and cost 0.5-2%
+// (bench/NOTES.md, session 14).
+// The split, its cp.async stages (64 positions each: four warps of 16), the rope, this
+// token's K/V write, the partials and the combine are k_attn_dec's; the scoring warps'
+// online-softmax states are merged in shared memory first. At 4,096 positions (0.5B,
+// H200) the kernel takes 10.5 us under ncu against k_attn_dec's 12.3 us, and decode is
+// 4-6% faster (bench/NOTES.md, session 14).
+// ------------------------------------------------------------------------------------
+
+#define ATT_MMA_WT 16                         // positions a warp scores per stage
+#define ATT_MMA_CW 4                          // warps that score
+#define ATT_MMA_BT (ATT_MMA_WT * ATT_MMA_CW)  // positions per stage
+#define ATT_MMA_ST 2                          // stages in flight
+static int attn_mma_warps(int G) { return std::max(G, ATT_MMA_CW); }
+static size_t attn_mma_smem(int G, int hd) {
+    // per warp: its query head in f32, later the combine's weights and output; this
+    // token's k and v; the scoring warps' maxima and sums; q in two f16 parts (16 rows,
+    // padded by 16 bytes as every row here: conflict-free ldmatrix); the stages (K, V)
+    const size_t floats = (size_t)attn_mma_warps(G) * (ATT_SPW + hd) + 2 * hd + 2 * ATT_MMA_CW * 16;
+    const size_t halves = 2 * 16 * (size_t)(hd + 8) + (size_t)ATT_MMA_ST * ATT_MMA_BT * 2 * (hd + 8);
+    return sizeof(float) * floats + sizeof(__half) * halves;
+}
+
+__device__ __forceinline__ void ldsm_x4(uint32_t (&r)[4], const __half *p) {
+    const unsigned sa = (unsigned)__cvta_generic_to_shared(p);
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(sa));
+}
+__device__ __forceinline__ void ldsm_x4_trans(uint32_t (&r)[4], const __half *p) {
+    const unsigned sa = (unsigned)__cvta_generic_to_shared(p);
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(sa));
+}
+// x = hi + lo in two f16 pairs (each element: hi its f16 rounding, lo that of the rest)
+__device__ __forceinline__ void split_h2(float x, float y, uint32_t &hi, uint32_t &lo) {
+    const __half2 h = __floats2half2_rn(x, y);
+    const float2 hf = __half22float2(h);
+    const __half2 l = __floats2half2_rn(x - hf.x, y - hf.y);
+    hi = *(const uint32_t *)&h;
+    lo = *(const uint32_t *)&l;
+}
+
+template <int HD>
+__global__ void __launch_bounds__(32 * ATT_MAXG) k_attn_dec_mma(AttnD p) {
+    constexpr int LD = HD + 8, WT = ATT_MMA_WT, CW = ATT_MMA_CW, BT = ATT_MMA_BT, ST = ATT_MMA_ST;
+    extern __shared__ float sm[];
+    __shared__ int is_last;
+    const int hk = blockIdx.x, s = blockIdx.y;
+    const int G = p.nh / p.nkv, NW = blockDim.x >> 5, h0 = hk * G;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
+    float *wbuf = sm + warp * (ATT_SPW + HD);  // this warp's ATT_SPW + HD floats
+    float *skv = sm + NW * (ATT_SPW + HD);     // 2 * HD (this token's k and v)
+    float *wm = skv + 2 * HD, *wl = wm + CW * 16;  // scoring warps' row maxima and sums
+    __half *sqh = (__half *)(wl + CW * 16), *sql = sqh + 16 * LD;
+    __half *stage = sql + 16 * LD;  // ST * BT * 2 * LD
+    if (p.trigger) pdl_trigger();
+    const int pos = p.pos[0];
+    const int n_kv = pos + 1;
+    const int chunk = max(p.min_chunk, (n_kv + p.S - 1) / p.S);
+    const int n_act = (n_kv + chunk - 1) / chunk;
+    const int start = s * chunk, end = min(n_kv, start + chunk);
+    if (start >= end) return;  // an idle split: takes no part in the combine
+    const int n_tiles = (end - start + BT - 1) / BT;
+    const int64_t cbase = (int64_t)p.seq[0] * p.seq_stride + (int64_t)hk * p.head_stride;
+    const __half *kc = p.kc + cbase, *vc = p.vc + cbase;
+    auto Ks = [&](int t) { return stage + (size_t)(t % ST) * BT * 2 * LD; };
+    auto Vs = [&](int t) { return Ks(t) + BT * LD; };
+    // tile t's loads as one cp.async group; the rows after the last position, up to the
+    // end of its warp's 16, are zero-filled (the mma reads them: a probability of 0 times a
+    // stale NaN would not be 0)
+    auto tile_load = [&](int t) {
+        if (t < n_tiles) {
+            const int k0 = start + t * BT, n = min(BT, end - k0), rows = (n + WT - 1) / WT * WT;
+            __half *ks = Ks(t), *vs = Vs(t);
+            for (int idx = threadIdx.x; idx < rows * (HD / 8); idx += blockDim.x) {
+                const int j = idx / (HD / 8), c8 = idx - j * (HD / 8);
+                if (k0 + j == pos) continue;
+                const bool in = j < n;
+                const int64_t src = (int64_t)(in ? k0 + j : k0) * HD + 8 * c8;
+                cp_async16(ks + j * LD + 8 * c8, kc + src, in);
+                cp_async16(vs + j * LD + 8 * c8, vc + src, in);
+            }
+        }
+        cp_commit();
+    };
+#pragma unroll
+    for (int t = 0; t < ST; t++) tile_load(t);
+    float rs[ATT_RPL], rc[ATT_RPL];
+    rope_sincos_lane(pos, p.rope_dim, p.invf, lane, rs, rc);
+    for (int i = threadIdx.x; i < (16 - G) * LD; i += blockDim.x) sqh[G * LD + i] = sql[G * LD + i] = __float2half(0.f);
+    pdl_wait();
+    // the queries: norm, rope, scale (exp2 domain), then hi + lo in f16 rows
+    const float qscale = p.scale * 1.4426950408889634f;
+    for (int hh = warp; hh < G; hh += NW) {
+        for (int d = lane; d < HD; d += 32) wbuf[d] = p.qkv[(int64_t)(h0 + hh) * HD + d];
+        __syncwarp();
+        if (p.qn) head_norm(wbuf, p.qn, HD, p.eps, lane);
+        rope_vec(wbuf, p.rope_dim, p.neox, rs, rc, lane);
+        for (int d = lane; d < HD; d += 32) {
+            const float v = wbuf[d] * qscale;
+            const __half hi = __float2half_rn(v);
+            sqh[hh * LD + d] = hi;
+            sql[hh * LD + d] = __float2half_rn(v - __half2float(hi));
+        }
+        __syncwarp();
+    }
+    // the split holding pos writes this token's K and V (to the cache, and to skv)
+    const bool has_pos = start <= pos && pos < end;
+    if (has_pos && warp == NW - 1) {
+        const float *kin = p.qkv + (int64_t)p.nh * HD + (int64_t)hk * HD;
+        const float *vin = kin + (int64_t)p.nkv * HD;
+        for (int d = lane; d < HD; d += 32) { skv[d] = kin[d]; skv[HD + d] = vin[d]; }
+        __syncwarp();
+        if (p.kn) head_norm(skv, p.kn, HD, p.eps, lane);
+        rope_vec(skv, p.rope_dim, p.neox, rs, rc, lane);
+        for (int d = lane; d < HD; d += 32) {
+            p.kc[cbase + (int64_t)pos * HD + d] = __float2half(skv[d]);
+            p.vc[cbase + (int64_t)pos * HD + d] = __float2half(skv[HD + d]);
+        }
+    }
+    // this thread's rows g and g + 8 of the output (column pairs 2c of each 8), in the
+    // mma accumulator layout, with their running maxima and (partial) sums
+    float o[HD / 8][4];
+#pragma unroll
+    for (int i = 0; i < HD / 8; i++) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.f;
+    float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.f, l1 = 0.f;
+    for (int t = 0; t < n_tiles; t++) {
+        const int k0 = start + t * BT, nk = min(BT, end - k0);
+        cp_wait<ST - 1>();  // this thread's pieces of tile t have landed
+        __syncthreads();    // everyone's (and skv, and the queries)
+        if (has_pos && k0 <= pos && pos < k0 + BT) {
+            // this token's K and V, rounded to f16 as written to the cache
+            const int j = pos - k0;
+            for (int d = threadIdx.x; d < HD; d += blockDim.x) {
+                Ks(t)[j * LD + d] = __float2half(skv[d]);
+                Vs(t)[j * LD + d] = __float2half(skv[HD + d]);
+            }
+            __syncthreads();
+        }
+        const int j0 = warp * WT;
+        if (warp < CW && j0 < nk) {
+            const int nv = min(WT, nk - j0);
+            const __half *kt = Ks(t) + j0 * LD, *vt = Vs(t) + j0 * LD;
+            // S = Q K^T: two n-tiles of 8 positions; B fragments straight from K's rows
+            float sc[2][4] = {{0.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 0.f}};
+#pragma unroll
+            for (int kk = 0; kk < HD / 16; kk++) {
+                uint32_t qh[4], ql[4], kb[4];
+                ldsm_x4(qh, sqh + (lane & 15) * LD + kk * 16 + (lane >> 4) * 8);
+                ldsm_x4(ql, sql + (lane & 15) * LD + kk * 16 + (lane >> 4) * 8);
+                ldsm_x4(kb, kt + ((lane >> 4) * 8 + (lane & 7)) * LD + kk * 16 + ((lane >> 3) & 1) * 8);
+                mma_16816(sc[0], qh, kb[0], kb[1]);
+                mma_16816(sc[0], ql, kb[0], kb[1]);
+                mma_16816(sc[1], qh, kb[2], kb[3]);
+                mma_16816(sc[1], ql, kb[2], kb[3]);
+            }
+            if (nv < WT) {
+#pragma unroll
+                for (int nt = 0; nt < 2; nt++)
+#pragma unroll
+                    for (int e = 0; e < 2; e++)
+                        if (nt * 8 + 2 * c + e >= nv) sc[nt][e] = sc[nt][e + 2] = -INFINITY;
+            }
+            float mx0 = fmaxf(m0, fmaxf(fmaxf(sc[0][0], sc[0][1]), fmaxf(sc[1][0], sc[1][1])));
+            float mx1 = fmaxf(m1, fmaxf(fmaxf(sc[0][2], sc[0][3]), fmaxf(sc[1][2], sc[1][3])));
+            mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+            mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+            mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+            mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+            // position j0 is valid, so mx is finite; a first tile's corr is exp2(-inf) = 0
+            const float corr0 = exp2f(m0 - mx0), corr1 = exp2f(m1 - mx1);
+            m0 = mx0;
+            m1 = mx1;
+#pragma unroll
+            for (int nt = 0; nt < 2; nt++) {
+                sc[nt][0] = exp2f(sc[nt][0] - m0);
+                sc[nt][1] = exp2f(sc[nt][1] - m0);
+                sc[nt][2] = exp2f(sc[nt][2] - m1);
+                sc[nt][3] = exp2f(sc[nt][3] - m1);
+            }
+            l0 = l0 * corr0 + (sc[0][0] + sc[0][1]) + (sc[1][0] + sc[1][1]);
+            l1 = l1 * corr1 + (sc[0][2] + sc[0][3]) + (sc[1][2] + sc[1][3]);
+#pragma unroll
+            for (int i = 0; i < HD / 8; i++) {
+                o[i][0] *= corr0; o[i][1] *= corr0;
+                o[i][2] *= corr1; o[i][3] *= corr1;
+            }
+            // O += P V: the S accumulators are P's A fragment (k = the 16 positions);
+            // V's B fragments come transposed out of its rows by ldmatrix.trans
+            uint32_t ph[4], pl[4];
+            split_h2(sc[0][0], sc[0][1], ph[0], pl[0]);
+            split_h2(sc[0][2], sc[0][3], ph[1], pl[1]);
+            split_h2(sc[1][0], sc[1][1], ph[2], pl[2]);
+            split_h2(sc[1][2], sc[1][3], ph[3], pl[3]);
+#pragma unroll
+            for (int nt = 0; nt < HD / 8; nt += 2) {
+                uint32_t vb[4];
+                ldsm_x4_trans(vb, vt + (lane & 15) * LD + nt * 8 + (lane >> 4) * 8);
+                mma_16816(o[nt], ph, vb[0], vb[1]);
+                mma_16816(o[nt], pl, vb[0], vb[1]);
+                mma_16816(o[nt + 1], ph, vb[2], vb[3]);
+                mma_16816(o[nt + 1], pl, vb[2], vb[3]);
+            }
+        }
+        __syncthreads();    // every warp is done with tile t's stage
+        tile_load(t + ST);  // into the stage just freed
+    }
+    cp_wait<0>();  // (only empty groups are left)
+    // one split holds everything (short contexts): no combine; wo may launch now
+    if (n_act == 1 && p.trigger_end) pdl_trigger();
+    // merge the scoring warps: maxima and sums first, then each warp's output rows,
+    // weighted by exp2(its max - the overall max), into the stages' memory
+    l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
+    l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
+    l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
+    l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
+    if (warp < CW && c == 0) {
+        wm[warp * 16 + g] = m0, wm[warp * 16 + g + 8] = m1;
+        wl[warp * 16 + g] = l0, wl[warp * 16 + g + 8] = l1;
+    }
+    __syncthreads();
+    auto row_max = [&](int r) {
+        float M = wm[r];
+#pragma unroll
+        for (int w = 1; w < CW; w++) M = fmaxf(M, wm[w * 16 + r]);
+        return M;
+    };
+    auto weight = [&](int w, int r, float M) { return wm[w * 16 + r] == -INFINITY ? 0.f : exp2f(wm[w * 16 + r] - M); };
+    float *so = (float *)stage;  // CW * G * HD: the scoring warps' weighted outputs
+    if (warp < CW) {
+        const float f0 = g < G ? weight(warp, g, row_max(g)) : 0.f, f1 = g + 8 < G ? weight(warp, g + 8, row_max(g + 8)) : 0.f;
+#pragma unroll
+        for (int nt = 0; nt < HD / 8; nt++) {
+            if (g < G) *(float2 *)(so + (warp * G + g) * HD + nt * 8 + 2 * c) = make_float2(o[nt][0] * f0, o[nt][1] * f0);
+            if (g + 8 < G)
+                *(float2 *)(so + (warp * G + g + 8) * HD + nt * 8 + 2 * c) = make_float2(o[nt][2] * f1, o[nt][3] * f1);
+        }
+    }
+    __syncthreads();
+    const float ln2 = 0.6931471805599453f;  // maxima back in natural units of scale * q.k
+    for (int hh = warp; hh < G; hh += NW) {
+        const float M = row_max(hh);
+        float L = 0.f;
+#pragma unroll
+        for (int w = 0; w < CW; w++) L += wl[w * 16 + hh] * weight(w, hh, M);
+        const int64_t pi = (int64_t)(h0 + hh) * p.S + s;
+        for (int d = lane; d < HD; d += 32) {
+            float a = 0.f;
+#pragma unroll
+            for (int w = 0; w < CW; w++) a += so[(w * G + hh) * HD + d];
+            if (n_act == 1) wbuf[d] = a;
+            else p.po[pi * HD + d] = a;
+        }
+        if (n_act == 1) {
+            __syncwarp();
+            attn_out_head(p, h0 + hh, wbuf, L > 0.f ? 1.f / L : 0.f, HD, lane);
+        } else if (lane == 0) {
+            p.pml[2 * pi] = M * ln2;
+            p.pml[2 * pi + 1] = L;
+        }
+    }
+    if (n_act == 1) return;
+    // the last of the active splits of this kv head combines (k_attn_dec's combine, a warp
+    // per query head)
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) is_last = atomicAdd(p.counter + hk, 1) == n_act - 1;
+    __syncthreads();
+    if (!is_last) return;
+    // every other block has ended: wo's blocks may launch during the combine
+    if (p.trigger_end) pdl_trigger();
+    __threadfence();
+    for (int hh = warp; hh < G; hh += NW) {
+        const float inv = attn_combine_head(p, (int64_t)(h0 + hh) * p.S, n_act, HD, wbuf, wbuf + ATT_SPW, lane);
+        attn_out_head(p, h0 + hh, wbuf + ATT_SPW, inv, HD, lane);
+        __syncwarp();
+    }
+    if (threadIdx.x == 0) p.counter[hk] = 0;
+}
+
+// ------------------------------------------------------------------------------------
 // Decode matvec, int8-activation form (types the f32 form's kernels lack; APR_CUDA_DECODE=i8
 // forces it). The producer of a vector quantizes it (int8 per 32) once, the last block of
 // each 32-row group doing it, so every consumer row reads 1 byte per value. It was the
@@ -4262,6 +4557,8 @@ static apr_result model_load(const apr_model_view *mv, const apr_backend_host *h
         cudaFuncSetAttribute(k_swiglu_act, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
         cudaFuncSetAttribute(k_attn, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
         !attn_dec_allow_smem<32>(smax) || !attn_dec_allow_smem<64>(smax) ||
+        cudaFuncSetAttribute(k_attn_dec_mma<64>, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
+        cudaFuncSetAttribute(k_attn_dec_mma<128>, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
         cudaFuncSetAttribute(k_embed_norm8, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
         cudaFuncSetAttribute(k_embed_norm, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
         cudaFuncSetAttribute(k_hgemm<128, 128>, cudaFuncAttributeMaxDynamicSharedMemorySize, hg_smem(128, 128)) != cudaSuccess ||
@@ -4321,6 +4618,7 @@ struct GCtx {
     int mvs_multi_per_sm[32][32];  // k_mvs_multi, per pair of types
     int attn_tile;              // decode attention: positions per tile (32 or 64)
     bool attn_any_hd;           // decode attention: the run-time head size instance (tests)
+    bool attn_mma;              // decode attention on tensor cores (k_attn_dec_mma)
     bool mvs_ffn;               // f32 form: gate/up through k_mvs too
     bool mvs_all;               // f32 form: every matrix through k_mvs (QKV, wo, down too)
     int mvs_split;              // k_mvs SPLIT instances: -1 where they pay (launch_mvs), 0 never, 1 wherever built
@@ -4509,6 +4807,10 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
         // APR_CUDA_ATTN_ANY_HD=1: the instance for any head size, where 64 and 128 have their own
         const char *any_hd = getenv("APR_CUDA_ATTN_ANY_HD");
         C->attn_any_hd = any_hd && atoi(any_hd) == 1;
+        // Decode attention on tensor cores where its instances fit (head size 64 or 128):
+        // APR_CUDA_ATTN_MMA=0 keeps k_attn_dec (the reference in tests)
+        const char *mma = getenv("APR_CUDA_ATTN_MMA");
+        C->attn_mma = !C->attn_any_hd && (hp.head_dim == 64 || hp.head_dim == 128) && !(mma && atoi(mma) == 0);
         // gate/up through k_mvs (f32 form): tg128 0.5B 1287 -> 1345, 1.5B 800 -> 861 tok/s
         // (bench/NOTES.md); APR_CUDA_MVS_FFN=0 keeps k_mvw (the reference in tests)
         const char *ffn = getenv("APR_CUDA_MVS_FFN");
@@ -4537,11 +4839,17 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
     // kv heads (0.5B, 1.5B) 66 splits make 4,097 to 4,224 positions two tiles a split
     // instead of three, the third of one or two positions: 0.5B @ d4096 1,573 / 1,581 ->
     // 1,584 / 1,602, 1.5B 1,001 / 1,001 -> 1,011 / 1,012, tg128 unchanged (run 130).
+    // On tensor cores (k_attn_dec_mma, session 14) a split's positions cost far less than
+    // the combine of another partial, so splits hold at least 128 positions there: one
+    // split (no combine) up to 128, 33 per kv head at 4,096 positions where one per SM
+    // would give 66 of 64. Against 32 (run 138, H200): tg128 0.5B 1,837 -> 1,923 tok/s,
+    // 1.5B 1,184 -> 1,218, 7B 573 -> 584, 32B 153.4 -> 154.6; @ d4096 0.5B 1,681 -> 1,697,
+    // 1.5B 1,067 -> 1,084, 7B 540 -> 538, 32B 144.8 -> 144.8.
     // APR_CUDA_ATTN_SPLIT=n: at least n positions per split, APR_CUDA_ATTN_BPS=n splits per
     // SM and kv head, APR_CUDA_ATTN_SMAX=n at most (measurements, tests).
     const char *split_env = getenv("APR_CUDA_ATTN_SPLIT"), *bps_env = getenv("APR_CUDA_ATTN_BPS"),
                *smax_env = getenv("APR_CUDA_ATTN_SMAX");
-    C->attn_min_chunk = split_env ? std::max(16, std::min(4096, atoi(split_env))) : 32;
+    C->attn_min_chunk = split_env ? std::max(16, std::min(4096, atoi(split_env))) : C->attn_mma ? 128 : 32;
     const int per_sm = bps_env ? std::max(1, std::min(8, atoi(bps_env))) : 1;
     const int s_cap = smax_env ? std::max(1, std::min(ATT_SMAX, atoi(smax_env))) : ATT_SMAX;
     const int S = std::max(1, std::min((p->n_ctx + C->attn_min_chunk - 1) / C->attn_min_chunk, per_sm * M->sms / hp.n_head_kv));
@@ -4626,10 +4934,11 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
     glog(M, APR_LOG_INFO, "CUDA: prompt GEMM: %s%s", gemm_form,
          C->deq_generic ? ", generic dequantization (k_deq_f16)" : "");
     if (C->wg_tile_bm) glog(M, APR_LOG_INFO, "CUDA: k_wgemm tiles %dx%d", C->wg_tile_bm, C->wg_tile_bn);
-    glog(M, APR_LOG_INFO, "CUDA: one-token decode: %s%s%s", !C->fast ? "generic kernels"
+    glog(M, APR_LOG_INFO, "CUDA: one-token decode: %s%s%s%s", !C->fast ? "generic kernels"
                                                   : C->i8   ? "int8 activations (k_mvw8)"
                                                   : C->mvs_all ? "f32 activations, every matrix through k_mvs"
                                                                : "f32 activations (k_mvw, k_mvs)",
+         C->fast && C->attn_mma ? ", attention on tensor cores" : "",
          C->fast && C->attn_early ? ", attention launched early (PDL after QKV, KV cache prefetched)" : "",
          M->pdl ? "" : " (no PDL on this GPU)");
     *cs = C;
@@ -5131,6 +5440,14 @@ static void launch_attn_dec_tile(GCtx *C, dim3 grid, dim3 block, size_t smem, co
 }
 static void launch_attn_dec(GCtx *C, const AttnD &ap) {
     const int G = ap.nh / ap.nkv;
+    if (C->attn_mma) {
+        const dim3 grid(ap.nkv, C->S_dec), block(32 * attn_mma_warps(G));
+        const size_t smem = attn_mma_smem(G, ap.hd);
+        if (ap.hd == 128) launch_kernel_(C, C->attn_pdl, k_attn_dec_mma<128>, grid, block, smem, ap);
+        else launch_kernel_(C, C->attn_pdl, k_attn_dec_mma<64>, grid, block, smem, ap);
+        launched(C, __LINE__);
+        return;
+    }
     const size_t smem = attn_dec_smem(G, ap.hd, C->attn_tile);
     const dim3 grid(ap.nkv, C->S_dec), block(32 * G);
     if (C->attn_tile == 64) launch_attn_dec_tile<64>(C, grid, block, smem, ap);

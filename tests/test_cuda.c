@@ -266,18 +266,21 @@ static void test_gpu_long_case(const char *label, const char *file, int n_prompt
                                const char *const *ref_env, double tol) {
     char name[240], rel[96];
     snprintf(rel, sizeof rel, "data/quant/tiny-llama-%s.gguf", file);
-    snprintf(name, sizeof name, "GPU vs %s logits at %d+ positions, tiny-llama %s (%s)", ref_env ? "GPU" : "CPU",
-             n_prompt, file, label);
+    snprintf(name, sizeof name, "GPU vs %s logits at %d+ positions, %s%s (%s)", ref_env ? "GPU" : "CPU", n_prompt,
+             strchr(file, '/') ? "" : "tiny-llama ", file, label);
     TEST(name);
-    const char *path = test_shared(rel);
+    /* file: a tiny-llama type of ../shared/data/quant, or a path (a model written here) */
+    const char *path = strchr(file, '/') ? file : test_shared(rel);
     apr_model *g = load(path, gpu_lib, false, -1), *c = load(path, ref_env ? gpu_lib : NULL, !ref_env, ref_env ? -1 : 0);
     CHECK(g && c && strcmp(apr_model_backend(g), "CUDA") == 0, "models");
     if (!g || !c) { apr_model_free(g); apr_model_free(c); return; }
     const int nv = apr_model_n_vocab(g), n_ctx = n_prompt + 16;
-    bool early = false; /* APR_CUDA_ATTN_EARLY=1 asked for */
+    bool early = false, mma = true; /* APR_CUDA_ATTN_EARLY=1 asked for; APR_CUDA_ATTN_MMA=0 not */
     for (int i = 0; env[i]; i += 2) {
         setenv(env[i], env[i + 1], 1);
         early |= strcmp(env[i], "APR_CUDA_ATTN_EARLY") == 0 && strcmp(env[i + 1], "1") == 0;
+        mma &= !(strcmp(env[i], "APR_CUDA_ATTN_MMA") == 0 && strcmp(env[i + 1], "0") == 0) &&
+               strcmp(env[i], "APR_CUDA_ATTN_ANY_HD") != 0;
     }
     logbuf[0] = 0;
     apr_context *xg = ctx(g, n_ctx, 1, 128);
@@ -287,6 +290,17 @@ static void test_gpu_long_case(const char *label, const char *file, int n_prompt
     if (early) CHECK(how != NULL, "no 'one-token decode:' line in the log:\n%s", logbuf);
     if (early && how && !strstr(how, "no PDL on this GPU"))
         CHECK(strstr(how, "attention launched early") != NULL, "early attention not taken: %.*s", (int)strcspn(how, "\n"), how);
+    /* the kernel under test is the one named: tensor cores unless turned off (these
+       models' head sizes, 64 and 128, have instances), k_attn_dec otherwise */
+    if (strstr(label, "k_attn_dec")) {
+        CHECK(how != NULL, "no 'one-token decode:' line in the log:\n%s", logbuf);
+        if (how) {
+            const int len = (int)strcspn(how, "\n");
+            const char *at = strstr(how, "attention on tensor cores");
+            const bool on = at && at < how + len;
+            CHECK(on == mma, "attention on tensor cores %s: %.*s", on ? "taken" : "not taken", len, how);
+        }
+    }
     for (int i = 0; ref_env && ref_env[i]; i += 2) setenv(ref_env[i], ref_env[i + 1], 1);
     apr_context *xc = ctx(c, n_ctx, 1, 128);
     for (int i = 0; ref_env && ref_env[i]; i += 2) unsetenv(ref_env[i]);
@@ -318,34 +332,69 @@ static void test_gpu_long_case(const char *label, const char *file, int n_prompt
 }
 
 static void test_gpu_long(void) {
-    static const char *const none[] = {NULL}, *t64[] = {"APR_CUDA_ATTN_TILE", "64", NULL},
+    /* k_attn_dec_mma (tensor cores) is the default where the head size is 64 or 128;
+       APR_CUDA_ATTN_MMA=0 keeps k_attn_dec, its reference */
+    static const char *const none[] = {NULL}, *ref[] = {"APR_CUDA_ATTN_MMA", "0", NULL},
+                             *t64[] = {"APR_CUDA_ATTN_MMA", "0", "APR_CUDA_ATTN_TILE", "64", NULL},
                              *any[] = {"APR_CUDA_ATTN_ANY_HD", "1", NULL},
                              *any64[] = {"APR_CUDA_ATTN_ANY_HD", "1", "APR_CUDA_ATTN_TILE", "64", NULL},
                              *wide[] = {"APR_CUDA_ATTN_SPLIT", "16", "APR_CUDA_ATTN_SMAX", "128", "APR_CUDA_ATTN_BPS", "8", NULL},
+                             *ref_wide[] = {"APR_CUDA_ATTN_MMA", "0", "APR_CUDA_ATTN_SPLIT", "16", "APR_CUDA_ATTN_SMAX", "128",
+                                            "APR_CUDA_ATTN_BPS", "8", NULL},
                              *any_wide[] = {"APR_CUDA_ATTN_ANY_HD", "1", "APR_CUDA_ATTN_SPLIT", "16", "APR_CUDA_ATTN_SMAX", "128",
                                             "APR_CUDA_ATTN_BPS", "8", NULL},
                              *one[] = {"APR_CUDA_ATTN_SPLIT", "4096", NULL},
+                             *ref_one[] = {"APR_CUDA_ATTN_MMA", "0", "APR_CUDA_ATTN_SPLIT", "4096", NULL},
                              *early[] = {"APR_CUDA_ATTN_EARLY", "1", NULL},
                              *early_wide[] = {"APR_CUDA_ATTN_EARLY", "1", "APR_CUDA_ATTN_SPLIT", "16", "APR_CUDA_ATTN_SMAX", "128",
-                                              "APR_CUDA_ATTN_BPS", "8", NULL};
+                                              "APR_CUDA_ATTN_BPS", "8", NULL},
+                             *i8[] = {"APR_CUDA_DECODE", "i8", NULL}, *ref_i8[] = {"APR_CUDA_DECODE", "i8", "APR_CUDA_ATTN_MMA", "0", NULL};
     const double qtol = 0.12; /* quantized GPU vs CPU, as in test_gpu_types */
     test_gpu_long_case("k_attn", "F16", 300, none, NULL, 5e-3);
     test_gpu_long_case("k_attn, up to 128 splits of 16", "F16", 2200, wide, NULL, 5e-3);
-    test_gpu_long_case("k_attn_dec", "Q8_0", 300, none, NULL, qtol);
+    /* k_attn_dec, the reference */
+    test_gpu_long_case("k_attn_dec", "Q8_0", 300, ref, NULL, qtol);
     test_gpu_long_case("k_attn_dec, tiles of 64", "Q8_0", 300, t64, NULL, qtol);
     test_gpu_long_case("k_attn_dec, any head size", "Q8_0", 300, any, NULL, qtol);
     test_gpu_long_case("k_attn_dec, any head size, tiles of 64", "Q8_0", 300, any64, NULL, qtol);
-    test_gpu_long_case("k_attn_dec, up to 128 splits of 16", "Q8_0", 2200, wide, NULL, qtol);
-    test_gpu_long_case("k_attn_dec, 123 splits of 18 vs one split", "Q8_0", 2200, wide, one, 2e-2);
+    test_gpu_long_case("k_attn_dec, up to 128 splits of 16", "Q8_0", 2200, ref_wide, NULL, qtol);
+    test_gpu_long_case("k_attn_dec, 123 splits of 18 vs one split", "Q8_0", 2200, ref_wide, ref_one, 2e-2);
     test_gpu_long_case("k_attn_dec, any head size, 123 splits vs one", "Q8_0", 2200, any_wide, one, 2e-2);
     /* the default splits at 2,200 positions (H200: one per SM and kv head, 33 of 67
        positions, whose third tile holds 3) */
-    test_gpu_long_case("k_attn_dec, default splits of 2,200 positions", "Q8_0", 2200, none, NULL, qtol);
-    test_gpu_long_case("k_attn_dec, default splits vs one split", "Q8_0", 2200, none, one, 2e-2);
+    test_gpu_long_case("k_attn_dec, default splits of 2,200 positions", "Q8_0", 2200, ref, NULL, qtol);
+    test_gpu_long_case("k_attn_dec, default splits vs one split", "Q8_0", 2200, ref, ref_one, 2e-2);
+    /* k_attn_dec_mma against the CPU and against k_attn_dec: one split (its stages of 64
+       positions and the merge of its four warps, the last stage short), 123 splits of 18
+       (a warp's 16 positions and a short second), the default splits (at least 128
+       positions each: 18 at 2,200, the last of 25); the int8 decode form (its output
+       quantized for wo); head size 128 and 9 query heads per kv head (test-wide, written by
+       test_gpu_persistent_matvec; against the GPU only, the CPU is slow at its width) */
+    test_gpu_long_case("k_attn_dec_mma", "Q8_0", 300, none, NULL, qtol);
+    test_gpu_long_case("k_attn_dec_mma vs k_attn_dec", "Q8_0", 300, none, ref, 2e-2);
+    test_gpu_long_case("k_attn_dec_mma, one split vs k_attn_dec", "Q8_0", 300, one, ref_one, 2e-2);
+    test_gpu_long_case("k_attn_dec_mma, up to 128 splits of 16", "Q8_0", 2200, wide, NULL, qtol);
+    test_gpu_long_case("k_attn_dec_mma, 123 splits of 18 vs k_attn_dec", "Q8_0", 2200, wide, ref_wide, 2e-2);
+    test_gpu_long_case("k_attn_dec_mma, default splits vs k_attn_dec", "Q8_0", 2200, none, ref, 2e-2);
+    test_gpu_long_case("k_attn_dec_mma, int8 form vs k_attn_dec", "Q8_0", 300, i8, ref_i8, 2e-2);
+    const char *wide_file = "tests/tmp/test-wide-Q8_0.gguf";
+    FILE *probe = fopen(wide_file, "rb");
+    if (probe) {
+        fclose(probe);
+        test_gpu_long_case("k_attn_dec_mma vs k_attn_dec", wide_file, 300, none, ref, 2e-2);
+        test_gpu_long_case("k_attn_dec_mma, one split vs k_attn_dec", wide_file, 1100, one, ref_one, 2e-2);
+        test_gpu_long_case("k_attn_dec_mma, 123 splits of 18 vs k_attn_dec", wide_file, 2200, wide, ref_wide, 2e-2);
+        /* the model's own sensitivity to the summation order (int8 rounding of wo's input):
+           the reference against itself, partitioned differently */
+        test_gpu_long_case("k_attn_dec, 123 splits of 18 vs one split", wide_file, 2200, ref_wide, ref_one, 2e-2);
+    } else {
+        TEST("k_attn_dec_mma at head size 128 (test-wide)");
+        CHECK(0, "%s missing (test_gpu_persistent_matvec writes it)", wide_file);
+    }
     /* launched early (PDL after a QKV that triggers late and prefetches the KV cache): the
        default only where the GPU holds 48 splits per kv head (tiny-llama has 4 kv heads) */
-    test_gpu_long_case("k_attn_dec launched early", "Q8_0", 300, early, NULL, qtol);
-    test_gpu_long_case("k_attn_dec launched early, 123 splits vs one", "Q8_0", 2200, early_wide, one, 2e-2);
+    test_gpu_long_case("k_attn_dec_mma launched early", "Q8_0", 300, early, NULL, qtol);
+    test_gpu_long_case("k_attn_dec_mma launched early, 123 splits vs one", "Q8_0", 2200, early_wide, one, 2e-2);
 }
 
 static void test_gpu_types(void) {
