@@ -2586,6 +2586,49 @@ __device__ void attn_out_head(const AttnD &p, int h, const float *src, float inv
     }
 }
 
+// The positions of split s (both decode attention kernels): splits of at least min_chunk
+// positions (one split: no combine), at most S (<= ATT_SMAX); n_act of them hold positions.
+struct AttnSplit {
+    int pos, n_act, start, end;
+};
+__device__ AttnSplit attn_split(const AttnD &p, int s) {
+    AttnSplit r;
+    r.pos = p.pos[0];
+    const int n_kv = r.pos + 1;
+    const int chunk = max(p.min_chunk, (n_kv + p.S - 1) / p.S);
+    r.n_act = (n_kv + chunk - 1) / chunk;
+    r.start = s * chunk;
+    r.end = min(n_kv, r.start + chunk);
+    return r;
+}
+
+// This token's K and V of kv head hk, by one warp: norm, rope, into skv (2 * hd floats)
+// and the f16 cache at pos.
+__device__ void attn_token_kv(const AttnD &p, int hk, int64_t cbase, int pos, int hd, float *skv, const float *rs,
+                              const float *rc, int lane) {
+    const float *kin = p.qkv + (int64_t)p.nh * hd + (int64_t)hk * hd;
+    const float *vin = kin + (int64_t)p.nkv * hd;
+    for (int d = lane; d < hd; d += 32) { skv[d] = kin[d]; skv[hd + d] = vin[d]; }
+    __syncwarp();
+    if (p.kn) head_norm(skv, p.kn, hd, p.eps, lane);
+    rope_vec(skv, p.rope_dim, p.neox, rs, rc, lane);
+    for (int d = lane; d < hd; d += 32) {
+        p.kc[cbase + (int64_t)pos * hd + d] = __float2half(skv[d]);
+        p.vc[cbase + (int64_t)pos * hd + d] = __float2half(skv[hd + d]);
+    }
+}
+
+// After a block has stored its partials: whether it is the last of the n_act active splits
+// of kv head hk to do so (then it combines; every other block has ended). is_last: the
+// block's shared flag.
+__device__ bool attn_last_split(const AttnD &p, int hk, int n_act, int &is_last) {
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) is_last = atomicAdd(p.counter + hk, 1) == n_act - 1;
+    __syncthreads();
+    return is_last;
+}
+
 template <int TILE, int HD>
 __global__ void __launch_bounds__(32 * ATT_MAXG) k_attn_dec(AttnD p) {
     constexpr int NSC = TILE / 32, ST = att_stages(TILE);
@@ -2601,12 +2644,8 @@ __global__ void __launch_bounds__(32 * ATT_MAXG) k_attn_dec(AttnD p) {
     float *sw = skv + 2 * hd + warp * ATT_SPW;            // this warp's ATT_SPW weights
     __half *stage = (__half *)(skv + 2 * hd + G * ATT_SPW);  // ST * TILE * (kst + hd)
     if (p.trigger) pdl_trigger();  // wo's blocks may start and pull their rows into L2 meanwhile
-    const int pos = p.pos[0];
-    const int n_kv = pos + 1;
-    // splits of at least min_chunk positions (one split: no combine), at most S (<= ATT_SMAX)
-    const int chunk = max(p.min_chunk, (n_kv + p.S - 1) / p.S);
-    const int n_act = (n_kv + chunk - 1) / chunk;
-    const int start = s * chunk, end = min(n_kv, start + chunk);
+    const AttnSplit sp = attn_split(p, s);
+    const int pos = sp.pos, n_act = sp.n_act, start = sp.start, end = sp.end;
     if (start >= end) return;  // an idle split: takes no part in the combine
     const int n_tiles = (end - start + TILE - 1) / TILE;
     const int64_t cbase = (int64_t)p.seq[0] * p.seq_stride + (int64_t)hk * p.head_stride;
@@ -2647,18 +2686,7 @@ __global__ void __launch_bounds__(32 * ATT_MAXG) k_attn_dec(AttnD p) {
     for (int d = lane; d < hd; d += 32) sq[warp * hd + d] *= p.scale;
     // the split holding pos writes this token's K and V (to the cache, and to skv)
     const bool has_pos = start <= pos && pos < end;
-    if (has_pos && warp == 0) {
-        const float *kin = p.qkv + (int64_t)p.nh * hd + (int64_t)hk * hd;
-        const float *vin = kin + (int64_t)p.nkv * hd;
-        for (int d = lane; d < hd; d += 32) { skv[d] = kin[d]; skv[hd + d] = vin[d]; }
-        __syncwarp();
-        if (p.kn) head_norm(skv, p.kn, hd, p.eps, lane);
-        rope_vec(skv, p.rope_dim, p.neox, rs, rc, lane);
-        for (int d = lane; d < hd; d += 32) {
-            p.kc[cbase + (int64_t)pos * hd + d] = __float2half(skv[d]);
-            p.vc[cbase + (int64_t)pos * hd + d] = __float2half(skv[hd + d]);
-        }
-    }
+    if (has_pos && warp == 0) attn_token_kv(p, hk, cbase, pos, hd, skv, rs, rc, lane);
     float m = -INFINITY, l = 0.f;
     float acc[DPL];
 #pragma unroll
@@ -2761,11 +2789,7 @@ __global__ void __launch_bounds__(32 * ATT_MAXG) k_attn_dec(AttnD p) {
             p.pml[2 * pi + 1] = l;
         }
         // the last of the active splits of this kv head combines
-        __threadfence();
-        __syncthreads();
-        if (threadIdx.x == 0) is_last = atomicAdd(p.counter + hk, 1) == n_act - 1;
-        __syncthreads();
-        if (!is_last) return;
+        if (!attn_last_split(p, hk, n_act, is_last)) return;
         // every other block has ended: wo's blocks may launch during the combine
         if (p.trigger_end) pdl_trigger();
         __threadfence();
@@ -2803,24 +2827,26 @@ template <int TILE> static bool attn_dec_allow_smem(int smax) {
 // relative). A lo part below 2^-14 is an f16 subnormal (absolute spacing 2^-24); scaling
 // q and p up by powers of two to avoid that changed no test result and cost 0.5-2%
 // (bench/NOTES.md, session 14).
-// The split, its cp.async stages (64 positions each: four warps of 16), the rope, this
-// token's K/V write, the partials and the combine are k_attn_dec's; the scoring warps'
-// online-softmax states are merged in shared memory first. At 4,096 positions (0.5B,
-// H200) the kernel takes 10.5 us under ncu against k_attn_dec's 12.3 us, and decode is
-// 4-6% faster (bench/NOTES.md, session 14).
+// CW warps score (16 positions each per cp.async stage, two stages in flight); a block
+// has max(G, CW) warps, the others preparing queries and combining. The split, the rope,
+// this token's K/V write, the partials and the combine are k_attn_dec's; the scoring
+// warps' online-softmax states are merged in shared memory first. At 4,096 positions
+// (0.5B, H200) the kernel with CW = 4 takes 10.5 us under ncu against k_attn_dec's 12.3
+// us, and decode is 4-6% faster (bench/NOTES.md, session 14). CW = 8 (stages of 128
+// positions: a split of 128 in one round) is faster again where it matters: tg128 0.5B
+// 1,903 / 1,920 -> 1,957 / 1,955 tok/s, 7B 580.7 / 578.9 -> 595.2 / 592.8, 1.5B +0.6%; @
+// d4096 7B 536.5 / 534.9 -> 546.1 / 545.6, 1.5B +1.1%, 0.5B 0; 32B -0.3..+0.2% (run 143).
 // ------------------------------------------------------------------------------------
 
 #define ATT_MMA_WT 16                         // positions a warp scores per stage
-#define ATT_MMA_CW 4                          // warps that score
-#define ATT_MMA_BT (ATT_MMA_WT * ATT_MMA_CW)  // positions per stage
 #define ATT_MMA_ST 2                          // stages in flight
-static int attn_mma_warps(int G) { return std::max(G, ATT_MMA_CW); }
-static size_t attn_mma_smem(int G, int hd) {
+static int attn_mma_warps(int G, int cw) { return std::max(G, cw); }
+static size_t attn_mma_smem(int G, int hd, int cw) {
     // per warp: its query head in f32, later the combine's weights and output; this
     // token's k and v; the scoring warps' maxima and sums; q in two f16 parts (16 rows,
     // padded by 16 bytes as every row here: conflict-free ldmatrix); the stages (K, V)
-    const size_t floats = (size_t)attn_mma_warps(G) * (ATT_SPW + hd) + 2 * hd + 2 * ATT_MMA_CW * 16;
-    const size_t halves = 2 * 16 * (size_t)(hd + 8) + (size_t)ATT_MMA_ST * ATT_MMA_BT * 2 * (hd + 8);
+    const size_t floats = (size_t)attn_mma_warps(G, cw) * (ATT_SPW + hd) + 2 * hd + 2 * cw * 16;
+    const size_t halves = 2 * 16 * (size_t)(hd + 8) + (size_t)ATT_MMA_ST * ATT_MMA_WT * cw * 2 * (hd + 8);
     return sizeof(float) * floats + sizeof(__half) * halves;
 }
 
@@ -2845,9 +2871,9 @@ __device__ __forceinline__ void split_h2(float x, float y, uint32_t &hi, uint32_
     lo = *(const uint32_t *)&l;
 }
 
-template <int HD>
+template <int HD, int CW>
 __global__ void __launch_bounds__(32 * ATT_MAXG) k_attn_dec_mma(AttnD p) {
-    constexpr int LD = HD + 8, WT = ATT_MMA_WT, CW = ATT_MMA_CW, BT = ATT_MMA_BT, ST = ATT_MMA_ST;
+    constexpr int LD = HD + 8, WT = ATT_MMA_WT, BT = ATT_MMA_WT * CW, ST = ATT_MMA_ST;
     extern __shared__ float sm[];
     __shared__ int is_last;
     const int hk = blockIdx.x, s = blockIdx.y;
@@ -2859,11 +2885,8 @@ __global__ void __launch_bounds__(32 * ATT_MAXG) k_attn_dec_mma(AttnD p) {
     __half *sqh = (__half *)(wl + CW * 16), *sql = sqh + 16 * LD;
     __half *stage = sql + 16 * LD;  // ST * BT * 2 * LD
     if (p.trigger) pdl_trigger();
-    const int pos = p.pos[0];
-    const int n_kv = pos + 1;
-    const int chunk = max(p.min_chunk, (n_kv + p.S - 1) / p.S);
-    const int n_act = (n_kv + chunk - 1) / chunk;
-    const int start = s * chunk, end = min(n_kv, start + chunk);
+    const AttnSplit sp = attn_split(p, s);
+    const int pos = sp.pos, n_act = sp.n_act, start = sp.start, end = sp.end;
     if (start >= end) return;  // an idle split: takes no part in the combine
     const int n_tiles = (end - start + BT - 1) / BT;
     const int64_t cbase = (int64_t)p.seq[0] * p.seq_stride + (int64_t)hk * p.head_stride;
@@ -2911,18 +2934,7 @@ __global__ void __launch_bounds__(32 * ATT_MAXG) k_attn_dec_mma(AttnD p) {
     }
     // the split holding pos writes this token's K and V (to the cache, and to skv)
     const bool has_pos = start <= pos && pos < end;
-    if (has_pos && warp == NW - 1) {
-        const float *kin = p.qkv + (int64_t)p.nh * HD + (int64_t)hk * HD;
-        const float *vin = kin + (int64_t)p.nkv * HD;
-        for (int d = lane; d < HD; d += 32) { skv[d] = kin[d]; skv[HD + d] = vin[d]; }
-        __syncwarp();
-        if (p.kn) head_norm(skv, p.kn, HD, p.eps, lane);
-        rope_vec(skv, p.rope_dim, p.neox, rs, rc, lane);
-        for (int d = lane; d < HD; d += 32) {
-            p.kc[cbase + (int64_t)pos * HD + d] = __float2half(skv[d]);
-            p.vc[cbase + (int64_t)pos * HD + d] = __float2half(skv[HD + d]);
-        }
-    }
+    if (has_pos && warp == NW - 1) attn_token_kv(p, hk, cbase, pos, HD, skv, rs, rc, lane);
     // this thread's rows g and g + 8 of the output (column pairs 2c of each 8), in the
     // mma accumulator layout, with their running maxima and (partial) sums
     float o[HD / 8][4];
@@ -3067,11 +3079,7 @@ __global__ void __launch_bounds__(32 * ATT_MAXG) k_attn_dec_mma(AttnD p) {
     if (n_act == 1) return;
     // the last of the active splits of this kv head combines (k_attn_dec's combine, a warp
     // per query head)
-    __threadfence();
-    __syncthreads();
-    if (threadIdx.x == 0) is_last = atomicAdd(p.counter + hk, 1) == n_act - 1;
-    __syncthreads();
-    if (!is_last) return;
+    if (!attn_last_split(p, hk, n_act, is_last)) return;
     // every other block has ended: wo's blocks may launch during the combine
     if (p.trigger_end) pdl_trigger();
     __threadfence();
@@ -4557,8 +4565,10 @@ static apr_result model_load(const apr_model_view *mv, const apr_backend_host *h
         cudaFuncSetAttribute(k_swiglu_act, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
         cudaFuncSetAttribute(k_attn, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
         !attn_dec_allow_smem<32>(smax) || !attn_dec_allow_smem<64>(smax) ||
-        cudaFuncSetAttribute(k_attn_dec_mma<64>, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
-        cudaFuncSetAttribute(k_attn_dec_mma<128>, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
+        cudaFuncSetAttribute(k_attn_dec_mma<64, 4>, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
+        cudaFuncSetAttribute(k_attn_dec_mma<128, 4>, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
+        cudaFuncSetAttribute(k_attn_dec_mma<64, 8>, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
+        cudaFuncSetAttribute(k_attn_dec_mma<128, 8>, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
         cudaFuncSetAttribute(k_embed_norm8, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
         cudaFuncSetAttribute(k_embed_norm, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
         cudaFuncSetAttribute(k_hgemm<128, 128>, cudaFuncAttributeMaxDynamicSharedMemorySize, hg_smem(128, 128)) != cudaSuccess ||
@@ -4619,6 +4629,7 @@ struct GCtx {
     int attn_tile;              // decode attention: positions per tile (32 or 64)
     bool attn_any_hd;           // decode attention: the run-time head size instance (tests)
     bool attn_mma;              // decode attention on tensor cores (k_attn_dec_mma)
+    int attn_mma_cw;            // ... its scoring warps (4 or 8)
     bool mvs_ffn;               // f32 form: gate/up through k_mvs too
     bool mvs_all;               // f32 form: every matrix through k_mvs (QKV, wo, down too)
     int mvs_split;              // k_mvs SPLIT instances: -1 where they pay (launch_mvs), 0 never, 1 wherever built
@@ -4811,6 +4822,9 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
         // APR_CUDA_ATTN_MMA=0 keeps k_attn_dec (the reference in tests)
         const char *mma = getenv("APR_CUDA_ATTN_MMA");
         C->attn_mma = !C->attn_any_hd && (hp.head_dim == 64 || hp.head_dim == 128) && !(mma && atoi(mma) == 0);
+        // eight scoring warps (see k_attn_dec_mma); APR_CUDA_ATTN_CW=4: four (tests)
+        const char *cw = getenv("APR_CUDA_ATTN_CW");
+        C->attn_mma_cw = cw && atoi(cw) == 4 ? 4 : 8;
         // gate/up through k_mvs (f32 form): tg128 0.5B 1287 -> 1345, 1.5B 800 -> 861 tok/s
         // (bench/NOTES.md); APR_CUDA_MVS_FFN=0 keeps k_mvw (the reference in tests)
         const char *ffn = getenv("APR_CUDA_MVS_FFN");
@@ -5441,10 +5455,11 @@ static void launch_attn_dec_tile(GCtx *C, dim3 grid, dim3 block, size_t smem, co
 static void launch_attn_dec(GCtx *C, const AttnD &ap) {
     const int G = ap.nh / ap.nkv;
     if (C->attn_mma) {
-        const dim3 grid(ap.nkv, C->S_dec), block(32 * attn_mma_warps(G));
-        const size_t smem = attn_mma_smem(G, ap.hd);
-        if (ap.hd == 128) launch_kernel_(C, C->attn_pdl, k_attn_dec_mma<128>, grid, block, smem, ap);
-        else launch_kernel_(C, C->attn_pdl, k_attn_dec_mma<64>, grid, block, smem, ap);
+        const int cw = C->attn_mma_cw;
+        const dim3 grid(ap.nkv, C->S_dec), block(32 * attn_mma_warps(G, cw));
+        const size_t smem = attn_mma_smem(G, ap.hd, cw);
+        if (ap.hd == 128) launch_kernel_(C, C->attn_pdl, cw == 8 ? k_attn_dec_mma<128, 8> : k_attn_dec_mma<128, 4>, grid, block, smem, ap);
+        else launch_kernel_(C, C->attn_pdl, cw == 8 ? k_attn_dec_mma<64, 8> : k_attn_dec_mma<64, 4>, grid, block, smem, ap);
         launched(C, __LINE__);
         return;
     }

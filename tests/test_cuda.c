@@ -348,7 +348,10 @@ static void test_gpu_long(void) {
                              *early[] = {"APR_CUDA_ATTN_EARLY", "1", NULL},
                              *early_wide[] = {"APR_CUDA_ATTN_EARLY", "1", "APR_CUDA_ATTN_SPLIT", "16", "APR_CUDA_ATTN_SMAX", "128",
                                               "APR_CUDA_ATTN_BPS", "8", NULL},
-                             *i8[] = {"APR_CUDA_DECODE", "i8", NULL}, *ref_i8[] = {"APR_CUDA_DECODE", "i8", "APR_CUDA_ATTN_MMA", "0", NULL};
+                             *i8[] = {"APR_CUDA_DECODE", "i8", NULL}, *ref_i8[] = {"APR_CUDA_DECODE", "i8", "APR_CUDA_ATTN_MMA", "0", NULL},
+                             *cw4[] = {"APR_CUDA_ATTN_CW", "4", NULL},
+                             *cw4_wide[] = {"APR_CUDA_ATTN_CW", "4", "APR_CUDA_ATTN_SPLIT", "16", "APR_CUDA_ATTN_SMAX", "128",
+                                            "APR_CUDA_ATTN_BPS", "8", NULL};
     const double qtol = 0.12; /* quantized GPU vs CPU, as in test_gpu_types */
     test_gpu_long_case("k_attn", "F16", 300, none, NULL, 5e-3);
     test_gpu_long_case("k_attn, up to 128 splits of 16", "F16", 2200, wide, NULL, 5e-3);
@@ -364,8 +367,8 @@ static void test_gpu_long(void) {
        positions, whose third tile holds 3) */
     test_gpu_long_case("k_attn_dec, default splits of 2,200 positions", "Q8_0", 2200, ref, NULL, qtol);
     test_gpu_long_case("k_attn_dec, default splits vs one split", "Q8_0", 2200, ref, ref_one, 2e-2);
-    /* k_attn_dec_mma against the CPU and against k_attn_dec: one split (its stages of 64
-       positions and the merge of its four warps, the last stage short), 123 splits of 18
+    /* k_attn_dec_mma against the CPU and against k_attn_dec: one split (its stages of 128
+       positions and the merge of its eight scoring warps, the last stage short), 123 splits of 18
        (a warp's 16 positions and a short second), the default splits (at least 128
        positions each: 18 at 2,200, the last of 25); the int8 decode form (its output
        quantized for wo); head size 128 and 9 query heads per kv head (test-wide, written by
@@ -377,12 +380,16 @@ static void test_gpu_long(void) {
     test_gpu_long_case("k_attn_dec_mma, 123 splits of 18 vs k_attn_dec", "Q8_0", 2200, wide, ref_wide, 2e-2);
     test_gpu_long_case("k_attn_dec_mma, default splits vs k_attn_dec", "Q8_0", 2200, none, ref, 2e-2);
     test_gpu_long_case("k_attn_dec_mma, int8 form vs k_attn_dec", "Q8_0", 300, i8, ref_i8, 2e-2);
+    /* its instance with four scoring warps (stages of 64 positions) instead of eight */
+    test_gpu_long_case("k_attn_dec_mma, 4 scoring warps, vs k_attn_dec", "Q8_0", 300, cw4, ref, 2e-2);
+    test_gpu_long_case("k_attn_dec_mma, 4 scoring warps, 123 splits vs k_attn_dec", "Q8_0", 2200, cw4_wide, ref_wide, 2e-2);
     const char *wide_file = "tests/tmp/test-wide-Q8_0.gguf";
     FILE *probe = fopen(wide_file, "rb");
     if (probe) {
         fclose(probe);
         test_gpu_long_case("k_attn_dec_mma vs k_attn_dec", wide_file, 300, none, ref, 2e-2);
         test_gpu_long_case("k_attn_dec_mma, one split vs k_attn_dec", wide_file, 1100, one, ref_one, 2e-2);
+        test_gpu_long_case("k_attn_dec_mma, 4 scoring warps, vs k_attn_dec", wide_file, 300, cw4, ref, 2e-2);
         test_gpu_long_case("k_attn_dec_mma, 123 splits of 18 vs k_attn_dec", wide_file, 2200, wide, ref_wide, 2e-2);
         /* the model's own sensitivity to the summation order (int8 rounding of wo's input):
            the reference against itself, partitioned differently */
