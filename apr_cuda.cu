@@ -4825,6 +4825,17 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
         // eight scoring warps (see k_attn_dec_mma); APR_CUDA_ATTN_CW=4: four (tests)
         const char *cw = getenv("APR_CUDA_ATTN_CW");
         C->attn_mma_cw = cw && atoi(cw) == 4 ? 4 : 8;
+        // ... as far as its block fits the GPU's shared memory (eight scoring warps at head
+        // size 128: 158 KB with 8 heads per kv head, where an RTX 4090 allows 99 KB): eight,
+        // else four (88 KB), else k_attn_dec. APR_CUDA_ATTN_SMEM=n: as if n bytes (tests).
+        {
+            const char *cap = getenv("APR_CUDA_ATTN_SMEM");
+            size_t smax = M->smem_optin - 2048;  // as asked for at model load
+            if (cap && atol(cap) > 0) smax = std::min(smax, (size_t)atol(cap));
+            const int G = hp.n_head / hp.n_head_kv;
+            if (C->attn_mma && C->attn_mma_cw == 8 && attn_mma_smem(G, hp.head_dim, 8) > smax) C->attn_mma_cw = 4;
+            if (C->attn_mma && attn_mma_smem(G, hp.head_dim, C->attn_mma_cw) > smax) C->attn_mma = false;
+        }
         // gate/up through k_mvs (f32 form): tg128 0.5B 1287 -> 1345, 1.5B 800 -> 861 tok/s
         // (bench/NOTES.md); APR_CUDA_MVS_FFN=0 keeps k_mvw (the reference in tests)
         const char *ffn = getenv("APR_CUDA_MVS_FFN");
@@ -4952,7 +4963,9 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
                                                   : C->i8   ? "int8 activations (k_mvw8)"
                                                   : C->mvs_all ? "f32 activations, every matrix through k_mvs"
                                                                : "f32 activations (k_mvw, k_mvs)",
-         C->fast && C->attn_mma ? ", attention on tensor cores" : "",
+         C->fast && C->attn_mma ? (C->attn_mma_cw == 8 ? ", attention on tensor cores (8 scoring warps)"
+                                                        : ", attention on tensor cores (4 scoring warps)")
+                                : "",
          C->fast && C->attn_early ? ", attention launched early (PDL after QKV, KV cache prefetched)" : "",
          M->pdl ? "" : " (no PDL on this GPU)");
     *cs = C;

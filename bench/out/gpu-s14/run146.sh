@@ -1,0 +1,5 @@
+# session 14, run 146: final4.so = make cuda of the committed code (2f45a64 + the tensor-core attention's shared-memory fit:
+# eight scoring warps, else four, else k_attn_dec; APR_CUDA_ATTN_SMEM=n simulates a smaller GPU): tests, memcheck
+cc -O2 -std=c99 -I.dev/gpu/snap -o /tmp/test_cuda tests/test_cuda.c -lm -lpthread -ldl
+APR_SHARED=$PWD/.dev/gpu/shared APR_CUDA_PATH=$PWD/.dev/gpu/final4.so timeout 200 /tmp/test_cuda > $OUT/test_cuda-final4.log 2>&1; echo "test final4 rc=$?"; tail -1 $OUT/test_cuda-final4.log; grep -E "FAIL" -A3 $OUT/test_cuda-final4.log | head; grep -E "shared memory" $OUT/test_cuda-final4.log | grep "positions ("
+APR_SHARED=$PWD/.dev/gpu/shared APR_CUDA_PATH=$PWD/.dev/gpu/final4.so timeout 300 compute-sanitizer --tool memcheck --error-exitcode 9 /tmp/test_cuda > $OUT/memcheck-final4.log 2>&1; echo "memcheck rc=$?"; grep -E "ERROR SUMMARY|passed" $OUT/memcheck-final4.log | tail -2; tail -c 3000 $OUT/memcheck-final4.log > $OUT/memcheck-final4-tail.txt; rm $OUT/memcheck-final4.log
