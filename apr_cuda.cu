@@ -1798,6 +1798,30 @@ __device__ __forceinline__ void mma_16816(float *c, const uint32_t *a, uint32_t 
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
+// Four 8x8 f16 matrices from shared memory into mma fragments (lane t gives the address of
+// row t % 8 of matrix t / 8), as stored or transposed.
+__device__ __forceinline__ void ldsm_x4(uint32_t (&r)[4], const __half *p) {
+    const unsigned sa = (unsigned)__cvta_generic_to_shared(p);
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(sa));
+}
+__device__ __forceinline__ void ldsm_x4_trans(uint32_t (&r)[4], const __half *p) {
+    const unsigned sa = (unsigned)__cvta_generic_to_shared(p);
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(sa));
+}
+// Over the four lanes that hold one row of an mma accumulator (lanes 4g..4g+3).
+__device__ __forceinline__ float quad_max(float x) {
+    x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, 1));
+    return fmaxf(x, __shfl_xor_sync(0xffffffffu, x, 2));
+}
+__device__ __forceinline__ float quad_sum(float x) {
+    x += __shfl_xor_sync(0xffffffffu, x, 1);
+    return x + __shfl_xor_sync(0xffffffffu, x, 2);
+}
+
 __device__ __forceinline__ uint32_t pack_h2(float lo, float hi) {
     __half2 h = __floats2half2_rn(lo, hi);
     return *(uint32_t *)&h;
@@ -1879,10 +1903,8 @@ __global__ void __launch_bounds__(128) k_attn_fa(AttnP p, int n) {
             mx0 = fmaxf(mx0, fmaxf(s[nt][0], s[nt][1]));
             mx1 = fmaxf(mx1, fmaxf(s[nt][2], s[nt][3]));
         }
-        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
-        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
-        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
-        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+        mx0 = quad_max(mx0);
+        mx1 = quad_max(mx1);
         // key 0 is visible to every row, so mx is finite from the first tile on
         const float corr0 = exp2f(m0 - mx0), corr1 = exp2f(m1 - mx1);
         m0 = mx0;
@@ -1912,21 +1934,15 @@ __global__ void __launch_bounds__(128) k_attn_fa(AttnP p, int n) {
 #pragma unroll
             for (int nt = 0; nt < HD / 8; nt += 2) {
                 // lanes 0-15: keys 16kk + (lane & 15) at columns nt*8; lanes 16-31: columns nt*8 + 8
-                const __half *vp = Vs + (kk * 16 + (lane & 15)) * LD + nt * 8 + (lane >> 4) * 8;
-                const unsigned sa = (unsigned)__cvta_generic_to_shared(vp);
-                uint32_t b0, b1, b2, b3;
-                asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                             : "=r"(b0), "=r"(b1), "=r"(b2), "=r"(b3)
-                             : "r"(sa));
-                mma_16816(o[nt], a, b0, b1);
-                if (nt + 1 < HD / 8) mma_16816(o[nt + 1], a, b2, b3);
+                uint32_t b[4];
+                ldsm_x4_trans(b, Vs + (kk * 16 + (lane & 15)) * LD + nt * 8 + (lane >> 4) * 8);
+                mma_16816(o[nt], a, b[0], b[1]);
+                if (nt + 1 < HD / 8) mma_16816(o[nt + 1], a, b[2], b[3]);
             }
         }
     }
-    l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
-    l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
-    l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
-    l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
+    l0 = quad_sum(l0);
+    l1 = quad_sum(l1);
     const float ln2 = 0.6931471805599453f;  // partial max back in natural units of scale * q.k
 #pragma unroll
     for (int half = 0; half < 2; half++) {
@@ -2850,18 +2866,6 @@ static size_t attn_mma_smem(int G, int hd, int cw) {
     return sizeof(float) * floats + sizeof(__half) * halves;
 }
 
-__device__ __forceinline__ void ldsm_x4(uint32_t (&r)[4], const __half *p) {
-    const unsigned sa = (unsigned)__cvta_generic_to_shared(p);
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(sa));
-}
-__device__ __forceinline__ void ldsm_x4_trans(uint32_t (&r)[4], const __half *p) {
-    const unsigned sa = (unsigned)__cvta_generic_to_shared(p);
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(sa));
-}
 // x = hi + lo in two f16 pairs (each element: hi its f16 rounding, lo that of the rest)
 __device__ __forceinline__ void split_h2(float x, float y, uint32_t &hi, uint32_t &lo) {
     const __half2 h = __floats2half2_rn(x, y);
@@ -2980,10 +2984,8 @@ __global__ void __launch_bounds__(32 * ATT_MAXG) k_attn_dec_mma(AttnD p) {
             }
             float mx0 = fmaxf(m0, fmaxf(fmaxf(sc[0][0], sc[0][1]), fmaxf(sc[1][0], sc[1][1])));
             float mx1 = fmaxf(m1, fmaxf(fmaxf(sc[0][2], sc[0][3]), fmaxf(sc[1][2], sc[1][3])));
-            mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
-            mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
-            mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
-            mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+            mx0 = quad_max(mx0);
+            mx1 = quad_max(mx1);
             // position j0 is valid, so mx is finite; a first tile's corr is exp2(-inf) = 0
             const float corr0 = exp2f(m0 - mx0), corr1 = exp2f(m1 - mx1);
             m0 = mx0;
@@ -3027,10 +3029,8 @@ __global__ void __launch_bounds__(32 * ATT_MAXG) k_attn_dec_mma(AttnD p) {
     if (n_act == 1 && p.trigger_end) pdl_trigger();
     // merge the scoring warps: maxima and sums first, then each warp's output rows,
     // weighted by exp2(its max - the overall max), into the stages' memory
-    l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
-    l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
-    l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
-    l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
+    l0 = quad_sum(l0);
+    l1 = quad_sum(l1);
     if (warp < CW && c == 0) {
         wm[warp * 16 + g] = m0, wm[warp * 16 + g + 8] = m1;
         wl[warp * 16 + g] = l0, wl[warp * 16 + g + 8] = l1;
@@ -3089,6 +3089,11 @@ __global__ void __launch_bounds__(32 * ATT_MAXG) k_attn_dec_mma(AttnD p) {
         __syncwarp();
     }
     if (threadIdx.x == 0) p.counter[hk] = 0;
+}
+
+template <int CW> static bool attn_mma_allow_smem(int smax) {
+    return cudaFuncSetAttribute(k_attn_dec_mma<128, CW>, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) == cudaSuccess &&
+           cudaFuncSetAttribute(k_attn_dec_mma<64, CW>, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) == cudaSuccess;
 }
 
 // ------------------------------------------------------------------------------------
@@ -4280,6 +4285,7 @@ struct GModel {
     char name[256];
     int sms;
     size_t smem_optin;
+    int smem_dyn;  // dynamic shared memory a kernel may ask for: smem_optin less 2 KB for static
     bool pdl;  // programmatic dependent launch in the decode graph (sm_90+)
     bool wgmma;  // this build has k_wgemm's body for this GPU (sm_90a), see k_wgmma_probe
 };
@@ -4560,15 +4566,13 @@ static apr_result model_load(const apr_model_view *mv, const apr_backend_host *h
     }
     // dynamic shared memory beyond 48 KB must be asked for; the kernels' static shared
     // memory comes out of the same per-block limit
-    const int smax = (int)M->smem_optin - 2048;
+    M->smem_dyn = (int)M->smem_optin - 2048;
+    const int smax = M->smem_dyn;
     if (cudaFuncSetAttribute(k_norm_act, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
         cudaFuncSetAttribute(k_swiglu_act, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
         cudaFuncSetAttribute(k_attn, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
         !attn_dec_allow_smem<32>(smax) || !attn_dec_allow_smem<64>(smax) ||
-        cudaFuncSetAttribute(k_attn_dec_mma<64, 4>, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
-        cudaFuncSetAttribute(k_attn_dec_mma<128, 4>, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
-        cudaFuncSetAttribute(k_attn_dec_mma<64, 8>, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
-        cudaFuncSetAttribute(k_attn_dec_mma<128, 8>, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
+        !attn_mma_allow_smem<4>(smax) || !attn_mma_allow_smem<8>(smax) ||
         cudaFuncSetAttribute(k_embed_norm8, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
         cudaFuncSetAttribute(k_embed_norm, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
         cudaFuncSetAttribute(k_hgemm<128, 128>, cudaFuncAttributeMaxDynamicSharedMemorySize, hg_smem(128, 128)) != cudaSuccess ||
@@ -4830,7 +4834,7 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
         // else four (88 KB), else k_attn_dec. APR_CUDA_ATTN_SMEM=n: as if n bytes (tests).
         {
             const char *cap = getenv("APR_CUDA_ATTN_SMEM");
-            size_t smax = M->smem_optin - 2048;  // as asked for at model load
+            size_t smax = (size_t)M->smem_dyn;  // as asked for at model load
             if (cap && atol(cap) > 0) smax = std::min(smax, (size_t)atol(cap));
             const int G = hp.n_head / hp.n_head_kv;
             if (C->attn_mma && C->attn_mma_cw == 8 && attn_mma_smem(G, hp.head_dim, 8) > smax) C->attn_mma_cw = 4;

@@ -262,6 +262,12 @@ static double compare_file(const char *path, int ngl) {
      (no combine): the same arithmetic partitioned differently, equal to rounding where no
      int8 rounding of a later matrix's input flips (then ~1e-2, session 7 of bench/NOTES.md),
      while a wrong partial, weight or tile is off by O(1). */
+/* Does the log line starting at line (up to its newline) contain what? */
+static bool line_has(const char *line, const char *what) {
+    const char *at = strstr(line, what);
+    return at && at < line + strcspn(line, "\n");
+}
+
 static void test_gpu_long_case(const char *label, const char *file, int n_prompt, const char *const *env,
                                const char *const *ref_env, double tol) {
     char name[240], rel[96];
@@ -288,8 +294,8 @@ static void test_gpu_long_case(const char *label, const char *file, int n_prompt
     /* the plugin's line says whether the early attention was taken (not on a GPU without PDL) */
     const char *how = strstr(logbuf, "one-token decode:");
     if (early) CHECK(how != NULL, "no 'one-token decode:' line in the log:\n%s", logbuf);
-    if (early && how && !strstr(how, "no PDL on this GPU"))
-        CHECK(strstr(how, "attention launched early") != NULL, "early attention not taken: %.*s", (int)strcspn(how, "\n"), how);
+    if (early && how && !line_has(how, "no PDL on this GPU"))
+        CHECK(line_has(how, "attention launched early"), "early attention not taken: %.*s", (int)strcspn(how, "\n"), how);
     /* the kernel under test is the one named: tensor cores unless turned off (these
        models' head sizes, 64 and 128, have instances) or too large for the shared memory
        (the label says so), k_attn_dec otherwise */
@@ -298,13 +304,12 @@ static void test_gpu_long_case(const char *label, const char *file, int n_prompt
         CHECK(how != NULL, "no 'one-token decode:' line in the log:\n%s", logbuf);
         if (how) {
             const int len = (int)strcspn(how, "\n");
-            const char *at = strstr(how, "attention on tensor cores");
-            const bool on = at && at < how + len;
+            const bool on = line_has(how, "attention on tensor cores");
             CHECK(on == mma, "attention on tensor cores %s: %.*s", on ? "taken" : "not taken", len, how);
             /* four scoring warps where asked for, or where eight do not fit (the label says so) */
             const bool four = strstr(label, "4 scoring warps") != NULL;
-            const char *w = strstr(how, four ? "(4 scoring warps)" : "(8 scoring warps)");
-            if (on) CHECK(w && w < how + len, "not %s scoring warps: %.*s", four ? "4" : "8", len, how);
+            if (on) CHECK(line_has(how, four ? "(4 scoring warps)" : "(8 scoring warps)"), "not %s scoring warps: %.*s",
+                          four ? "4" : "8", len, how);
         }
     }
     for (int i = 0; ref_env && ref_env[i]; i += 2) setenv(ref_env[i], ref_env[i + 1], 1);
