@@ -404,7 +404,7 @@ static void test_gpu_long(void) {
         test_gpu_long_case("k_attn_dec_mma, one split vs k_attn_dec", wide_file, 1100, one, ref_one, 2e-2);
         test_gpu_long_case("k_attn_dec_mma, 4 scoring warps, vs k_attn_dec", wide_file, 300, cw4, ref, 2e-2);
         /* a GPU with 100 KB of shared memory a block: eight scoring warps need 159 KB at this
-           model's 9 heads of 128 per kv head, so four (90 KB), as the log says */
+           model's 9 heads of 128 per kv head, so four (89 KB), as the log says */
         test_gpu_long_case("k_attn_dec_mma, 100 KB of shared memory: 4 scoring warps", wide_file, 300, smem100k, ref, 2e-2);
         test_gpu_long_case("k_attn_dec_mma, 70 KB of shared memory: falls back to k_attn_dec", wide_file, 300, smem70k, ref, 2e-2);
         test_gpu_long_case("k_attn_dec_mma, 123 splits of 18 vs k_attn_dec", wide_file, 2200, wide, ref_wide, 2e-2);
