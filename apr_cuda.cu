@@ -782,7 +782,7 @@ struct MMJob {
 #define GM_BK 32
 #define GM_LD (GM_BK + 8)
 
-__global__ void __launch_bounds__(128) k_gemm(MMJob J, const __half *X, int K, int ntok) {
+__global__ void __launch_bounds__(128) k_gemm(MMJob J, const __half *X, int K, int ldx, int ntok) {
     pdl_wait();  // launched with PDL: see launch_kernel
     using namespace nvcuda;
     __shared__ __align__(32) __half Ws[GM_BM * GM_LD];
@@ -801,7 +801,7 @@ __global__ void __launch_bounds__(128) k_gemm(MMJob J, const __half *X, int K, i
 #pragma unroll
         for (int j = 0; j < 2; j++) wmma::fill_fragment(c[i][j], 0.f);
     const int lr = tid >> 1, half = tid & 1;
-    const bool kvec = (K & 7) == 0;
+    const bool kvec = (K & 7) == 0 && (ldx & 7) == 0;
     for (int k0 = 0; k0 < K; k0 += GM_BK) {
         {
             float v[16];
@@ -816,12 +816,12 @@ __global__ void __launch_bounds__(128) k_gemm(MMJob J, const __half *X, int K, i
             const int t = tok0 + lr, k = k0 + 16 * half;
             __half *dst = Xs + lr * GM_LD + 16 * half;
             if (t < ntok && kvec && k + 16 <= K) {
-                const int4 *src = (const int4 *)(X + (int64_t)t * K + k);
+                const int4 *src = (const int4 *)(X + (int64_t)t * ldx + k);
                 ((int4 *)dst)[0] = src[0];
                 ((int4 *)dst)[1] = src[1];
             } else {
                 for (int i = 0; i < 16; i++)
-                    dst[i] = (t < ntok && k + i < K) ? X[(int64_t)t * K + k + i] : __float2half(0.f);
+                    dst[i] = (t < ntok && k + i < K) ? X[(int64_t)t * ldx + k + i] : __float2half(0.f);
             }
         }
         __syncthreads();
@@ -865,8 +865,10 @@ __global__ void __launch_bounds__(128) k_gemm(MMJob J, const __half *X, int K, i
 // tiles 128 (weight rows) x 128 (tokens) x 32, 8 warps of 64x32, three cp.async stages.
 // ------------------------------------------------------------------------------------
 
-// Row r of W goes to row r * row_mul + row_add of out (row_mul 2 interleaves gate and up).
-__global__ void k_deq_f16(DW W, __half *out, int row_mul, int row_add) {
+// Row r of W goes to row r * row_mul + row_add of out (row_mul 2 interleaves gate and up);
+// dup 2 writes each row twice, side by side (rows of 2 * cols: a GEMM of depth 2K over a
+// prompt's hi and lo activation parts, launch_hgemm).
+__global__ void k_deq_f16(DW W, __half *out, int row_mul, int row_add, int dup) {
     pdl_wait();  // launched with PDL: see launch_kernel
     const int64_t units = (int64_t)W.rows * (W.cols / 16);
     const int per_row = W.cols / 16;
@@ -877,9 +879,14 @@ __global__ void k_deq_f16(DW W, __half *out, int row_mul, int row_add) {
         __align__(16) __half2 h[8];
 #pragma unroll
         for (int i = 0; i < 8; i++) h[i] = __floats2half2_rn(v[2 * i], v[2 * i + 1]);
-        int4 *dst = (int4 *)(out + ((int64_t)r * row_mul + row_add) * W.cols + k);
+        int4 *dst = (int4 *)(out + ((int64_t)r * row_mul + row_add) * W.cols * dup + k);
         dst[0] = ((int4 *)h)[0];
         dst[1] = ((int4 *)h)[1];
+        if (dup == 2) {
+            dst = (int4 *)((__half *)dst + W.cols);
+            dst[0] = ((int4 *)h)[0];
+            dst[1] = ((int4 *)h)[1];
+        }
     }
 }
 
@@ -927,7 +934,7 @@ __global__ void __launch_bounds__(256) k_deq_kq_f16(DW W, __half *out, int row_m
 #define HG_BK 32
 #define HG_LD (HG_BK + 8)
 #define HG_ST 3
-enum { HG_STORE = MV_STORE, HG_ADD = MV_ADD, HG_SWIGLU_H = 4 };
+enum { HG_STORE = MV_STORE, HG_ADD = MV_ADD, HG_SWIGLU_H = 4, HG_SWIGLU_HILO = 5 };
 
 __host__ __device__ constexpr size_t hg_smem(int bm, int bn) {
     return (size_t)HG_ST * (bm + bn) * HG_LD * 2 > (size_t)bn * (bm + 4) * 4 ? (size_t)HG_ST * (bm + bn) * HG_LD * 2
@@ -948,18 +955,22 @@ __device__ __forceinline__ void cp_async4(float *smem, const float *gmem) {
 
 // The GEMMs' epilogue: the block's tile of results, staged in shared memory as Cs[token]
 // [row] (row stride BM + 4), goes out as y (+)= v + bias, or for HG_SWIGLU_H as
-// silu(gate) * up in f16 (rows 2i and 2i+1 are gate and up of row i). All threads.
+// silu(gate) * up in f16 (rows 2i and 2i+1 are gate and up of row i); HG_SWIGLU_HILO adds
+// its lo part (v - f16(v), launch_mm's hi + lo form) M / 2 halves after the hi part. All threads.
 template <int BM, int BN>
 __device__ __forceinline__ void hg_epilogue(const float *Cs, int m0, int n0, int M, int N, float *Y, int ystride,
                                             const float *bias, int mode, __half *H, int ldh) {
     const int tid = threadIdx.x, nt = blockDim.x;
-    if (mode == HG_SWIGLU_H) {
+    if (mode == HG_SWIGLU_H || mode == HG_SWIGLU_HILO) {
         for (int idx = tid; idx < BM / 2 * BN; idx += nt) {
             const int li = idx % (BM / 2), lt = idx / (BM / 2);
             const int i = m0 / 2 + li, t = n0 + lt;
             if (2 * i >= M || t >= N) continue;
             const float gv = Cs[lt * (BM + 4) + 2 * li], uv = Cs[lt * (BM + 4) + 2 * li + 1];
-            H[(int64_t)t * ldh + i] = __float2half(gv / (1.f + __expf(-gv)) * uv);
+            const float v = gv / (1.f + __expf(-gv)) * uv;
+            const __half hi = __float2half(v);
+            H[(int64_t)t * ldh + i] = hi;
+            if (mode == HG_SWIGLU_HILO) H[(int64_t)t * ldh + M / 2 + i] = __float2half_rn(v - __half2float(hi));
         }
         return;
     }
@@ -4290,6 +4301,23 @@ struct GModel {
     bool wgmma;  // this build has k_wgemm's body for this GPU (sm_90a), see k_wgmma_probe
 };
 
+// F16 and BF16 matrices: a prompt hands them its activations as two f16 parts (launch_mm)
+static bool is_half_type(int t) { return t == APR_TYPE_F16 || t == APR_TYPE_BF16; }
+static bool any_half(const DW *const *ws, int n) {
+    for (int i = 0; i < n; i++)
+        if (is_half_type(ws[i]->type)) return true;
+    return false;
+}
+static bool model_has_half_weights(const GModel *M) {
+    bool half = is_half_type(M->out.type);
+    for (int l = M->l0; l < M->hp.n_layer; l++) {
+        const GLayer &g = M->layers[l];
+        const DW *ws[7] = {&g.wq, &g.wk, &g.wv, &g.wo, &g.gate, &g.up, &g.down};
+        half = half || any_half(ws, 7);
+    }
+    return half;
+}
+
 static void glog(const GModel *M, apr_log_level lv, const char *fmt, ...) {
     if (!M->host.log) return;
     char buf[512];
@@ -4610,7 +4638,10 @@ struct GCtx {
     float *hidden, *ax, *ad, *qkv, *gate, *up, *po, *pml, *logits;
     int8_t *aq;
     int *as;
-    __half *ah, *ah2;  // f16 GEMM inputs; ah2: the SwiGLU output of the fused gate/up GEMM
+    __half *ah, *ah2;  // f16 GEMM inputs; ah2: the SwiGLU output of the fused gate/up GEMM (with
+                       // alo: in the hi + lo form, [n][2F])
+    __half *alo;       // a prompt's activations as hi + lo f16 parts for F16/BF16 weights, [n][2K]
+                       // (null when the model has none, or APR_CUDA_HALF_ACT=f16; k_f16_hilo)
     __half *kc, *vc;
     int64_t seq_stride, head_stride, layer_stride;
     int S_dec;
@@ -4649,6 +4680,7 @@ struct GCtx {
     bool fast;
     bool wgmma;     // prompt GEMMs on k_wgemm (M->wgmma, unless APR_CUDA_GEMM=wmma)
     bool wg_fused;  // k_wgemm reads Q4_K / Q6_K weights itself (APR_CUDA_WG_FUSED=1; slower so far)
+    bool gemm_tiles;  // every prompt GEMM through k_gemm, as without memory for the scratch (APR_CUDA_GEMM=tiles)
     bool deq_generic;  // every type through k_deq_f16 (APR_CUDA_DEQ=generic: the reference in tests)
     int wg_tile_bm, wg_tile_bn;  // k_wgemm's tile forced by APR_CUDA_WG_TILE=BMxBN, else 0
     std::vector<void *> allocs;
@@ -4766,7 +4798,10 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
     CT(cmalloc(C, (void **)&C->ad, sizeof(float) * (BK / 32 + 1)), "act");
     CT(cmalloc(C, (void **)&C->as, sizeof(int) * (BK / 16 + 1)), "act");
     CT(cmalloc(C, (void **)&C->ah, sizeof(__half) * BK), "act");
-    CT(cmalloc(C, (void **)&C->ah2, sizeof(__half) * (size_t)B * C->F), "act");
+    const char *half_act = getenv("APR_CUDA_HALF_ACT");
+    const bool hilo = model_has_half_weights(M) && !(half_act && strcmp(half_act, "f16") == 0);
+    CT(cmalloc(C, (void **)&C->ah2, sizeof(__half) * (size_t)B * C->F * (hilo ? 2 : 1)), "act");
+    if (hilo) CT(cmalloc(C, (void **)&C->alo, sizeof(__half) * 2 * BK), "act");
     CT(cmalloc(C, (void **)&C->qkv, sizeof(float) * (size_t)B * C->QKVD), "qkv");
     CT(cmalloc(C, (void **)&C->gate, sizeof(float) * (size_t)B * C->F), "ffn");
     CT(cmalloc(C, (void **)&C->up, sizeof(float) * (size_t)B * C->F), "ffn");
@@ -4939,10 +4974,12 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
     if (p->kv_type != APR_KV_F16)
         glog(M, APR_LOG_INFO, "CUDA: KV cache kept in F16 (the only type the CUDA backend has)");
     // Prompt GEMMs on wgmma where the build and the GPU have it; APR_CUDA_GEMM=wmma keeps
-    // k_hgemm (the reference in tests, and measurements).
+    // k_hgemm (the reference in tests, and measurements); APR_CUDA_GEMM=tiles takes k_gemm,
+    // the path of a GPU without memory for the f16 scratch (tests).
     {
         const char *gemm = getenv("APR_CUDA_GEMM");
-        C->wgmma = M->wgmma && !(gemm && strcmp(gemm, "wmma") == 0);
+        C->gemm_tiles = gemm && strcmp(gemm, "tiles") == 0;
+        C->wgmma = M->wgmma && !(gemm && (strcmp(gemm, "wmma") == 0 || C->gemm_tiles));
         // The fused form is slower today (7B pp512 17.2k against 20.6k tok/s, bench/NOTES.md,
         // session 8): APR_CUDA_WG_FUSED=1 turns it on (tests, measurements).
         const char *fused = getenv("APR_CUDA_WG_FUSED");
@@ -4957,11 +4994,13 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
             C->wg_tile_bn = bn;
         }
     }
-    const char *gemm_form = !C->wgmma     ? "wmma (k_hgemm)"
+    const char *gemm_form = C->gemm_tiles ? "tiles (k_gemm)"
+                            : !C->wgmma   ? "wmma (k_hgemm)"
                             : C->wg_fused ? "wgmma (k_wgemm), Q4_K/Q6_K read in the kernel"
                                           : "wgmma (k_wgemm), all types through the f16 scratch";
-    glog(M, APR_LOG_INFO, "CUDA: prompt GEMM: %s%s", gemm_form,
-         C->deq_generic ? ", generic dequantization (k_deq_f16)" : "");
+    glog(M, APR_LOG_INFO, "CUDA: prompt GEMM: %s%s%s", gemm_form,
+         C->deq_generic ? ", generic dequantization (k_deq_f16)" : "",
+         C->alo ? ", F16/BF16 weights with hi + lo f16 activations" : "");
     if (C->wg_tile_bm) glog(M, APR_LOG_INFO, "CUDA: k_wgemm tiles %dx%d", C->wg_tile_bm, C->wg_tile_bn);
     glog(M, APR_LOG_INFO, "CUDA: one-token decode: %s%s%s%s", !C->fast ? "generic kernels"
                                                   : C->i8   ? "int8 activations (k_mvw8)"
@@ -5066,9 +5105,11 @@ static void launch_wgemm(GCtx *C, int bm, int bn, const WSrc &S, const __half *X
 // scratch, one matrix after the other. The tile shape is chosen to cover the SMs. False
 // (nothing launched) where it cannot run: K not a multiple of 32, f32 weights (kept in
 // f32), or no memory for the scratch.
-static bool launch_hgemm(GCtx *C, const DW *const *ws, int nw, bool interleave, const __half *X, int K, int n,
-                         float *Y, int ystride, const float *bias, int mode, __half *H, int ldh, int tag) {
-    if (K % HG_BK) return false;
+// hilo: X holds each token's activations in two f16 parts, [n][2K] (k_f16_hilo), and each
+// weight row goes to the scratch twice, so that one GEMM of depth 2K sums W hi + W lo.
+static bool launch_hgemm(GCtx *C, const DW *const *ws, int nw, bool interleave, const __half *X, bool hilo, int K,
+                         int n, float *Y, int ystride, const float *bias, int mode, __half *H, int ldh, int tag) {
+    if (K % HG_BK || C->gemm_tiles) return false;
     int M = 0;
     bool one_type = nw <= 3 && (!interleave || nw == 2);
     for (int i = 0; i < nw; i++) {
@@ -5076,8 +5117,10 @@ static bool launch_hgemm(GCtx *C, const DW *const *ws, int nw, bool interleave, 
         M += ws[i]->rows;
         one_type = one_type && ws[i]->type == ws[0]->type;
     }
+    const int dup = hilo ? 2 : 1;
+    K *= dup;  // the GEMM's depth from here on
     const bool wg = C->wgmma && K % WG_BK == 0;
-    const int fused = wg && C->wg_fused && one_type && K % 256 == 0 &&
+    const int fused = !hilo && wg && C->wg_fused && one_type && K % 256 == 0 &&
                               (ws[0]->type == APR_TYPE_Q4_K || ws[0]->type == APR_TYPE_Q6_K)
                           ? ws[0]->type
                           : 0;
@@ -5088,7 +5131,7 @@ static bool launch_hgemm(GCtx *C, const DW *const *ws, int nw, bool interleave, 
             const DW &w = *ws[i];
             __half *dst = interleave ? C->wscratch : C->wscratch + (size_t)row0 * K;
             const int rm = interleave ? nw : 1, ra = interleave ? i : 0;
-            if (!C->deq_generic && K % 256 == 0 && (w.type == APR_TYPE_Q4_K || w.type == APR_TYPE_Q6_K)) {
+            if (!C->deq_generic && !hilo && K % 256 == 0 && (w.type == APR_TYPE_Q4_K || w.type == APR_TYPE_Q6_K)) {
                 const int bx = (K / 8 + 255) / 256;
                 const dim3 grid(bx, std::min(w.rows, std::max(1, C->M->sms * 8 / bx)));
                 if (w.type == APR_TYPE_Q4_K)
@@ -5098,7 +5141,7 @@ static bool launch_hgemm(GCtx *C, const DW *const *ws, int nw, bool interleave, 
             } else {
                 const int64_t units = (int64_t)w.rows * (w.cols / 16);
                 const int blocks = (int)std::min<int64_t>((units + 255) / 256, (int64_t)C->M->sms * 16);
-                launch_kernel(C, k_deq_f16, blocks, 256, 0, w, dst, rm, ra);
+                launch_kernel(C, k_deq_f16, blocks, 256, 0, w, dst, rm, ra, dup);
             }
             launched(C, 2990);
             row0 += w.rows;
@@ -5148,7 +5191,35 @@ static bool launch_hgemm(GCtx *C, const DW *const *ws, int nw, bool interleave, 
     return true;
 }
 
-static void launch_mm(GCtx *C, const MVJob &J, const __half *X, int K, int n) {
+// F16 and BF16 weights are exact in f16, a prompt's activations are not: rounded to f16
+// (11 bits) they put GPU-vs-CPU logits at 1.9e-3 on tiny-llama F16, where issue 7 asks 1e-3.
+// So the GEMMs over such weights take x as hi + lo, hi = f16(x), lo = f16(x - hi) (~22 bits
+// of x, as good as the CPU's f32), in one GEMM of depth 2K (launch_hgemm's hilo).
+// APR_CUDA_HALF_ACT=f16 keeps the plain f16 form (tests, measurements).
+__global__ void k_f16_hilo(const float *x, __half *out, int K, int64_t nk) {
+    pdl_wait();  // launched with PDL: see launch_kernel
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < nk; i += (int64_t)gridDim.x * blockDim.x) {
+        const int64_t t = i / K, k = i - t * K;
+        const __half hi = __float2half_rn(x[i]);
+        out[t * 2 * K + k] = hi;
+        out[t * 2 * K + K + k] = __float2half_rn(x[i] - __half2float(hi));
+    }
+}
+
+// Whether a prompt GEMM over these weights takes hi + lo activations; if so, C->alo gets
+// them from C->ax (the f32 activations of which C->ah holds the f16 copy).
+static bool prepare_hilo(GCtx *C, const DW *const *ws, int nw, int K, int n) {
+    if (!C->alo || !any_half(ws, nw)) return false;
+    const int64_t nk = (int64_t)n * K;
+    launch_kernel(C, k_f16_hilo, (int)std::min<int64_t>((nk + 255) / 256, (int64_t)C->M->sms * 8), 256, 0,
+                  (const float *)C->ax, C->alo, K, nk);
+    launched(C, __LINE__);
+    return true;
+}
+
+// A prompt's matrix products, n tokens; X = C->ah (f16 of the f32 activations C->ax) or
+// the fused SwiGLU's f16 output; x_hilo: X is already in the hi + lo form, [n][2K].
+static void launch_mm(GCtx *C, const MVJob &J, const __half *X, int K, int n, bool x_hilo = false) {
     bool f32 = false;
     for (int m = 0; m < J.nmat; m++) f32 |= J.w[m].type == APR_TYPE_F32;
     if (f32) {
@@ -5165,17 +5236,20 @@ static void launch_mm(GCtx *C, const MVJob &J, const __half *X, int K, int n) {
         }
         return;
     }
+    const DW *ws[3];
+    for (int m = 0; m < J.nmat; m++) ws[m] = &J.w[m];
+    const bool hilo = x_hilo || (X == C->ah && prepare_hilo(C, ws, J.nmat, K, n));
+    if (hilo && !x_hilo) X = C->alo;
     // one matrix at a time through the f16 GEMM, when the scratch for the largest exists
     size_t need = 0;
-    for (int m = 0; m < J.nmat; m++) need = std::max(need, (size_t)J.w[m].rows * K);
-    if (K % HG_BK == 0 && ensure_scratch(C, need)) {
-        for (int m = 0; m < J.nmat; m++) {
-            const DW *w = &J.w[m];
-            launch_hgemm(C, &w, 1, false, X, K, n, J.y[m], J.ystride[m], J.bias[m], J.mode, nullptr, 0,
-                         K == C->F ? 3004 : 3003);
-        }
+    for (int m = 0; m < J.nmat; m++) need = std::max(need, (size_t)J.w[m].rows * K * (hilo ? 2 : 1));
+    if (K % HG_BK == 0 && !C->gemm_tiles && ensure_scratch(C, need)) {
+        for (int m = 0; m < J.nmat; m++)
+            launch_hgemm(C, &ws[m], 1, false, X, hilo, K, n, J.y[m], J.ystride[m], J.bias[m], J.mode,
+                         nullptr, 0, K == C->F ? 3004 : 3003);
         return;
     }
+    // no scratch: k_gemm dequantizes tile by tile (hilo: a second pass adds W lo)
     MMJob mm;
     memset(&mm, 0, sizeof mm);
     int tiles = 0;
@@ -5190,8 +5264,14 @@ static void launch_mm(GCtx *C, const MVJob &J, const __half *X, int K, int n) {
     mm.nmat = J.nmat;
     mm.mode = J.mode;
     dim3 grid(tiles, (n + GM_BN - 1) / GM_BN);
-    launch_kernel(C, k_gemm, grid, 128, 0, mm, X, K, n);
+    launch_kernel(C, k_gemm, grid, 128, 0, mm, X, K, hilo ? 2 * K : K, n);
     launched(C, __LINE__);
+    if (hilo) {
+        mm.mode = MV_ADD;
+        for (int m = 0; m < J.nmat; m++) mm.bias[m] = nullptr;
+        launch_kernel(C, k_gemm, grid, 128, 0, mm, X + K, K, 2 * K, n);
+        launched(C, __LINE__);
+    }
 }
 
 static MVJob job1(const DW &w, float *y, const float *bias, int ystride, int mode) {
@@ -5315,7 +5395,9 @@ static apr_result enqueue_forward(GCtx *C, const int *tok, const int *pos, const
         J.mode = MV_STORE;
         const DW *qkv_w[3] = {&g.wq, &g.wk, &g.wv};
         if (gemm) {
-            if (!launch_hgemm(C, qkv_w, 3, false, C->ah, E, n, C->qkv, C->QKVD, g.bqkv, HG_STORE, nullptr, 0, 3001))
+            const bool hilo = prepare_hilo(C, qkv_w, 3, E, n);
+            if (!launch_hgemm(C, qkv_w, 3, false, hilo ? C->alo : C->ah, hilo, E, n, C->qkv, C->QKVD, g.bqkv, HG_STORE,
+                              nullptr, 0, 3001))
                 launch_mm(C, J, C->ah, E, n);
         } else {
             launch_mv(C, J, act_in(C, E), n);
@@ -5353,9 +5435,14 @@ static apr_result enqueue_forward(GCtx *C, const int *tok, const int *pos, const
                                                                      E, act_out(C, gemm, E));
         launched(C, __LINE__);
         const DW *gu_w[2] = {&g.gate, &g.up};
-        if (gemm && launch_hgemm(C, gu_w, 2, true, C->ah, E, n, nullptr, 0, nullptr, HG_SWIGLU_H, C->ah2, F, 3002)) {
+        // F16/BF16 weights in the FFN: gate and up take hi + lo activations where they are
+        // F16/BF16, and the SwiGLU goes out in the hi + lo form for down
+        const bool ffn_hilo = gemm && C->alo && (any_half(gu_w, 2) || is_half_type(g.down.type));
+        const bool gu_hilo = ffn_hilo && prepare_hilo(C, gu_w, 2, E, n);
+        if (gemm && launch_hgemm(C, gu_w, 2, true, gu_hilo ? C->alo : C->ah, gu_hilo, E, n, nullptr, 0, nullptr,
+                                 ffn_hilo ? HG_SWIGLU_HILO : HG_SWIGLU_H, C->ah2, ffn_hilo ? 2 * F : F, 3002)) {
             // gate, up and SwiGLU in one GEMM; its f16 output feeds down
-            launch_mm(C, job1(g.down, C->hidden, nullptr, E, MV_ADD), C->ah2, F, n);
+            launch_mm(C, job1(g.down, C->hidden, nullptr, E, MV_ADD), C->ah2, F, n, ffn_hilo);
         } else if (gemm) {
             MVJob Jg;
             memset(&Jg, 0, sizeof Jg);

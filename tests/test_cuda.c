@@ -11,6 +11,7 @@
 #include "apr.h"
 #include "test.h"
 #include <math.h>
+#include "bench/cuda/refmodel.h" /* the exact (float, double-accumulating) reference forward */
 
 static char logbuf[16384];
 static void logcap(void *user, apr_log_level level, const char *msg) {
@@ -129,23 +130,6 @@ static apr_context *ctx(apr_model *m, int n_ctx, int n_seq, int n_batch) {
     return c;
 }
 
-static int32_t argmax(const float *v, int n) {
-    int32_t b = 0;
-    for (int i = 1; i < n; i++)
-        if (v[i] > v[b]) b = i;
-    return b;
-}
-/* max |a - b| / max |b| */
-static double max_rel(const float *a, const float *b, int n) {
-    double md = 0, mb = 0;
-    for (int i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - b[i]);
-        if (!(d <= md)) md = d;
-        if (fabs(b[i]) > mb) mb = fabs(b[i]);
-    }
-    return mb > 0 ? md / mb : md;
-}
-
 static void test_gpu_stories(void) {
     const char *path = test_shared("data/models/stories260K.gguf");
     apr_model *g = load(path, gpu_lib, false, -1);
@@ -163,7 +147,7 @@ static void test_gpu_stories(void) {
         int32_t out;
         if (apr_decode_argmax(cg, &bg, &out) != APR_SUCCESS) break;
         if (apr_eval(cc, &tc, 1, 0) != APR_SUCCESS) break;
-        tc = argmax(apr_get_logits(cc, -1), nv);
+        tc = argmax_f(apr_get_logits(cc, -1), nv);
         tg = out;
         ids[i] = out;
         if (tg != tc) break;
@@ -219,13 +203,13 @@ static double compare_file(const char *path, int ngl) {
     /* 70 tokens (a full 64-token tile and a partial one), then 30 after them */
     if (apr_eval(xg, toks, 70, 0) == APR_SUCCESS && apr_eval(xc, toks, 70, 0) == APR_SUCCESS &&
         apr_eval(xg, toks + 70, 30, 0) == APR_SUCCESS && apr_eval(xc, toks + 70, 30, 0) == APR_SUCCESS)
-        worst = max_rel(apr_get_logits(xg, -1), apr_get_logits(xc, -1), nv);
+        worst = rel_err(apr_get_logits(xg, -1), apr_get_logits(xc, -1), nv);
     else
         worst = 1e9;
     for (int s = 0; s < 6 && worst < 1e9; s++) {
         int32_t t = toks[s];
         if (apr_eval(xg, &t, 1, 0) != APR_SUCCESS || apr_eval(xc, &t, 1, 0) != APR_SUCCESS) { worst = 1e9; break; }
-        double e = max_rel(apr_get_logits(xg, -1), apr_get_logits(xc, -1), nv);
+        double e = rel_err(apr_get_logits(xg, -1), apr_get_logits(xc, -1), nv);
         if (e > worst) worst = e;
     }
     /* two sequences in one batch (seq 1 starts with 3 tokens) */
@@ -234,7 +218,7 @@ static double compare_file(const char *path, int ngl) {
     apr_batch b = {4, bt, NULL, bs, want};
     if (worst < 1e9 && apr_decode(xg, &b) == APR_SUCCESS && apr_decode(xc, &b) == APR_SUCCESS) {
         for (int i = 0; i < 2; i++) {
-            double e = max_rel(apr_get_logits(xg, i), apr_get_logits(xc, i), nv);
+            double e = rel_err(apr_get_logits(xg, i), apr_get_logits(xc, i), nv);
             if (e > worst) worst = e;
         }
     } else {
@@ -321,13 +305,13 @@ static void test_gpu_long_case(const char *label, const char *file, int n_prompt
     double worst = 0;
     int same_argmax = 0;
     bool ok = toks && xg && xc && apr_eval(xg, toks, n_prompt, 0) == APR_SUCCESS && apr_eval(xc, toks, n_prompt, 0) == APR_SUCCESS;
-    if (ok) worst = max_rel(apr_get_logits(xg, -1), apr_get_logits(xc, -1), nv);
+    if (ok) worst = rel_err(apr_get_logits(xg, -1), apr_get_logits(xc, -1), nv);
     for (int s = n_prompt; s < n_prompt + 4 && ok; s++) {
         ok = apr_eval(xg, toks + s, 1, 0) == APR_SUCCESS && apr_eval(xc, toks + s, 1, 0) == APR_SUCCESS;
         if (ok) {
-            double e = max_rel(apr_get_logits(xg, -1), apr_get_logits(xc, -1), nv);
+            double e = rel_err(apr_get_logits(xg, -1), apr_get_logits(xc, -1), nv);
             if (e > worst) worst = e;
-            same_argmax += argmax(apr_get_logits(xg, -1), nv) == argmax(apr_get_logits(xc, -1), nv);
+            same_argmax += argmax_f(apr_get_logits(xg, -1), nv) == argmax_f(apr_get_logits(xc, -1), nv);
         }
     }
     printf("  %s at %d-%d positions (%s, vs %s): max rel err %.2e, argmax equal at %d of 4 steps\n", file, n_prompt,
@@ -421,15 +405,20 @@ static void test_gpu_long(void) {
     test_gpu_long_case("k_attn_dec_mma launched early, 123 splits vs one", "Q8_0", 2200, early_wide, one, 2e-2);
 }
 
+/* The types of ../shared/data/quant/tiny-llama-*.gguf; the float ones first */
+enum { N_TINY_LLAMA_TYPES = 15 };
+static const char *const tiny_llama_types[N_TINY_LLAMA_TYPES] = {
+    "f32", "F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS"};
+
 static void test_gpu_types(void) {
-    static const char *types[] = {"f32", "F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K",
-                                  "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS"};
-    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+    const char *const *types = tiny_llama_types;
+    for (int i = 0; i < N_TINY_LLAMA_TYPES; i++) {
         char rel[128], name[160];
         snprintf(rel, sizeof rel, "data/quant/tiny-llama-%s.gguf", types[i]);
         snprintf(name, sizeof name, "GPU vs CPU logits, tiny-llama %s", types[i]);
         TEST(name);
-        /* Float weights must agree closely (f16 activations in the prompt GEMM: ~2e-3).
+        /* Float weights: the issue's 1e-3 (the prompt GEMM hands F16/BF16 weights their
+           activations as hi + lo f16 parts; with hi alone F16 was 1.9e-3).
            Quantized types: NOT the issue's 1e-2. Both backends round activations to int8,
            each its own way (the GPU per 16 or 32 values, the CPU as Q8_0/Q8_K), and these
            random tiny models amplify such roundings: GPU vs CPU measured 3e-2..9.2e-2 on an
@@ -438,7 +427,7 @@ static void test_gpu_types(void) {
            across rounding boundaries), and the CPU is 3.0e-2..6.9e-2 from the exact
            reference (SIMD and scalar builds; bench/cuda/act_rounding.c, bench/NOTES.md
            session 4). A wrong layout or kernel gives errors of order 1. */
-        const double tol = i == 0 ? 1e-3 : (i < 3 ? 2e-3 : 0.12);
+        const double tol = i < 3 ? 1e-3 : 0.12;
         FILE *probe = fopen(test_shared(rel), "rb");
         if (!probe) {
             printf("  %-7s skipped (%s missing)\n", types[i], rel);
@@ -453,6 +442,112 @@ static void test_gpu_types(void) {
     double e = compare_file(test_shared("data/quant/tiny-llama-Q8_0.gguf"), 1);
     printf("  partial offload Q8_0 max rel err %.2e\n", e);
     CHECK(e <= 3e-2, "max rel err %g", e);
+}
+
+/* F16/BF16 weights in a prompt: the GEMMs take the activations as hi + lo f16 parts
+   (apr_cuda.cu launch_mm), on each GEMM path: k_wgemm (the default on sm_90a), k_hgemm
+   (APR_CUDA_GEMM=wmma), k_gemm (APR_CUDA_GEMM=tiles: no f16 scratch, two passes). Each within
+   the issue's 1e-3 of the CPU, and closer to it than the plain f16 form (APR_CUDA_HALF_ACT=f16,
+   1.9e-3 on F16 on an H200). A quantized file through k_gemm too (its own activations). */
+static double compare_file_env(const char *type, const char *key, const char *value) {
+    char rel[128];
+    snprintf(rel, sizeof rel, "data/quant/tiny-llama-%s.gguf", type);
+    if (key) setenv(key, value, 1);
+    const double e = compare_file(test_shared(rel), -1);
+    if (key) unsetenv(key);
+    return e;
+}
+
+static void test_gpu_half_prompt(void) {
+    static const char *types[] = {"F16", "BF16"};
+    for (int i = 0; i < 2; i++) {
+        char name[160];
+        snprintf(name, sizeof name, "prompt GEMMs over %s weights with hi + lo activations", types[i]);
+        TEST(name);
+        const double e_default = compare_file_env(types[i], NULL, NULL);
+        CHECK(line_has(strstr(logbuf, "prompt GEMM:") ? strstr(logbuf, "prompt GEMM:") : "", "hi + lo f16 activations"),
+              "the log does not name the hi + lo form:\n%s", logbuf);
+        const double e_wmma = compare_file_env(types[i], "APR_CUDA_GEMM", "wmma");
+        const double e_tiles = compare_file_env(types[i], "APR_CUDA_GEMM", "tiles");
+        CHECK(line_has(strstr(logbuf, "prompt GEMM:") ? strstr(logbuf, "prompt GEMM:") : "", "tiles (k_gemm)"),
+              "APR_CUDA_GEMM=tiles not taken:\n%s", logbuf);
+        const double e_f16 = compare_file_env(types[i], "APR_CUDA_HALF_ACT", "f16");
+        CHECK(!strstr(logbuf, "hi + lo"), "APR_CUDA_HALF_ACT=f16 still names hi + lo:\n%s", logbuf);
+        printf("  %-5s GPU vs CPU: hi + lo on k_wgemm %.2e, k_hgemm %.2e, k_gemm %.2e; f16 alone %.2e\n", types[i],
+               e_default, e_wmma, e_tiles, e_f16);
+        CHECK(e_default <= 1e-3 && e_wmma <= 1e-3 && e_tiles <= 1e-3, "hi + lo: %g %g %g > 1e-3", e_default, e_wmma,
+              e_tiles);
+        CHECK(e_default < e_f16, "hi + lo %g not closer than f16 alone %g", e_default, e_f16);
+    }
+    TEST("prompt GEMMs through k_gemm, tiny-llama Q8_0");
+    const double e = compare_file_env("Q8_0", "APR_CUDA_GEMM", "tiles");
+    printf("  Q8_0 through k_gemm: GPU vs CPU %.2e\n", e);
+    CHECK(e <= 0.12, "max rel err %g", e);
+    CHECK(!strstr(logbuf, "hi + lo"), "a Q8_0 model names hi + lo:\n%s", logbuf);
+}
+
+/* Each backend against exact arithmetic (bench/cuda/refmodel.h: the weights dequantized to
+   float, sums in double, activations never rounded, an f32 KV cache): 40 decode steps of
+   random tokens on every tiny-llama file. The issue's 1e-2 between GPU and CPU cannot hold
+   on these random models (test_gpu_types); what is asserted instead: float weights within
+   1e-3 of exact, and for quantized weights the GPU no further from exact than apr's CPU by
+   the mean KL divergence of the softmax (llama-perplexity's measure of a quantization),
+   with its largest logit error under 6e-2. For scale, on the same files and steps
+   (bench/cuda/llamacpp_xcheck.sh, H200, bench/NOTES.md session 15): llama.cpp's CUDA
+   backend is 1.8e-4..1.7e-3 (mean KL) and 3.5e-2..1.3e-1 (max rel) from exact, its CPU
+   1.8e-4..7.8e-4 and 3.1e-2..9.9e-2, apr's GPU 1.3e-4..2.4e-4 and 3.0e-2..4.6e-2. */
+static void test_gpu_vs_exact(void) {
+    const char *const *types = tiny_llama_types;
+    enum { STEPS = 40 };
+    for (int i = 0; i < N_TINY_LLAMA_TYPES; i++) {
+        char rel[128], name[160];
+        snprintf(rel, sizeof rel, "data/quant/tiny-llama-%s.gguf", types[i]);
+        snprintf(name, sizeof name, "GPU and CPU against exact arithmetic, tiny-llama %s", types[i]);
+        TEST(name);
+        ref_model rm;
+        if (ref_model_open(&rm, test_shared(rel))) {
+            printf("  %-7s skipped (%s missing)\n", types[i], rel);
+            continue;
+        }
+        apr_model *g = load(test_shared(rel), gpu_lib, false, -1), *c = load(test_shared(rel), NULL, true, 0);
+        apr_context *xg = g ? ctx(g, 64, 1, 64) : NULL, *xc = c ? ctx(c, 64, 1, 64) : NULL;
+        CHECK(xg && xc && strcmp(apr_model_backend(g), "CUDA") == 0, "models or contexts missing");
+        const int nv = rm.view.hp.n_vocab;
+        ref_ctx rc;
+        ref_init(&rc, &rm.view, 64, 1);
+        float *exact = (float *)malloc(sizeof(float) * nv);
+        double kl_gpu = 0, kl_cpu = 0, rel_gpu = 0, rel_cpu = 0;
+        unsigned rng = 12345; /* bench/cuda/llamacpp_logits.c's token ids */
+        bool ok = xg && xc;
+        for (int s = 0; s < STEPS && ok; s++) {
+            rng = rng * 1103515245u + 12345u;
+            int32_t t = (int32_t)((rng >> 8) % (unsigned)nv);
+            ref_step(&rc, t, s, 0, exact);
+            ok = apr_eval(xg, &t, 1, 0) == APR_SUCCESS && apr_eval(xc, &t, 1, 0) == APR_SUCCESS;
+            if (!ok) break;
+            const float *lg = apr_get_logits(xg, -1), *lc = apr_get_logits(xc, -1);
+            kl_gpu += kl_div(lg, exact, nv) / STEPS;
+            kl_cpu += kl_div(lc, exact, nv) / STEPS;
+            rel_gpu = fmax(rel_gpu, rel_err(lg, exact, nv));
+            rel_cpu = fmax(rel_cpu, rel_err(lc, exact, nv));
+        }
+        CHECK(ok, "decode failed");
+        printf("  %-7s GPU vs exact: max rel %.2e, mean KL %.2e; CPU vs exact: max rel %.2e, mean KL %.2e\n",
+               types[i], rel_gpu, kl_gpu, rel_cpu, kl_cpu);
+        if (i < 3) {
+            CHECK(rel_gpu <= 1e-3 && rel_cpu <= 1e-3, "float weights: GPU %g, CPU %g from exact", rel_gpu, rel_cpu);
+        } else {
+            CHECK(kl_gpu <= 1.25 * kl_cpu, "GPU mean KL %g > 1.25 x the CPU's %g", kl_gpu, kl_cpu);
+            CHECK(rel_gpu <= 6e-2, "GPU max rel err %g from exact", rel_gpu);
+        }
+        free(exact);
+        ref_free(&rc);
+        apr_context_free(xg);
+        apr_context_free(xc);
+        apr_model_free(g);
+        apr_model_free(c);
+        ref_model_close(&rm);
+    }
 }
 
 /* The persistent matvec (k_mvs: the output matrix, and gate/up + SwiGLU in the f32 form;
@@ -549,12 +644,12 @@ static void test_gpu_persistent_matvec(void) {
                 ok = apr_eval(a, &t, 1, 0) == APR_SUCCESS && apr_eval(b, &t, 1, 0) == APR_SUCCESS;
                 if (!ok) break;
                 const float *la = apr_get_logits(a, -1), *lb = apr_get_logits(b, -1);
-                double e = max_rel(la, lb, nv);
+                double e = rel_err(la, lb, nv);
                 diffs[s] = e;
                 if (e > worst) worst = e;
                 close += e <= 2e-5;
                 exact += memcmp(la, lb, sizeof(float) * nv) == 0;
-                t = argmax(lb, nv);
+                t = argmax_f(lb, nv);
             }
             for (int s = 0; s < 6 && ok; s++) {
                 int32_t ta = -1;
@@ -562,7 +657,7 @@ static void test_gpu_persistent_matvec(void) {
                 apr_batch bt = {1, &t, NULL, NULL, &want};
                 ok = apr_decode_argmax(a, &bt, &ta) == APR_SUCCESS && apr_eval(b, &t, 1, 0) == APR_SUCCESS;
                 if (!ok) break;
-                const int32_t tb = argmax(apr_get_logits(b, -1), nv);
+                const int32_t tb = argmax_f(apr_get_logits(b, -1), nv);
                 same_tok += ta == tb;
                 t = tb;
             }
@@ -665,9 +760,9 @@ static void test_gpu_wgmma(void) {
                 bool ok = x[0] && x[1] && x[2] && x[3];
                 for (int c = 0; c < 4 && ok; c++) ok = apr_eval(x[c], toks, n, 0) == APR_SUCCESS;
                 for (int c = 0; c < 3; c++) {
-                    const double e = ok ? max_rel(apr_get_logits(x[c], -1), apr_get_logits(x[3], -1), nv) : 1e9;
+                    const double e = ok ? rel_err(apr_get_logits(x[c], -1), apr_get_logits(x[3], -1), nv) : 1e9;
                     printf("  %s, %d tokens, %s: max rel diff %.2e, argmax %d / %d\n", files[fi], n, forms[c], e,
-                           ok ? argmax(apr_get_logits(x[c], -1), nv) : -1, ok ? argmax(apr_get_logits(x[3], -1), nv) : -1);
+                           ok ? argmax_f(apr_get_logits(x[c], -1), nv) : -1, ok ? argmax_f(apr_get_logits(x[3], -1), nv) : -1);
                     CHECK(ok && e <= 2e-3, "%s: max rel diff %g", forms[c], e);
                 }
             }
@@ -694,6 +789,8 @@ int main(void) {
         apr_model_free(probe);
         test_gpu_stories();
         test_gpu_types();
+        test_gpu_half_prompt();
+        test_gpu_vs_exact();
         test_gpu_persistent_matvec();
         test_gpu_long();
         test_gpu_wgmma();

@@ -186,6 +186,17 @@ static void ref_init(ref_ctx *c, const apr_model_view *v, int n_ctx, int n_seq) 
     c->vc = (float *)calloc(kvn, sizeof(float));
 }
 
+static void ref_free(ref_ctx *c) {
+    const int nl = c->v->hp.n_layer;
+    for (int i = 0; i < 7 * nl; i++) free(c->mats[i].w);
+    for (int i = 0; i < 8 * nl; i++) free(c->vecs[i]);
+    free(c->mats); free(c->vecs); free(c->tok.w); free(c->out.w); free(c->out_norm); free(c->kc); free(c->vc);
+}
+static void ref_model_close(ref_model *m) {
+    free(m->layers);
+    apr_gguf_close(m->gguf);
+}
+
 static void ref_matvec(const ref_mat *m, const float *x_in, float *y, const float *bias) {
     float *rounded;
     const float *x = ref_round_act(x_in, &rounded, m->cols, m->type);
@@ -284,6 +295,18 @@ static double rel_err(const float *a, const float *b, int n) {
         if (fabs(b[i]) > mb) mb = fabs(b[i]);
     }
     return mb > 0 ? md / mb : md;
+}
+/* KL(P_b || P_a) of the softmaxes of two logit vectors, in nats (b the reference: what
+   llama-perplexity --kl-divergence reports for a quantized model against the base one) */
+static double kl_div(const float *a, const float *b, int n) {
+    double ma = a[0], mb = b[0], sa = 0, sb = 0, kl = 0;
+    for (int i = 1; i < n; i++) { if (a[i] > ma) ma = a[i]; if (b[i] > mb) mb = b[i]; }
+    for (int i = 0; i < n; i++) { sa += exp(a[i] - ma); sb += exp(b[i] - mb); }
+    for (int i = 0; i < n; i++) {
+        const double lpb = b[i] - mb - log(sb), lpa = a[i] - ma - log(sa);
+        kl += exp(lpb) * (lpb - lpa);
+    }
+    return kl;
 }
 static inline int argmax_f(const float *v, int n) {
     int b = 0;
