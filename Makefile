@@ -82,7 +82,7 @@ compile-check:
 	$(CC) -std=c99 -Wall -Wextra -Werror -I. -DAPR_STATIC -c -o tests/bin/cc_static1.o tests/compile_check.c
 	$(CC) -o tests/bin/cc_static tests/bin/cc_static1.o tests/bin/cc_static2.o $(LDLIBS) && tests/bin/cc_static
 	$(CC) -std=c99 -Wall -Wextra -Werror -I. -DAPR_NO_SIMD -DAPR_NO_THREADS -c -o tests/bin/cc_nosimd.o tests/compile_check.c
-	@for f in check bench act_rounding offsteps; do \
+	@for f in check bench act_rounding offsteps xcheck; do \
 	  $(CC) -std=gnu99 -Wall -Wextra -Werror -I. -c -o tests/bin/cuda_$$f.o bench/cuda/$$f.c || exit 1; done
 	@if [ -n "$(CLANG)" ]; then \
 	  $(CLANG) -std=c99 -Wall -Wextra -Werror -I. -c -o tests/bin/cc_clang.o tests/compile_check.c && \

@@ -186,13 +186,13 @@ static void ref_init(ref_ctx *c, const apr_model_view *v, int n_ctx, int n_seq) 
     c->vc = (float *)calloc(kvn, sizeof(float));
 }
 
-static void ref_free(ref_ctx *c) {
+static inline void ref_free(ref_ctx *c) {
     const int nl = c->v->hp.n_layer;
     for (int i = 0; i < 7 * nl; i++) free(c->mats[i].w);
     for (int i = 0; i < 8 * nl; i++) free(c->vecs[i]);
     free(c->mats); free(c->vecs); free(c->tok.w); free(c->out.w); free(c->out_norm); free(c->kc); free(c->vc);
 }
-static void ref_model_close(ref_model *m) {
+static inline void ref_model_close(ref_model *m) {
     free(m->layers);
     apr_gguf_close(m->gguf);
 }
@@ -298,7 +298,7 @@ static double rel_err(const float *a, const float *b, int n) {
 }
 /* KL(P_b || P_a) of the softmaxes of two logit vectors, in nats (b the reference: what
    llama-perplexity --kl-divergence reports for a quantized model against the base one) */
-static double kl_div(const float *a, const float *b, int n) {
+static inline double kl_div(const float *a, const float *b, int n) {
     double ma = a[0], mb = b[0], sa = 0, sb = 0, kl = 0;
     for (int i = 1; i < n; i++) { if (a[i] > ma) ma = a[i]; if (b[i] > mb) mb = b[i]; }
     for (int i = 0; i < n; i++) { sa += exp(a[i] - ma); sb += exp(b[i] - mb); }
