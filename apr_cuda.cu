@@ -5396,9 +5396,9 @@ static apr_result enqueue_forward(GCtx *C, const int *tok, const int *pos, const
         const DW *qkv_w[3] = {&g.wq, &g.wk, &g.wv};
         if (gemm) {
             const bool hilo = prepare_hilo(C, qkv_w, 3, E, n);
-            if (!launch_hgemm(C, qkv_w, 3, false, hilo ? C->alo : C->ah, hilo, E, n, C->qkv, C->QKVD, g.bqkv, HG_STORE,
-                              nullptr, 0, 3001))
-                launch_mm(C, J, C->ah, E, n);
+            const __half *X = hilo ? C->alo : C->ah;
+            if (!launch_hgemm(C, qkv_w, 3, false, X, hilo, E, n, C->qkv, C->QKVD, g.bqkv, HG_STORE, nullptr, 0, 3001))
+                launch_mm(C, J, X, E, n, hilo);
         } else {
             launch_mv(C, J, act_in(C, E), n);
         }
@@ -5439,7 +5439,8 @@ static apr_result enqueue_forward(GCtx *C, const int *tok, const int *pos, const
         // F16/BF16, and the SwiGLU goes out in the hi + lo form for down
         const bool ffn_hilo = gemm && C->alo && (any_half(gu_w, 2) || is_half_type(g.down.type));
         const bool gu_hilo = ffn_hilo && prepare_hilo(C, gu_w, 2, E, n);
-        if (gemm && launch_hgemm(C, gu_w, 2, true, gu_hilo ? C->alo : C->ah, gu_hilo, E, n, nullptr, 0, nullptr,
+        const __half *X_gu = gu_hilo ? C->alo : C->ah;
+        if (gemm && launch_hgemm(C, gu_w, 2, true, X_gu, gu_hilo, E, n, nullptr, 0, nullptr,
                                  ffn_hilo ? HG_SWIGLU_HILO : HG_SWIGLU_H, C->ah2, ffn_hilo ? 2 * F : F, 3002)) {
             // gate, up and SwiGLU in one GEMM; its f16 output feeds down
             launch_mm(C, job1(g.down, C->hidden, nullptr, E, MV_ADD), C->ah2, F, n, ffn_hilo);
@@ -5452,7 +5453,7 @@ static apr_result enqueue_forward(GCtx *C, const int *tok, const int *pos, const
             Jg.row_end[0] = F; Jg.row_end[1] = 2 * F;
             Jg.nmat = 2;
             Jg.mode = MV_STORE;
-            launch_mm(C, Jg, C->ah, E, n);
+            launch_mm(C, Jg, X_gu, E, n, gu_hilo);
             launch_kernel(C, k_swiglu_act, n, norm_threads(F), F * sizeof(float), C->gate, C->up, F, act_out(C, true, F));
             launched(C, __LINE__);
             launch_mm(C, job1(g.down, C->hidden, nullptr, E, MV_ADD), C->ah, F, n);

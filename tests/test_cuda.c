@@ -458,6 +458,12 @@ static double compare_file_env(const char *type, const char *key, const char *va
     return e;
 }
 
+/* the log line that starts with key, or "" */
+static const char *log_line(const char *key) {
+    const char *at = strstr(logbuf, key);
+    return at ? at : "";
+}
+
 static void test_gpu_half_prompt(void) {
     static const char *types[] = {"F16", "BF16"};
     for (int i = 0; i < 2; i++) {
@@ -465,11 +471,11 @@ static void test_gpu_half_prompt(void) {
         snprintf(name, sizeof name, "prompt GEMMs over %s weights with hi + lo activations", types[i]);
         TEST(name);
         const double e_default = compare_file_env(types[i], NULL, NULL);
-        CHECK(line_has(strstr(logbuf, "prompt GEMM:") ? strstr(logbuf, "prompt GEMM:") : "", "hi + lo f16 activations"),
+        CHECK(line_has(log_line("prompt GEMM:"), "hi + lo f16 activations"),
               "the log does not name the hi + lo form:\n%s", logbuf);
         const double e_wmma = compare_file_env(types[i], "APR_CUDA_GEMM", "wmma");
         const double e_tiles = compare_file_env(types[i], "APR_CUDA_GEMM", "tiles");
-        CHECK(line_has(strstr(logbuf, "prompt GEMM:") ? strstr(logbuf, "prompt GEMM:") : "", "tiles (k_gemm)"),
+        CHECK(line_has(log_line("prompt GEMM:"), "tiles (k_gemm)"),
               "APR_CUDA_GEMM=tiles not taken:\n%s", logbuf);
         const double e_f16 = compare_file_env(types[i], "APR_CUDA_HALF_ACT", "f16");
         CHECK(!strstr(logbuf, "hi + lo"), "APR_CUDA_HALF_ACT=f16 still names hi + lo:\n%s", logbuf);
