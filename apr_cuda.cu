@@ -4669,6 +4669,9 @@ struct GCtx {
     bool mvs_all;               // f32 form: every matrix through k_mvs (QKV, wo, down too)
     int mvs_split;              // k_mvs SPLIT instances: -1 where they pay (launch_mvs), 0 never, 1 wherever built
     bool split_logged;          // ... the first one launched is in the log (tests look for it)
+    int mvs_spread_pct;         // k_mvs grids under this % of the SMs' count spread (launch_mvs)
+    int mvs_spread_tasks;       // ... to this many tasks a block
+    bool spread_logged;         // the first spread grid is in the log (tests look for it)
     bool attn_pdl;              // f32 form: decode attention launched with PDL
     bool attn_early;            // ... after a QKV that triggers late and prefetches the KV cache
     int attn_min_chunk;         // decode attention: positions per split, at least
@@ -4890,6 +4893,11 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
         // measurements); otherwise where launch_mvs's rule says they pay
         const char *split = getenv("APR_CUDA_MVS_SPLIT");
         C->mvs_split = split ? (atoi(split) == 1 ? 1 : 0) : -1;
+        // launch_mvs's spread: APR_CUDA_MVS_SPREAD=p grids under p % of the SMs' count (0:
+        // never), APR_CUDA_MVS_SPREAD_TASKS=n tasks a block (measurements, tests)
+        const char *spread = getenv("APR_CUDA_MVS_SPREAD"), *spread_tasks = getenv("APR_CUDA_MVS_SPREAD_TASKS");
+        C->mvs_spread_pct = spread ? std::max(0, atoi(spread)) : 50;
+        C->mvs_spread_tasks = spread_tasks && atoi(spread_tasks) >= 1 && atoi(spread_tasks) <= 8 ? atoi(spread_tasks) : 4;
     }
     // Decode attention splits: 32 positions each where the grid allows, up to one per SM and
     // kv head (and ATT_SMAX). A block's positions are one dependent chain (scores, softmax,
@@ -5606,12 +5614,22 @@ static int mvs_per_sm(GCtx *C, int kind, int ta, int tb) {
     return per_sm;
 }
 
+// Whether a k_mvs launch over matrices of types ta .. tb with `tasks` tasks in all spreads
+// them thinner (launch_mvs).
+static bool mvs_spreads(GCtx *C, int kind, int ta, int tb, int tasks) {
+    const int blocks_of_8 = (tasks + MVQ_THREADS / 32 - 1) / (MVQ_THREADS / 32);
+    return C->mvs_split < 0 && mvs_kernel(kind, ta, tb, true) &&
+           (int64_t)blocks_of_8 * 100 < (int64_t)C->mvs_spread_pct * C->M->sms;
+}
+
 // Whether decode attention may let wo launch during its combine (attn_trigger_end): wo's
-// k_mvs_res blocks (a block per 8 row pairs, as launch_mvs plans them) and one attention
-// block per kv head fit in the GPU's slots together.
+// k_mvs_res blocks (a block per 8 row pairs, or per mvs_spread_tasks where the grid
+// spreads, as launch_mvs plans them) and one attention block per kv head fit in the GPU's
+// slots together.
 static bool attn_trigger_fits(GCtx *C, const DW &wo) {
-    const int per_block = MVQ_THREADS / 32, want = (mvs_tasks(wo, MV_ADD) + per_block - 1) / per_block;
-    return want + C->M->hp.n_head_kv <= mvs_per_sm(C, MVS_RES, wo.type, wo.type) * C->M->sms;
+    const int tasks = mvs_tasks(wo, MV_ADD);
+    const int tpb = mvs_spreads(C, MVS_RES, wo.type, wo.type, tasks) ? C->mvs_spread_tasks : MVQ_THREADS / 32;
+    return (tasks + tpb - 1) / tpb + C->M->hp.n_head_kv <= mvs_per_sm(C, MVS_RES, wo.type, wo.type) * C->M->sms;
 }
 
 // Launch k_mvs over J's first nmat matrices (one type and width): a grid of resident
@@ -5629,11 +5647,21 @@ static int launch_mvs(GCtx *C, MVS &J, int nmat, bool pdl) {
     MvsKernel k_split = J.q || C->mvs_split == 0 ? nullptr : mvs_kernel(kind, ta, tb, true);
     const size_t smem = J.q ? (size_t)0 : mvs_smem_bytes(J.w[0].cols);
     const int per_block = MVQ_THREADS / 32, slots = mvs_per_sm(C, kind, ta, tb) * M->sms;
-    // APR_CUDA_MVS_SPLIT=1 (tests): three tasks a block, so that most blocks share some
-    const int tasks_per_block = k_split && C->mvs_split == 1 ? 3 : per_block;
-    int tasks[3], want[3], total = 0;
+    int tasks[3], want[3], total = 0, all_tasks = 0;
     for (int m = 0; m < nmat; m++) {
         tasks[m] = mvs_tasks(J.w[m], J.mode);
+        all_tasks += tasks[m];
+    }
+    // Spread: a block per 8 tasks leaves most SMs idle where the matrices are small (0.5B's
+    // ffn_down: 56 blocks for 132 SMs), and each warp's task is one chain of loads and dot
+    // products. Grids under mvs_spread_pct % of the SMs' count, of types with a SPLIT
+    // instance, take mvs_spread_tasks (4) tasks a block instead, their steps shared by the
+    // block's eight warps: 0.5B tg128 +5% on an H100 (three tasks: +3%; bench/NOTES.md,
+    // session 16). Whole tasks on fewer warps a block (0.5B's Q5_0 wo) were slower.
+    const bool spread = k_split && mvs_spreads(C, kind, ta, tb, all_tasks);
+    // APR_CUDA_MVS_SPLIT=1 (tests): three tasks a block, so that most blocks share some
+    const int tasks_per_block = k_split && C->mvs_split == 1 ? 3 : spread ? C->mvs_spread_tasks : per_block;
+    for (int m = 0; m < nmat; m++) {
         want[m] = (tasks[m] + tasks_per_block - 1) / tasks_per_block;
         total += want[m];
     }
@@ -5651,7 +5679,7 @@ static int launch_mvs(GCtx *C, MVS &J, int nmat, bool pdl) {
     // and a task has steps to share: the first matrix's rounds (tasks per warp, x) rounded up
     // 15% or more above x, and two steps or more per task. 32B (run 113): wo and ffn_down
     // (x = 1.21), QKV (1.71); nothing of 0.5B-7B.
-    if (k_split && C->mvs_split < 0) {
+    if (k_split && C->mvs_split < 0 && !spread) {
         const int nb = J.block_end[0];
         const int pp = ta == APR_TYPE_Q4_K ? MVS_PP_RES : 1;  // mvs_pp of k_mvs_res / k_mvs_multi
         const int cps = 64 * pp;  // chunks per step of the paired types (the SPLIT instances')
@@ -5666,6 +5694,9 @@ static int launch_mvs(GCtx *C, MVS &J, int nmat, bool pdl) {
                  J.w[0].rows, J.w[0].cols);
         C->split_logged = true;
     }
+    if (spread && !C->spread_logged)
+        glog(M, APR_LOG_INFO, "CUDA: k_mvs spreads a %dx%d matrix over %d blocks", J.w[0].rows, J.w[0].cols, blocks);
+    C->spread_logged = C->spread_logged || spread;
     launch_kernel_(C, pdl, k, dim3(blocks), dim3(MVQ_THREADS), smem, J, J.q ? 1 : 0);
     launched(C, __LINE__);
     return blocks;

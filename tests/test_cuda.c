@@ -585,8 +585,12 @@ static void test_gpu_persistent_matvec(void) {
     static const char *types[] = {"Q4_0",   "Q5_0",        "Q8_0",      "Q4_K",      "Q5_K",     "Q6_K",
                                   "Q4_K_M", "wide Q4_K_M", "wide Q8_0", "wide Q5_0", "wide Q4_0"};
     /* "split": every matrix through k_mvs, with its SPLIT instances (tasks shared between
-       warps) wherever they are built, three tasks a block so that most blocks share some */
-    static const char *forms[] = {"f32", "i8", "f32 all-k_mvs", "f32 all-k_mvs split"};
+       warps) wherever they are built, three tasks a block so that most blocks share some.
+       "spread": every grid of a type with SPLIT instances spread over four tasks a block
+       (launch_mvs's rule for grids under half the SMs' count, as 0.5B's ffn_down). The
+       other forms turn the SPLIT instances off or force them, and the spread with them. */
+    static const char *forms[] = {"f32", "i8", "f32 all-k_mvs", "f32 all-k_mvs split", "f32 all-k_mvs spread"};
+    enum { N_FORMS = sizeof forms / sizeof forms[0] };
     const char *mix_path = "tests/tmp/tiny-llama-Q4_K_M.gguf";
     TEST("persistent matvec: the test models written");
     {
@@ -608,7 +612,7 @@ static void test_gpu_persistent_matvec(void) {
     char saved_copy[64] = "";
     if (saved) snprintf(saved_copy, sizeof saved_copy, "%s", saved);
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
-        for (int f = 0; f < 4; f++) {
+        for (int f = 0; f < N_FORMS; f++) {
             char rel[128], name[160];
             const bool wide = strncmp(types[i], "wide ", 5) == 0;
             if (wide) snprintf(rel, sizeof rel, "tests/tmp/test-wide-%s.gguf", types[i] + 5);
@@ -625,11 +629,14 @@ static void test_gpu_persistent_matvec(void) {
             setenv("APR_CUDA_DECODE", f == 1 ? "i8" : "f32", 1);
             setenv("APR_CUDA_MVS_FFN", "1", 1); /* gate/up through k_mvs too (f32 form) */
             setenv("APR_CUDA_MVS_ALL", f >= 2 ? "1" : "0", 1);
-            setenv("APR_CUDA_MVS_SPLIT", f == 3 ? "1" : "0", 1);
+            if (f == 4) unsetenv("APR_CUDA_MVS_SPLIT"); /* SPLIT where a spread grid has it */
+            else setenv("APR_CUDA_MVS_SPLIT", f == 3 ? "1" : "0", 1);
+            if (f == 4) setenv("APR_CUDA_MVS_SPREAD", "100000", 1);
             logbuf[0] = 0;
             apr_context *a = ctx(g, 128, 1, 32);
             static const char *want_path[] = {"f32 activations (k_mvw, k_mvs)", "int8 activations",
-                                              "every matrix through k_mvs", "every matrix through k_mvs"};
+                                              "every matrix through k_mvs", "every matrix through k_mvs",
+                                              "every matrix through k_mvs"};
             CHECK(strstr(logbuf, want_path[f]) != NULL, "%s: decode path '%s' not in the log:\n%s", forms[f],
                   want_path[f], logbuf);
             setenv("APR_CUDA_NO_MVS", "1", 1);
@@ -640,6 +647,7 @@ static void test_gpu_persistent_matvec(void) {
             unsetenv("APR_CUDA_MVS_FFN");
             unsetenv("APR_CUDA_MVS_ALL");
             unsetenv("APR_CUDA_MVS_SPLIT");
+            unsetenv("APR_CUDA_MVS_SPREAD");
             const int nv = apr_model_n_vocab(g);
             int32_t toks[5] = {1, 17 % nv, 42 % nv, 99 % nv, 7 % nv};
             bool ok = a && b && apr_eval(a, toks, 5, 0) == APR_SUCCESS && apr_eval(b, toks, 5, 0) == APR_SUCCESS;
@@ -676,11 +684,14 @@ static void test_gpu_persistent_matvec(void) {
             const bool has_split = strstr(types[i], "Q4_K") || strstr(types[i], "Q6_K");
             if (f == 3 && has_split)
                 CHECK(strstr(logbuf, "(SPLIT)") != NULL, "%s: no SPLIT instance launched:\n%s", types[i], logbuf);
-            if (f != 3) CHECK(strstr(logbuf, "(SPLIT)") == NULL, "%s %s: a SPLIT instance launched", types[i], forms[f]);
-            /* the split form adds partial sums in another order, and a difference at float
+            if (f < 3) CHECK(strstr(logbuf, "(SPLIT)") == NULL, "%s %s: a SPLIT instance launched", types[i], forms[f]);
+            const bool spread_logged = strstr(logbuf, "k_mvs spreads") != NULL;
+            if (f == 4 && has_split) CHECK(spread_logged, "%s: no spread grid launched:\n%s", types[i], logbuf);
+            if (f != 4 || !has_split) CHECK(!spread_logged, "%s %s: a grid spread", types[i], forms[f]);
+            /* the split forms add partial sums in another order, and a difference at float
                rounding flips some int8 values of the next activation: no step need be as
                close as 2e-5 there, the bound on the worst stays */
-            CHECK((close >= 1 || f == 3) && worst <= 2e-2, "%s %s: %d of %d steps within 2e-5, max rel diff %g",
+            CHECK((close >= 1 || f >= 3) && worst <= 2e-2, "%s %s: %d of %d steps within 2e-5, max rel diff %g",
                   types[i], forms[f], close, steps, worst);
             CHECK(same_tok == 6, "%s %s: argmax equal in %d of 6 steps", types[i], forms[f], same_tok);
             apr_context_free(a);
