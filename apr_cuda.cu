@@ -4671,7 +4671,8 @@ struct GCtx {
     bool split_logged;          // ... the first one launched is in the log (tests look for it)
     int mvs_spread_pct;         // k_mvs grids under this % of the SMs' count spread (launch_mvs)
     int mvs_spread_tasks;       // ... to this many tasks a block
-    bool spread_logged;         // the first spread grid is in the log (tests look for it)
+    int mvs_fill;               // k_mvs grids under half the slots, tasks of this many steps: all slots (launch_mvs)
+    bool spread_logged;         // the first spread or filled grid is in the log (tests look for it)
     bool attn_pdl;              // f32 form: decode attention launched with PDL
     bool attn_early;            // ... after a QKV that triggers late and prefetches the KV cache
     int attn_min_chunk;         // decode attention: positions per split, at least
@@ -4898,6 +4899,9 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
         const char *spread = getenv("APR_CUDA_MVS_SPREAD"), *spread_tasks = getenv("APR_CUDA_MVS_SPREAD_TASKS");
         C->mvs_spread_pct = spread ? std::max(0, atoi(spread)) : 50;
         C->mvs_spread_tasks = spread_tasks && atoi(spread_tasks) >= 1 && atoi(spread_tasks) <= 8 ? atoi(spread_tasks) : 4;
+        // ... and its fill: APR_CUDA_MVS_FILL=n tasks of n steps or more (0: never)
+        const char *fill = getenv("APR_CUDA_MVS_FILL");
+        C->mvs_fill = fill ? std::max(0, atoi(fill)) : 4;
     }
     // Decode attention splits: 32 positions each where the grid allows, up to one per SM and
     // kv head (and ATT_SMAX). A block's positions are one dependent chain (scores, softmax,
@@ -5614,12 +5618,28 @@ static int mvs_per_sm(GCtx *C, int kind, int ta, int tb) {
     return per_sm;
 }
 
-// Whether a k_mvs launch over matrices of types ta .. tb with `tasks` tasks in all spreads
-// them thinner (launch_mvs).
-static bool mvs_spreads(GCtx *C, int kind, int ta, int tb, int tasks) {
+// Steps per task of a row of `cols` columns of type ta in the SPLIT instances (k_mvs_res,
+// k_mvs_multi: mvs_pp pairs of chunks per lane for Q4_K).
+static int mvs_split_steps(int ta, int cols) {
+    const int cps = 64 * (ta == APR_TYPE_Q4_K ? MVS_PP_RES : 1);
+    return (chunks_per_row(ta, cols) + cps - 1) / cps;
+}
+
+// How launch_mvs lays out a grid of `tasks` tasks in all over matrices of types ta .. tb and
+// `cols` columns (f32 form): a block per 8 tasks (MVS_GRID_PLAIN); or, for types with
+// SPLIT instances, their steps shared by the warps of mvs_spread_tasks tasks a block where
+// blocks of 8 would fill under mvs_spread_pct % of the SMs' count (MVS_GRID_SPREAD), or of
+// all the slots where they would fill under half of them and a task takes mvs_fill steps
+// or more (MVS_GRID_FILL). The reasons and measurements are at launch_mvs.
+enum { MVS_GRID_PLAIN, MVS_GRID_SPREAD, MVS_GRID_FILL };
+static int mvs_grid(GCtx *C, int kind, int ta, int tb, int tasks, int cols) {
+    if (C->mvs_split >= 0 || !mvs_kernel(kind, ta, tb, true)) return MVS_GRID_PLAIN;
     const int blocks_of_8 = (tasks + MVQ_THREADS / 32 - 1) / (MVQ_THREADS / 32);
-    return C->mvs_split < 0 && mvs_kernel(kind, ta, tb, true) &&
-           (int64_t)blocks_of_8 * 100 < (int64_t)C->mvs_spread_pct * C->M->sms;
+    if ((int64_t)blocks_of_8 * 100 < (int64_t)C->mvs_spread_pct * C->M->sms) return MVS_GRID_SPREAD;
+    if (C->mvs_fill > 0 && mvs_split_steps(ta, cols) >= C->mvs_fill &&
+        2 * blocks_of_8 < mvs_per_sm(C, kind, ta, tb) * C->M->sms)
+        return MVS_GRID_FILL;
+    return MVS_GRID_PLAIN;
 }
 
 // Whether decode attention may let wo launch during its combine (attn_trigger_end): wo's
@@ -5627,8 +5647,9 @@ static bool mvs_spreads(GCtx *C, int kind, int ta, int tb, int tasks) {
 // spreads, as launch_mvs plans them) and one attention block per kv head fit in the GPU's
 // slots together.
 static bool attn_trigger_fits(GCtx *C, const DW &wo) {
-    const int tasks = mvs_tasks(wo, MV_ADD);
-    const int tpb = mvs_spreads(C, MVS_RES, wo.type, wo.type, tasks) ? C->mvs_spread_tasks : MVQ_THREADS / 32;
+    const int tasks = mvs_tasks(wo, MV_ADD), grid = mvs_grid(C, MVS_RES, wo.type, wo.type, tasks, wo.cols);
+    if (grid == MVS_GRID_FILL) return false;  // wo takes every slot
+    const int tpb = grid == MVS_GRID_SPREAD ? C->mvs_spread_tasks : MVQ_THREADS / 32;
     return (tasks + tpb - 1) / tpb + C->M->hp.n_head_kv <= mvs_per_sm(C, MVS_RES, wo.type, wo.type) * C->M->sms;
 }
 
@@ -5658,11 +5679,20 @@ static int launch_mvs(GCtx *C, MVS &J, int nmat, bool pdl) {
     // instance, take mvs_spread_tasks (4) tasks a block instead, their steps shared by the
     // block's eight warps: 0.5B tg128 +5% on an H100 (three tasks: +3%; bench/NOTES.md,
     // session 16). Whole tasks on fewer warps a block (0.5B's Q5_0 wo) were slower.
-    const bool spread = k_split && mvs_spreads(C, kind, ta, tb, all_tasks);
+    //
+    // Fill: where blocks of 8 tasks would take under half the slots and the tasks are long
+    // (4 steps or more), all the slots, the steps shared by the warps: 1.5B's ffn_down Q6_K
+    // (96 blocks of 5 steps a task; 264 slots): 1.5B tg128 +2.1% on an H100, +2.4% on an
+    // H200. 7B's ffn_down (224 blocks of 8 tasks of 5 or 10 steps), filled too, read +0.3%
+    // on the H100 but -1.2% on the H200: hence the half. From 2 steps (1.5B's Q4_K ffn_down
+    // too): +1.6% (bench/NOTES.md, session 16).
+    const int grid = k_split ? mvs_grid(C, kind, ta, tb, all_tasks, J.w[0].cols) : MVS_GRID_PLAIN;
+    const bool spread = grid == MVS_GRID_SPREAD, fill = grid == MVS_GRID_FILL;
     // APR_CUDA_MVS_SPLIT=1 (tests): three tasks a block, so that most blocks share some
     const int tasks_per_block = k_split && C->mvs_split == 1 ? 3 : spread ? C->mvs_spread_tasks : per_block;
     for (int m = 0; m < nmat; m++) {
-        want[m] = (tasks[m] + tasks_per_block - 1) / tasks_per_block;
+        want[m] = fill ? std::max(1, (int)((int64_t)slots * tasks[m] / all_tasks))
+                       : (tasks[m] + tasks_per_block - 1) / tasks_per_block;
         total += want[m];
     }
     // a block per 8 tasks where that fits in one wave, else the slots shared by task count
@@ -5678,14 +5708,10 @@ static int launch_mvs(GCtx *C, MVS &J, int nmat, bool pdl) {
     // The SPLIT instance where whole tasks per warp would leave the last round mostly idle
     // and a task has steps to share: the first matrix's rounds (tasks per warp, x) rounded up
     // 15% or more above x, and two steps or more per task. 32B (run 113): wo and ffn_down
-    // (x = 1.21), QKV (1.71); nothing of 0.5B-7B.
-    if (k_split && C->mvs_split < 0 && !spread) {
-        const int nb = J.block_end[0];
-        const int pp = ta == APR_TYPE_Q4_K ? MVS_PP_RES : 1;  // mvs_pp of k_mvs_res / k_mvs_multi
-        const int cps = 64 * pp;  // chunks per step of the paired types (the SPLIT instances')
-        const int nr = (chunks_per_row(ta, J.w[0].cols) + cps - 1) / cps;
-        const double x = (double)tasks[0] / (nb * per_block);
-        if (nr < 2 || std::ceil(x) < 1.15 * x) k_split = nullptr;
+    // (x = 1.21), QKV (1.71); nothing of 0.5B-7B (but the spread and filled grids above).
+    if (k_split && C->mvs_split < 0 && !spread && !fill) {
+        const double x = (double)tasks[0] / (J.block_end[0] * per_block);
+        if (mvs_split_steps(ta, J.w[0].cols) < 2 || std::ceil(x) < 1.15 * x) k_split = nullptr;
     }
     if (k_split) {
         k = k_split;
@@ -5694,9 +5720,10 @@ static int launch_mvs(GCtx *C, MVS &J, int nmat, bool pdl) {
                  J.w[0].rows, J.w[0].cols);
         C->split_logged = true;
     }
-    if (spread && !C->spread_logged)
-        glog(M, APR_LOG_INFO, "CUDA: k_mvs spreads a %dx%d matrix over %d blocks", J.w[0].rows, J.w[0].cols, blocks);
-    C->spread_logged = C->spread_logged || spread;
+    if ((spread || fill) && !C->spread_logged)
+        glog(M, APR_LOG_INFO, "CUDA: k_mvs spreads a %dx%d matrix over %d blocks (%s)", J.w[0].rows, J.w[0].cols,
+             blocks, spread ? "a few tasks a block" : "every slot");
+    C->spread_logged = C->spread_logged || spread || fill;
     launch_kernel_(C, pdl, k, dim3(blocks), dim3(MVQ_THREADS), smem, J, J.q ? 1 : 0);
     launched(C, __LINE__);
     return blocks;
