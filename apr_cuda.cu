@@ -953,6 +953,13 @@ __device__ __forceinline__ void cp_async4(float *smem, const float *gmem) {
     asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(sa), "l"(gmem));
 }
 
+// x = hi + lo as two f16 numbers: hi its f16 rounding, lo that of the rest (~22 bits of x:
+// the hi + lo activations of F16/BF16 prompt GEMMs, launch_mm; split_h2 is the pair form).
+__device__ __forceinline__ void split_h(float x, __half &hi, __half &lo) {
+    hi = __float2half_rn(x);
+    lo = __float2half_rn(x - __half2float(hi));
+}
+
 // The GEMMs' epilogue: the block's tile of results, staged in shared memory as Cs[token]
 // [row] (row stride BM + 4), goes out as y (+)= v + bias, or for HG_SWIGLU_H as
 // silu(gate) * up in f16 (rows 2i and 2i+1 are gate and up of row i); HG_SWIGLU_HILO adds
@@ -967,10 +974,10 @@ __device__ __forceinline__ void hg_epilogue(const float *Cs, int m0, int n0, int
             const int i = m0 / 2 + li, t = n0 + lt;
             if (2 * i >= M || t >= N) continue;
             const float gv = Cs[lt * (BM + 4) + 2 * li], uv = Cs[lt * (BM + 4) + 2 * li + 1];
-            const float v = gv / (1.f + __expf(-gv)) * uv;
-            const __half hi = __float2half(v);
+            __half hi, lo;
+            split_h(gv / (1.f + __expf(-gv)) * uv, hi, lo);
             H[(int64_t)t * ldh + i] = hi;
-            if (mode == HG_SWIGLU_HILO) H[(int64_t)t * ldh + M / 2 + i] = __float2half_rn(v - __half2float(hi));
+            if (mode == HG_SWIGLU_HILO) H[(int64_t)t * ldh + M / 2 + i] = lo;
         }
         return;
     }
@@ -2877,7 +2884,7 @@ static size_t attn_mma_smem(int G, int hd, int cw) {
     return sizeof(float) * floats + sizeof(__half) * halves;
 }
 
-// x = hi + lo in two f16 pairs (each element: hi its f16 rounding, lo that of the rest)
+// x = hi + lo in two f16 pairs (split_h for each element)
 __device__ __forceinline__ void split_h2(float x, float y, uint32_t &hi, uint32_t &lo) {
     const __half2 h = __floats2half2_rn(x, y);
     const float2 hf = __half22float2(h);
@@ -5212,9 +5219,7 @@ __global__ void k_f16_hilo(const float *x, __half *out, int K, int64_t nk) {
     pdl_wait();  // launched with PDL: see launch_kernel
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < nk; i += (int64_t)gridDim.x * blockDim.x) {
         const int64_t t = i / K, k = i - t * K;
-        const __half hi = __float2half_rn(x[i]);
-        out[t * 2 * K + k] = hi;
-        out[t * 2 * K + K + k] = __float2half_rn(x[i] - __half2float(hi));
+        split_h(x[i], out[t * 2 * K + k], out[t * 2 * K + K + k]);
     }
 }
 
