@@ -4962,13 +4962,20 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
     // positions) it costs: 7B @ d4096 518 / 516 -> 511 / 510 (run 130, bench/NOTES.md
     // session 13). So on where the grid allows 48 splits per kv head or more (one per SM),
     // in the f32 form with QKV in k_mvs.
-    // APR_CUDA_ATTN_EARLY=0/1, APR_CUDA_ATTN_PDL=1, APR_CUDA_ATTN_TRIGGER=0/1 and
+    // Elsewhere in that form (7B, 32B: 33 and 16 splits per kv head) the attention is
+    // launched with PDL too, QKV triggering at its start: its blocks take the slots that
+    // QKV's last blocks leave and compute their rope and issue their cache loads before
+    // QKV has ended. tg128 / @ d4096, two rounds each (bench/NOTES.md, session 17): H100
+    // (run 169) 7B +2.0% / +1.0%, 32B +0.8%; H200 (run 170) 7B +1.7..1.9% / +0.9%, 32B
+    // +1.0..1.1% / +0.5..0.9%. (Session 2's 17% loss was with the old matvec kernels'
+    // grids; session 10's run 100 had 7B +1.6% / -1.3%.)
+    // APR_CUDA_ATTN_EARLY=0/1, APR_CUDA_ATTN_PDL=0/1, APR_CUDA_ATTN_TRIGGER=0/1 and
     // APR_CUDA_ATTN_TRIGGER_END=0 override (measurements, tests).
     {
         const char *ap = getenv("APR_CUDA_ATTN_PDL"), *at = getenv("APR_CUDA_ATTN_TRIGGER"),
                    *ate = getenv("APR_CUDA_ATTN_TRIGGER_END"), *early = getenv("APR_CUDA_ATTN_EARLY");
         C->attn_early = !C->i8 && C->mvs_all && M->pdl && (early ? atoi(early) == 1 : M->sms / hp.n_head_kv >= 48);
-        C->attn_pdl = C->attn_early || (!C->i8 && ap && atoi(ap) == 1);
+        C->attn_pdl = C->attn_early || (!C->i8 && (ap ? atoi(ap) == 1 : C->mvs_all && M->pdl));
         C->attn_trigger = at ? atoi(at) == 1 : (C->i8 && hp.n_head_kv * C->S_dec > M->sms / 8);
         C->attn_trigger_end = !C->i8 && !(ate && atoi(ate) == 0);
     }
@@ -5028,7 +5035,9 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
          C->fast && C->attn_mma ? (C->attn_mma_cw == 8 ? ", attention on tensor cores (8 scoring warps)"
                                                         : ", attention on tensor cores (4 scoring warps)")
                                 : "",
-         C->fast && C->attn_early ? ", attention launched early (PDL after QKV, KV cache prefetched)" : "",
+         C->fast && C->attn_early           ? ", attention launched early (PDL after QKV, KV cache prefetched)"
+         : C->fast && C->attn_pdl && M->pdl ? ", attention launched with PDL"
+                                            : "",
          M->pdl ? "" : " (no PDL on this GPU)");
     *cs = C;
     return APR_SUCCESS;
@@ -5825,8 +5834,9 @@ static apr_result enqueue_decode1(GCtx *C, const int *tok, const int *pos, const
         ap.kn = g.kn;
         ap.kc = C->kc + lofs;
         ap.vc = C->vc + lofs;
-        // Attention is launched without PDL unless attn_early: its blocks, launched early and
-        // waiting beside the QKV matvec, cost 17% at 4096 positions (bench/NOTES.md).
+        // Attention is launched with PDL where QKV runs in k_mvs (attn_pdl: early or not, see
+        // context_create); with the old matvec kernels its blocks, waiting beside QKV's,
+        // cost 17% at 4096 positions (bench/NOTES.md, session 2).
         ap.trigger_end = C->attn_trigger_end && C->mvs_all && attn_trigger_fits(C, g.wo);
         launch_attn_dec(C, ap);
         ss_n = launch_residual(C, g.wo, g.bo, C->attn_out, g.ffn_norm);

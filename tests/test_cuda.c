@@ -265,10 +265,12 @@ static void test_gpu_long_case(const char *label, const char *file, int n_prompt
     CHECK(g && c && strcmp(apr_model_backend(g), "CUDA") == 0, "models");
     if (!g || !c) { apr_model_free(g); apr_model_free(c); return; }
     const int nv = apr_model_n_vocab(g), n_ctx = n_prompt + 16;
-    bool early = false, mma = true; /* APR_CUDA_ATTN_EARLY=1 asked for; APR_CUDA_ATTN_MMA=0 not */
+    /* APR_CUDA_ATTN_EARLY=1 asked for; APR_CUDA_ATTN_PDL=0 asked for; APR_CUDA_ATTN_MMA=0 not */
+    bool early = false, pdl_off = false, mma = true;
     for (int i = 0; env[i]; i += 2) {
         setenv(env[i], env[i + 1], 1);
         early |= strcmp(env[i], "APR_CUDA_ATTN_EARLY") == 0 && strcmp(env[i + 1], "1") == 0;
+        pdl_off |= strcmp(env[i], "APR_CUDA_ATTN_PDL") == 0 && strcmp(env[i + 1], "0") == 0;
         mma &= !(strcmp(env[i], "APR_CUDA_ATTN_MMA") == 0 && strcmp(env[i + 1], "0") == 0) &&
                strcmp(env[i], "APR_CUDA_ATTN_ANY_HD") != 0;
     }
@@ -280,6 +282,16 @@ static void test_gpu_long_case(const char *label, const char *file, int n_prompt
     if (early) CHECK(how != NULL, "no 'one-token decode:' line in the log:\n%s", logbuf);
     if (early && how && !line_has(how, "no PDL on this GPU"))
         CHECK(line_has(how, "attention launched early"), "early attention not taken: %.*s", (int)strcspn(how, "\n"), how);
+    /* ... and whether it was launched with PDL: APR_CUDA_ATTN_PDL=0 turns that off; the
+       label "launched with PDL" names a case that must take it (APR_CUDA_ATTN_EARLY=0: the
+       default where the attention is not launched early) */
+    if (pdl_off || strstr(label, "launched with PDL")) CHECK(how != NULL, "no 'one-token decode:' line in the log:\n%s", logbuf);
+    if (pdl_off && how)
+        CHECK(!line_has(how, "attention launched with PDL") && !line_has(how, "attention launched early"),
+              "APR_CUDA_ATTN_PDL=0 not taken: %.*s", (int)strcspn(how, "\n"), how);
+    if (strstr(label, "launched with PDL") && how && !line_has(how, "no PDL on this GPU"))
+        CHECK(line_has(how, "attention launched with PDL"), "attention not launched with PDL: %.*s",
+              (int)strcspn(how, "\n"), how);
     /* the kernel under test is the one named: tensor cores unless turned off (these
        models' head sizes, 64 and 128, have instances) or too large for the shared memory
        (the label says so), k_attn_dec otherwise */
@@ -341,6 +353,8 @@ static void test_gpu_long(void) {
                              *one[] = {"APR_CUDA_ATTN_SPLIT", "4096", NULL},
                              *ref_one[] = {"APR_CUDA_ATTN_MMA", "0", "APR_CUDA_ATTN_SPLIT", "4096", NULL},
                              *early[] = {"APR_CUDA_ATTN_EARLY", "1", NULL},
+                             *not_early[] = {"APR_CUDA_ATTN_EARLY", "0", NULL},
+                             *no_pdl[] = {"APR_CUDA_ATTN_EARLY", "0", "APR_CUDA_ATTN_PDL", "0", NULL},
                              *early_wide[] = {"APR_CUDA_ATTN_EARLY", "1", "APR_CUDA_ATTN_SPLIT", "16", "APR_CUDA_ATTN_SMAX", "128",
                                               "APR_CUDA_ATTN_BPS", "8", NULL},
                              *i8[] = {"APR_CUDA_DECODE", "i8", NULL}, *ref_i8[] = {"APR_CUDA_DECODE", "i8", "APR_CUDA_ATTN_MMA", "0", NULL},
@@ -400,9 +414,14 @@ static void test_gpu_long(void) {
         CHECK(0, "%s missing (test_gpu_persistent_matvec writes it)", wide_file);
     }
     /* launched early (PDL after a QKV that triggers late and prefetches the KV cache): the
-       default only where the GPU holds 48 splits per kv head (tiny-llama has 4 kv heads) */
+       default only where the GPU holds 48 splits per kv head (tiny-llama has 2 kv heads:
+       the default on an H100 or H200; APR_CUDA_ATTN_EARLY=1 makes it so on any GPU) */
     test_gpu_long_case("k_attn_dec_mma launched early", "Q8_0", 300, early, NULL, qtol);
     test_gpu_long_case("k_attn_dec_mma launched early, 123 splits vs one", "Q8_0", 2200, early_wide, one, 2e-2);
+    /* launched with PDL (the default in the f32 form where not early: 7B, 32B) against
+       without: the same kernel and splits, so the same logits */
+    test_gpu_long_case("k_attn_dec_mma launched with PDL, not early, vs without", "Q8_0", 2200, not_early, no_pdl, 1e-6);
+    test_gpu_long_case("k_attn_dec_mma, APR_CUDA_ATTN_PDL=0", "Q8_0", 300, no_pdl, NULL, qtol);
 }
 
 /* The types of ../shared/data/quant/tiny-llama-*.gguf; the float ones first */

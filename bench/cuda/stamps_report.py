@@ -1,0 +1,28 @@
+# bench/cuda/stamps_report.py STAMPS.txt - one decode layer's kernels from the stamps of a
+# bench/cuda/stamps.py build: per kernel the blocks' entry, pdl_wait return, activation
+# ready and exit times (min / median / max, us from the layer's first stamp), and the
+# kernel's share of the layer: from the previous kernel's last exit (QKV: its first
+# pdl_wait return) to its own last exit.
+import sys, statistics
+names = ['QKV', 'attention', 'wo', 'gate/up', 'ffn_down']
+rows = [list(map(int, l.split())) for l in open(sys.argv[1]) if l.strip()]
+prev_end = None
+total = 0.0
+print('%-10s %5s  %-22s %-22s %-22s %-22s %7s' % ('kernel', 'blocks', 'entry min/med/max', 'waited min/med/max',
+                                                  'ready min/med/max', 'exit min/med/max', 'share'))
+for k, nm in enumerate(names):
+    r = [x for x in rows if x[0] == k]
+    if not r:
+        continue
+    def col(i):
+        v = sorted(x[2 + i] / 1e3 for x in r if x[2 + i] >= 0)
+        return v
+    def fmt(v):
+        return '%6.2f %6.2f %6.2f' % (v[0], statistics.median(v), v[-1]) if v else '%22s' % '-'
+    ent, wai, rdy, ext = col(0), col(1), col(2), col(3)
+    start = prev_end if prev_end is not None else (wai[0] if wai else ent[0])
+    share = ext[-1] - start
+    total += share
+    print('%-10s %5d  %-22s %-22s %-22s %-22s %7.2f' % (nm, len(r), fmt(ent), fmt(wai), fmt(rdy), fmt(ext), share))
+    prev_end = ext[-1]
+print('layer: %.2f us from QKV\'s first pdl_wait return to ffn_down\'s last exit' % total)
