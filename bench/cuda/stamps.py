@@ -4,9 +4,15 @@
 # entered, when its pdl_wait returned, when its activation was ready (k_mvs*) and when it
 # left, into a device buffer passed in the kernel parameters. The layer is ST_LAYER (default:
 # the middle one); the last token's stamps are written to $ST_OUT (default /tmp/stamps.txt)
-# when the context is freed, one line per block: kernel block entry waited ready exit (ns,
-# 0: not stamped). bench/cuda/stamps_report.py reads them. A measurement build, never
-# committed as apr_cuda.cu: the stamps cost a few hundred ns per kernel.
+# when the context is freed, one line per block: kernel block entry waited ready exit (ns
+# from the earliest stamp, -1: not stamped). bench/cuda/stamps_report.py reads them. A
+# measurement build, never committed as apr_cuda.cu: the stamps cost a few hundred ns per
+# kernel. Build and use (bench/out/gpu-s17/run166.sh):
+#   python3 bench/cuda/stamps.py /tmp/st.cu && nvcc -I. -O3 -std=c++17 --use_fast_math \
+#     -Xcompiler -fPIC -cudart static -gencode arch=compute_90a,code=sm_90a -shared -o st.so /tmp/st.cu
+#   ST_LAYER=13 ST_OUT=s.txt APR_CUDA_PATH=$PWD/st.so ./apr-bench -m M -ngl 99 -p 0 -n 128 -r 1
+#   python3 bench/cuda/stamps_report.py s.txt
+# The anchors below are lines of apr_cuda.cu: an assertion names the one that moved.
 import sys
 s = open(sys.argv[2] if len(sys.argv) > 2 else 'apr_cuda.cu').read()
 
