@@ -277,19 +277,19 @@ static void test_gpu_long_case(const char *label, const char *file, int n_prompt
     logbuf[0] = 0;
     apr_context *xg = ctx(g, n_ctx, 1, 128);
     for (int i = 0; env[i]; i += 2) unsetenv(env[i]);
-    /* the plugin's line says whether the early attention was taken (not on a GPU without PDL) */
-    const char *how = strstr(logbuf, "one-token decode:");
-    if (early) CHECK(how != NULL, "no 'one-token decode:' line in the log:\n%s", logbuf);
-    if (early && how && !line_has(how, "no PDL on this GPU"))
-        CHECK(line_has(how, "attention launched early"), "early attention not taken: %.*s", (int)strcspn(how, "\n"), how);
-    /* ... and whether it was launched with PDL: APR_CUDA_ATTN_PDL=0 turns that off; the
+    /* the plugin's line says whether the early attention was taken (not on a GPU without
+       PDL), and whether it was launched with PDL: APR_CUDA_ATTN_PDL=0 turns that off; the
        label "launched with PDL" names a case that must take it (APR_CUDA_ATTN_EARLY=0: the
        default where the attention is not launched early) */
-    if (pdl_off || strstr(label, "launched with PDL")) CHECK(how != NULL, "no 'one-token decode:' line in the log:\n%s", logbuf);
+    const char *how = strstr(logbuf, "one-token decode:");
+    const bool pdl_wanted = strstr(label, "launched with PDL") != NULL;
+    if (early || pdl_off || pdl_wanted) CHECK(how != NULL, "no 'one-token decode:' line in the log:\n%s", logbuf);
+    if (early && how && !line_has(how, "no PDL on this GPU"))
+        CHECK(line_has(how, "attention launched early"), "early attention not taken: %.*s", (int)strcspn(how, "\n"), how);
     if (pdl_off && how)
         CHECK(!line_has(how, "attention launched with PDL") && !line_has(how, "attention launched early"),
               "APR_CUDA_ATTN_PDL=0 not taken: %.*s", (int)strcspn(how, "\n"), how);
-    if (strstr(label, "launched with PDL") && how && !line_has(how, "no PDL on this GPU"))
+    if (pdl_wanted && how && !line_has(how, "no PDL on this GPU"))
         CHECK(line_has(how, "attention launched with PDL"), "attention not launched with PDL: %.*s",
               (int)strcspn(how, "\n"), how);
     /* the kernel under test is the one named: tensor cores unless turned off (these
