@@ -2095,8 +2095,9 @@ __device__ __forceinline__ void load16(const float *x, float (&v)[16]) {
     }
 }
 
-// 16 values to int8 with one scale (amax / 127, round to nearest even) and their sum.
-__device__ __forceinline__ void quant16v(const float (&v)[16], int4 &q, float &d, int &s) {
+// 16 values to int8 with one scale (amax / 127, round to nearest even) and their sum: the
+// reference, as k_mvw (the tests' reference matvec) quantizes each lane's activation.
+__device__ __forceinline__ void quant16v_ref(const float (&v)[16], int4 &q, float &d, int &s) {
     float amax = 0.f;
 #pragma unroll
     for (int i = 0; i < 16; i++) amax = fmaxf(amax, fabsf(v[i]));
@@ -2117,13 +2118,40 @@ __device__ __forceinline__ void quant16v(const float (&v)[16], int4 &q, float &d
     s = sum;
 }
 
+// The same int8 values, scale and sum as quant16v_ref, bit for bit for finite input, in
+// about half the issue slots (k_mvs's per-block quantization: 7B's ffn_down quantizes
+// 18,944 values in each of its 224 blocks, ~2.6% of a token on an H100; bench/NOTES.md,
+// session 18). The conversion to integer (F2I: a quarter-rate instruction) becomes an add
+// of 1.5 * 2^23: for |x| < 2^22 the sum's low mantissa bits hold round-to-nearest-even(x),
+// so its low byte is x's int8 two's complement. The product is rounded first (__fmul_rn,
+// not fused into the add), as F2I's input was. Bytes are packed by byte permutes and
+// summed by dp4a. (NaN or infinity in the input: garbage here, other garbage there.)
+__device__ __forceinline__ void quant16v(const float (&v)[16], int4 &q, float &d, int &s) {
+    float amax = 0.f;
+#pragma unroll
+    for (int i = 0; i < 16; i++) amax = fmaxf(amax, fabsf(v[i]));
+    d = amax / 127.f;
+    const float id = amax > 0.f ? 127.f / amax : 0.f;
+    const float round_magic = 12582912.f;  // 1.5 * 2^23
+    int w[4], sum = 0;
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        uint32_t b[4];
+#pragma unroll
+        for (int k = 0; k < 4; k++) b[k] = __float_as_uint(__fadd_rn(__fmul_rn(v[4 * i + k], id), round_magic));
+        w[i] = (int)__byte_perm(__byte_perm(b[0], b[1], 0x0040), __byte_perm(b[2], b[3], 0x0040), 0x5410);
+        sum = __dp4a(w[i], 0x01010101, sum);
+    }
+    q = make_int4(w[0], w[1], w[2], w[3]);
+    s = sum;
+}
+
 __device__ __forceinline__ void quant16(const float *x, int4 &q, float &d, int &s) {
     float v[16];
     load16(x, v);
     quant16v(v, q, d, s);
 }
 
-// The values chunk j of a row of type T meets: [e0, e0 + 16) and, but for Q8_0, [e1, e1 + 16).
 template <int T>
 __device__ __forceinline__ void act_offsets(int j, int &e0, int &e1) {
     e1 = -1;
@@ -2145,8 +2173,13 @@ template <int T>
 __device__ __forceinline__ void act_load(const float *x, int j, LA &a) {
     int e0, e1;
     act_offsets<T>(j, e0, e1);
-    quant16(x + e0, a.q0, a.d0, a.s0);
-    if (T != APR_TYPE_Q8_0) quant16(x + e1, a.q1, a.d1, a.s1);
+    float v[16];
+    load16(x + e0, v);
+    quant16v_ref(v, a.q0, a.d0, a.s0);
+    if (T != APR_TYPE_Q8_0) {
+        load16(x + e1, v);
+        quant16v_ref(v, a.q1, a.d1, a.s1);
+    }
 }
 
 template <int T>
@@ -2459,6 +2492,7 @@ struct AttnD {
     const double *invf;
     int trigger;      // let the next kernel (wo) launch early: pdl_trigger at the start
     int trigger_end;  // ... or once the last block of each kv head is left (its combine)
+    int trigger_splits;  // ... or once its input is ready, where it has this many splits or more (0: never)
     int8_t *oq;  // int8 form: the output quantized for wo
     float *od;
     int *os;
@@ -2709,9 +2743,10 @@ __global__ void __launch_bounds__(32 * ATT_MAXG) k_attn_dec(AttnD p) {
     rope_sincos_lane(pos, p.rope_dim, p.invf, lane, rs, rc);
     // Everything above reads only the cache of earlier tokens and the position (written
     // before the graph's first kernel); the query and this token's K and V are the QKV
-    // matvec's output. Launched with PDL (APR_CUDA_ATTN_PDL=1; not the default, see
-    // context_create), the block gets here while that matvec still runs.
+    // matvec's output. Launched with PDL (attn_pdl, see context_create), the block gets
+    // here while that matvec still runs.
     pdl_wait();
+    if (p.trigger_splits && n_act >= p.trigger_splits) pdl_trigger();  // see attn_trigger_splits
     // q of this warp's head: norm, rope, scale
     for (int d = lane; d < hd; d += 32) sq[warp * hd + d] = p.qkv[(int64_t)h * hd + d];
     __syncwarp();
@@ -2939,6 +2974,7 @@ __global__ void __launch_bounds__(32 * ATT_MAXG) k_attn_dec_mma(AttnD p) {
     rope_sincos_lane(pos, p.rope_dim, p.invf, lane, rs, rc);
     for (int i = threadIdx.x; i < (16 - G) * LD; i += blockDim.x) sqh[G * LD + i] = sql[G * LD + i] = __float2half(0.f);
     pdl_wait();
+    if (p.trigger_splits && n_act >= p.trigger_splits) pdl_trigger();  // see attn_trigger_splits
     // the queries: norm, rope, scale (exp2 domain), then hi + lo in f16 rows
     const float qscale = p.scale * 1.4426950408889634f;
     for (int hh = warp; hh < G; hh += NW) {
@@ -3582,8 +3618,8 @@ __global__ void __launch_bounds__(MVQ_THREADS, 3) k_mvw8(MVQ8 J) {
 // 0.5B's output matrix read at 1.25 TB/s, now 3.1 TB/s. Here a grid of resident blocks
 // walks the tasks, each warp with the next step's weight loads in flight while it
 // computes the current one. The activation is prepared once per block: the f32 form
-// quantizes it into shared memory per 16 values exactly as act_load does per lane (the
-// same int8 values and scales as k_mvw); the int8 form reads the producer's quantized
+// quantizes it into shared memory per 16 values (quant16v: the same int8 values and scales
+// as act_load's quant16v_ref gives k_mvw per lane); the int8 form reads the producer's quantized
 // vector through L1 as k_mvw8 does. Every matrix goes through it (APR_CUDA_MVS_ALL=0:
 // QKV, wo and down through k_mvw): three kernels share mvs_rows, k_mvs (output,
 // gate/up), k_mvs_multi (QKV: up to three matrices, two types, with bias) and k_mvs_res
@@ -4685,6 +4721,7 @@ struct GCtx {
     int attn_min_chunk;         // decode attention: positions per split, at least
     bool attn_trigger;          // decode attention lets wo launch early
     bool attn_trigger_end;      // ... or once its combine is all that is left (f32 form)
+    int attn_trigger_splits;    // ... or once its input is ready, from this many splits on (f32 form; 0: never)
     bool mvq_one_wave;          // k_mvw: fewer warps per row rather than a second wave of blocks
     __half *wscratch;
     size_t wscratch_n;
@@ -4762,6 +4799,8 @@ static void context_free(void *cs) {
     prof_print();
     delete C;
 }
+
+static bool attn_trigger_fits(GCtx *C, const DW &wo);  // below, with the decode launches
 
 static apr_result context_create(void *ms, const apr_backend_context_params *p, void **cs, char *err,
                                  size_t err_size) {
@@ -4969,8 +5008,19 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
     // (run 169) 7B +2.0% / +1.0%, 32B +0.8%; H200 (run 170) 7B +1.7..1.9% / +0.9%, 32B
     // +1.0..1.1% / +0.5..0.9%. (Session 2's 17% loss was with the old matvec kernels'
     // grids; session 10's run 100 had 7B +1.6% / -1.3%.)
-    // APR_CUDA_ATTN_EARLY=0/1, APR_CUDA_ATTN_PDL=0/1, APR_CUDA_ATTN_TRIGGER=0/1 and
-    // APR_CUDA_ATTN_TRIGGER_END=0 override (measurements, tests).
+    // There, where a token's attention has 24 splits or more (attn_trigger_splits: 7B from
+    // ~3,000 positions), it lets wo launch as soon as its pdl_wait returns instead of at its
+    // end, and wo's blocks load their rows while the long attention runs. Short attentions
+    // lose by it: the attention's last writes and wo's pdl_wait then queue behind wo's
+    // 7 MB of loads (stamps, session 17: wo's pdl_wait returned 2.5 us after the attention's
+    // last block left). H100, runs 173-174, 7B tg128 @ depth d, against the end trigger:
+    // d0 -0.6..-1.2%, d1024 -0.7..+0.2%, d3072 (25 splits) +1.1%, d4096 (33) +1.5..2.0%;
+    // triggering at the attention's start instead: d2048 (17) +0.2%, d4096 +2.0%. Not in
+    // the early form (0.5B @ d4096: -3.5..-5.5%; 1.5B +0.2..0.7%), nor where wo takes every
+    // slot (attn_trigger_fits).
+    // APR_CUDA_ATTN_EARLY=0/1, APR_CUDA_ATTN_PDL=0/1, APR_CUDA_ATTN_TRIGGER=0/1,
+    // APR_CUDA_ATTN_TRIGGER_END=0 and APR_CUDA_ATTN_TRIGGER_SPLITS=n (0: never) override
+    // (measurements, tests).
     {
         const char *ap = getenv("APR_CUDA_ATTN_PDL"), *at = getenv("APR_CUDA_ATTN_TRIGGER"),
                    *ate = getenv("APR_CUDA_ATTN_TRIGGER_END"), *early = getenv("APR_CUDA_ATTN_EARLY");
@@ -4978,6 +5028,8 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
         C->attn_pdl = C->attn_early || (!C->i8 && (ap ? atoi(ap) == 1 : C->mvs_all && M->pdl));
         C->attn_trigger = at ? atoi(at) == 1 : (C->i8 && hp.n_head_kv * C->S_dec > M->sms / 8);
         C->attn_trigger_end = !C->i8 && !(ate && atoi(ate) == 0);
+        const char *ats = getenv("APR_CUDA_ATTN_TRIGGER_SPLITS");
+        C->attn_trigger_splits = C->i8 ? 0 : ats ? std::max(0, atoi(ats)) : C->attn_early ? 0 : 24;
     }
     C->part_cap = std::max((size_t)hp.n_head * C->S_dec * hp.head_dim, (size_t)B * hp.n_head * hp.head_dim * 4);
     CT(cmalloc(C, (void **)&C->po, sizeof(float) * C->part_cap), "attention scratch");
@@ -5028,7 +5080,12 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
          C->deq_generic ? ", generic dequantization (k_deq_f16)" : "",
          C->alo ? ", F16/BF16 weights with hi + lo f16 activations" : "");
     if (C->wg_tile_bm) glog(M, APR_LOG_INFO, "CUDA: k_wgemm tiles %dx%d", C->wg_tile_bm, C->wg_tile_bn);
-    glog(M, APR_LOG_INFO, "CUDA: one-token decode: %s%s%s%s", !C->fast ? "generic kernels"
+    char trigger_note[96] = "";
+    if (C->fast && C->mvs_all && C->attn_trigger_splits > 0 && M->pdl && M->l0 < hp.n_layer &&
+        attn_trigger_fits(C, M->layers[M->l0].wo))
+        snprintf(trigger_note, sizeof trigger_note, ", wo launched at the attention's input from %d split%s",
+                 C->attn_trigger_splits, C->attn_trigger_splits == 1 ? "" : "s");
+    glog(M, APR_LOG_INFO, "CUDA: one-token decode: %s%s%s%s%s", !C->fast ? "generic kernels"
                                                   : C->i8   ? "int8 activations (k_mvw8)"
                                                   : C->mvs_all ? "f32 activations, every matrix through k_mvs"
                                                                : "f32 activations (k_mvw, k_mvs)",
@@ -5038,7 +5095,7 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
          C->fast && C->attn_early           ? ", attention launched early (PDL after QKV, KV cache prefetched)"
          : C->fast && C->attn_pdl && M->pdl ? ", attention launched with PDL"
                                             : "",
-         M->pdl ? "" : " (no PDL on this GPU)");
+         trigger_note, M->pdl ? "" : " (no PDL on this GPU)");
     *cs = C;
     return APR_SUCCESS;
 }
@@ -5837,7 +5894,9 @@ static apr_result enqueue_decode1(GCtx *C, const int *tok, const int *pos, const
         // Attention is launched with PDL where QKV runs in k_mvs (attn_pdl: early or not, see
         // context_create); with the old matvec kernels its blocks, waiting beside QKV's,
         // cost 17% at 4096 positions (bench/NOTES.md, session 2).
-        ap.trigger_end = C->attn_trigger_end && C->mvs_all && attn_trigger_fits(C, g.wo);
+        const bool wo_fits = C->mvs_all && attn_trigger_fits(C, g.wo);
+        ap.trigger_end = C->attn_trigger_end && wo_fits;
+        ap.trigger_splits = wo_fits ? C->attn_trigger_splits : 0;
         launch_attn_dec(C, ap);
         ss_n = launch_residual(C, g.wo, g.bo, C->attn_out, g.ffn_norm);
         if (C->mvs_ffn) {
@@ -6119,6 +6178,68 @@ static const apr_backend_vtable g_vtable = {
     forward, forward_argmax, seq_truncate, launches_per_token, memory_used,
 };
 
-extern "C" __attribute__((visibility("default"))) const apr_backend_vtable *apr_cuda_backend(uint32_t abi_version) {
+#ifdef _WIN32
+#define APR_CUDA_EXPORT extern "C" __declspec(dllexport)
+#else
+#define APR_CUDA_EXPORT extern "C" __attribute__((visibility("default")))
+#endif
+
+APR_CUDA_EXPORT const apr_backend_vtable *apr_cuda_backend(uint32_t abi_version) {
     return abi_version == APR_BACKEND_ABI ? &g_vtable : nullptr;
+}
+
+// ------------------------------------------------------------------------------------
+// Self-tests of device helpers against their references (tests/test_cuda.c finds this
+// entry point with dlsym; apr.h never calls it)
+// ------------------------------------------------------------------------------------
+
+// Input group g of the quant16v test: 16 finite floats of one of eight shapes (signed
+// halves and integers that land on rounding ties, mixed magnitudes from 1e-30 to 1e30,
+// denormals, zeros, a single nonzero value, all equal, all negative).
+__device__ float selftest_value(uint32_t seed, int g, int i) {
+    uint32_t h = seed ^ (uint32_t)g * 0x9E3779B1u ^ (uint32_t)i * 0x85EBCA77u;
+    h ^= h >> 15, h *= 0x2C1B3C6Du, h ^= h >> 12, h *= 0x297A2D39u, h ^= h >> 15;
+    const float u = (float)(h >> 8) * (1.f / 16777216.f) * 2.f - 1.f;  // [-1, 1)
+    switch (g & 7) {
+    case 0: return (float)((int)(h % 509u) - 254) * 0.5f;                   // halves up to 127
+    case 1: return (float)((int)(h % 255u) - 127);                          // integers, amax 127
+    case 2: return u * exp2f((float)((int)(h % 200u) - 100));               // 2^-100 .. 2^100
+    case 3: return u * 1e-39f;                                              // denormals
+    case 4: return i == (int)(seed % 16u) ? u * 3.f : 0.f;                  // one nonzero value
+    case 5: return (h & 3u) ? 0.f : u;                                      // mostly zeros
+    case 6: return -fabsf(u) * 17.f;                                        // all negative
+    default: return i & 1 ? 0.37f : -0.37f;                                 // equal magnitudes
+    }
+}
+
+__global__ void k_selftest_quant16(int n, uint32_t seed, unsigned int *bad) {
+    for (int g = blockIdx.x * blockDim.x + threadIdx.x; g < n; g += gridDim.x * blockDim.x) {
+        float v[16];
+#pragma unroll
+        for (int i = 0; i < 16; i++) v[i] = selftest_value(seed, g, i);
+        int4 qf, qr;
+        float df, dr;
+        int sf, sr;
+        quant16v(v, qf, df, sf);
+        quant16v_ref(v, qr, dr, sr);
+        if (qf.x != qr.x || qf.y != qr.y || qf.z != qr.z || qf.w != qr.w || __float_as_uint(df) != __float_as_uint(dr) ||
+            sf != sr)
+            atomicAdd(bad, 1u);
+    }
+}
+
+// name "quant16": quant16v against quant16v_ref on 2^22 generated groups (bitwise).
+// Returns the number of mismatching groups, or -1 (unknown name, no GPU, a CUDA error).
+APR_CUDA_EXPORT int apr_cuda_selftest(const char *name) {
+    if (!name || strcmp(name, "quant16") != 0) return -1;
+    unsigned int *bad = nullptr, h_bad = 0;
+    if (cudaMalloc((void **)&bad, sizeof *bad) != cudaSuccess) return -1;
+    bool ok = cudaMemset(bad, 0, sizeof *bad) == cudaSuccess;
+    for (uint32_t seed = 1; ok && seed <= 4; seed++) {
+        k_selftest_quant16<<<1024, 256>>>(1 << 20, seed * 0x1234567u, bad);
+        ok = cudaGetLastError() == cudaSuccess;
+    }
+    ok = ok && cudaMemcpy(&h_bad, bad, sizeof h_bad, cudaMemcpyDeviceToHost) == cudaSuccess;
+    cudaFree(bad);
+    return ok ? (int)h_bad : -1;
 }

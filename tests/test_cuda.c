@@ -5,7 +5,8 @@
    With a GPU (libapr_cuda.so from $APR_CUDA_PATH or ./): stories260K greedy 200 on the
    GPU equals the CPU's ids and llama2.c's text; GPU logits against CPU logits for every
    tiny-llama quant type (prompt batch, single steps, two sequences at once); partial
-   offload; the persistent decode matvec against the kernels it replaced. Otherwise those
+   offload; the persistent decode matvec against the kernels it replaced; the plugin's
+   self-tests of device helpers (apr_cuda_selftest). Otherwise those
    checks print that they were skipped. */
 #define APR_IMPLEMENTATION
 #include "apr.h"
@@ -266,11 +267,12 @@ static void test_gpu_long_case(const char *label, const char *file, int n_prompt
     if (!g || !c) { apr_model_free(g); apr_model_free(c); return; }
     const int nv = apr_model_n_vocab(g), n_ctx = n_prompt + 16;
     /* APR_CUDA_ATTN_EARLY=1 asked for; APR_CUDA_ATTN_PDL=0 asked for; APR_CUDA_ATTN_MMA=0 not */
-    bool early = false, pdl_off = false, mma = true;
+    bool early = false, pdl_off = false, mma = true, wo_at_input = false;
     for (int i = 0; env[i]; i += 2) {
         setenv(env[i], env[i + 1], 1);
         early |= strcmp(env[i], "APR_CUDA_ATTN_EARLY") == 0 && strcmp(env[i + 1], "1") == 0;
         pdl_off |= strcmp(env[i], "APR_CUDA_ATTN_PDL") == 0 && strcmp(env[i + 1], "0") == 0;
+        wo_at_input |= strcmp(env[i], "APR_CUDA_ATTN_TRIGGER_SPLITS") == 0 && atoi(env[i + 1]) > 0;
         mma &= !(strcmp(env[i], "APR_CUDA_ATTN_MMA") == 0 && strcmp(env[i + 1], "0") == 0) &&
                strcmp(env[i], "APR_CUDA_ATTN_ANY_HD") != 0;
     }
@@ -291,6 +293,12 @@ static void test_gpu_long_case(const char *label, const char *file, int n_prompt
               "APR_CUDA_ATTN_PDL=0 not taken: %.*s", (int)strcspn(how, "\n"), how);
     if (pdl_wanted && how && !line_has(how, "no PDL on this GPU"))
         CHECK(line_has(how, "attention launched with PDL"), "attention not launched with PDL: %.*s",
+              (int)strcspn(how, "\n"), how);
+    /* APR_CUDA_ATTN_TRIGGER_SPLITS=n asked for: the line says wo launches at the attention's
+       input (tiny-llama's wo fits beside the attention on any GPU) */
+    if (wo_at_input) CHECK(how != NULL, "no 'one-token decode:' line in the log:\n%s", logbuf);
+    if (wo_at_input && how && !line_has(how, "no PDL on this GPU"))
+        CHECK(line_has(how, "wo launched at the attention's input"), "wo not launched at the attention's input: %.*s",
               (int)strcspn(how, "\n"), how);
     /* the kernel under test is the one named: tensor cores unless turned off (these
        models' head sizes, 64 and 128, have instances) or too large for the shared memory
@@ -355,6 +363,12 @@ static void test_gpu_long(void) {
                              *early[] = {"APR_CUDA_ATTN_EARLY", "1", NULL},
                              *not_early[] = {"APR_CUDA_ATTN_EARLY", "0", NULL},
                              *no_pdl[] = {"APR_CUDA_ATTN_EARLY", "0", "APR_CUDA_ATTN_PDL", "0", NULL},
+                             *wo_input[] = {"APR_CUDA_ATTN_EARLY", "0", "APR_CUDA_ATTN_TRIGGER_SPLITS", "1", NULL},
+                             *wo_end[] = {"APR_CUDA_ATTN_EARLY", "0", "APR_CUDA_ATTN_TRIGGER_SPLITS", "0", NULL},
+                             *ref_wo_input[] = {"APR_CUDA_ATTN_MMA", "0", "APR_CUDA_ATTN_EARLY", "0",
+                                                "APR_CUDA_ATTN_TRIGGER_SPLITS", "1", NULL},
+                             *ref_wo_end[] = {"APR_CUDA_ATTN_MMA", "0", "APR_CUDA_ATTN_EARLY", "0",
+                                              "APR_CUDA_ATTN_TRIGGER_SPLITS", "0", NULL},
                              *early_wide[] = {"APR_CUDA_ATTN_EARLY", "1", "APR_CUDA_ATTN_SPLIT", "16", "APR_CUDA_ATTN_SMAX", "128",
                                               "APR_CUDA_ATTN_BPS", "8", NULL},
                              *i8[] = {"APR_CUDA_DECODE", "i8", NULL}, *ref_i8[] = {"APR_CUDA_DECODE", "i8", "APR_CUDA_ATTN_MMA", "0", NULL},
@@ -422,6 +436,12 @@ static void test_gpu_long(void) {
        without: the same kernel and splits, so the same logits */
     test_gpu_long_case("k_attn_dec_mma launched with PDL, not early, vs without", "Q8_0", 2200, not_early, no_pdl, 1e-6);
     test_gpu_long_case("k_attn_dec_mma, APR_CUDA_ATTN_PDL=0", "Q8_0", 300, no_pdl, NULL, qtol);
+    /* wo launched as soon as the attention's input is ready (the default from 24 splits
+       where not early: 7B from ~3,000 positions; here from one split) against at its end:
+       the same kernels, so the same logits; both attention kernels, and against the CPU */
+    test_gpu_long_case("k_attn_dec_mma, wo launched at its input, vs at its end", "Q8_0", 2200, wo_input, wo_end, 1e-6);
+    test_gpu_long_case("k_attn_dec, wo launched at its input, vs at its end", "Q8_0", 2200, ref_wo_input, ref_wo_end, 1e-6);
+    test_gpu_long_case("k_attn_dec_mma, wo launched at its input", "Q8_0", 300, wo_input, NULL, qtol);
 }
 
 /* The types of ../shared/data/quant/tiny-llama-*.gguf; the float ones first */
@@ -730,6 +750,27 @@ static void test_gpu_persistent_matvec(void) {
     else unsetenv("APR_CUDA_DECODE");
 }
 
+/* The plugin's self-tests of device helpers against their references (apr_cuda_selftest,
+   found with dlsym): "quant16", k_mvs's fast per-16 int8 quantization against the one
+   k_mvw uses, bit for bit on 2^22 generated groups of eight shapes (rounding ties,
+   denormals, 2^-100 .. 2^100, zeros); an unknown name is refused with -1. */
+static void test_gpu_selftest(void) {
+    TEST("apr_cuda_selftest: quant16v against quant16v_ref");
+    void *lib = apr__dl_open(gpu_lib);
+    CHECK(lib != NULL, "could not open %s", gpu_lib);
+    if (!lib) return;
+    void *sym = apr__dl_sym(lib, "apr_cuda_selftest");
+    CHECK(sym != NULL, "%s has no apr_cuda_selftest", gpu_lib);
+    if (sym) {
+        int (*selftest)(const char *);
+        memcpy(&selftest, &sym, sizeof selftest);
+        const int bad = selftest("quant16");
+        CHECK(bad == 0, "quant16: %d of 4,194,304 groups differ (-1: CUDA error)", bad);
+        CHECK(selftest("no-such-test") == -1, "an unknown self-test name was not refused");
+    }
+    apr__dl_close(lib);
+}
+
 /* Prompt GEMMs: k_wgemm (wgmma, sm_90a) in both forms, reading the f16 scratch (the
    default, written by k_deq_kq_f16 for Q4_K / Q6_K) and reading Q4_K / Q6_K weights itself
    (fused, APR_CUDA_WG_FUSED=1, slower so far), against the reference: k_hgemm (wmma) on
@@ -838,6 +879,7 @@ int main(void) {
         test_gpu_persistent_matvec();
         test_gpu_long();
         test_gpu_wgmma();
+        test_gpu_selftest();
     } else {
         printf("  GPU checks skipped: %s\n", !f ? "no libapr_cuda.so" : logbuf[0] ? logbuf : "no GPU");
         apr_model_free(probe);
