@@ -5713,32 +5713,31 @@ static int mvs_grid(GCtx *C, int kind, int ta, int tb, int tasks, int cols) {
     return MVS_GRID_PLAIN;
 }
 
-// Whether decode attention may let wo launch during its combine (attn_trigger_end): wo's
-// k_mvs_res blocks (a block per 8 row pairs, or per mvs_spread_tasks where the grid
-// spreads, as launch_mvs plans them) and one attention block per kv head fit in the GPU's
-// slots together.
-static bool attn_trigger_fits(GCtx *C, const DW &wo) {
-    const int tasks = mvs_tasks(wo, MV_ADD), grid = mvs_grid(C, MVS_RES, wo.type, wo.type, tasks, wo.cols);
-    if (grid == MVS_GRID_FILL) return false;  // wo takes every slot
-    const int tpb = grid == MVS_GRID_SPREAD ? C->mvs_spread_tasks : MVQ_THREADS / 32;
-    return (tasks + tpb - 1) / tpb + C->M->hp.n_head_kv <= mvs_per_sm(C, MVS_RES, wo.type, wo.type) * C->M->sms;
-}
 
-// Launch k_mvs over J's first nmat matrices (one type and width): a grid of resident
-// blocks, split between the matrices by their tasks. Returns the number of blocks (the
-// ss_n of a residual written with ss_out).
-static int launch_mvs(GCtx *C, MVS &J, int nmat, bool pdl) {
+// How a k_mvs launch lays out its work: the instance, the grid's form, and per matrix the
+// end of its blocks and the tasks of each (task_q, the first task_r one more). launch_mvs
+// launches it; attn_trigger_fits asks it of wo.
+struct MvsPlan {
+    MvsKernel k;
+    bool split;  // k is the SPLIT instance
+    int grid;    // MVS_GRID_*
+    int slots;   // resident blocks the GPU holds of this kernel
+    int blocks, block_end[3], task_q[3], task_r[3];
+};
+
+static MvsPlan mvs_plan(GCtx *C, const MVS &J, int nmat) {
     GModel *M = C->M;
+    MvsPlan P;
     // k_mvs_res for a residual (with or without a bias), k_mvs_multi for several matrices or
     // a bias (QKV), else k_mvs. (Until session 7 a residual with a bias, wo of a model with
     // attn_output.bias, went to k_mvs_multi, which stores instead of adding: test-wide has
     // such a bias now.)
     const int ta = J.w[0].type, tb = J.w[nmat - 1].type;
     const int kind = J.mode == MV_ADD ? MVS_RES : (nmat > 1 || J.bias[0] ? MVS_MULTI : MVS_PLAIN);
-    MvsKernel k = mvs_kernel(kind, ta, tb);
+    P.k = mvs_kernel(kind, ta, tb);
     MvsKernel k_split = J.q || C->mvs_split == 0 ? nullptr : mvs_kernel(kind, ta, tb, true);
-    const size_t smem = J.q ? (size_t)0 : mvs_smem_bytes(J.w[0].cols);
-    const int per_block = MVQ_THREADS / 32, slots = mvs_per_sm(C, kind, ta, tb) * M->sms;
+    const int per_block = MVQ_THREADS / 32;
+    P.slots = mvs_per_sm(C, kind, ta, tb) * M->sms;
     int tasks[3], want[3], total = 0, all_tasks = 0;
     for (int m = 0; m < nmat; m++) {
         tasks[m] = mvs_tasks(J.w[m], J.mode);
@@ -5757,47 +5756,69 @@ static int launch_mvs(GCtx *C, MVS &J, int nmat, bool pdl) {
     // H200. 7B's ffn_down (224 blocks of 8 tasks of 5 or 10 steps), filled too, read +0.3%
     // on the H100 but -1.2% on the H200: hence the half. From 2 steps (1.5B's Q4_K ffn_down
     // too): +1.6% (bench/NOTES.md, session 16).
-    const int grid = k_split ? mvs_grid(C, kind, ta, tb, all_tasks, J.w[0].cols) : MVS_GRID_PLAIN;
-    const bool spread = grid == MVS_GRID_SPREAD, fill = grid == MVS_GRID_FILL;
+    P.grid = k_split ? mvs_grid(C, kind, ta, tb, all_tasks, J.w[0].cols) : MVS_GRID_PLAIN;
+    const bool spread = P.grid == MVS_GRID_SPREAD, fill = P.grid == MVS_GRID_FILL;
     // APR_CUDA_MVS_SPLIT=1 (tests): three tasks a block, so that most blocks share some
     const int tasks_per_block = k_split && C->mvs_split == 1 ? 3 : spread ? C->mvs_spread_tasks : per_block;
     for (int m = 0; m < nmat; m++) {
-        want[m] = fill ? std::max(1, (int)((int64_t)slots * tasks[m] / all_tasks))
+        want[m] = fill ? std::max(1, (int)((int64_t)P.slots * tasks[m] / all_tasks))
                        : (tasks[m] + tasks_per_block - 1) / tasks_per_block;
         total += want[m];
     }
     // a block per 8 tasks where that fits in one wave, else the slots shared by task count
-    int blocks = 0;
+    P.blocks = 0;
     for (int m = 0; m < nmat; m++) {
-        const int nb = total <= slots ? want[m] : std::max(1, (int)((int64_t)slots * want[m] / total));
-        blocks += nb;
-        J.block_end[m] = blocks;
-        J.task_q[m] = tasks[m] / nb;
-        J.task_r[m] = tasks[m] % nb;
+        const int nb = total <= P.slots ? want[m] : std::max(1, (int)((int64_t)P.slots * want[m] / total));
+        P.blocks += nb;
+        P.block_end[m] = P.blocks;
+        P.task_q[m] = tasks[m] / nb;
+        P.task_r[m] = tasks[m] % nb;
     }
-    for (int m = nmat; m < 3; m++) J.block_end[m] = blocks, J.task_q[m] = J.task_r[m] = 0;
+    for (int m = nmat; m < 3; m++) P.block_end[m] = P.blocks, P.task_q[m] = P.task_r[m] = 0;
     // The SPLIT instance where whole tasks per warp would leave the last round mostly idle
     // and a task has steps to share: the first matrix's rounds (tasks per warp, x) rounded up
     // 15% or more above x, and two steps or more per task. 32B (run 113): wo and ffn_down
     // (x = 1.21), QKV (1.71); nothing of 0.5B-7B (but the spread and filled grids above).
     if (k_split && C->mvs_split < 0 && !spread && !fill) {
-        const double x = (double)tasks[0] / (J.block_end[0] * per_block);
+        const double x = (double)tasks[0] / (P.block_end[0] * per_block);
         if (mvs_split_steps(ta, J.w[0].cols) < 2 || std::ceil(x) < 1.15 * x) k_split = nullptr;
     }
-    if (k_split) {
-        k = k_split;
-        if (!C->split_logged)
-            glog(M, APR_LOG_INFO, "CUDA: k_mvs shares tasks between warps (SPLIT) from a %dx%d matrix on",
-                 J.w[0].rows, J.w[0].cols);
-        C->split_logged = true;
-    }
+    P.split = k_split != nullptr;
+    if (k_split) P.k = k_split;
+    return P;
+}
+
+// Launch k_mvs over J's first nmat matrices (one type and width): a grid of resident
+// blocks, split between the matrices by their tasks (mvs_plan). Returns the number of
+// blocks (the ss_n of a residual written with ss_out).
+static int launch_mvs(GCtx *C, MVS &J, int nmat, bool pdl) {
+    GModel *M = C->M;
+    const MvsPlan P = mvs_plan(C, J, nmat);
+    for (int m = 0; m < 3; m++) J.block_end[m] = P.block_end[m], J.task_q[m] = P.task_q[m], J.task_r[m] = P.task_r[m];
+    if (P.split && !C->split_logged)
+        glog(M, APR_LOG_INFO, "CUDA: k_mvs shares tasks between warps (SPLIT) from a %dx%d matrix on", J.w[0].rows,
+             J.w[0].cols);
+    C->split_logged = C->split_logged || P.split;
+    const bool spread = P.grid == MVS_GRID_SPREAD, fill = P.grid == MVS_GRID_FILL;
     if ((spread || fill) && !C->spread_logged)
         glog(M, APR_LOG_INFO, "CUDA: k_mvs spreads a %dx%d matrix over %d blocks (%s)", J.w[0].rows, J.w[0].cols,
-             blocks, spread ? "a few tasks a block" : "every slot");
+             P.blocks, spread ? "a few tasks a block" : "every slot");
     C->spread_logged = C->spread_logged || spread || fill;
-    launch_kernel_(C, pdl, k, dim3(blocks), dim3(MVQ_THREADS), smem, J, J.q ? 1 : 0);
+    const size_t smem = J.q ? (size_t)0 : mvs_smem_bytes(J.w[0].cols);
+    launch_kernel_(C, pdl, P.k, dim3(P.blocks), dim3(MVQ_THREADS), smem, J, J.q ? 1 : 0);
     launched(C, __LINE__);
-    return blocks;
+    return P.blocks;
+}
+
+// Whether decode attention may let wo launch before it ends (trigger_end at its combine,
+// trigger_splits at its input): wo's k_mvs_res grid as launch_mvs plans it and one
+// attention block per kv head fit in the GPU's slots together. Not where wo's grid fills
+// every slot (32B: 264 blocks for 264 slots), as a wo block then waits for the attention's
+// SM (context_create).
+static bool attn_trigger_fits(GCtx *C, const DW &wo) {
+    const MVS J = mvs1(C, wo, nullptr, nullptr, MV_ADD, nullptr, 0);
+    const MvsPlan P = mvs_plan(C, J, 1);
+    return P.grid != MVS_GRID_FILL && P.blocks + C->M->hp.n_head_kv <= P.slots;
 }
 
 static MVQ mvq1(const DW &w, float *y, const float *bias, int mode, const float *x) {
