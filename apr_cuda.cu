@@ -2095,14 +2095,20 @@ __device__ __forceinline__ void load16(const float *x, float (&v)[16]) {
     }
 }
 
-// 16 values to int8 with one scale (amax / 127, round to nearest even) and their sum: the
-// reference, as k_mvw (the tests' reference matvec) quantizes each lane's activation.
-__device__ __forceinline__ void quant16v_ref(const float (&v)[16], int4 &q, float &d, int &s) {
+// The scale of 16 values, amax / 127, and the factor that quantizes them (0 for zeros).
+__device__ __forceinline__ void quant16_scale(const float (&v)[16], float &d, float &id) {
     float amax = 0.f;
 #pragma unroll
     for (int i = 0; i < 16; i++) amax = fmaxf(amax, fabsf(v[i]));
     d = amax / 127.f;
-    const float id = amax > 0.f ? 127.f / amax : 0.f;
+    id = amax > 0.f ? 127.f / amax : 0.f;
+}
+
+// 16 values to int8 with one scale (amax / 127, round to nearest even) and their sum: the
+// reference, as k_mvw (the tests' reference matvec) quantizes each lane's activation.
+__device__ __forceinline__ void quant16v_ref(const float (&v)[16], int4 &q, float &d, int &s) {
+    float id;
+    quant16_scale(v, d, id);
     int w[4], sum = 0;
 #pragma unroll
     for (int i = 0; i < 4; i++) {
@@ -2119,19 +2125,17 @@ __device__ __forceinline__ void quant16v_ref(const float (&v)[16], int4 &q, floa
 }
 
 // The same int8 values, scale and sum as quant16v_ref, bit for bit for finite input, in
-// about half the issue slots (k_mvs's per-block quantization: 7B's ffn_down quantizes
-// 18,944 values in each of its 224 blocks, ~2.6% of a token on an H100; bench/NOTES.md,
-// session 18). The conversion to integer (F2I: a quarter-rate instruction) becomes an add
+// fewer issue slots (k_mvs's per-block quantization: 7B's ffn_down quantizes 18,944 values
+// in each of its 224 blocks, whose arithmetic measured ~2.6% of a token on an H100; this
+// form: 7B +0.5%, 0.5B and 1.5B +0.5..3%, bench/NOTES.md, session 18). The conversion to
+// integer (F2I: a quarter-rate instruction) becomes an add
 // of 1.5 * 2^23: for |x| < 2^22 the sum's low mantissa bits hold round-to-nearest-even(x),
 // so its low byte is x's int8 two's complement. The product is rounded first (__fmul_rn,
 // not fused into the add), as F2I's input was. Bytes are packed by byte permutes and
 // summed by dp4a. (NaN or infinity in the input: garbage here, other garbage there.)
 __device__ __forceinline__ void quant16v(const float (&v)[16], int4 &q, float &d, int &s) {
-    float amax = 0.f;
-#pragma unroll
-    for (int i = 0; i < 16; i++) amax = fmaxf(amax, fabsf(v[i]));
-    d = amax / 127.f;
-    const float id = amax > 0.f ? 127.f / amax : 0.f;
+    float id;
+    quant16_scale(v, d, id);
     const float round_magic = 12582912.f;  // 1.5 * 2^23
     int w[4], sum = 0;
 #pragma unroll
@@ -2152,6 +2156,7 @@ __device__ __forceinline__ void quant16(const float *x, int4 &q, float &d, int &
     quant16v(v, q, d, s);
 }
 
+// The values chunk j of a row of type T meets: [e0, e0 + 16) and, but for Q8_0, [e1, e1 + 16).
 template <int T>
 __device__ __forceinline__ void act_offsets(int j, int &e0, int &e1) {
     e1 = -1;
@@ -5713,7 +5718,6 @@ static int mvs_grid(GCtx *C, int kind, int ta, int tb, int tasks, int cols) {
     return MVS_GRID_PLAIN;
 }
 
-
 // How a k_mvs launch lays out its work: the instance, the grid's form, and per matrix the
 // end of its blocks and the tasks of each (task_q, the first task_r one more). launch_mvs
 // launches it; attn_trigger_fits asks it of wo.
@@ -6215,8 +6219,9 @@ APR_CUDA_EXPORT const apr_backend_vtable *apr_cuda_backend(uint32_t abi_version)
 // ------------------------------------------------------------------------------------
 
 // Input group g of the quant16v test: 16 finite floats of one of eight shapes (signed
-// halves and integers that land on rounding ties, mixed magnitudes from 1e-30 to 1e30,
-// denormals, zeros, a single nonzero value, all equal, all negative).
+// halves and integers that land on rounding ties, magnitudes from 2^-100 to 2^100,
+// denormals (made from their bits: the build flushes denormal arithmetic to zero), mostly
+// zeros, a single nonzero value, all negative, equal magnitudes).
 __device__ float selftest_value(uint32_t seed, int g, int i) {
     uint32_t h = seed ^ (uint32_t)g * 0x9E3779B1u ^ (uint32_t)i * 0x85EBCA77u;
     h ^= h >> 15, h *= 0x2C1B3C6Du, h ^= h >> 12, h *= 0x297A2D39u, h ^= h >> 15;
@@ -6225,7 +6230,7 @@ __device__ float selftest_value(uint32_t seed, int g, int i) {
     case 0: return (float)((int)(h % 509u) - 254) * 0.5f;                   // halves up to 127
     case 1: return (float)((int)(h % 255u) - 127);                          // integers, amax 127
     case 2: return u * exp2f((float)((int)(h % 200u) - 100));               // 2^-100 .. 2^100
-    case 3: return u * 1e-39f;                                              // denormals
+    case 3: return __uint_as_float((h & 0x807FFFFFu) | 1u);                 // denormals
     case 4: return i == (int)(seed % 16u) ? u * 3.f : 0.f;                  // one nonzero value
     case 5: return (h & 3u) ? 0.f : u;                                      // mostly zeros
     case 6: return -fabsf(u) * 17.f;                                        // all negative

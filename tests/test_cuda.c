@@ -266,7 +266,8 @@ static void test_gpu_long_case(const char *label, const char *file, int n_prompt
     CHECK(g && c && strcmp(apr_model_backend(g), "CUDA") == 0, "models");
     if (!g || !c) { apr_model_free(g); apr_model_free(c); return; }
     const int nv = apr_model_n_vocab(g), n_ctx = n_prompt + 16;
-    /* APR_CUDA_ATTN_EARLY=1 asked for; APR_CUDA_ATTN_PDL=0 asked for; APR_CUDA_ATTN_MMA=0 not */
+    /* APR_CUDA_ATTN_EARLY=1 asked for; APR_CUDA_ATTN_PDL=0 asked for; APR_CUDA_ATTN_MMA=0 not;
+       APR_CUDA_ATTN_TRIGGER_SPLITS=n > 0 asked for */
     bool early = false, pdl_off = false, mma = true, wo_at_input = false;
     for (int i = 0; env[i]; i += 2) {
         setenv(env[i], env[i + 1], 1);
