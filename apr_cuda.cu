@@ -2128,9 +2128,9 @@ __device__ __forceinline__ void quant16v_ref(const float (&v)[16], int4 &q, floa
 // fewer issue slots (k_mvs's per-block quantization: 7B's ffn_down quantizes 18,944 values
 // in each of its 224 blocks, whose arithmetic measured ~2.6% of a token on an H100; this
 // form: 7B +0.5%, 0.5B and 1.5B +0.5..3%, bench/NOTES.md, session 18). The conversion to
-// integer (F2I: a quarter-rate instruction) becomes an add
-// of 1.5 * 2^23: for |x| < 2^22 the sum's low mantissa bits hold round-to-nearest-even(x),
-// so its low byte is x's int8 two's complement. The product is rounded first (__fmul_rn,
+// integer (F2I: a quarter-rate instruction) becomes an add of 1.5 * 2^23: for |x| < 2^22
+// the sum's low mantissa bits hold round-to-nearest-even(x), so its low byte is x's int8
+// two's complement. The product is rounded first (__fmul_rn,
 // not fused into the add), as F2I's input was. Bytes are packed by byte permutes and
 // summed by dp4a. (NaN or infinity in the input: garbage here, other garbage there.)
 __device__ __forceinline__ void quant16v(const float (&v)[16], int4 &q, float &d, int &s) {
@@ -2150,10 +2150,13 @@ __device__ __forceinline__ void quant16v(const float (&v)[16], int4 &q, float &d
     s = sum;
 }
 
+// 16 values from x, quantized by quant16v (REF: by quant16v_ref)
+template <bool REF = false>
 __device__ __forceinline__ void quant16(const float *x, int4 &q, float &d, int &s) {
     float v[16];
     load16(x, v);
-    quant16v(v, q, d, s);
+    if (REF) quant16v_ref(v, q, d, s);
+    else quant16v(v, q, d, s);
 }
 
 // The values chunk j of a row of type T meets: [e0, e0 + 16) and, but for Q8_0, [e1, e1 + 16).
@@ -2178,13 +2181,8 @@ template <int T>
 __device__ __forceinline__ void act_load(const float *x, int j, LA &a) {
     int e0, e1;
     act_offsets<T>(j, e0, e1);
-    float v[16];
-    load16(x + e0, v);
-    quant16v_ref(v, a.q0, a.d0, a.s0);
-    if (T != APR_TYPE_Q8_0) {
-        load16(x + e1, v);
-        quant16v_ref(v, a.q1, a.d1, a.s1);
-    }
+    quant16<true>(x + e0, a.q0, a.d0, a.s0);
+    if (T != APR_TYPE_Q8_0) quant16<true>(x + e1, a.q1, a.d1, a.s1);
 }
 
 template <int T>
