@@ -12,7 +12,9 @@
 #     -Xcompiler -fPIC -cudart static -gencode arch=compute_90a,code=sm_90a -shared -o st.so /tmp/st.cu
 #   ST_LAYER=13 ST_OUT=s.txt APR_CUDA_PATH=$PWD/st.so ./apr-bench -m M -ngl 99 -p 0 -n 128 -r 1
 #   python3 bench/cuda/stamps_report.py s.txt
-# The anchors below are lines of apr_cuda.cu: an assertion names the one that moved.
+# The anchors below are lines of apr_cuda.cu (the layer's launches: their first words only):
+# an assertion names the one that moved.
+import re
 import sys
 s = open(sys.argv[2] if len(sys.argv) > 2 else 'apr_cuda.cu').read()
 
@@ -131,22 +133,20 @@ rep('''        const int64_t lofs = (int64_t)(l - M->l0) * C->layer_stride;
         unsigned long long *st_l = l == g_st_layer ? g_st_buf : nullptr;
         g_st_cur = st_l;
         if (C->mvs_all) {''')
+# the launches of the stamped layer: attention, wo, gate/up (whatever follows wo), ffn_down
+# (matched by their first words, so that changed arguments do not break the script)
 rep('''        launch_attn_dec(C, ap);
-        ss_n = launch_residual(C, g.wo, g.bo, C->attn_out, g.ffn_norm);
-        if (C->mvs_ffn) {
-            MVS Jg = mvs1(C, g.gate, C->gate, nullptr, MV_SWIGLU, C->xw, ss_n);''', '''        ap.st = st_l ? st_l + 1 * ST_SLOTS : nullptr;
+        ss_n = launch_residual(C, g.wo,''', '''        ap.st = st_l ? st_l + 1 * ST_SLOTS : nullptr;
         launch_attn_dec(C, ap);
         ap.st = nullptr;
         g_st_cur = st_l ? st_l + 2 * ST_SLOTS : nullptr;
-        ss_n = launch_residual(C, g.wo, g.bo, C->attn_out, g.ffn_norm);
-        g_st_cur = st_l ? st_l + 3 * ST_SLOTS : nullptr;
-        if (C->mvs_ffn) {
-            MVS Jg = mvs1(C, g.gate, C->gate, nullptr, MV_SWIGLU, C->xw, ss_n);''')
-rep('''        const float *next_norm = l + 1 < hp.n_layer ? M->layers[l + 1].attn_norm : M->out_norm;
-        ss_n = launch_residual(C, g.down, nullptr, C->gate, next_norm);''', '''        const float *next_norm = l + 1 < hp.n_layer ? M->layers[l + 1].attn_norm : M->out_norm;
-        g_st_cur = st_l ? st_l + 4 * ST_SLOTS : nullptr;
-        ss_n = launch_residual(C, g.down, nullptr, C->gate, next_norm);
-        g_st_cur = nullptr;''')
+        ss_n = launch_residual(C, g.wo,''')
+s, n = re.subn(r'(\n        ss_n = launch_residual\(C, g\.wo, [^\n]*\);)',
+              r'\1\n        g_st_cur = st_l ? st_l + 3 * ST_SLOTS : nullptr;', s)
+assert n == 1, n
+s, n = re.subn(r'(\n        ss_n = launch_residual\(C, g\.down, [^\n]*\);)',
+              r'\n        g_st_cur = st_l ? st_l + 4 * ST_SLOTS : nullptr;\1\n        g_st_cur = nullptr;', s)
+assert n == 1, n
 rep('''#undef CT
     M->mem += C->mem;''', '''#undef CT
     if (!g_st_buf) {
