@@ -1,4 +1,4 @@
-# session 19, run 185 (H100): st.so = bench/out/gpu-s19/stamps-ffnq.py (stamps.py with the two launch anchors of the ffn_q source) on candn's source: one 7B layer's five kernels at tg128, layers 13 (Q4_K down) and 14 (Q6_K down), APR_CUDA_FFN_Q on and 0
+# session 19, run 185 (H100): st.so = bench/cuda/stamps.py on candn's source (ffn-q-experiment.diff applied to 9ba31cb; run then with a copy of stamps.py whose two launch anchors matched it; stamps.py since 32cde50 writes the same file, checked): one 7B layer's five kernels at tg128, layers 13 (Q4_K down) and 14 (Q6_K down), APR_CUDA_FFN_Q on and 0
 export APR_VOCAB=.dev/gpu/shared/data/vocab/ggml-vocab-qwen2.gguf
 make -s apr-bench apr-quantize 2>&1 | tail -2
 MD=/tmp/m; mkdir -p $MD; bench/make_models.sh $MD 7b > /tmp/mk.log 2>&1
