@@ -3651,6 +3651,9 @@ struct MVS {
     unsigned long long *amax;
     int trigger_late;                                // k_mvs_multi: pdl_trigger after the block's rows
     KVPrefetch kv_pf;                                // k_mvs_multi: the KV cache to prefetch (attn_early)
+    int *dyn_counter;                                // k_mvs<T, true>: tasks handed out, one per pool 32 ints apart (0 between launches)
+    int dyn_static;                                  // ... after this many rounds of the fixed stride
+    int dyn_pools;                                   // ... by dyn_pools counters (at most the blocks)
 };
 
 #define MVS_U 2  // chunks per lane and row in one step
@@ -3893,7 +3896,7 @@ template <int T, int KIND> __host__ __device__ constexpr int mvs_minb() {
 //   it made 7B 5% and 0.5B 8% slower: each 0.5B kernel 0.2-0.5 us, 7B's output matrix 4%;
 //   bench/NOTES.md, session 11.)
 // ss_rows: lane 0's sum of squares of the residual rows it wrote (MV_ADD).
-template <int T, bool I8, int KIND, int PP, bool SPLIT>
+template <int T, bool I8, int KIND, int PP, bool SPLIT, bool DYN>
 __device__ __forceinline__ void mvs_rows_of(const MVS &J, const DW &W, int m, int8_t *sq, float *sd, int *ssum,
                                             float *ep_all, unsigned long long &best, float &ss_rows) {
     constexpr bool MULTI = KIND == MVS_MULTI;
@@ -3923,6 +3926,7 @@ __device__ __forceinline__ void mvs_rows_of(const MVS &J, const DW &W, int m, in
     const int nt = tq + (bl < tr), t0 = bl * tq + min(bl, tr);
     int ct = SPLIT ? t0 + (wi * nt >> 3) : gw, cs = SPLIT ? (wi * nt * nr >> 3) - (wi * nt >> 3) * nr : 0;
     const int ns = SPLIT ? ((wi + 1) * nt * nr >> 3) - (wi * nt * nr >> 3)
+                   : DYN ? 0  // (DYN: its own loop below)
                          : (gw < ntask ? (ntask - gw + nwarps - 1) / nwarps * nr : 0);  // this warp's steps
     const int tw0 = ct + (cs != 0), tw1 = t0 + ((wi + 1) * nt >> 3);
     auto whole = [&](int t) { return !SPLIT || (t >= tw0 && t < tw1); };
@@ -3933,6 +3937,7 @@ __device__ __forceinline__ void mvs_rows_of(const MVS &J, const DW &W, int m, in
     // cursor (ct, cs) holds the next step to consume; loads run one step ahead of it. (A
     // division by nr per step, as before, cost 4% of 7B's tg128: 410 -> 428 tok/s without it.)
     auto advance = [&](int &t, int &step) {
+        if constexpr (DYN) return;  // (DYN: its loop sets the cursor)
         if (++step == nr) step = 0, t += SPLIT ? 1 : nwarps;
     };
     auto load = [&](LaneStep<PAIRED, PP>(&R)[2], int t, int step) {
@@ -3960,6 +3965,46 @@ __device__ __forceinline__ void mvs_rows_of(const MVS &J, const DW &W, int m, in
         }
     };
     if (ns > 0) load(A, ct, cs);
+    // DYN (k_mvs<T, true>: gate/up where mvs_plan says): the first J.dyn_static rounds of
+    // tasks at the fixed stride (g, g + N, ...), the rest handed out one at a time by
+    // counters, so that warps that finish early take the tasks that the slow ones would have
+    // taken in the last rounds (7B's gate/up: blocks of equal work took 20-28 us,
+    // bench/NOTES.md session 19). Each task is still one warp's, in the same order: the
+    // same bits as the fixed stride. The blocks form G = J.dyn_pools pools (block b: pool b
+    // % G), each with its own counter and the tasks static_tasks + G v + pool (v < pool_tasks):
+    // one counter for all made 1.5B's short tasks wait on it (tg128 -7%, session 20). A
+    // warp asks for its next task as its loads enter the task before (the atomic's result
+    // waits in lane 0's register, pend, for that task's last step) and stops at the first
+    // number past pool_tasks: every warp of the pool gets exactly one of those, so the warp
+    // that gets the last, pool_tasks + pool_warps - 1, knows that no grab of this launch is
+    // left in its pool and puts the counter back to 0 for the next launch.
+    const int static_tasks = DYN ? J.dyn_static * nwarps : 0, ndyn = ntask - static_tasks;  // (mvs_plan: <= ntask)
+    const int pools = DYN ? J.dyn_pools : 1, pool = DYN ? bl % pools : 0;
+    const int pool_tasks = max(0, (ndyn - pool + pools - 1) / pools);
+    const int pool_warps = NW * ((b1 - b0 - pool + pools - 1) / pools);
+    int *const counter = DYN ? J.dyn_counter + 32 * pool : nullptr;  // (its own 128-byte line)
+    int lt = ntask, ls = 0, pend = 0, at = ntask, as = 0;  // the load cursor (task, step); A's step
+    bool pend_dyn = false;  // pend: a task (fixed stride) or lane 0's grab
+    auto grab = [&]() {
+        if (lane == 0) pend = atomicAdd(counter, 1);
+        pend_dyn = true;
+    };
+    auto request_next = [&](int t) {  // the task after t, in pend
+        if (t + nwarps < static_tasks) pend = t + nwarps, pend_dyn = false;
+        else grab();
+    };
+    auto take_next = [&]() {  // the task asked for (ntask: none)
+        if (!pend_dyn) return pend;
+        const int v = __shfl_sync(0xffffffffu, pend, 0);
+        if (v == pool_tasks + pool_warps - 1 && lane == 0) atomicExch(counter, 0);
+        return v < pool_tasks ? static_tasks + v * pools + pool : ntask;
+    };
+    if constexpr (DYN) {
+        if (static_tasks > 0) lt = gw;
+        else grab(), lt = take_next();
+        if (lt < ntask) request_next(lt), load(A, lt, 0);
+        at = lt;
+    }
     pdl_wait();
     // SPLIT: lane j of warp 0 (1 <= j < NW) is a finisher if warp j's first step falls
     // inside a task (task t0 + tl) in which no earlier warp's does: it finishes that task
@@ -4115,6 +4160,28 @@ __device__ __forceinline__ void mvs_rows_of(const MVS &J, const DW &W, int m, in
         if (s + 2 < ns) load_next(A);
         if (s + 1 < ns) consume(B, s + 2 == ns);
     }
+    if constexpr (DYN) {
+        auto advance_load = [&]() {  // the load cursor to the next step (never past ntask: see below)
+            if (++ls == nr) {
+                ls = 0;
+                lt = take_next();
+                if (lt < ntask) request_next(lt);
+            }
+        };
+        while (at < ntask) {
+            advance_load();
+            const int bt = lt, bs = ls;
+            if (bt < ntask) load(B, bt, bs);
+            ct = at, cs = as;
+            consume(A, false);
+            if (bt >= ntask) break;
+            advance_load();
+            at = lt, as = ls;
+            if (at < ntask) load(A, at, as);
+            ct = bt, cs = bs;
+            consume(B, false);
+        }
+    }
     // The tasks split between warps: their partial sums, in warp order (a fixed order: the
     // same bits every run), then the epilogue, by the finisher lanes of warp 0.
     if (!SPLIT) return;
@@ -4141,7 +4208,7 @@ __device__ __forceinline__ void mvs_rows_of(const MVS &J, const DW &W, int m, in
     }
 }
 
-template <int T, bool I8, int KIND, bool SPLIT = false>
+template <int T, bool I8, int KIND, bool SPLIT = false, bool DYN = false>
 __device__ __forceinline__ void mvs_rows(const MVS &J, int8_t *sq, float *sd, int *ssum, float *ep_all,
                                          unsigned long long &best, float &ss_rows) {
     // MVS_MULTI (QKV): this block's matrix, its pointers in registers; otherwise w[0] and
@@ -4149,16 +4216,17 @@ __device__ __forceinline__ void mvs_rows(const MVS &J, int8_t *sq, float *sd, in
     if (KIND == MVS_MULTI) {
         const int m = blockIdx.x < J.block_end[0] ? 0 : (blockIdx.x < J.block_end[1] ? 1 : 2);
         const DW W = pick_dw(J, m);
-        mvs_rows_of<T, I8, KIND, mvs_pp<T, KIND>(), SPLIT>(J, W, m, sq, sd, ssum, ep_all, best, ss_rows);
+        mvs_rows_of<T, I8, KIND, mvs_pp<T, KIND>(), SPLIT, false>(J, W, m, sq, sd, ssum, ep_all, best, ss_rows);
     } else {
-        mvs_rows_of<T, I8, KIND, mvs_pp<T, KIND>(), SPLIT>(J, J.w[0], 0, sq, sd, ssum, ep_all, best, ss_rows);
+        mvs_rows_of<T, I8, KIND, mvs_pp<T, KIND>(), SPLIT, DYN>(J, J.w[0], 0, sq, sd, ssum, ep_all, best, ss_rows);
     }
 }
 
 // Shared memory of the f32 form for K columns: int8 values, then a scale and a sum per 16.
 static size_t mvs_smem_bytes(int K) { return (size_t)K + (size_t)(K / 16) * 8; }
 
-template <int T>
+// DYN: the tasks of the last rounds from a counter (mvs_rows_of); f32 form only.
+template <int T, bool DYN = false>
 __global__ void __launch_bounds__(MVQ_THREADS, mvs_minb<T, MVS_PLAIN>()) k_mvs(MVS J, int i8) {
     extern __shared__ int4 mvs_smem[];
     __shared__ unsigned long long bmax;
@@ -4170,8 +4238,12 @@ __global__ void __launch_bounds__(MVQ_THREADS, mvs_minb<T, MVS_PLAIN>()) k_mvs(M
     pdl_trigger();
     unsigned long long best = 0ull;
     float ss_rows = 0.f;
-    if (i8) mvs_rows<T, true, MVS_PLAIN>(J, sq, sd, ssum, nullptr, best, ss_rows);
-    else mvs_rows<T, false, MVS_PLAIN>(J, sq, sd, ssum, nullptr, best, ss_rows);
+    if constexpr (DYN) {
+        mvs_rows<T, false, MVS_PLAIN, false, true>(J, sq, sd, ssum, nullptr, best, ss_rows);
+    } else {
+        if (i8) mvs_rows<T, true, MVS_PLAIN>(J, sq, sd, ssum, nullptr, best, ss_rows);
+        else mvs_rows<T, false, MVS_PLAIN>(J, sq, sd, ssum, nullptr, best, ss_rows);
+    }
     if (J.mode == MV_ARGMAX) {
         if ((threadIdx.x & 31) == 0) atomicMax(&bmax, best);
         __syncthreads();
@@ -4266,6 +4338,18 @@ static MvsKernel mvs_kernel(int kind, int ta, int tb, bool split = false) {
     return nullptr;
 }
 
+// DYN counters: up to MVS_DYN_POOLS_MAX per launch, 32 ints (a 128-byte line) apart.
+#define MVS_DYN_POOLS_MAX 32
+#define MVS_DYN_SPAN (32 * MVS_DYN_POOLS_MAX)
+
+// k_mvs's DYN instance of type ta (Q4_K: gate/up of Q4_K_M files; Q6_K: of Q6_K files),
+// nullptr for others.
+static MvsKernel mvs_dyn_kernel(int ta) {
+    if (ta == APR_TYPE_Q4_K) return k_mvs<APR_TYPE_Q4_K, true>;
+    if (ta == APR_TYPE_Q6_K) return k_mvs<APR_TYPE_Q6_K, true>;
+    return nullptr;
+}
+
 // Dynamic shared memory up to smax for every k_mvs instance (ffn_down's input is long).
 static bool mvs_allow_smem(int smax) {
     static const int types[] = {APR_TYPE_Q4_K, APR_TYPE_Q5_K, APR_TYPE_Q6_K, APR_TYPE_Q8_0, APR_TYPE_Q5_0, APR_TYPE_Q4_0};
@@ -4277,6 +4361,10 @@ static bool mvs_allow_smem(int smax) {
                     if (k && cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess)
                         return false;
                 }
+    for (int a : types) {
+        MvsKernel k = mvs_dyn_kernel(a);
+        if (k && cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess) return false;
+    }
     return true;
 }
 
@@ -4341,6 +4429,7 @@ struct GModel {
     uint64_t mem;
     char name[256];
     int sms;
+    double mem_bw;  // peak memory bandwidth in bytes/s (memory clock x bus width; 0: not known)
     size_t smem_optin;
     int smem_dyn;  // dynamic shared memory a kernel may ask for: smem_optin less 2 KB for static
     bool pdl;  // programmatic dependent launch in the decode graph (sm_90+)
@@ -4534,6 +4623,13 @@ static apr_result model_load(const apr_model_view *mv, const apr_backend_host *h
     cudaGetDeviceProperties(&prop, 0);
     snprintf(M->name, sizeof M->name, "%s", prop.name);
     M->sms = prop.multiProcessorCount;
+    {
+        int mem_khz = 0, bus_bits = 0;
+        if (cudaDeviceGetAttribute(&mem_khz, cudaDevAttrMemoryClockRate, 0) != cudaSuccess ||
+            cudaDeviceGetAttribute(&bus_bits, cudaDevAttrGlobalMemoryBusWidth, 0) != cudaSuccess)
+            mem_khz = bus_bits = 0, cudaGetLastError();
+        M->mem_bw = 2.0 * mem_khz * 1e3 * bus_bits / 8;  // double data rate
+    }
     M->pdl = prop.major >= 9 && !getenv("APR_CUDA_NO_PDL");
     M->smem_optin = prop.sharedMemPerBlockOptin;
     const int nl = hp.n_layer;
@@ -4719,6 +4815,12 @@ struct GCtx {
     int mvs_spread_tasks;       // ... to this many tasks a block
     int mvs_fill;               // k_mvs grids under half the slots, tasks of this many steps: all slots (launch_mvs)
     bool spread_logged;         // the first spread or filled grid is in the log (tests look for it)
+    int mvs_dyn;                // k_mvs (gate/up): the last this many rounds from counters (0: never)
+    int mvs_dyn_blocks;         // ... at most this many blocks (0: no limit; tests, for many rounds)
+    int mvs_dyn_pools;          // ... in this many pools, each with its counter (at most the blocks)
+    int mvs_dyn_min_ns;         // ... where a task takes this long or more (mvs_plan's estimate)
+    bool dyn_logged;            // the first such launch is in the log (tests look for it)
+    int *mvs_dyn_counter;       // the counters (k_mvs<T, true>), MVS_DYN_SPAN ints per layer's gate/up
     bool attn_pdl;              // f32 form: decode attention launched with PDL
     bool attn_early;            // ... after a QKV that triggers late and prefetches the KV cache
     int attn_min_chunk;         // decode attention: positions per split, at least
@@ -4867,6 +4969,8 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
     CT(cmalloc(C, (void **)&C->xw, sizeof(float) * C->E), "normed residual");
     CT(cmalloc(C, (void **)&C->mvq_counter, sizeof(unsigned int) * (C->Kmax / 32 + 1)), "counter");
     CT(cudaMemset(C->mvq_counter, 0, sizeof(unsigned int) * (C->Kmax / 32 + 1)), "counter");
+    CT(cmalloc(C, (void **)&C->mvs_dyn_counter, sizeof(int) * MVS_DYN_SPAN * hp.n_layer), "counter");
+    CT(cudaMemset(C->mvs_dyn_counter, 0, sizeof(int) * MVS_DYN_SPAN * hp.n_layer), "counter");
     CT(cmalloc(C, (void **)&C->aq2, C->Kmax), "act");
     CT(cmalloc(C, (void **)&C->ad2, sizeof(float) * (C->Kmax / 32 + 1)), "act");
     CT(cmalloc(C, (void **)&C->as2, sizeof(int) * (C->Kmax / 16 + 1)), "act");
@@ -4951,6 +5055,16 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
         // ... and its fill: APR_CUDA_MVS_FILL=n tasks of n steps or more (0: never)
         const char *fill = getenv("APR_CUDA_MVS_FILL");
         C->mvs_fill = fill ? std::max(0, atoi(fill)) : 4;
+        // k_mvs's tasks of the last rounds from a counter (mvs_rows_of's DYN):
+        // APR_CUDA_MVS_DYN=n the last n rounds (0: never), APR_CUDA_MVS_DYN_BLOCKS=b grids of
+        // at most b blocks (tests: several rounds on a small model)
+        const char *dyn = getenv("APR_CUDA_MVS_DYN"), *dyn_blocks = getenv("APR_CUDA_MVS_DYN_BLOCKS");
+        const char *dyn_pools = getenv("APR_CUDA_MVS_DYN_POOLS");
+        C->mvs_dyn = dyn ? std::max(0, atoi(dyn)) : 2;
+        C->mvs_dyn_blocks = dyn_blocks ? std::max(0, atoi(dyn_blocks)) : 0;
+        C->mvs_dyn_pools = dyn_pools ? std::min(MVS_DYN_POOLS_MAX, std::max(1, atoi(dyn_pools))) : 8;
+        const char *dyn_min = getenv("APR_CUDA_MVS_DYN_MIN_NS");
+        C->mvs_dyn_min_ns = dyn_min ? std::max(0, atoi(dyn_min)) : 2000;
     }
     // Decode attention splits: 32 positions each where the grid allows, up to one per SM and
     // kv head (and ATT_SMAX). A block's positions are one dependent chain (scores, softmax,
@@ -5725,6 +5839,10 @@ struct MvsPlan {
     int grid;    // MVS_GRID_*
     int slots;   // resident blocks the GPU holds of this kernel
     int blocks, block_end[3], task_q[3], task_r[3];
+    int dyn_static;  // k is the DYN instance: the rounds at the fixed stride before the counters (else 0)
+    int dyn_pools;   // ... and its pools (counters)
+    double task_ns;  // a task's time, estimated (0: not known)
+    bool dyn;
 };
 
 static MvsPlan mvs_plan(GCtx *C, const MVS &J, int nmat) {
@@ -5787,6 +5905,35 @@ static MvsPlan mvs_plan(GCtx *C, const MVS &J, int nmat) {
     }
     P.split = k_split != nullptr;
     if (k_split) P.k = k_split;
+    // The DYN instance (a lone matrix of k_mvs, f32 form, with counters: gate/up) where the
+    // warps have more than mvs_dyn rounds of tasks and a task takes mvs_dyn_min_ns or more:
+    // its last mvs_dyn rounds (floor) are handed out by the counters. A task's time is
+    // estimated as its bytes (two rows) over the warps' share of the peak bandwidth.
+    // Measured (bench/NOTES.md, session 20), the last two rounds, H100: 7B tg128 +1.3%, 7B @
+    // d4096 +1.3%, 32B tg128 +1.1% (one round: 7B alike, 32B +0.4%). The DYN loop costs
+    // a warp the wait for its grabs where a task is short: the H200's 7B gate/up (~1.8 us a
+    // task) -1.2% with every task at the fixed stride in that loop (one failing grab a warp)
+    // and -1.2% with the grabs; 1.5B's on the H100 (~1.1 us) -3%. Hence 2 us. Not for the
+    // output matrix (no counter given): +0.2% on the H100's 7B (~3.7 us), -0.7% on the
+    // H200's (~2.6 us).
+    P.dyn = false;
+    P.dyn_static = 0;
+    P.dyn_pools = 1;
+    int64_t task_bytes = 0;  // two rows: a pair, or gate's and up's
+    for (int f = 0; f < 4; f++) task_bytes += 2 * (int64_t)J.w[0].nb * J.w[0].fbytes[f];
+    P.task_ns = M->mem_bw > 0 ? task_bytes * (double)P.blocks * per_block / M->mem_bw * 1e9 : 0;
+    if (kind == MVS_PLAIN && !J.q && J.dyn_counter && C->mvs_dyn > 0 && mvs_dyn_kernel(ta) &&
+        (P.task_ns >= C->mvs_dyn_min_ns || C->mvs_dyn_min_ns == 0)) {
+        if (C->mvs_dyn_blocks > 0 && P.blocks > C->mvs_dyn_blocks)
+            P.blocks = P.block_end[0] = P.block_end[1] = P.block_end[2] = C->mvs_dyn_blocks;
+        const int rounds = tasks[0] / (P.blocks * per_block);
+        P.dyn = rounds > C->mvs_dyn || C->mvs_dyn_blocks > 0;
+        if (P.dyn) {
+            P.k = mvs_dyn_kernel(ta);
+            P.dyn_static = std::max(0, rounds - C->mvs_dyn);
+            P.dyn_pools = std::min(C->mvs_dyn_pools, P.blocks);
+        }
+    }
     return P;
 }
 
@@ -5797,6 +5944,13 @@ static int launch_mvs(GCtx *C, MVS &J, int nmat, bool pdl) {
     GModel *M = C->M;
     const MvsPlan P = mvs_plan(C, J, nmat);
     for (int m = 0; m < 3; m++) J.block_end[m] = P.block_end[m], J.task_q[m] = P.task_q[m], J.task_r[m] = P.task_r[m];
+    J.dyn_static = P.dyn_static;
+    J.dyn_pools = P.dyn_pools;
+    if (P.dyn && !C->dyn_logged)
+        glog(M, APR_LOG_INFO,
+             "CUDA: k_mvs takes the tasks of its last %d rounds from a counter (DYN) from a %dx%d matrix on (~%.1f us a task)",
+             C->mvs_dyn, J.w[0].rows, J.w[0].cols, P.task_ns / 1e3);
+    C->dyn_logged = C->dyn_logged || P.dyn;
     if (P.split && !C->split_logged)
         glog(M, APR_LOG_INFO, "CUDA: k_mvs shares tasks between warps (SPLIT) from a %dx%d matrix on", J.w[0].rows,
              J.w[0].cols);
@@ -5925,6 +6079,7 @@ static apr_result enqueue_decode1(GCtx *C, const int *tok, const int *pos, const
         if (C->mvs_ffn) {
             MVS Jg = mvs1(C, g.gate, C->gate, nullptr, MV_SWIGLU, C->xw, ss_n);
             Jg.w2 = g.up;
+            Jg.dyn_counter = C->mvs_dyn_counter + MVS_DYN_SPAN * l;
             launch_mvs(C, Jg, 1, true);
         } else {
             MVQ Jg = mvq1(g.gate, C->gate, nullptr, MV_SWIGLU, C->xw);

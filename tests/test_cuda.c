@@ -751,6 +751,96 @@ static void test_gpu_persistent_matvec(void) {
     else unsetenv("APR_CUDA_DECODE");
 }
 
+/* k_mvs's DYN instance (gate/up: the tasks of the last rounds from counters) against the
+   fixed stride of the same build: each task is still one warp's, so the logits must be the
+   same bits. Small grids (APR_CUDA_MVS_DYN_BLOCKS) give every warp
+   many rounds: the last one or two dynamic, or (n = 1000) all of them, where the first
+   grab of a warp may already find nothing; pools of one or two blocks. Six steps reuse each counter, so a counter left anywhere
+   but 0 by the launch before would skip tasks. Q4_K_M and test-wide Q4_K_M (the Q4_K
+   instance), tiny-llama Q6_K (the Q6_K one); persistent_matvec wrote the first two. */
+static void test_gpu_dyn_tasks(void) {
+    static const char *files[] = {"tests/tmp/tiny-llama-Q4_K_M.gguf", "tests/tmp/test-wide-Q4_K_M.gguf",
+                                  "data/quant/tiny-llama-Q6_K.gguf"};
+    /* APR_CUDA_MVS_DYN, _BLOCKS, _POOLS: pools of one block each (2, 3 blocks), of two or
+       one (7 blocks in 4 pools), and the GPU's own grid */
+    static const char *forms[][3] = {{"1", "2", "8"}, {"1000", "3", "8"}, {"2", "7", "4"}, {"1", "0", "8"}};
+    const char *saved = getenv("APR_CUDA_DECODE");
+    char saved_copy[64] = "";
+    if (saved) snprintf(saved_copy, sizeof saved_copy, "%s", saved);
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        for (size_t f = 0; f < sizeof forms / sizeof forms[0]; f++) {
+            char name[200];
+            snprintf(name, sizeof name, "k_mvs DYN vs fixed stride, %s, last %s rounds, %s blocks, %s pools",
+                     files[i], forms[f][0], forms[f][1][0] == '0' ? "all" : forms[f][1], forms[f][2]);
+            TEST(name);
+            const char *path = strncmp(files[i], "tests/", 6) == 0 ? files[i] : test_shared(files[i]);
+            apr_model *g = load(path, gpu_lib, false, -1);
+            if (!g || strcmp(apr_model_backend(g), "CUDA") != 0) {
+                CHECK(0, "%s: no CUDA model", files[i]);
+                apr_model_free(g);
+                continue;
+            }
+            setenv("APR_CUDA_DECODE", "f32", 1);
+            setenv("APR_CUDA_MVS_FFN", "1", 1);
+            setenv("APR_CUDA_MVS_DYN", forms[f][0], 1);
+            setenv("APR_CUDA_MVS_DYN_BLOCKS", forms[f][1], 1);
+            setenv("APR_CUDA_MVS_DYN_POOLS", forms[f][2], 1);
+            if (forms[f][1][0] != '0') setenv("APR_CUDA_MVS_DYN_MIN_NS", "0", 1); /* tiny rows too */
+            /* (the launch plan is logged at the first one-token step: each context's
+               prompt and first step before the other context exists) */
+            const int nv = apr_model_n_vocab(g);
+            int32_t toks[5] = {1, 17 % nv, 42 % nv, 99 % nv, 7 % nv}, t = toks[4];
+            logbuf[0] = 0;
+            apr_context *a = ctx(g, 128, 1, 32);
+            bool ok = a && apr_eval(a, toks, 5, 0) == APR_SUCCESS && apr_eval(a, &t, 1, 0) == APR_SUCCESS;
+            const bool dyn_logged = strstr(logbuf, "from a counter (DYN)") != NULL;
+            setenv("APR_CUDA_MVS_DYN", "0", 1);
+            logbuf[0] = 0;
+            apr_context *b = ok ? ctx(g, 128, 1, 32) : NULL;
+            ok = b && apr_eval(b, toks, 5, 0) == APR_SUCCESS && apr_eval(b, &t, 1, 0) == APR_SUCCESS;
+            const bool ref_dyn_logged = strstr(logbuf, "(DYN)") != NULL;
+            unsetenv("APR_CUDA_MVS_FFN");
+            unsetenv("APR_CUDA_MVS_DYN");
+            unsetenv("APR_CUDA_MVS_DYN_BLOCKS");
+            unsetenv("APR_CUDA_MVS_DYN_POOLS");
+            unsetenv("APR_CUDA_MVS_DYN_MIN_NS");
+            int exact = 0, steps = 0, same_tok = 0;
+            for (int s = 0; s < 6 && ok; s++, steps++) {
+                if (s > 0) ok = apr_eval(a, &t, 1, 0) == APR_SUCCESS && apr_eval(b, &t, 1, 0) == APR_SUCCESS;
+                if (!ok) break;
+                const float *la = apr_get_logits(a, -1), *lb = apr_get_logits(b, -1);
+                exact += memcmp(la, lb, sizeof(float) * nv) == 0;
+                t = argmax_f(lb, nv);
+            }
+            for (int s = 0; s < 6 && ok; s++) { /* the decode graph with the output's MV_ARGMAX */
+                int32_t ta = -1;
+                int8_t want = 1;
+                apr_batch bt = {1, &t, NULL, NULL, &want};
+                ok = apr_decode_argmax(a, &bt, &ta) == APR_SUCCESS && apr_eval(b, &t, 1, 0) == APR_SUCCESS;
+                if (!ok) break;
+                const int32_t tb = argmax_f(apr_get_logits(b, -1), nv);
+                same_tok += ta == tb;
+                t = tb;
+            }
+            printf("  %s: %d of %d steps bit-identical, argmax %d of 6, DYN %s\n", name, exact, steps, same_tok,
+                   dyn_logged ? "launched" : "not launched");
+            CHECK(ok, "decode failed");
+            /* forced small grids (of any row length) always take the DYN instance; the
+               GPU-sized one only where the warps have more than two rounds and a task takes
+               2 us or more by mvs_plan's estimate (none of these models' matrices) */
+            if (forms[f][1][0] != '0') CHECK(dyn_logged, "no DYN launch in the log");
+            CHECK(!ref_dyn_logged, "APR_CUDA_MVS_DYN=0 launched the DYN instance");
+            CHECK(exact == 6 && steps == 6, "%d of %d steps bit-identical", exact, steps);
+            CHECK(same_tok == 6, "argmax equal in %d of 6 steps", same_tok);
+            apr_context_free(a);
+            apr_context_free(b);
+            apr_model_free(g);
+        }
+    }
+    if (saved_copy[0]) setenv("APR_CUDA_DECODE", saved_copy, 1);
+    else unsetenv("APR_CUDA_DECODE");
+}
+
 /* The plugin's self-tests of device helpers against their references (apr_cuda_selftest,
    found with dlsym): "quant16", k_mvs's fast per-16 int8 quantization against the one
    k_mvw uses, bit for bit on 2^22 generated groups of eight shapes (rounding ties,
@@ -878,6 +968,7 @@ int main(void) {
         test_gpu_half_prompt();
         test_gpu_vs_exact();
         test_gpu_persistent_matvec();
+        test_gpu_dyn_tasks();
         test_gpu_long();
         test_gpu_wgmma();
         test_gpu_selftest();
