@@ -82,10 +82,25 @@ static void expect_cpu_fallback(const char *what, const char *cuda_path, const c
     apr_model_free(m);
 }
 
+/* An environment variable a test changes, put back as it was when the test ends (unset if
+   it was unset or empty). */
+typedef struct {
+    const char *name;
+    char value[1024];
+} saved_env;
+static saved_env env_save(const char *name) {
+    saved_env e = {name, ""};
+    const char *v = getenv(name);
+    if (v) snprintf(e.value, sizeof e.value, "%s", v);
+    return e;
+}
+static void env_restore(const saved_env *e) {
+    if (e->value[0]) setenv(e->name, e->value, 1);
+    else unsetenv(e->name);
+}
+
 static void test_fallbacks(void) {
-    const char *saved = getenv("APR_CUDA_PATH");
-    char saved_copy[1024] = "";
-    if (saved) snprintf(saved_copy, sizeof saved_copy, "%s", saved);
+    const saved_env saved = env_save("APR_CUDA_PATH");
     unsetenv("APR_CUDA_PATH");
     expect_cpu_fallback("explicit path that does not exist", "tests/tmp/no-such-libapr_cuda.so", "cannot open");
     setenv("APR_CUDA_PATH", "tests/tmp/no-such-dir/libapr_cuda.so", 1);
@@ -96,6 +111,7 @@ static void test_fallbacks(void) {
         expect_cpu_fallback("library without the entry point", so, "has no symbol");
     } else {
         printf("  (no system cc: fake-library checks skipped)\n");
+        env_restore(&saved);
         return;
     }
     /* a plugin that answers NULL to our ABI (it was built for another) */
@@ -113,7 +129,7 @@ static void test_fallbacks(void) {
     CHECK(m && strcmp(apr_model_backend(m), "CPU") == 0, "CPU");
     CHECK(strstr(logbuf, "CUDA backend not available") == NULL, "no CUDA line:\n%s", logbuf);
     apr_model_free(m);
-    if (saved_copy[0]) setenv("APR_CUDA_PATH", saved_copy, 1);
+    env_restore(&saved);
 }
 
 /* ---- GPU checks ---------------------------------------------------------------------- */
@@ -617,6 +633,26 @@ static void test_gpu_vs_exact(void) {
    The same binary without session 7's fix that sends a residual with a bias to k_mvs_res
    read 1.2 (the residual dropped). Argmax steps (the graph's fused argmax) must pick the
    reference's argmax token. */
+/* n greedy steps from *t, a through apr_decode_argmax (the decode graph with the output's
+   MV_ARGMAX), b through apr_eval and the argmax of its logits, each fed b's pick: how many
+   picks agree; *t ends as b's last pick, *ok false where a step failed. */
+static int argmax_steps(apr_context *a, apr_context *b, int32_t *t, int n, int nv, bool *ok) {
+    int same = 0;
+    for (int s = 0; s < n; s++) {
+        int32_t ta = -1;
+        int8_t want = 1;
+        apr_batch bt = {1, t, NULL, NULL, &want};
+        if (apr_decode_argmax(a, &bt, &ta) != APR_SUCCESS || apr_eval(b, t, 1, 0) != APR_SUCCESS) {
+            *ok = false;
+            break;
+        }
+        const int32_t tb = argmax_f(apr_get_logits(b, -1), nv);
+        same += ta == tb;
+        *t = tb;
+    }
+    return same;
+}
+
 static void test_gpu_persistent_matvec(void) {
     /* Q4_K_M: the f32 file through apr_quantize_model's recipe, for layer 1's Q6_K attn_v
        and ffn_down beside Q4_K (k_mvs_multi with two types). "wide": the synthetic
@@ -651,9 +687,7 @@ static void test_gpu_persistent_matvec(void) {
                   "synthetic test-wide %s: %s", types[i] + 5, err.message);
         }
     }
-    const char *saved = getenv("APR_CUDA_DECODE");
-    char saved_copy[64] = "";
-    if (saved) snprintf(saved_copy, sizeof saved_copy, "%s", saved);
+    const saved_env saved = env_save("APR_CUDA_DECODE");
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         for (int f = 0; f < N_FORMS; f++) {
             char rel[128], name[160];
@@ -710,16 +744,7 @@ static void test_gpu_persistent_matvec(void) {
                 exact += memcmp(la, lb, sizeof(float) * nv) == 0;
                 t = argmax_f(lb, nv);
             }
-            for (int s = 0; s < 6 && ok; s++) {
-                int32_t ta = -1;
-                int8_t want = 1;
-                apr_batch bt = {1, &t, NULL, NULL, &want};
-                ok = apr_decode_argmax(a, &bt, &ta) == APR_SUCCESS && apr_eval(b, &t, 1, 0) == APR_SUCCESS;
-                if (!ok) break;
-                const int32_t tb = argmax_f(apr_get_logits(b, -1), nv);
-                same_tok += ta == tb;
-                t = tb;
-            }
+            if (ok) same_tok = argmax_steps(a, b, &t, 6, nv, &ok);
             printf("  %s %s: max rel diff %.2e, %d of %d steps within 2e-5, %d bit-identical, argmax %d of 6 (steps:",
                    types[i], forms[f], worst, close, steps, exact, same_tok);
             for (int s = 0; s < steps; s++) printf(" %.1e", diffs[s]);
@@ -747,8 +772,7 @@ static void test_gpu_persistent_matvec(void) {
             apr_model_free(g);
         }
     }
-    if (saved_copy[0]) setenv("APR_CUDA_DECODE", saved_copy, 1);
-    else unsetenv("APR_CUDA_DECODE");
+    env_restore(&saved);
 }
 
 /* k_mvs's DYN instance (gate/up: the tasks of the last rounds from counters) against the
@@ -764,14 +788,13 @@ static void test_gpu_dyn_tasks(void) {
     /* APR_CUDA_MVS_DYN, _BLOCKS, _POOLS: pools of one block each (2, 3 blocks), of two or
        one (7 blocks in 4 pools), and the GPU's own grid */
     static const char *forms[][3] = {{"1", "2", "8"}, {"1000", "3", "8"}, {"2", "7", "4"}, {"1", "0", "8"}};
-    const char *saved = getenv("APR_CUDA_DECODE");
-    char saved_copy[64] = "";
-    if (saved) snprintf(saved_copy, sizeof saved_copy, "%s", saved);
+    const saved_env saved = env_save("APR_CUDA_DECODE");
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         for (size_t f = 0; f < sizeof forms / sizeof forms[0]; f++) {
+            const bool forced = forms[f][1][0] != '0'; /* a small grid, not the GPU's own */
             char name[200];
             snprintf(name, sizeof name, "k_mvs DYN vs fixed stride, %s, last %s rounds, %s blocks, %s pools",
-                     files[i], forms[f][0], forms[f][1][0] == '0' ? "all" : forms[f][1], forms[f][2]);
+                     files[i], forms[f][0], forced ? forms[f][1] : "all", forms[f][2]);
             TEST(name);
             const char *path = strncmp(files[i], "tests/", 6) == 0 ? files[i] : test_shared(files[i]);
             apr_model *g = load(path, gpu_lib, false, -1);
@@ -785,7 +808,7 @@ static void test_gpu_dyn_tasks(void) {
             setenv("APR_CUDA_MVS_DYN", forms[f][0], 1);
             setenv("APR_CUDA_MVS_DYN_BLOCKS", forms[f][1], 1);
             setenv("APR_CUDA_MVS_DYN_POOLS", forms[f][2], 1);
-            if (forms[f][1][0] != '0') setenv("APR_CUDA_MVS_DYN_MIN_NS", "0", 1); /* tiny rows too */
+            if (forced) setenv("APR_CUDA_MVS_DYN_MIN_NS", "0", 1); /* tiny rows too */
             /* (the launch plan is logged at the first one-token step: each context's
                prompt and first step before the other context exists) */
             const int nv = apr_model_n_vocab(g);
@@ -812,23 +835,14 @@ static void test_gpu_dyn_tasks(void) {
                 exact += memcmp(la, lb, sizeof(float) * nv) == 0;
                 t = argmax_f(lb, nv);
             }
-            for (int s = 0; s < 6 && ok; s++) { /* the decode graph with the output's MV_ARGMAX */
-                int32_t ta = -1;
-                int8_t want = 1;
-                apr_batch bt = {1, &t, NULL, NULL, &want};
-                ok = apr_decode_argmax(a, &bt, &ta) == APR_SUCCESS && apr_eval(b, &t, 1, 0) == APR_SUCCESS;
-                if (!ok) break;
-                const int32_t tb = argmax_f(apr_get_logits(b, -1), nv);
-                same_tok += ta == tb;
-                t = tb;
-            }
+            if (ok) same_tok = argmax_steps(a, b, &t, 6, nv, &ok);
             printf("  %s: %d of %d steps bit-identical, argmax %d of 6, DYN %s\n", name, exact, steps, same_tok,
                    dyn_logged ? "launched" : "not launched");
             CHECK(ok, "decode failed");
             /* forced small grids (of any row length) always take the DYN instance; the
                GPU-sized one only where the warps have more than two rounds and a task takes
                2 us or more by mvs_plan's estimate (none of these models' matrices) */
-            if (forms[f][1][0] != '0') CHECK(dyn_logged, "no DYN launch in the log");
+            if (forced) CHECK(dyn_logged, "no DYN launch in the log");
             CHECK(!ref_dyn_logged, "APR_CUDA_MVS_DYN=0 launched the DYN instance");
             CHECK(exact == 6 && steps == 6, "%d of %d steps bit-identical", exact, steps);
             CHECK(same_tok == 6, "argmax equal in %d of 6 steps", same_tok);
@@ -837,8 +851,7 @@ static void test_gpu_dyn_tasks(void) {
             apr_model_free(g);
         }
     }
-    if (saved_copy[0]) setenv("APR_CUDA_DECODE", saved_copy, 1);
-    else unsetenv("APR_CUDA_DECODE");
+    env_restore(&saved);
 }
 
 /* The plugin's self-tests of device helpers against their references (apr_cuda_selftest,
