@@ -3100,14 +3100,22 @@ __global__ void __launch_bounds__(32 * ATT_MAXG) k_attn_dec_mma(AttnD p) {
         return M;
     };
     auto weight = [&](int w, int r, float M) { return wm[w * 16 + r] == -INFINITY ? 0.f : exp2f(wm[w * 16 + r] - M); };
-    float *so = (float *)stage;  // CW * G * HD: the scoring warps' weighted outputs
+    // the scoring warps' weighted outputs, CW * G rows of SO floats in the stages' memory (a
+    // warp's G <= 16 rows of HD + 8 floats fit in its share of the stages: 2 * ST * WT = 64
+    // rows of HD + 8 halves). The 8 floats of padding put a store's 8 rows g on different
+    // banks: rows HD apart all began on bank 0, an 8-way conflict on each of a warp's HD / 8
+    // stores. tg128 +0.3..0.4% on an H200 (0.5B-7B), -0.2..+0.7% on an H100 (bench/NOTES.md,
+    // session 21).
+    constexpr int SO = HD + 8;
+    static_assert(sizeof(float) * CW * ATT_MAXG * SO <= sizeof(__half) * ST * BT * 2 * LD, "so fits in the stages");
+    float *so = (float *)stage;
     if (warp < CW) {
         const float f0 = g < G ? weight(warp, g, row_max(g)) : 0.f, f1 = g + 8 < G ? weight(warp, g + 8, row_max(g + 8)) : 0.f;
 #pragma unroll
         for (int nt = 0; nt < HD / 8; nt++) {
-            if (g < G) *(float2 *)(so + (warp * G + g) * HD + nt * 8 + 2 * c) = make_float2(o[nt][0] * f0, o[nt][1] * f0);
+            if (g < G) *(float2 *)(so + (warp * G + g) * SO + nt * 8 + 2 * c) = make_float2(o[nt][0] * f0, o[nt][1] * f0);
             if (g + 8 < G)
-                *(float2 *)(so + (warp * G + g + 8) * HD + nt * 8 + 2 * c) = make_float2(o[nt][2] * f1, o[nt][3] * f1);
+                *(float2 *)(so + (warp * G + g + 8) * SO + nt * 8 + 2 * c) = make_float2(o[nt][2] * f1, o[nt][3] * f1);
         }
     }
     __syncthreads();
@@ -3121,7 +3129,7 @@ __global__ void __launch_bounds__(32 * ATT_MAXG) k_attn_dec_mma(AttnD p) {
         for (int d = lane; d < HD; d += 32) {
             float a = 0.f;
 #pragma unroll
-            for (int w = 0; w < CW; w++) a += so[(w * G + hh) * HD + d];
+            for (int w = 0; w < CW; w++) a += so[(w * G + hh) * SO + d];
             if (n_act == 1) wbuf[d] = a;
             else p.po[pi * HD + d] = a;
         }

@@ -1,9 +1,10 @@
 # bench/cuda/stamps.py OUT.cu [IN.cu] - a copy of apr_cuda.cu with %globaltimer stamps of one
 # decode layer's five kernels: QKV (k_mvs_multi), attention (k_attn_dec_mma), wo (k_mvs_res),
-# gate/up (k_mvs) and ffn_down (k_mvs_res). Thread 0 of every block writes when the block
-# entered, when its pdl_wait returned, when its activation was ready (k_mvs*) and when it
-# left, into a device buffer passed in the kernel parameters. The layer is ST_LAYER (default:
-# the middle one); the last token's stamps are written to $ST_OUT (default /tmp/stamps.txt)
+# gate/up (k_mvs) and ffn_down (k_mvs_res), and four points inside the attention (kernel 5,
+# below). Thread 0 of every block writes when the block entered, when its pdl_wait
+# returned, when its activation was ready (k_mvs*) and when it left, into a device buffer
+# passed in the kernel parameters. The layer is ST_LAYER (default: the middle one); the last
+# token's stamps are written to $ST_OUT (default /tmp/stamps.txt)
 # when the context is freed, one line per block: kernel block entry waited ready exit (ns
 # from the earliest stamp, -1: not stamped). bench/cuda/stamps_report.py reads them. A
 # measurement build, never committed as apr_cuda.cu: the stamps cost a few hundred ns per
@@ -110,6 +111,29 @@ rep('''    rope_sincos_lane(pos, p.rope_dim, p.invf, lane, rs, rc);
     for (int i = threadIdx.x; i < (16 - G) * LD; i += blockDim.x) sqh[G * LD + i] = sql[G * LD + i] = __float2half(0.f);
     pdl_wait();
     ST_AT(p.st, 1)''')
+# k_attn_dec_mma's inner points (kernel 5): the queries ready (0, before this token's K and
+# V), the first tile landed for every warp (1), the tile loop done (2: where wo may launch),
+# the outputs or partials written (3). A combining block's exit is kernel 1's exit. A stamp
+# marks when thread 0 issued it: mma results still in flight are counted after it.
+AT5 = 'p.st ? p.st + 4 * ST_SLOTS : nullptr'
+rep('''    if (has_pos && warp == NW - 1) attn_token_kv(p, hk, cbase, pos, HD''',
+    '''    ST_AT(%s, 0)
+    if (has_pos && warp == NW - 1) attn_token_kv(p, hk, cbase, pos, HD''' % AT5)
+rep('''        __syncthreads();    // everyone's (and skv, and the queries)
+''', '''        __syncthreads();    // everyone's (and skv, and the queries)
+        if (t == 0) ST_AT(%s, 1)
+''' % AT5)
+rep('''    cp_wait<0>();  // (only empty groups are left)
+''', '''    cp_wait<0>();  // (only empty groups are left)
+    ST_AT(%s, 2)
+''' % AT5)
+rep('''    if (n_act == 1) return;
+    // the last of the active splits''', '''    if (p.st) {
+        __syncthreads();
+        ST_AT(%s, 3)
+    }
+    if (n_act == 1) return;
+    // the last of the active splits''' % AT5)
 rep('''    if (threadIdx.x == 0) p.counter[hk] = 0;
 }
 ''', '''    if (threadIdx.x == 0) p.counter[hk] = 0;
@@ -151,19 +175,19 @@ rep('''#undef CT
     M->mem += C->mem;''', '''#undef CT
     if (!g_st_buf) {
         g_st_layer = M->l0 + (getenv("ST_LAYER") ? atoi(getenv("ST_LAYER")) : (M->hp.n_layer - M->l0) / 2);
-        cudaMalloc((void **)&g_st_buf, sizeof(unsigned long long) * 5 * ST_SLOTS);
-        cudaMemset(g_st_buf, 0, sizeof(unsigned long long) * 5 * ST_SLOTS);
+        cudaMalloc((void **)&g_st_buf, sizeof(unsigned long long) * 6 * ST_SLOTS);
+        cudaMemset(g_st_buf, 0, sizeof(unsigned long long) * 6 * ST_SLOTS);
     }
     M->mem += C->mem;''')
 rep('''    if (C->st) cudaStreamSynchronize(C->st);
     for (int i = 0; i < 2; i++)''', '''    if (C->st) cudaStreamSynchronize(C->st);
     if (g_st_buf) {
-        std::vector<unsigned long long> B((size_t)5 * ST_SLOTS);
+        std::vector<unsigned long long> B((size_t)6 * ST_SLOTS);
         cudaMemcpy(B.data(), g_st_buf, B.size() * sizeof B[0], cudaMemcpyDeviceToHost);
         FILE *f = fopen(getenv("ST_OUT") ? getenv("ST_OUT") : "/tmp/stamps.txt", "w");
         unsigned long long t0 = ~0ull;
         for (unsigned long long v : B) if (v && v < t0) t0 = v;
-        for (int k = 0; f && k < 5; k++)
+        for (int k = 0; f && k < 6; k++)
             for (int b = 0; b < ST_SLOTS / 4; b++) {
                 const unsigned long long *e = &B[(size_t)k * ST_SLOTS + 4 * b];
                 if (!e[0]) continue;

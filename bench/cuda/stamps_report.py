@@ -2,7 +2,7 @@
 # bench/cuda/stamps.py build: per kernel the blocks' entry, pdl_wait return, activation
 # ready and exit times (min / median / max, us from the layer's first stamp), and the
 # kernel's share of the layer: from the previous kernel's last exit (QKV: its first
-# pdl_wait return) to its own last exit.
+# pdl_wait return) to its own last exit; then the four points inside the attention.
 import sys, statistics
 names = ['QKV', 'attention', 'wo', 'gate/up', 'ffn_down']
 rows = [list(map(int, l.split())) for l in open(sys.argv[1]) if l.strip()]
@@ -26,3 +26,12 @@ for k, nm in enumerate(names):
     print('%-10s %5d  %-22s %-22s %-22s %-22s %7.2f' % (nm, len(r), fmt(ent), fmt(wai), fmt(rdy), fmt(ext), share))
     prev_end = ext[-1]
 print('layer: %.2f us from QKV\'s first pdl_wait return to ffn_down\'s last exit' % total)
+# inside the attention (kernel 5): queries ready, first tile landed, tile loop done, outputs
+# (or partials) written; min / median / max over its blocks
+inner = [x for x in rows if x[0] == 5]
+if inner:
+    print('attention inside (%d blocks):' % len(inner))
+    for i, what in enumerate(['queries ready', 'first tile landed', 'tile loop done', 'outputs written']):
+        v = sorted(x[2 + i] / 1e3 for x in inner if x[2 + i] >= 0)
+        if v:
+            print('  %-18s %6.2f %6.2f %6.2f' % (what, v[0], statistics.median(v), v[-1]))
