@@ -6,6 +6,16 @@
 import sys, statistics
 names = ['QKV', 'attention', 'wo', 'gate/up', 'ffn_down']
 rows = [list(map(int, l.split())) for l in open(sys.argv[1]) if l.strip()]
+
+
+def col(r, i):  # stamp i of the blocks r that wrote it, in us, sorted
+    return sorted(x[2 + i] / 1e3 for x in r if x[2 + i] >= 0)
+
+
+def fmt(v):  # min / median / max
+    return '%6.2f %6.2f %6.2f' % (v[0], statistics.median(v), v[-1]) if v else '%22s' % '-'
+
+
 prev_end = None
 total = 0.0
 print('%-10s %5s  %-22s %-22s %-22s %-22s %7s' % ('kernel', 'blocks', 'entry min/med/max', 'waited min/med/max',
@@ -14,12 +24,7 @@ for k, nm in enumerate(names):
     r = [x for x in rows if x[0] == k]
     if not r:
         continue
-    def col(i):
-        v = sorted(x[2 + i] / 1e3 for x in r if x[2 + i] >= 0)
-        return v
-    def fmt(v):
-        return '%6.2f %6.2f %6.2f' % (v[0], statistics.median(v), v[-1]) if v else '%22s' % '-'
-    ent, wai, rdy, ext = col(0), col(1), col(2), col(3)
+    ent, wai, rdy, ext = col(r, 0), col(r, 1), col(r, 2), col(r, 3)
     start = prev_end if prev_end is not None else (wai[0] if wai else ent[0])
     share = ext[-1] - start
     total += share
@@ -32,6 +37,6 @@ inner = [x for x in rows if x[0] == 5]
 if inner:
     print('attention inside (%d blocks):' % len(inner))
     for i, what in enumerate(['queries ready', 'first tile landed', 'tile loop done', 'outputs written']):
-        v = sorted(x[2 + i] / 1e3 for x in inner if x[2 + i] >= 0)
+        v = col(inner, i)
         if v:
-            print('  %-18s %6.2f %6.2f %6.2f' % (what, v[0], statistics.median(v), v[-1]))
+            print('  %-18s %s' % (what, fmt(v)))
