@@ -7,9 +7,15 @@ import collections
 import re
 import sys
 
+if len(sys.argv) != 2:
+    sys.exit("usage: ab_report.py runNNN-out.txt")
+try:
+    lines = open(sys.argv[1]).readlines()
+except OSError as e:
+    sys.exit("ab_report.py: %s: %s" % (sys.argv[1], e.strerror))
 by_cell = collections.defaultdict(list)
 variants = []
-for line in open(sys.argv[1]):
+for line in lines:
     # "<model> <cell> <variant>   <tok/s> ± <sd>"
     m = re.match(r'^(\S+ \S+) (.+?)\s{2,}([\d.]+) ±', line)
     if not m:
