@@ -5,7 +5,16 @@
 # pdl_wait return) to its own last exit; then the four points inside the attention.
 import sys, statistics
 names = ['QKV', 'attention', 'wo', 'gate/up', 'ffn_down']
-rows = [list(map(int, l.split())) for l in open(sys.argv[1]) if l.strip()]
+if len(sys.argv) != 2:
+    sys.exit('usage: stamps_report.py STAMPS.txt')
+try:
+    rows = [list(map(int, l.split())) for l in open(sys.argv[1]) if l.strip()]
+except OSError as e:
+    sys.exit('stamps_report.py: %s: %s' % (sys.argv[1], e.strerror))
+except ValueError:
+    sys.exit('stamps_report.py: %s: not a stamps file (lines of integers)' % sys.argv[1])
+if not rows or any(len(r) != 6 for r in rows):
+    sys.exit('stamps_report.py: %s: not a stamps file (6 integers a line: kernel block entry waited ready exit)' % sys.argv[1])
 
 
 def col(r, i):  # stamp i of the blocks r that wrote it, in us, sorted
