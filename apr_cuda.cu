@@ -4311,6 +4311,222 @@ __global__ void __launch_bounds__(MVQ_THREADS, std::min(mvs_minb<TA, MVS_MULTI>(
     if (J.trigger_late) pdl_trigger();
 }
 
+// ------------------------------------------------------------------------------------
+// k_ring_res: the residual matvec with its weights streamed through shared memory
+// ------------------------------------------------------------------------------------
+// k_mvs_res keeps its weights in registers: a warp has one step of loads in flight, issued
+// before pdl_wait, and the next step's only once the block has quantized its input. On
+// 7B's ffn_down that quantization (18,944 values) takes ~4 us a layer while only the first
+// step is in flight, and loading more before or after pdl_wait only moved the wait
+// (bench/NOTES.md, sessions 17-22). Here one warp copies the weights with TMA bulk copies
+// (cp.async.bulk) into a ring of shared-memory stages, one row a stage, independent of the
+// registers and of the quantization; RING_WARPS warps quantize the input, then take the
+// rows in turn. Q4_K and Q6_K (the paired layout, pair_load), sm_90 only.
+//
+// Rows: block b takes a run of consecutive rows (rows_q, the first rows_r blocks one more).
+// Row i of the block goes to warp i % RING_WARPS and to that warp's stage (i / RING_WARPS)
+// % depth, so that each stage has one consumer, which waits for its phases in order (a
+// shared stage could be waited for one phase early: an mbarrier's parity names two phases).
+// A row's sum is the same as k_mvs_res's (each lane's pairs in the same order, the same
+// pair_dot and warp_sum); the block's sum of squares covers other rows (another grid).
+#define RING_WARPS 8
+#define RING_DEPTH_MAX 4
+#ifndef RING_QG
+#define RING_QG 3
+#endif
+
+struct RingJ {
+    DW w;
+    float *y;              // y += W x (+ bias)
+    const float *x;        // the input, K floats
+    const float *bias;     // or nullptr
+    float *xw_out;         // y * norm_w: the next matrix's input
+    const float *norm_w;
+    float *ss_out;         // per block: the sum of the new y^2 (the next RMSNorm)
+    int rows_q, rows_r;    // rows per block
+    int depth;             // stages per consumer warp
+    int pre;               // rows copied before the copying warp's pdl_wait
+    int small_cap;         // bytes of shared memory for the block's last field (16-aligned)
+};
+
+__device__ __forceinline__ uint32_t smem_addr(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
+
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+__device__ __forceinline__ void mbar_init(uint64_t *b, int count) {
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(smem_addr(b)), "r"(count) : "memory");
+}
+__device__ __forceinline__ void mbar_expect_tx(uint64_t *b, uint32_t bytes) {
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(smem_addr(b)), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void mbar_arrive(uint64_t *b) {
+    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(smem_addr(b)) : "memory");
+}
+__device__ __forceinline__ void mbar_wait(uint64_t *b, uint32_t parity) {
+    uint32_t done;
+    do {
+        asm volatile(
+            "{\n .reg .pred p;\n mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n selp.u32 %0, 1, 0, p;\n}\n"
+            : "=r"(done)
+            : "r"(smem_addr(b)), "r"(parity)
+            : "memory");
+    } while (!done);
+}
+// bytes (a multiple of 16, both addresses 16-aligned) from global to shared memory; b's
+// transaction count falls by them when they have landed
+__device__ __forceinline__ void bulk_copy(void *dst, const void *src, uint32_t bytes, uint64_t *b) {
+    asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n" ::"r"(
+                     smem_addr(dst)),
+                 "l"(src), "r"(bytes), "r"(smem_addr(b))
+                 : "memory");
+}
+#endif
+
+// Row bytes of field f of W (the paired layout: nb blocks of fbytes[f] a row).
+__device__ __forceinline__ int ring_row_bytes(const DW &W, int f) { return W.nb * W.fbytes[f]; }
+
+// Pair p of one row from its stage (fields 0 .. RING_STREAMED - 1 back to back) and its
+// last field (sm: that row's scales in the block's copy): pair_load's values.
+template <int T>
+__device__ __forceinline__ void ring_pair(RawP &R, const uint8_t *st, int rb0, int rb1, const uint8_t *sm, int p) {
+    const int4 *q = (const int4 *)(st + 32 * p);
+    R.q0 = q[0];
+    R.q1 = q[1];
+    if (T == APR_TYPE_Q4_K) {
+        R.a = *(const uint32_t *)(st + rb0 + 4 * p);
+        R.b = *(const uint32_t *)(sm + 4 * (p >> 2));
+    } else {
+        const int4 *h = (const int4 *)(st + rb0 + 32 * (p >> 1));
+        R.h0 = h[0];
+        R.h1 = h[1];
+        const uint2 sc = *(const uint2 *)(st + rb0 + rb1 + 8 * (p >> 1));
+        R.a = sc.x;
+        R.a2 = sc.y;
+        R.b = *(const uint16_t *)(sm + 2 * (p >> 2));
+    }
+}
+
+template <int T> __host__ __device__ constexpr int ring_streamed() { return T == APR_TYPE_Q4_K ? 2 : 3; }
+
+template <int T>
+__global__ void __launch_bounds__((RING_WARPS + 1) * 32, 2) k_ring_res(RingJ J) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    constexpr int NF = ring_streamed<T>();  // fields streamed a row at a time; field NF: once per block
+    constexpr int CT = RING_WARPS * 32;      // consumer threads
+    extern __shared__ int4 ring_smem[];
+    __shared__ uint64_t full[RING_WARPS * RING_DEPTH_MAX], empty[RING_WARPS * RING_DEPTH_MAX], small_bar;
+    __shared__ float ssb[RING_WARPS];
+    const DW &W = J.w;
+    const int K = W.cols, b = blockIdx.x, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int n = J.rows_q + (b < J.rows_r), r0 = b * J.rows_q + min(b, J.rows_r);
+    // shared memory: the quantized input (act_store's paired layout), the block's rows of
+    // the last field, the stages
+    int8_t *sq = (int8_t *)ring_smem;
+    float *sd = (float *)(sq + K);
+    int *ssum = (int *)(sd + K / 16);
+    uint8_t *small = (uint8_t *)(ssum + K / 16);
+    uint8_t *stages = small + J.small_cap;
+    const int rb0 = ring_row_bytes(W, 0), rb1 = ring_row_bytes(W, 1), sbytes = ring_row_bytes(W, NF);
+    int stage_bytes = 0;
+#pragma unroll
+    for (int f = 0; f < NF; f++) stage_bytes += ring_row_bytes(W, f);
+    const size_t s_lo = ((size_t)r0 * sbytes) & ~(size_t)15, s_hi = ((size_t)(r0 + n) * sbytes + 15) & ~(size_t)15;
+    auto stage_of = [&](int i, int &s, int &k) {  // row i's stage and its use of it
+        const int j = i / RING_WARPS;
+        s = i % RING_WARPS + RING_WARPS * (j % J.depth);
+        k = j / J.depth;
+    };
+    if (threadIdx.x == 0) {
+        for (int s = 0; s < RING_WARPS * J.depth; s++) mbar_init(&full[s], 1), mbar_init(&empty[s], 1);
+        mbar_init(&small_bar, 1);
+        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+        asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+    }
+    __syncthreads();
+    pdl_trigger();
+    if (warp == RING_WARPS) {  // the copying warp: one lane issues every copy
+        if (lane != 0 || n == 0) return;
+        mbar_expect_tx(&small_bar, (uint32_t)(s_hi - s_lo));
+        bulk_copy(small, W.f[NF] + s_lo, (uint32_t)(s_hi - s_lo), &small_bar);
+        for (int i = 0; i < n; i++) {
+            if (i == J.pre) pdl_wait();  // (the weights do not depend on the kernel before)
+            int s, k;
+            stage_of(i, s, k);
+            if (k > 0) mbar_wait(&empty[s], (k - 1) & 1);
+            uint8_t *dst = stages + (size_t)s * stage_bytes;
+            mbar_expect_tx(&full[s], (uint32_t)stage_bytes);
+#pragma unroll
+            for (int f = 0; f < NF; f++) {
+                const int rb = ring_row_bytes(W, f);
+                bulk_copy(dst, W.f[f] + (size_t)(r0 + i) * rb, (uint32_t)rb, &full[s]);
+                dst += rb;
+            }
+        }
+        return;
+    }
+    // the consumers: the input quantized into shared memory, as k_mvs_res's prologue
+    pdl_wait();
+    // RING_QG groups of 16 a thread and round, their loads in one round trip to L2
+    const int ng = K / 16;
+    for (int g = threadIdx.x; g < ng; g += RING_QG * CT) {
+        float v[RING_QG][16];
+#pragma unroll
+        for (int u = 0; u < RING_QG; u++)
+            if (g + u * CT < ng) load16(J.x + 16 * (g + u * CT), v[u]);
+#pragma unroll
+        for (int u = 0; u < RING_QG; u++) {
+            if (g + u * CT >= ng) break;
+            int4 q;
+            float d;
+            int sum;
+            quant16v(v[u], q, d, sum);
+            act_store<T, true>(sq, sd, ssum, g + u * CT, K, q, d, sum);
+        }
+    }
+    asm volatile("bar.sync 1, %0;\n" ::"n"(CT) : "memory");  // the consumers only
+    if (n > 0) mbar_wait(&small_bar, 0);
+    const int np = 4 * W.nb;  // pairs a row
+    float ss = 0.f;
+    for (int i = warp; i < n; i += RING_WARPS) {
+        int s, k;
+        stage_of(i, s, k);
+        const int r = r0 + i;
+        float old = 0.f, nw = 0.f, bv = 0.f;
+        if (lane == 0) {
+            old = J.y[r];
+            nw = J.norm_w[r];
+            if (J.bias) bv = J.bias[r];
+        }
+        mbar_wait(&full[s], k & 1);
+        const uint8_t *st = stages + (size_t)s * stage_bytes, *sm = small + ((size_t)r * sbytes - s_lo);
+        float a0 = 0.f;
+#pragma unroll 2
+        for (int p = lane; p < np; p += 32) {
+            RawP R;
+            ring_pair<T>(R, st, rb0, rb1, sm, p);
+            PA a;
+            pair_act<T>(sq, sd, ssum, p, K, a);
+            a0 += pair_dot<T>(R, p, a);
+        }
+        __syncwarp();
+        if (lane == 0) mbar_arrive(&empty[s]);  // the stage's bytes are read: free for row i + RING_WARPS * depth
+        const float v = warp_sum(a0);
+        if (lane == 0) {
+            const float nv = old + (v + bv);  // as k_mvs_res: (dot + bias) + old
+            J.y[r] = nv;
+            J.xw_out[r] = nv * nw;
+            ss += nv * nv;
+        }
+    }
+    if (lane == 0) ssb[warp] = ss;
+    asm volatile("bar.sync 1, %0;\n" ::"n"(CT) : "memory");
+    if (threadIdx.x == 0) {
+        float t = 0.f;
+        for (int w = 0; w < RING_WARPS; w++) t += ssb[w];
+        J.ss_out[b] = t;
+    }
+#endif
+}
+
 typedef void (*MvsKernel)(MVS, int);
 template <int T> static MvsKernel mvs_single(int kind) { return kind == MVS_RES ? k_mvs_res<T, false> : k_mvs<T>; }
 
@@ -4377,6 +4593,29 @@ static bool mvs_allow_smem(int smax) {
 }
 
 
+// The shared-memory carveout (percent of the SM's shared memory, the rest is L1) asked
+// for by every decode kernel (APR_CUDA_CARVEOUT, context_create).
+static void decode_carveout(int pct) {
+    auto set = [&](const void *k) {
+        if (k) cudaFuncSetAttribute(k, cudaFuncAttributePreferredSharedMemoryCarveout, pct);
+    };
+    static const int types[] = {APR_TYPE_Q4_K, APR_TYPE_Q5_K, APR_TYPE_Q6_K, APR_TYPE_Q8_0, APR_TYPE_Q5_0, APR_TYPE_Q4_0};
+    for (int kind : {MVS_PLAIN, MVS_RES, MVS_MULTI})
+        for (int a : types) {
+            set((const void *)mvs_dyn_kernel(a));
+            for (int b : types)
+                for (bool split : {false, true}) set((const void *)mvs_kernel(kind, a, b, split));
+        }
+    set((const void *)k_ring_res<APR_TYPE_Q4_K>);
+    set((const void *)k_ring_res<APR_TYPE_Q6_K>);
+    set((const void *)k_attn_dec_mma<128, 8>);
+    set((const void *)k_attn_dec_mma<128, 4>);
+    set((const void *)k_attn_dec_mma<64, 8>);
+    set((const void *)k_attn_dec_mma<64, 4>);
+    set((const void *)k_embed_norm);
+    cudaGetLastError();
+}
+
 // Token embedding + RMSNorm + quantize for the first matrix (one token, one block).
 __global__ void __launch_bounds__(MVQ_THREADS) k_embed_norm8(DW E, const int *tokens, float *hidden, const float *nw,
                                                             float eps, int8_t *oq, float *od, int *os,
@@ -4442,6 +4681,7 @@ struct GModel {
     int smem_dyn;  // dynamic shared memory a kernel may ask for: smem_optin less 2 KB for static
     bool pdl;  // programmatic dependent launch in the decode graph (sm_90+)
     bool wgmma;  // this build has k_wgemm's body for this GPU (sm_90a), see k_wgmma_probe
+    bool tma;    // bulk copies and mbarrier transaction counts (sm_90+): k_ring_res
 };
 
 // F16 and BF16 matrices: a prompt hands them its activations as two f16 parts (launch_mm)
@@ -4639,6 +4879,7 @@ static apr_result model_load(const apr_model_view *mv, const apr_backend_host *h
         M->mem_bw = 2.0 * mem_khz * 1e3 * bus_bits / 8;  // double data rate
     }
     M->pdl = prop.major >= 9 && !getenv("APR_CUDA_NO_PDL");
+    M->tma = prop.major >= 9;
     M->smem_optin = prop.sharedMemPerBlockOptin;
     const int nl = hp.n_layer;
     const int ngl = n_gpu_layers < 0 || n_gpu_layers > nl ? nl : n_gpu_layers;
@@ -4759,7 +5000,9 @@ static apr_result model_load(const apr_model_view *mv, const apr_backend_host *h
         (M->wgmma && !wgemm_allow_smem()) ||
         cudaFuncSetAttribute(k_attn_fa<64>, cudaFuncAttributeMaxDynamicSharedMemorySize, fa_smem(64)) != cudaSuccess ||
         cudaFuncSetAttribute(k_attn_fa<128>, cudaFuncAttributeMaxDynamicSharedMemorySize, fa_smem(128)) != cudaSuccess ||
-        !mvs_allow_smem(smax)) {
+        !mvs_allow_smem(smax) ||
+        (M->tma && (cudaFuncSetAttribute(k_ring_res<APR_TYPE_Q4_K>, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess ||
+                    cudaFuncSetAttribute(k_ring_res<APR_TYPE_Q6_K>, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess))) {
         snprintf(err, err_size, "cudaFuncSetAttribute: %s", cudaGetErrorString(cudaGetLastError()));
         model_free(M);
         return APR_ERROR_BACKEND;
@@ -4828,6 +5071,12 @@ struct GCtx {
     int mvs_dyn_pools;          // ... in this many pools, each with its counter (at most the blocks)
     int mvs_dyn_min_ns;         // ... where a task takes this long or more (mvs_plan's estimate)
     bool dyn_logged;            // the first such launch is in the log (tests look for it)
+    int ring_min_cols;          // residual matrices (Q4_K, Q6_K) of this many columns or more through k_ring_res (0: none, -1: ring_plan's rule)
+    int carveout;               // the decode kernels' shared-memory carveout in percent (-1: the driver's choice; APR_CUDA_CARVEOUT)
+    int ring_bytes;             // ... its stages' shared memory, at most
+    int ring_pre;               // ... rows copied before its copying warp's pdl_wait
+    int ring_blocks;            // ... at most this many blocks (0: one per SM; tests)
+    bool ring_logged;           // the first k_ring_res launch is in the log (tests look for it)
     int *mvs_dyn_counter;       // the counters (k_mvs<T, true>), MVS_DYN_SPAN ints per layer's gate/up
     bool attn_pdl;              // f32 form: decode attention launched with PDL
     bool attn_early;            // ... after a QKV that triggers late and prefetches the KV cache
@@ -5073,6 +5322,16 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
         C->mvs_dyn_pools = dyn_pools ? std::min(MVS_DYN_POOLS_MAX, std::max(1, atoi(dyn_pools))) : 8;
         const char *dyn_min = getenv("APR_CUDA_MVS_DYN_MIN_NS");
         C->mvs_dyn_min_ns = dyn_min ? std::max(0, atoi(dyn_min)) : 2000;
+        // k_ring_res (sm_90) where ring_plan's rule says; APR_CUDA_RING=n residual matrices of
+        // n columns or more (0: none), APR_CUDA_RING_KB=k stages of at most k KB,
+        // APR_CUDA_RING_PRE=r rows copied before pdl_wait, APR_CUDA_RING_BLOCKS=b at most b
+        // blocks (tests: many rows a block)
+        const char *ring = getenv("APR_CUDA_RING"), *ring_kb = getenv("APR_CUDA_RING_KB");
+        const char *ring_pre = getenv("APR_CUDA_RING_PRE"), *ring_blocks = getenv("APR_CUDA_RING_BLOCKS");
+        C->ring_min_cols = !M->tma ? 0 : ring ? std::max(0, atoi(ring)) : -1;
+        C->ring_bytes = 1024 * (ring_kb ? std::max(1, atoi(ring_kb)) : 160);
+        C->ring_pre = ring_pre ? std::max(0, atoi(ring_pre)) : RING_WARPS;
+        C->ring_blocks = ring_blocks ? std::max(0, atoi(ring_blocks)) : 0;
     }
     // Decode attention splits: 32 positions each where the grid allows, up to one per SM and
     // kv head (and ATT_SMAX). A block's positions are one dependent chain (scores, softmax,
@@ -5156,6 +5415,19 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
         const char *ats = getenv("APR_CUDA_ATTN_TRIGGER_SPLITS");
         C->attn_trigger_splits = C->i8 ? 0 : ats ? std::max(0, atoi(ats)) : C->attn_early ? 0 : 24;
     }
+    // APR_CUDA_CARVEOUT=pct (measurements): the shared-memory carveout (percent of the SM's
+    // shared memory; the rest is L1) asked for by every decode kernel; unset, the driver's
+    // choice. H100 against the driver's (bench/NOTES.md, session 23): 100% (28 KB of L1)
+    // cost every cell 3% or more (run 212: the matvecs' loads in flight hold L1 lines); 72%
+    // read 7B tg128 +0.7..1.3%, @ d4096 +0.4..0.9%, 32B +0.6..0.7%, 1.5B -2% (runs 213-214);
+    // 58% and 69% (both 164 KB, the attention's) +0.4% and nothing (run 215). Too small and
+    // too unclear (the driver rounds to its own steps) for a default. A function attribute:
+    // the last context created sets it for the process.
+    {
+        const char *carve = getenv("APR_CUDA_CARVEOUT");
+        C->carveout = carve ? std::max(-1, std::min(100, atoi(carve))) : -1;
+        if (C->fast) decode_carveout(C->carveout);  // (-1: the driver's choice, as a context before may have set another)
+    }
     C->part_cap = std::max((size_t)hp.n_head * C->S_dec * hp.head_dim, (size_t)B * hp.n_head * hp.head_dim * 4);
     CT(cmalloc(C, (void **)&C->po, sizeof(float) * C->part_cap), "attention scratch");
     CT(cmalloc(C, (void **)&C->pml, sizeof(float) * 2 * (C->part_cap / hp.head_dim + 1)), "attention scratch");
@@ -5210,7 +5482,9 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
         attn_trigger_fits(C, M->layers[M->l0].wo))
         snprintf(trigger_note, sizeof trigger_note, ", wo launched at the attention's input from %d split%s",
                  C->attn_trigger_splits, C->attn_trigger_splits == 1 ? "" : "s");
-    glog(M, APR_LOG_INFO, "CUDA: one-token decode: %s%s%s%s%s", !C->fast ? "generic kernels"
+    char carve_note[48] = "";
+    if (C->carveout >= 0) snprintf(carve_note, sizeof carve_note, ", shared-memory carveout %d%%", C->carveout);
+    glog(M, APR_LOG_INFO, "CUDA: one-token decode: %s%s%s%s%s%s", !C->fast ? "generic kernels"
                                                   : C->i8   ? "int8 activations (k_mvw8)"
                                                   : C->mvs_all ? "f32 activations, every matrix through k_mvs"
                                                                : "f32 activations (k_mvw, k_mvs)",
@@ -5220,7 +5494,7 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
          C->fast && C->attn_early           ? ", attention launched early (PDL after QKV, KV cache prefetched)"
          : C->fast && C->attn_pdl && M->pdl ? ", attention launched with PDL"
                                             : "",
-         trigger_note, M->pdl ? "" : " (no PDL on this GPU)");
+         trigger_note, carve_note, M->pdl ? "" : " (no PDL on this GPU)");
     *cs = C;
     return APR_SUCCESS;
 }
@@ -6000,7 +6274,66 @@ static MVQ mvq1(const DW &w, float *y, const float *bias, int mode, const float 
 // A residual matrix of the f32 form (wo, ffn_down): hidden += W x (+ bias), then
 // hidden * norm_w into xw for the next matrix and its sums of squares into ssp; through
 // k_mvs_res (mvs_all) or k_mvw. Returns the next matrix's ss_n.
+// k_ring_res's launch for a residual matrix, where it is asked for and fits: its grid in
+// *blocks, its shared memory in *smem (false: not this matrix).
+// The rule: the matrices whose k_mvs_res grid would fill every slot (MVS_GRID_FILL: few
+// rows, long ones; 1.5B's ffn_down), where one block per SM streaming a run of whole rows
+// beats the filled grid: 1.5B tg128 +0.9..1.7% on an H100, +0.9..1.2% on an H200 (runs
+// 216-217). Not 7B's ffn_down (224 blocks of k_mvs_res, not filled): -1.5..-2% there (runs
+// 211-214); its input's quantization still costs ~4.5% of the token in this kernel, and its
+// large shared memory keeps its blocks from starting beside gate/up's (bench/NOTES.md,
+// session 23).
+static bool ring_plan(GCtx *C, const DW &w, RingJ &J, int *blocks, size_t *smem) {
+    GModel *M = C->M;
+    if (!C->ring_min_cols || (w.type != APR_TYPE_Q4_K && w.type != APR_TYPE_Q6_K)) return false;
+    if (C->ring_min_cols > 0 && w.cols < C->ring_min_cols) return false;
+    if (C->ring_min_cols < 0 && mvs_plan(C, mvs1(C, w, nullptr, nullptr, MV_ADD, nullptr, 0), 1).grid != MVS_GRID_FILL)
+        return false;
+    const int nf = w.type == APR_TYPE_Q4_K ? 2 : 3;
+    int64_t stage = 0;
+    for (int f = 0; f < nf; f++) {
+        const int64_t rb = (int64_t)w.nb * w.fbytes[f];
+        if (rb % 16 || ((uintptr_t)w.f[f] & 15)) return false;  // bulk copies move 16-byte units
+        stage += rb;
+    }
+    if ((uintptr_t)w.f[nf] & 15 || w.cols % 32) return false;
+    int grid = C->ring_blocks > 0 ? std::min(C->ring_blocks, M->sms) : M->sms;
+    grid = std::max(1, std::min(grid, w.rows));
+    J.rows_q = w.rows / grid;
+    J.rows_r = w.rows % grid;
+    J.small_cap = (int)align16((size_t)(J.rows_q + 1) * w.nb * w.fbytes[nf]) + 32;  // (the copy's ends rounded out to 16)
+    J.depth = (int)std::max<int64_t>(1, std::min<int64_t>(RING_DEPTH_MAX, C->ring_bytes / (RING_WARPS * stage)));
+    const size_t need = (size_t)w.cols * 3 / 2 + J.small_cap + (size_t)RING_WARPS * J.depth * stage;
+    if (need > (size_t)M->smem_dyn) return false;
+    J.pre = C->ring_pre;
+    *blocks = grid;
+    *smem = need;
+    return true;
+}
+
 static int launch_residual(GCtx *C, const DW &w, const float *bias, const float *x, const float *norm_w) {
+    RingJ R;
+    memset(&R, 0, sizeof R);
+    int ring_blocks = 0;
+    size_t ring_smem = 0;
+    if (C->mvs_all && ring_plan(C, w, R, &ring_blocks, &ring_smem)) {
+        R.w = w;
+        R.y = C->hidden;
+        R.x = x;
+        R.bias = bias;
+        R.xw_out = C->xw;
+        R.norm_w = norm_w;
+        R.ss_out = C->ssp;
+        if (!C->ring_logged)
+            glog(C->M, APR_LOG_INFO, "CUDA: k_ring_res streams a %dx%d matrix through %d stages of shared memory a block (%d blocks)",
+                 w.rows, w.cols, RING_WARPS * R.depth, ring_blocks);
+        C->ring_logged = true;
+        const dim3 block((RING_WARPS + 1) * 32);
+        if (w.type == APR_TYPE_Q4_K) launch_kernel(C, k_ring_res<APR_TYPE_Q4_K>, dim3(ring_blocks), block, ring_smem, R);
+        else launch_kernel(C, k_ring_res<APR_TYPE_Q6_K>, dim3(ring_blocks), block, ring_smem, R);
+        launched(C, __LINE__);
+        return ring_blocks;
+    }
     if (C->mvs_all) {
         MVS J = mvs1(C, w, C->hidden, bias, MV_ADD, x, 0);  // not normalized: k_mvs_res ignores ss_in
         J.xw_out = C->xw;

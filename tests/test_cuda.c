@@ -706,6 +706,7 @@ static void test_gpu_persistent_matvec(void) {
             setenv("APR_CUDA_DECODE", f == 1 ? "i8" : "f32", 1);
             setenv("APR_CUDA_MVS_FFN", "1", 1); /* gate/up through k_mvs too (f32 form) */
             setenv("APR_CUDA_MVS_ALL", f >= 2 ? "1" : "0", 1);
+            setenv("APR_CUDA_RING", "0", 1); /* the filled grids stay k_mvs_res's (test_gpu_ring) */
             if (f >= 4) unsetenv("APR_CUDA_MVS_SPLIT"); /* SPLIT where a spread grid has it */
             else setenv("APR_CUDA_MVS_SPLIT", f == 3 ? "1" : "0", 1);
             if (f >= 4) setenv("APR_CUDA_MVS_SPREAD", f == 4 ? "100000" : "0", 1);
@@ -727,6 +728,7 @@ static void test_gpu_persistent_matvec(void) {
             unsetenv("APR_CUDA_MVS_SPLIT");
             unsetenv("APR_CUDA_MVS_SPREAD");
             unsetenv("APR_CUDA_MVS_FILL");
+            unsetenv("APR_CUDA_RING");
             const int nv = apr_model_n_vocab(g);
             int32_t toks[5] = {1, 17 % nv, 42 % nv, 99 % nv, 7 % nv};
             bool ok = a && b && apr_eval(a, toks, 5, 0) == APR_SUCCESS && apr_eval(b, toks, 5, 0) == APR_SUCCESS;
@@ -851,6 +853,139 @@ static void test_gpu_dyn_tasks(void) {
             apr_model_free(g);
         }
     }
+    env_restore(&saved);
+}
+
+/* k_ring_res (a residual matrix's weights streamed into shared-memory stages by bulk
+   copies, sm_90) against k_mvs_res in the same build. Each row's sum is k_mvs_res's, in
+   the same order; the block sums of squares of the next RMSNorm cover other rows, which
+   may flip an int8 rounding of a later input (as the split forms of
+   test_gpu_persistent_matvec): at least one step within 2e-5, none beyond 2e-2 (a wrong
+   row or stage gives errors of order 1). Forms (APR_CUDA_RING_BLOCKS, _KB, _PRE): a block
+   per SM; two blocks with one stage per warp (every stage reused, its phases wrap); three
+   blocks with four stages per warp, every row copied before pdl_wait; and the default rule
+   (APR_CUDA_RING unset: the matrices whose k_mvs_res grid would fill every slot, here made
+   so by APR_CUDA_MVS_SPREAD=0 APR_CUDA_MVS_FILL=1, in both contexts). Q4_K_M (Q4_K and
+   Q6_K residuals), test-wide Q4_K_M (rows of 2 to 6 Q4_K blocks, a bias on wo), Q6_K. */
+static void test_gpu_ring(void) {
+    static const char *files[] = {"tests/tmp/tiny-llama-Q4_K_M.gguf", "tests/tmp/test-wide-Q4_K_M.gguf",
+                                  "data/quant/tiny-llama-Q6_K.gguf"};
+    static const char *forms[][3] = {{"0", "160", "8"}, {"2", "1", "0"}, {"3", "1000", "100000"}, {"rule", "", ""}};
+    const saved_env saved = env_save("APR_CUDA_DECODE");
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        for (size_t f = 0; f < sizeof forms / sizeof forms[0]; f++) {
+            char name[200];
+            const bool rule = strcmp(forms[f][0], "rule") == 0;
+            if (rule)
+                snprintf(name, sizeof name, "k_ring_res vs k_mvs_res, %s, the default rule on filled grids", files[i]);
+            else
+                snprintf(name, sizeof name, "k_ring_res vs k_mvs_res, %s, %s blocks, %s KB, %s rows before pdl_wait",
+                         files[i], forms[f][0][0] == '0' ? "one per SM" : forms[f][0], forms[f][1], forms[f][2]);
+            TEST(name);
+            const char *path = strncmp(files[i], "tests/", 6) == 0 ? files[i] : test_shared(files[i]);
+            apr_model *g = load(path, gpu_lib, false, -1);
+            if (!g || strcmp(apr_model_backend(g), "CUDA") != 0) {
+                CHECK(0, "%s: no CUDA model", files[i]);
+                apr_model_free(g);
+                continue;
+            }
+            setenv("APR_CUDA_DECODE", "f32", 1);
+            if (rule) {
+                setenv("APR_CUDA_MVS_SPREAD", "0", 1);
+                setenv("APR_CUDA_MVS_FILL", "1", 1);
+            } else {
+                setenv("APR_CUDA_RING", "1", 1); /* every Q4_K / Q6_K residual matrix */
+                setenv("APR_CUDA_RING_BLOCKS", forms[f][0], 1);
+                setenv("APR_CUDA_RING_KB", forms[f][1], 1);
+                setenv("APR_CUDA_RING_PRE", forms[f][2], 1);
+            }
+            const int nv = apr_model_n_vocab(g);
+            int32_t toks[5] = {1, 17 % nv, 42 % nv, 99 % nv, 7 % nv}, t = toks[4];
+            logbuf[0] = 0;
+            apr_context *a = ctx(g, 128, 1, 32);
+            bool ok = a && apr_eval(a, toks, 5, 0) == APR_SUCCESS && apr_eval(a, &t, 1, 0) == APR_SUCCESS;
+            const bool ring_logged = strstr(logbuf, "k_ring_res streams") != NULL;
+            const bool no_tma = strstr(logbuf, "no PDL on this GPU") != NULL; /* (before sm_90) */
+            unsetenv("APR_CUDA_RING_BLOCKS");
+            unsetenv("APR_CUDA_RING_KB");
+            unsetenv("APR_CUDA_RING_PRE");
+            setenv("APR_CUDA_RING", "0", 1);
+            logbuf[0] = 0;
+            apr_context *b = ok ? ctx(g, 128, 1, 32) : NULL;
+            ok = b && apr_eval(b, toks, 5, 0) == APR_SUCCESS && apr_eval(b, &t, 1, 0) == APR_SUCCESS;
+            const bool ref_ring_logged = strstr(logbuf, "k_ring_res") != NULL;
+            unsetenv("APR_CUDA_RING");
+            unsetenv("APR_CUDA_MVS_SPREAD");
+            unsetenv("APR_CUDA_MVS_FILL");
+            double worst = 0;
+            int close = 0, steps = 0, same_tok = 0;
+            for (int s = 0; s < 6 && ok; s++, steps++) {
+                if (s > 0) ok = apr_eval(a, &t, 1, 0) == APR_SUCCESS && apr_eval(b, &t, 1, 0) == APR_SUCCESS;
+                if (!ok) break;
+                const float *la = apr_get_logits(a, -1), *lb = apr_get_logits(b, -1);
+                const double e = rel_err(la, lb, nv);
+                worst = e > worst ? e : worst;
+                close += e <= 2e-5;
+                t = argmax_f(lb, nv);
+            }
+            if (ok) same_tok = argmax_steps(a, b, &t, 6, nv, &ok);
+            printf("  %s: max rel diff %.2e, %d of %d steps within 2e-5, argmax %d of 6, k_ring_res %s\n", name, worst,
+                   close, steps, same_tok, ring_logged ? "launched" : "not launched");
+            CHECK(ok, "decode failed");
+            /* (test-wide's grids take more than half the slots of a large GPU: not filled there) */
+            if (!no_tma && !(rule && strstr(files[i], "test-wide")))
+                CHECK(ring_logged, "no k_ring_res launch in the log:\n%s", logbuf);
+            CHECK(!ref_ring_logged, "APR_CUDA_RING=0 launched k_ring_res");
+            CHECK(close >= 1 && worst <= 2e-2, "%d of %d steps within 2e-5, max rel diff %g", close, steps, worst);
+            CHECK(same_tok == 6, "argmax equal in %d of 6 steps", same_tok);
+            apr_context_free(a);
+            apr_context_free(b);
+            apr_model_free(g);
+        }
+    }
+    env_restore(&saved);
+}
+
+/* The decode kernels' shared-memory carveout (APR_CUDA_CARVEOUT, a measurement switch)
+   changes where blocks may run, not what they compute: the
+   logits of 72% and of the driver's choice (-1) must be the same bits, and the log line
+   must name the carveout asked for. */
+static void test_gpu_carveout(void) {
+    TEST("decode with a shared-memory carveout of 72% vs the driver's choice: same bits");
+    const saved_env saved = env_save("APR_CUDA_CARVEOUT");
+    apr_model *g = load("tests/tmp/test-wide-Q4_K_M.gguf", gpu_lib, false, -1);
+    if (!g || strcmp(apr_model_backend(g), "CUDA") != 0) {
+        CHECK(0, "test-wide Q4_K_M: no CUDA model");
+        apr_model_free(g);
+        env_restore(&saved);
+        return;
+    }
+    setenv("APR_CUDA_CARVEOUT", "72", 1);
+    logbuf[0] = 0;
+    apr_context *a = ctx(g, 128, 1, 32);
+    const bool named = strstr(logbuf, "shared-memory carveout 72%") != NULL;
+    setenv("APR_CUDA_CARVEOUT", "-1", 1);
+    logbuf[0] = 0;
+    apr_context *b = ctx(g, 128, 1, 32);
+    const bool ref_named = strstr(logbuf, "shared-memory carveout") != NULL;
+    const int nv = apr_model_n_vocab(g);
+    int32_t toks[5] = {1, 17 % nv, 42 % nv, 99 % nv, 7 % nv}, t = toks[4];
+    bool ok = a && b && apr_eval(a, toks, 5, 0) == APR_SUCCESS && apr_eval(b, toks, 5, 0) == APR_SUCCESS;
+    int exact = 0, steps = 0;
+    for (int s = 0; s < 6 && ok; s++, steps++) {
+        ok = apr_eval(a, &t, 1, 0) == APR_SUCCESS && apr_eval(b, &t, 1, 0) == APR_SUCCESS;
+        if (!ok) break;
+        exact += memcmp(apr_get_logits(a, -1), apr_get_logits(b, -1), sizeof(float) * nv) == 0;
+        t = argmax_f(apr_get_logits(b, -1), nv);
+    }
+    printf("  carveout 72%% vs the driver's: %d of %d steps bit-identical\n", exact, steps);
+    CHECK(ok, "decode failed");
+    CHECK(named, "the log does not name the carveout:\n%s", logbuf);
+    CHECK(!ref_named, "APR_CUDA_CARVEOUT=-1 named a carveout");
+    CHECK(exact == 6 && steps == 6, "%d of %d steps bit-identical", exact, steps);
+    apr_context_free(a);
+    apr_context_free(b);
+    apr_model_free(g);
     env_restore(&saved);
 }
 
@@ -982,6 +1117,8 @@ int main(void) {
         test_gpu_vs_exact();
         test_gpu_persistent_matvec();
         test_gpu_dyn_tasks();
+        test_gpu_ring();
+        test_gpu_carveout();
         test_gpu_long();
         test_gpu_wgmma();
         test_gpu_selftest();
