@@ -4382,9 +4382,13 @@ __device__ __forceinline__ void bulk_copy(void *dst, const void *src, uint32_t b
 #endif
 
 // Row bytes of field f of W (the paired layout: nb blocks of fbytes[f] a row).
-__device__ __forceinline__ int ring_row_bytes(const DW &W, int f) { return W.nb * W.fbytes[f]; }
+__host__ __device__ __forceinline__ int ring_row_bytes(const DW &W, int f) { return W.nb * W.fbytes[f]; }
 
-// Pair p of one row from its stage (fields 0 .. RING_STREAMED - 1 back to back) and its
+// Fields of a row streamed into its stage (the rest, the last field, is copied once per
+// block): Q4_K quants and scales; Q6_K ql, qh and scales.
+__host__ __device__ constexpr int ring_streamed(int type) { return type == APR_TYPE_Q4_K ? 2 : 3; }
+
+// Pair p of one row from its stage (fields 0 .. ring_streamed - 1 back to back) and its
 // last field (sm: that row's scales in the block's copy): pair_load's values.
 template <int T>
 __device__ __forceinline__ void ring_pair(RawP &R, const uint8_t *st, int rb0, int rb1, const uint8_t *sm, int p) {
@@ -4405,12 +4409,10 @@ __device__ __forceinline__ void ring_pair(RawP &R, const uint8_t *st, int rb0, i
     }
 }
 
-template <int T> __host__ __device__ constexpr int ring_streamed() { return T == APR_TYPE_Q4_K ? 2 : 3; }
-
 template <int T>
 __global__ void __launch_bounds__((RING_WARPS + 1) * 32, 2) k_ring_res(RingJ J) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    constexpr int NF = ring_streamed<T>();  // fields streamed a row at a time; field NF: once per block
+    constexpr int NF = ring_streamed(T);  // fields streamed a row at a time; field NF: once per block
     constexpr int CT = RING_WARPS * 32;      // consumer threads
     extern __shared__ int4 ring_smem[];
     __shared__ uint64_t full[RING_WARPS * RING_DEPTH_MAX], empty[RING_WARPS * RING_DEPTH_MAX], small_bar;
@@ -4574,38 +4576,37 @@ static MvsKernel mvs_dyn_kernel(int ta) {
     return nullptr;
 }
 
-// Dynamic shared memory up to smax for every k_mvs instance (ffn_down's input is long).
-static bool mvs_allow_smem(int smax) {
+// f on every k_mvs instance there is (mvs_kernel, mvs_dyn_kernel).
+template <typename F> static void mvs_each_kernel(F f) {
     static const int types[] = {APR_TYPE_Q4_K, APR_TYPE_Q5_K, APR_TYPE_Q6_K, APR_TYPE_Q8_0, APR_TYPE_Q5_0, APR_TYPE_Q4_0};
     for (int kind : {MVS_PLAIN, MVS_RES, MVS_MULTI})
         for (int a : types)
             for (int b : types)
-                for (bool split : {false, true}) {
-                    MvsKernel k = mvs_kernel(kind, a, b, split);
-                    if (k && cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess)
-                        return false;
-                }
-    for (int a : types) {
-        MvsKernel k = mvs_dyn_kernel(a);
-        if (k && cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) != cudaSuccess) return false;
-    }
-    return true;
+                for (bool split : {false, true})
+                    if (MvsKernel k = mvs_kernel(kind, a, b, split)) f(k);
+    for (int a : types)
+        if (MvsKernel k = mvs_dyn_kernel(a)) f(k);
+}
+
+// Dynamic shared memory up to smax for every k_mvs instance (ffn_down's input is long).
+static bool mvs_allow_smem(int smax) {
+    bool ok = true;
+    mvs_each_kernel([&](MvsKernel k) {
+        ok = ok && cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) == cudaSuccess;
+    });
+    return ok;
 }
 
 
 // The shared-memory carveout (percent of the SM's shared memory, the rest is L1) asked
-// for by every decode kernel (APR_CUDA_CARVEOUT, context_create).
+// for by every decode kernel (APR_CUDA_CARVEOUT, context_create); -1: the driver's choice.
+// Function attributes hold for the process: set only where they change.
 static void decode_carveout(int pct) {
-    auto set = [&](const void *k) {
-        if (k) cudaFuncSetAttribute(k, cudaFuncAttributePreferredSharedMemoryCarveout, pct);
-    };
-    static const int types[] = {APR_TYPE_Q4_K, APR_TYPE_Q5_K, APR_TYPE_Q6_K, APR_TYPE_Q8_0, APR_TYPE_Q5_0, APR_TYPE_Q4_0};
-    for (int kind : {MVS_PLAIN, MVS_RES, MVS_MULTI})
-        for (int a : types) {
-            set((const void *)mvs_dyn_kernel(a));
-            for (int b : types)
-                for (bool split : {false, true}) set((const void *)mvs_kernel(kind, a, b, split));
-        }
+    static int applied = -1;
+    if (pct == applied) return;
+    applied = pct;
+    auto set = [&](const void *k) { cudaFuncSetAttribute(k, cudaFuncAttributePreferredSharedMemoryCarveout, pct); };
+    mvs_each_kernel([&](MvsKernel k) { set((const void *)k); });
     set((const void *)k_ring_res<APR_TYPE_Q4_K>);
     set((const void *)k_ring_res<APR_TYPE_Q6_K>);
     set((const void *)k_attn_dec_mma<128, 8>);
@@ -5072,11 +5073,11 @@ struct GCtx {
     int mvs_dyn_min_ns;         // ... where a task takes this long or more (mvs_plan's estimate)
     bool dyn_logged;            // the first such launch is in the log (tests look for it)
     int ring_min_cols;          // residual matrices (Q4_K, Q6_K) of this many columns or more through k_ring_res (0: none, -1: ring_plan's rule)
-    int carveout;               // the decode kernels' shared-memory carveout in percent (-1: the driver's choice; APR_CUDA_CARVEOUT)
     int ring_bytes;             // ... its stages' shared memory, at most
     int ring_pre;               // ... rows copied before its copying warp's pdl_wait
     int ring_blocks;            // ... at most this many blocks (0: one per SM; tests)
     bool ring_logged;           // the first k_ring_res launch is in the log (tests look for it)
+    int carveout;               // the decode kernels' shared-memory carveout in percent (-1: the driver's choice; APR_CUDA_CARVEOUT)
     int *mvs_dyn_counter;       // the counters (k_mvs<T, true>), MVS_DYN_SPAN ints per layer's gate/up
     bool attn_pdl;              // f32 form: decode attention launched with PDL
     bool attn_early;            // ... after a QKV that triggers late and prefetches the KV cache
@@ -5426,7 +5427,7 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
     {
         const char *carve = getenv("APR_CUDA_CARVEOUT");
         C->carveout = carve ? std::max(-1, std::min(100, atoi(carve))) : -1;
-        if (C->fast) decode_carveout(C->carveout);  // (-1: the driver's choice, as a context before may have set another)
+        if (C->fast) decode_carveout(C->carveout);  // (-1 too: a context before may have set another)
     }
     C->part_cap = std::max((size_t)hp.n_head * C->S_dec * hp.head_dim, (size_t)B * hp.n_head * hp.head_dim * 4);
     CT(cmalloc(C, (void **)&C->po, sizeof(float) * C->part_cap), "attention scratch");
@@ -6271,9 +6272,6 @@ static MVQ mvq1(const DW &w, float *y, const float *bias, int mode, const float 
     return J;
 }
 
-// A residual matrix of the f32 form (wo, ffn_down): hidden += W x (+ bias), then
-// hidden * norm_w into xw for the next matrix and its sums of squares into ssp; through
-// k_mvs_res (mvs_all) or k_mvw. Returns the next matrix's ss_n.
 // k_ring_res's launch for a residual matrix, where it is asked for and fits: its grid in
 // *blocks, its shared memory in *smem (false: not this matrix).
 // The rule: the matrices whose k_mvs_res grid would fill every slot (MVS_GRID_FILL: few
@@ -6289,10 +6287,10 @@ static bool ring_plan(GCtx *C, const DW &w, RingJ &J, int *blocks, size_t *smem)
     if (C->ring_min_cols > 0 && w.cols < C->ring_min_cols) return false;
     if (C->ring_min_cols < 0 && mvs_plan(C, mvs1(C, w, nullptr, nullptr, MV_ADD, nullptr, 0), 1).grid != MVS_GRID_FILL)
         return false;
-    const int nf = w.type == APR_TYPE_Q4_K ? 2 : 3;
+    const int nf = ring_streamed(w.type);
     int64_t stage = 0;
     for (int f = 0; f < nf; f++) {
-        const int64_t rb = (int64_t)w.nb * w.fbytes[f];
+        const int rb = ring_row_bytes(w, f);
         if (rb % 16 || ((uintptr_t)w.f[f] & 15)) return false;  // bulk copies move 16-byte units
         stage += rb;
     }
@@ -6301,7 +6299,7 @@ static bool ring_plan(GCtx *C, const DW &w, RingJ &J, int *blocks, size_t *smem)
     grid = std::max(1, std::min(grid, w.rows));
     J.rows_q = w.rows / grid;
     J.rows_r = w.rows % grid;
-    J.small_cap = (int)align16((size_t)(J.rows_q + 1) * w.nb * w.fbytes[nf]) + 32;  // (the copy's ends rounded out to 16)
+    J.small_cap = (int)align16((size_t)(J.rows_q + 1) * ring_row_bytes(w, nf)) + 32;  // (the copy's ends rounded out to 16)
     J.depth = (int)std::max<int64_t>(1, std::min<int64_t>(RING_DEPTH_MAX, C->ring_bytes / (RING_WARPS * stage)));
     const size_t need = (size_t)w.cols * 3 / 2 + J.small_cap + (size_t)RING_WARPS * J.depth * stage;
     if (need > (size_t)M->smem_dyn) return false;
@@ -6311,6 +6309,9 @@ static bool ring_plan(GCtx *C, const DW &w, RingJ &J, int *blocks, size_t *smem)
     return true;
 }
 
+// A residual matrix of the f32 form (wo, ffn_down): hidden += W x (+ bias), then
+// hidden * norm_w into xw for the next matrix and its sums of squares into ssp; through
+// k_ring_res (ring_plan), k_mvs_res (mvs_all) or k_mvw. Returns the next matrix's ss_n.
 static int launch_residual(GCtx *C, const DW &w, const float *bias, const float *x, const float *norm_w) {
     RingJ R;
     memset(&R, 0, sizeof R);

@@ -136,6 +136,16 @@ static void test_fallbacks(void) {
 
 static const char *gpu_lib;
 
+/* path loaded with every layer on the GPU, or NULL after a failed check naming `what`
+   (no model, or one that fell back to the CPU) */
+static apr_model *load_gpu(const char *path, const char *what) {
+    apr_model *g = load(path, gpu_lib, false, -1);
+    if (g && strcmp(apr_model_backend(g), "CUDA") == 0) return g;
+    CHECK(0, "%s: no CUDA model", what);
+    apr_model_free(g);
+    return NULL;
+}
+
 static apr_context *ctx(apr_model *m, int n_ctx, int n_seq, int n_batch) {
     apr_context_params cp = apr_context_default_params();
     cp.n_ctx = n_ctx;
@@ -696,13 +706,8 @@ static void test_gpu_persistent_matvec(void) {
             else snprintf(rel, sizeof rel, "data/quant/tiny-llama-%s.gguf", types[i]);
             snprintf(name, sizeof name, "persistent matvec vs reference, %s, %s form", types[i], forms[f]);
             TEST(name);
-            apr_model *g = load(wide ? rel : strcmp(types[i], "Q4_K_M") == 0 ? mix_path : test_shared(rel), gpu_lib,
-                                false, -1);
-            if (!g || strcmp(apr_model_backend(g), "CUDA") != 0) {
-                CHECK(0, "%s: no CUDA model", rel);
-                apr_model_free(g);
-                continue;
-            }
+            apr_model *g = load_gpu(wide ? rel : strcmp(types[i], "Q4_K_M") == 0 ? mix_path : test_shared(rel), rel);
+            if (!g) continue;
             setenv("APR_CUDA_DECODE", f == 1 ? "i8" : "f32", 1);
             setenv("APR_CUDA_MVS_FFN", "1", 1); /* gate/up through k_mvs too (f32 form) */
             setenv("APR_CUDA_MVS_ALL", f >= 2 ? "1" : "0", 1);
@@ -798,13 +803,8 @@ static void test_gpu_dyn_tasks(void) {
             snprintf(name, sizeof name, "k_mvs DYN vs fixed stride, %s, last %s rounds, %s blocks, %s pools",
                      files[i], forms[f][0], forced ? forms[f][1] : "all", forms[f][2]);
             TEST(name);
-            const char *path = strncmp(files[i], "tests/", 6) == 0 ? files[i] : test_shared(files[i]);
-            apr_model *g = load(path, gpu_lib, false, -1);
-            if (!g || strcmp(apr_model_backend(g), "CUDA") != 0) {
-                CHECK(0, "%s: no CUDA model", files[i]);
-                apr_model_free(g);
-                continue;
-            }
+            apr_model *g = load_gpu(strncmp(files[i], "tests/", 6) == 0 ? files[i] : test_shared(files[i]), files[i]);
+            if (!g) continue;
             setenv("APR_CUDA_DECODE", "f32", 1);
             setenv("APR_CUDA_MVS_FFN", "1", 1);
             setenv("APR_CUDA_MVS_DYN", forms[f][0], 1);
@@ -882,13 +882,8 @@ static void test_gpu_ring(void) {
                 snprintf(name, sizeof name, "k_ring_res vs k_mvs_res, %s, %s blocks, %s KB, %s rows before pdl_wait",
                          files[i], forms[f][0][0] == '0' ? "one per SM" : forms[f][0], forms[f][1], forms[f][2]);
             TEST(name);
-            const char *path = strncmp(files[i], "tests/", 6) == 0 ? files[i] : test_shared(files[i]);
-            apr_model *g = load(path, gpu_lib, false, -1);
-            if (!g || strcmp(apr_model_backend(g), "CUDA") != 0) {
-                CHECK(0, "%s: no CUDA model", files[i]);
-                apr_model_free(g);
-                continue;
-            }
+            apr_model *g = load_gpu(strncmp(files[i], "tests/", 6) == 0 ? files[i] : test_shared(files[i]), files[i]);
+            if (!g) continue;
             setenv("APR_CUDA_DECODE", "f32", 1);
             if (rule) {
                 setenv("APR_CUDA_MVS_SPREAD", "0", 1);
@@ -953,10 +948,8 @@ static void test_gpu_ring(void) {
 static void test_gpu_carveout(void) {
     TEST("decode with a shared-memory carveout of 72% vs the driver's choice: same bits");
     const saved_env saved = env_save("APR_CUDA_CARVEOUT");
-    apr_model *g = load("tests/tmp/test-wide-Q4_K_M.gguf", gpu_lib, false, -1);
-    if (!g || strcmp(apr_model_backend(g), "CUDA") != 0) {
-        CHECK(0, "test-wide Q4_K_M: no CUDA model");
-        apr_model_free(g);
+    apr_model *g = load_gpu("tests/tmp/test-wide-Q4_K_M.gguf", "test-wide Q4_K_M");
+    if (!g) {
         env_restore(&saved);
         return;
     }
@@ -1041,12 +1034,8 @@ static void test_gpu_wgmma(void) {
             char name[192];
             snprintf(name, sizeof name, "prompt GEMM: k_wgemm vs k_hgemm, %s, %d-token prompt", files[fi], n);
             TEST(name);
-            apr_model *g = load(fi < 2 ? files[fi] : test_shared(files[fi]), gpu_lib, false, -1);
-            if (!g || strcmp(apr_model_backend(g), "CUDA") != 0) {
-                CHECK(0, "%s: no CUDA model", files[fi]);
-                apr_model_free(g);
-                continue;
-            }
+            apr_model *g = load_gpu(fi < 2 ? files[fi] : test_shared(files[fi]), files[fi]);
+            if (!g) continue;
             apr_context *x[4];
             unsetenv("APR_CUDA_GEMM");
             setenv("APR_CUDA_WG_FUSED", "1", 1);
