@@ -4060,7 +4060,10 @@ __device__ __forceinline__ void mvs_rows_of(const MVS &J, const DW &W, int m, in
         // two groups of 16 per thread and round, their loads in one round trip (ffn_down's
         // input is long); not in k_mvs, where the registers would spill. (Four in k_mvs_res
         // with 128 registers, two rounds instead of three for 7B's ffn_down: slower, 7B
-        // tg128 535.6 -> 530.1, bench/NOTES.md session 7.)
+        // tg128 535.6 -> 530.1, bench/NOTES.md session 7.) What the prologues cost (probes,
+        // session 24): all of them free, 7B tg128 +5.9%; their arithmetic alone +1.1%. The
+        // rest is the wait for the input, which comes back behind the weight loads issued
+        // before pdl_wait; ffn_down's at half the bytes gave +1.3..2.1%.
         const int ng = W.cols / 16;
         for (int g = threadIdx.x; g < ng; g += 2 * MVQ_THREADS) {
             const bool second = g + MVQ_THREADS < ng;
