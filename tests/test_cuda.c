@@ -146,6 +146,10 @@ static apr_model *load_gpu(const char *path, const char *what) {
     return NULL;
 }
 
+/* a test model's path: as written where under tests/ (made by an earlier test), else in
+   ../shared */
+static const char *test_file(const char *f) { return strncmp(f, "tests/", 6) == 0 ? f : test_shared(f); }
+
 static apr_context *ctx(apr_model *m, int n_ctx, int n_seq, int n_batch) {
     apr_context_params cp = apr_context_default_params();
     cp.n_ctx = n_ctx;
@@ -155,6 +159,18 @@ static apr_context *ctx(apr_model *m, int n_ctx, int n_seq, int n_batch) {
     apr_error err;
     if (apr_context_create(m, &cp, &c, &err) != APR_SUCCESS) fprintf(stderr, "context: %s\n", err.message);
     return c;
+}
+
+/* A context (128 positions, one sequence) that has decoded the 5-token prompt toks and then
+   t, with the log of its creation and of that first one-token step (where the decode
+   kernels' launch plan is logged) alone in logbuf; NULL (nothing left) where any of it
+   fails. */
+static apr_context *ctx_decoded(apr_model *g, const int32_t *toks, int32_t t) {
+    logbuf[0] = 0;
+    apr_context *c = ctx(g, 128, 1, 32);
+    if (c && apr_eval(c, toks, 5, 0) == APR_SUCCESS && apr_eval(c, &t, 1, 0) == APR_SUCCESS) return c;
+    apr_context_free(c);
+    return NULL;
 }
 
 static void test_gpu_stories(void) {
@@ -803,7 +819,7 @@ static void test_gpu_dyn_tasks(void) {
             snprintf(name, sizeof name, "k_mvs DYN vs fixed stride, %s, last %s rounds, %s blocks, %s pools",
                      files[i], forms[f][0], forced ? forms[f][1] : "all", forms[f][2]);
             TEST(name);
-            apr_model *g = load_gpu(strncmp(files[i], "tests/", 6) == 0 ? files[i] : test_shared(files[i]), files[i]);
+            apr_model *g = load_gpu(test_file(files[i]), files[i]);
             if (!g) continue;
             setenv("APR_CUDA_DECODE", "f32", 1);
             setenv("APR_CUDA_MVS_FFN", "1", 1);
@@ -815,15 +831,12 @@ static void test_gpu_dyn_tasks(void) {
                prompt and first step before the other context exists) */
             const int nv = apr_model_n_vocab(g);
             int32_t toks[5] = {1, 17 % nv, 42 % nv, 99 % nv, 7 % nv}, t = toks[4];
-            logbuf[0] = 0;
-            apr_context *a = ctx(g, 128, 1, 32);
-            bool ok = a && apr_eval(a, toks, 5, 0) == APR_SUCCESS && apr_eval(a, &t, 1, 0) == APR_SUCCESS;
+            apr_context *a = ctx_decoded(g, toks, t);
             const bool dyn_logged = strstr(logbuf, "from a counter (DYN)") != NULL;
             setenv("APR_CUDA_MVS_DYN", "0", 1);
-            logbuf[0] = 0;
-            apr_context *b = ok ? ctx(g, 128, 1, 32) : NULL;
-            ok = b && apr_eval(b, toks, 5, 0) == APR_SUCCESS && apr_eval(b, &t, 1, 0) == APR_SUCCESS;
-            const bool ref_dyn_logged = strstr(logbuf, "(DYN)") != NULL;
+            apr_context *b = a ? ctx_decoded(g, toks, t) : NULL;
+            bool ok = a && b;
+            const bool ref_dyn_logged = b && strstr(logbuf, "(DYN)") != NULL;
             unsetenv("APR_CUDA_MVS_FFN");
             unsetenv("APR_CUDA_MVS_DYN");
             unsetenv("APR_CUDA_MVS_DYN_BLOCKS");
@@ -882,7 +895,7 @@ static void test_gpu_ring(void) {
                 snprintf(name, sizeof name, "k_ring_res vs k_mvs_res, %s, %s blocks, %s KB, %s rows before pdl_wait",
                          files[i], forms[f][0][0] == '0' ? "one per SM" : forms[f][0], forms[f][1], forms[f][2]);
             TEST(name);
-            apr_model *g = load_gpu(strncmp(files[i], "tests/", 6) == 0 ? files[i] : test_shared(files[i]), files[i]);
+            apr_model *g = load_gpu(test_file(files[i]), files[i]);
             if (!g) continue;
             setenv("APR_CUDA_DECODE", "f32", 1);
             if (rule) {
@@ -896,19 +909,16 @@ static void test_gpu_ring(void) {
             }
             const int nv = apr_model_n_vocab(g);
             int32_t toks[5] = {1, 17 % nv, 42 % nv, 99 % nv, 7 % nv}, t = toks[4];
-            logbuf[0] = 0;
-            apr_context *a = ctx(g, 128, 1, 32);
-            bool ok = a && apr_eval(a, toks, 5, 0) == APR_SUCCESS && apr_eval(a, &t, 1, 0) == APR_SUCCESS;
+            apr_context *a = ctx_decoded(g, toks, t);
             const bool ring_logged = strstr(logbuf, "k_ring_res streams") != NULL;
             const bool no_tma = strstr(logbuf, "no PDL on this GPU") != NULL; /* (before sm_90) */
             unsetenv("APR_CUDA_RING_BLOCKS");
             unsetenv("APR_CUDA_RING_KB");
             unsetenv("APR_CUDA_RING_PRE");
             setenv("APR_CUDA_RING", "0", 1);
-            logbuf[0] = 0;
-            apr_context *b = ok ? ctx(g, 128, 1, 32) : NULL;
-            ok = b && apr_eval(b, toks, 5, 0) == APR_SUCCESS && apr_eval(b, &t, 1, 0) == APR_SUCCESS;
-            const bool ref_ring_logged = strstr(logbuf, "k_ring_res") != NULL;
+            apr_context *b = a ? ctx_decoded(g, toks, t) : NULL;
+            bool ok = a && b;
+            const bool ref_ring_logged = b && strstr(logbuf, "k_ring_res") != NULL;
             unsetenv("APR_CUDA_RING");
             unsetenv("APR_CUDA_MVS_SPREAD");
             unsetenv("APR_CUDA_MVS_FILL");
@@ -1034,7 +1044,7 @@ static void test_gpu_wgmma(void) {
             char name[192];
             snprintf(name, sizeof name, "prompt GEMM: k_wgemm vs k_hgemm, %s, %d-token prompt", files[fi], n);
             TEST(name);
-            apr_model *g = load_gpu(fi < 2 ? files[fi] : test_shared(files[fi]), files[fi]);
+            apr_model *g = load_gpu(test_file(files[fi]), files[fi]);
             if (!g) continue;
             apr_context *x[4];
             unsetenv("APR_CUDA_GEMM");
