@@ -3904,12 +3904,12 @@ template <int T, int KIND> __host__ __device__ constexpr int mvs_minb() {
 //   it made 7B 5% and 0.5B 8% slower: each 0.5B kernel 0.2-0.5 us, 7B's output matrix 4%;
 //   bench/NOTES.md, session 11.)
 // ss_rows: lane 0's sum of squares of the residual rows it wrote (MV_ADD).
-template <int T, bool I8, int KIND, int PP, bool SPLIT, bool DYN>
+template <int T, bool I8, int KIND, int PP, bool SPLIT, bool DYN, int NT = MVQ_THREADS>
 __device__ __forceinline__ void mvs_rows_of(const MVS &J, const DW &W, int m, int8_t *sq, float *sd, int *ssum,
                                             float *ep_all, unsigned long long &best, float &ss_rows) {
     constexpr bool MULTI = KIND == MVS_MULTI;
-    constexpr int NW = MVQ_THREADS / 32;
-    static_assert(NW == 8, "the warps' shares below divide by 8 with shifts");
+    constexpr int NW = NT / 32;  // warps per block (NT: threads; MVQ_THREADS but in k_mvs_res's WIDE form)
+    static_assert(NW == 8 || !SPLIT, "the warps' shares below divide by 8 with shifts");
     const int b0 = m == 0 ? 0 : (m == 1 ? J.block_end[0] : J.block_end[1]);
     const int b1 = m == 0 ? J.block_end[0] : (m == 1 ? J.block_end[1] : J.block_end[2]);
     float *Y = m == 0 ? J.y[0] : (m == 1 ? J.y[1] : J.y[2]);
@@ -4049,7 +4049,7 @@ __device__ __forceinline__ void mvs_rows_of(const MVS &J, const DW &W, int m, in
     LaneSum ss_pre;
     if (NORMED && J.ss_in) lane_sum_issue(J.ss_in, J.ss_n, ss_pre);
     if (!I8 && KIND == MVS_PLAIN) {
-        for (int g = threadIdx.x; g < W.cols / 16; g += MVQ_THREADS) {
+        for (int g = threadIdx.x; g < W.cols / 16; g += NT) {
             int4 q;
             float d;
             int sum;
@@ -4065,11 +4065,11 @@ __device__ __forceinline__ void mvs_rows_of(const MVS &J, const DW &W, int m, in
         // rest is the wait for the input, which comes back behind the weight loads issued
         // before pdl_wait; ffn_down's at half the bytes gave +1.3..2.1%.
         const int ng = W.cols / 16;
-        for (int g = threadIdx.x; g < ng; g += 2 * MVQ_THREADS) {
-            const bool second = g + MVQ_THREADS < ng;
+        for (int g = threadIdx.x; g < ng; g += 2 * NT) {
+            const bool second = g + NT < ng;
             float v[2][16];
             load16(J.x + 16 * g, v[0]);
-            if (second) load16(J.x + 16 * (g + MVQ_THREADS), v[1]);
+            if (second) load16(J.x + 16 * (g + NT), v[1]);
             int4 q;
             float d;
             int sum;
@@ -4077,7 +4077,7 @@ __device__ __forceinline__ void mvs_rows_of(const MVS &J, const DW &W, int m, in
             act_store<T, PAIRED>(sq, sd, ssum, g, W.cols, q, d, sum);
             if (second) {
                 quant16v(v[1], q, d, sum);
-                act_store<T, PAIRED>(sq, sd, ssum, g + MVQ_THREADS, W.cols, q, d, sum);
+                act_store<T, PAIRED>(sq, sd, ssum, g + NT, W.cols, q, d, sum);
             }
         }
     }
@@ -4219,7 +4219,7 @@ __device__ __forceinline__ void mvs_rows_of(const MVS &J, const DW &W, int m, in
     }
 }
 
-template <int T, bool I8, int KIND, bool SPLIT = false, bool DYN = false>
+template <int T, bool I8, int KIND, bool SPLIT = false, bool DYN = false, int NT = MVQ_THREADS>
 __device__ __forceinline__ void mvs_rows(const MVS &J, int8_t *sq, float *sd, int *ssum, float *ep_all,
                                          unsigned long long &best, float &ss_rows) {
     // MVS_MULTI (QKV): this block's matrix, its pointers in registers; otherwise w[0] and
@@ -4229,14 +4229,16 @@ __device__ __forceinline__ void mvs_rows(const MVS &J, int8_t *sq, float *sd, in
         const DW W = pick_dw(J, m);
         mvs_rows_of<T, I8, KIND, mvs_pp<T, KIND>(), SPLIT, false>(J, W, m, sq, sd, ssum, ep_all, best, ss_rows);
     } else {
-        mvs_rows_of<T, I8, KIND, mvs_pp<T, KIND>(), SPLIT, DYN>(J, J.w[0], 0, sq, sd, ssum, ep_all, best, ss_rows);
+        mvs_rows_of<T, I8, KIND, mvs_pp<T, KIND>(), SPLIT, DYN, NT>(J, J.w[0], 0, sq, sd, ssum, ep_all, best, ss_rows);
     }
 }
 
 // Shared memory of the f32 form for K columns: int8 values, then a scale and a sum per 16.
 static size_t mvs_smem_bytes(int K) { return (size_t)K + (size_t)(K / 16) * 8; }
 
-// DYN: the tasks of the last rounds from a counter (mvs_rows_of); f32 form only.
+// DYN: the tasks of the last rounds from a counter (mvs_rows_of); f32 form only. (Gate/up's
+// DYN instance in blocks of 16 warps, as k_mvs_res_wide below: 7B tg128 -0.5%, @ d4096 -0.6%,
+// 32B +0.2% on the H100, bench/NOTES.md session 25.)
 template <int T, bool DYN = false>
 __global__ void __launch_bounds__(MVQ_THREADS, mvs_minb<T, MVS_PLAIN>()) k_mvs(MVS J, int i8) {
     extern __shared__ int4 mvs_smem[];
@@ -4263,30 +4265,48 @@ __global__ void __launch_bounds__(MVQ_THREADS, mvs_minb<T, MVS_PLAIN>()) k_mvs(M
 }
 
 // The residual matrices (wo, ffn_down; f32 form): y += W x + bias, then y * norm_w for the
-// next matrix and per block the sum of y^2 for its RMSNorm.
-template <int T, bool SPLIT>
-__global__ void __launch_bounds__(MVQ_THREADS, mvs_minb<T, MVS_RES>()) k_mvs_res(MVS J, int unused) {
+// next matrix and per block the sum of y^2 for its RMSNorm. NT threads a block: MVQ_THREADS,
+// or twice that in k_mvs_res_wide.
+template <int T, bool SPLIT, int NT>
+__device__ __forceinline__ void mvs_res_block(const MVS &J) {
     extern __shared__ int4 mvs_smem[];
-    __shared__ float ssb[MVQ_THREADS / 32];
-    __shared__ float ep[MVQ_THREADS / 32 * 6];
+    __shared__ float ssb[NT / 32];
+    __shared__ float ep[NT / 32 * 6];
     int8_t *sq = (int8_t *)mvs_smem;
     float *sd = (float *)(sq + J.w[0].cols);
     int *ssum = (int *)(sd + J.w[0].cols / 16);
-    (void)unused;
     pdl_trigger();
     unsigned long long best = 0ull;
     float ss_rows = 0.f;
-    mvs_rows<T, false, MVS_RES, SPLIT>(J, sq, sd, ssum, ep, best, ss_rows);
+    mvs_rows<T, false, MVS_RES, SPLIT, false, NT>(J, sq, sd, ssum, ep, best, ss_rows);
     if (J.ss_out) {
         // per-block sum of squares of the new residual rows, summed in a fixed order
         if ((threadIdx.x & 31) == 0) ssb[threadIdx.x >> 5] = ss_rows;
         __syncthreads();
         if (threadIdx.x == 0) {
             float t = 0.f;
-            for (int w = 0; w < MVQ_THREADS / 32; w++) t += ssb[w];
+            for (int w = 0; w < NT / 32; w++) t += ssb[w];
             J.ss_out[blockIdx.x] = t;
         }
     }
+}
+
+template <int T, bool SPLIT>
+__global__ void __launch_bounds__(MVQ_THREADS, mvs_minb<T, MVS_RES>()) k_mvs_res(MVS J, int unused) {
+    (void)unused;
+    mvs_res_block<T, SPLIT, MVQ_THREADS>(J);
+}
+
+// WIDE: one block of 16 warps where k_mvs_res has two of 8 per SM (Q4_K, Q6_K: 128
+// registers), for long inputs (7B's ffn_down: 18,944 columns, 74 KB of f32 per block). Each
+// SM then reads and quantizes the input once instead of twice. The same tasks per warp in
+// the same order as k_mvs_res's (warp g of N: tasks g, g + N, ...), so the same row sums;
+// only the per-block sums of squares group 16 warps' rows.
+template <int T>
+__global__ void __launch_bounds__(2 * MVQ_THREADS, 1) k_mvs_res_wide(MVS J, int unused) {
+    static_assert(mvs_minb<T, MVS_RES>() == 2, "two blocks of k_mvs_res per SM become one of twice the warps");
+    (void)unused;
+    mvs_res_block<T, false, 2 * MVQ_THREADS>(J);
 }
 
 // Several matrices of one width in one launch (QKV), f32 form, MV_STORE + bias: those of
@@ -4579,7 +4599,14 @@ static MvsKernel mvs_dyn_kernel(int ta) {
     return nullptr;
 }
 
-// f on every k_mvs instance there is (mvs_kernel, mvs_dyn_kernel).
+// The WIDE instance of k_mvs_res for type ta (mvs_plan), nullptr where there is none.
+static MvsKernel mvs_wide_kernel(int ta) {
+    if (ta == APR_TYPE_Q4_K) return k_mvs_res_wide<APR_TYPE_Q4_K>;
+    if (ta == APR_TYPE_Q6_K) return k_mvs_res_wide<APR_TYPE_Q6_K>;
+    return nullptr;
+}
+
+// f on every k_mvs instance there is (mvs_kernel, mvs_dyn_kernel, mvs_wide_kernel).
 template <typename F> static void mvs_each_kernel(F f) {
     static const int types[] = {APR_TYPE_Q4_K, APR_TYPE_Q5_K, APR_TYPE_Q6_K, APR_TYPE_Q8_0, APR_TYPE_Q5_0, APR_TYPE_Q4_0};
     for (int kind : {MVS_PLAIN, MVS_RES, MVS_MULTI})
@@ -4587,8 +4614,10 @@ template <typename F> static void mvs_each_kernel(F f) {
             for (int b : types)
                 for (bool split : {false, true})
                     if (MvsKernel k = mvs_kernel(kind, a, b, split)) f(k);
-    for (int a : types)
+    for (int a : types) {
         if (MvsKernel k = mvs_dyn_kernel(a)) f(k);
+        if (MvsKernel k = mvs_wide_kernel(a)) f(k);
+    }
 }
 
 // Dynamic shared memory up to smax for every k_mvs instance (ffn_down's input is long).
@@ -5075,6 +5104,9 @@ struct GCtx {
     int mvs_dyn_pools;          // ... in this many pools, each with its counter (at most the blocks)
     int mvs_dyn_min_ns;         // ... where a task takes this long or more (mvs_plan's estimate)
     bool dyn_logged;            // the first such launch is in the log (tests look for it)
+    int res_wide_cols;          // residual matrices (Q4_K, Q6_K) of this many columns or more through k_mvs_res_wide (0: none, -1: mvs_plan's rule)
+    int mvs_wide_per_sm[32];    // ... its resident blocks per SM, per weight type (0: not asked yet)
+    bool wide_logged;           // the first k_mvs_res_wide launch is in the log (tests look for it)
     int ring_min_cols;          // residual matrices (Q4_K, Q6_K) of this many columns or more through k_ring_res (0: none, -1: ring_plan's rule)
     int ring_bytes;             // ... its stages' shared memory, at most
     int ring_pre;               // ... rows copied before its copying warp's pdl_wait
@@ -5326,6 +5358,11 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
         C->mvs_dyn_pools = dyn_pools ? std::min(MVS_DYN_POOLS_MAX, std::max(1, atoi(dyn_pools))) : 8;
         const char *dyn_min = getenv("APR_CUDA_MVS_DYN_MIN_NS");
         C->mvs_dyn_min_ns = dyn_min ? std::max(0, atoi(dyn_min)) : 2000;
+        // k_mvs_res_wide (blocks of 16 warps) where mvs_plan's rule says; APR_CUDA_RES_WIDE=n
+        // residual matrices of n columns or more whatever their grid (0: none; tests,
+        // measurements)
+        const char *wide = getenv("APR_CUDA_RES_WIDE");
+        C->res_wide_cols = wide ? std::max(0, atoi(wide)) : -1;
         // k_ring_res (sm_90) where ring_plan's rule says; APR_CUDA_RING=n residual matrices of
         // n columns or more (0: none), APR_CUDA_RING_KB=k stages of at most k KB,
         // APR_CUDA_RING_PRE=r rows copied before pdl_wait, APR_CUDA_RING_BLOCKS=b at most b
@@ -6129,6 +6166,7 @@ struct MvsPlan {
     int dyn_pools;   // ... and its pools (counters)
     double task_ns;  // a task's time, estimated (0: not known)
     bool dyn;
+    int threads;     // a block's threads (MVQ_THREADS; twice that for k_mvs_res_wide)
 };
 
 static MvsPlan mvs_plan(GCtx *C, const MVS &J, int nmat) {
@@ -6191,6 +6229,34 @@ static MvsPlan mvs_plan(GCtx *C, const MVS &J, int nmat) {
     }
     P.split = k_split != nullptr;
     if (k_split) P.k = k_split;
+    // WIDE (k_mvs_res_wide): a residual matrix of a plain grid takes a block per 16 tasks
+    // instead of 8, one block per SM where there were two, so that each SM reads and
+    // quantizes the input once. The rule: inputs of 8,192 columns or more (ffn_down) where
+    // the wide grid still covers 3/4 of the SMs (7B: 112 blocks; a 3B's 64 would leave half
+    // of them idle). 7B against the same build without it: H100 tg128 +0.6%, @ d4096 +0.2%
+    // (run 225); H200 +1.2%, +0.3% (run 226). With wo too (APR_CUDA_RES_WIDE=1) the H100's
+    // tg128 +1.1% but @ d4096 -0.2%: wo's blocks, launched during a long attention, wait
+    // for whole SMs (bench/NOTES.md, session 25).
+    P.threads = MVQ_THREADS;
+    const int wide_blocks = (tasks[0] + 2 * per_block - 1) / (2 * per_block);
+    const bool wide = C->res_wide_cols < 0 ? J.w[0].cols >= 8192 && 4 * wide_blocks >= 3 * M->sms
+                                           : C->res_wide_cols > 0 && J.w[0].cols >= C->res_wide_cols;
+    MvsKernel k_wide =
+        kind == MVS_RES && !J.q && !P.split && P.grid == MVS_GRID_PLAIN && wide ? mvs_wide_kernel(ta) : nullptr;
+    if (k_wide) {
+        int &per_sm = C->mvs_wide_per_sm[ta & 31];
+        if (!per_sm && (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, k_wide, 2 * MVQ_THREADS,
+                                                                      mvs_smem_bytes(C->Kmax)) != cudaSuccess ||
+                        per_sm < 1))
+            per_sm = 1;
+        P.k = k_wide;
+        P.threads = 2 * MVQ_THREADS;
+        P.slots = per_sm * M->sms;
+        P.blocks = std::min(P.slots, wide_blocks);
+        for (int m = 0; m < 3; m++) P.block_end[m] = P.blocks;
+        P.task_q[0] = tasks[0] / P.blocks;
+        P.task_r[0] = tasks[0] % P.blocks;
+    }
     // The DYN instance (a lone matrix of k_mvs, f32 form, with counters: gate/up) where the
     // warps have more than mvs_dyn rounds of tasks and a task takes mvs_dyn_min_ns or more:
     // its last mvs_dyn rounds (floor) are handed out by the counters. A task's time is
@@ -6246,8 +6312,12 @@ static int launch_mvs(GCtx *C, MVS &J, int nmat, bool pdl) {
         glog(M, APR_LOG_INFO, "CUDA: k_mvs spreads a %dx%d matrix over %d blocks (%s)", J.w[0].rows, J.w[0].cols,
              P.blocks, spread ? "a few tasks a block" : "every slot");
     C->spread_logged = C->spread_logged || spread || fill;
+    if (P.threads > MVQ_THREADS && !C->wide_logged)
+        glog(M, APR_LOG_INFO, "CUDA: k_mvs_res_wide takes a %dx%d matrix in %d blocks of %d warps", J.w[0].rows,
+             J.w[0].cols, P.blocks, P.threads / 32);
+    C->wide_logged = C->wide_logged || P.threads > MVQ_THREADS;
     const size_t smem = J.q ? (size_t)0 : mvs_smem_bytes(J.w[0].cols);
-    launch_kernel_(C, pdl, P.k, dim3(P.blocks), dim3(MVQ_THREADS), smem, J, J.q ? 1 : 0);
+    launch_kernel_(C, pdl, P.k, dim3(P.blocks), dim3(P.threads), smem, J, J.q ? 1 : 0);
     launched(C, __LINE__);
     return P.blocks;
 }

@@ -951,6 +951,63 @@ static void test_gpu_ring(void) {
     env_restore(&saved);
 }
 
+/* k_mvs_res_wide (blocks of 16 warps, APR_CUDA_RES_WIDE=n: residual matrices of n columns
+   or more) against k_mvs_res (blocks of 8): every warp takes the same tasks in the same
+   order, so each row sum is the same; only the per-block sums of squares of the next
+   RMSNorm group other rows, so the logits agree to float rounding (an int8 rounding of a
+   later activation may flip). Plain grids (APR_CUDA_MVS_SPLIT=0), so that every Q4_K / Q6_K
+   residual matrix takes it. */
+static void test_gpu_res_wide(void) {
+    static const char *files[] = {"tests/tmp/tiny-llama-Q4_K_M.gguf", "tests/tmp/test-wide-Q4_K_M.gguf",
+                                  "data/quant/tiny-llama-Q6_K.gguf"};
+    const saved_env saved = env_save("APR_CUDA_DECODE");
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char name[200];
+        snprintf(name, sizeof name, "k_mvs_res_wide vs k_mvs_res, %s", files[i]);
+        TEST(name);
+        apr_model *g = load_gpu(test_file(files[i]), files[i]);
+        if (!g) continue;
+        setenv("APR_CUDA_DECODE", "f32", 1);
+        setenv("APR_CUDA_MVS_SPLIT", "0", 1);
+        setenv("APR_CUDA_RING", "0", 1);
+        setenv("APR_CUDA_RES_WIDE", "1", 1);
+        const int nv = apr_model_n_vocab(g);
+        int32_t toks[5] = {1, 17 % nv, 42 % nv, 99 % nv, 7 % nv}, t = toks[4];
+        apr_context *a = ctx_decoded(g, toks, t);
+        const bool wide_logged = strstr(logbuf, "k_mvs_res_wide takes") != NULL;
+        setenv("APR_CUDA_RES_WIDE", "0", 1);
+        apr_context *b = a ? ctx_decoded(g, toks, t) : NULL;
+        const bool ref_wide_logged = b && strstr(logbuf, "k_mvs_res_wide") != NULL;
+        unsetenv("APR_CUDA_RES_WIDE");
+        unsetenv("APR_CUDA_RING");
+        unsetenv("APR_CUDA_MVS_SPLIT");
+        bool ok = a && b;
+        double worst = 0;
+        int close = 0, steps = 0, same_tok = 0;
+        for (int s = 0; s < 6 && ok; s++, steps++) {
+            if (s > 0) ok = apr_eval(a, &t, 1, 0) == APR_SUCCESS && apr_eval(b, &t, 1, 0) == APR_SUCCESS;
+            if (!ok) break;
+            const float *la = apr_get_logits(a, -1), *lb = apr_get_logits(b, -1);
+            const double e = rel_err(la, lb, nv);
+            worst = e > worst ? e : worst;
+            close += e <= 2e-5;
+            t = argmax_f(lb, nv);
+        }
+        if (ok) same_tok = argmax_steps(a, b, &t, 6, nv, &ok);
+        printf("  %s: max rel diff %.2e, %d of %d steps within 2e-5, argmax %d of 6\n", name, worst, close, steps,
+               same_tok);
+        CHECK(ok, "decode failed");
+        CHECK(wide_logged, "no k_mvs_res_wide launch in the log:\n%s", logbuf);
+        CHECK(!ref_wide_logged, "APR_CUDA_RES_WIDE=0 launched k_mvs_res_wide");
+        CHECK(close >= 1 && worst <= 2e-2, "%d of %d steps within 2e-5, max rel diff %g", close, steps, worst);
+        CHECK(same_tok == 6, "argmax equal in %d of 6 steps", same_tok);
+        apr_context_free(a);
+        apr_context_free(b);
+        apr_model_free(g);
+    }
+    env_restore(&saved);
+}
+
 /* The decode kernels' shared-memory carveout (APR_CUDA_CARVEOUT, a measurement switch)
    changes where blocks may run, not what they compute: the
    logits of 72% and of the driver's choice (-1) must be the same bits, and the log line
@@ -1117,6 +1174,7 @@ int main(void) {
         test_gpu_persistent_matvec();
         test_gpu_dyn_tasks();
         test_gpu_ring();
+        test_gpu_res_wide();
         test_gpu_carveout();
         test_gpu_long();
         test_gpu_wgmma();
