@@ -3909,7 +3909,8 @@ __device__ __forceinline__ void mvs_rows_of(const MVS &J, const DW &W, int m, in
                                             float *ep_all, unsigned long long &best, float &ss_rows) {
     constexpr bool MULTI = KIND == MVS_MULTI;
     constexpr int NW = NT / 32;  // warps per block (NT: threads; MVQ_THREADS but in k_mvs_res's WIDE form)
-    static_assert(NW == 8 || !SPLIT, "the warps' shares below divide by 8 with shifts");
+    constexpr int LNW = NW == 16 ? 4 : 3;
+    static_assert(NW == 1 << LNW, "the warps' shares below divide by NW with shifts");
     const int b0 = m == 0 ? 0 : (m == 1 ? J.block_end[0] : J.block_end[1]);
     const int b1 = m == 0 ? J.block_end[0] : (m == 1 ? J.block_end[1] : J.block_end[2]);
     float *Y = m == 0 ? J.y[0] : (m == 1 ? J.y[1] : J.y[2]);
@@ -3924,19 +3925,19 @@ __device__ __forceinline__ void mvs_rows_of(const MVS &J, const DW &W, int m, in
     const int nr = (nc + CPS - 1) / CPS;  // steps per task (CPS a power of two)
     const int ntask = swiglu ? W.rows : (W.rows + 1) / 2;
     const int bl = blockIdx.x - b0, nwarps = (b1 - b0) * NW, gw = bl * NW + wi;
-    // SPLIT: this block's tasks [t0, t0 + nt); warp w's steps [w nt nr / 8, (w + 1) nt nr /
-    // 8) of them, from step cs of task ct (floor(floor(x) / nr) = floor(x / nr)). The
+    // SPLIT: this block's tasks [t0, t0 + nt); warp w's steps [w nt nr / NW, (w + 1) nt nr /
+    // NW) of them, from step cs of task ct (floor(floor(x) / nr) = floor(x / nr)). The
     // tasks [tw0, tw1) lie in this warp's steps and are finished here; one before (begun by
     // the warp before) leaves its partial sums in parts[wi][0], one from tw1 on (finished by
     // the warps after) in parts[wi][1].
     const int tq = m == 0 ? J.task_q[0] : (m == 1 ? J.task_q[1] : J.task_q[2]);
     const int tr = m == 0 ? J.task_r[0] : (m == 1 ? J.task_r[1] : J.task_r[2]);
     const int nt = tq + (bl < tr), t0 = bl * tq + min(bl, tr);
-    int ct = SPLIT ? t0 + (wi * nt >> 3) : gw, cs = SPLIT ? (wi * nt * nr >> 3) - (wi * nt >> 3) * nr : 0;
-    const int ns = SPLIT ? ((wi + 1) * nt * nr >> 3) - (wi * nt * nr >> 3)
+    int ct = SPLIT ? t0 + (wi * nt >> LNW) : gw, cs = SPLIT ? (wi * nt * nr >> LNW) - (wi * nt >> LNW) * nr : 0;
+    const int ns = SPLIT ? ((wi + 1) * nt * nr >> LNW) - (wi * nt * nr >> LNW)
                    : DYN ? 0  // (DYN: its own loop below)
                          : (gw < ntask ? (ntask - gw + nwarps - 1) / nwarps * nr : 0);  // this warp's steps
-    const int tw0 = ct + (cs != 0), tw1 = t0 + ((wi + 1) * nt >> 3);
+    const int tw0 = ct + (cs != 0), tw1 = t0 + ((wi + 1) * nt >> LNW);
     auto whole = [&](int t) { return !SPLIT || (t >= tw0 && t < tw1); };
     __shared__ float2 parts[SPLIT ? NW : 1][2];
     LaneStep<PAIRED, PP> A[2], B[2];  // rows ra and rb
@@ -4037,9 +4038,9 @@ __device__ __forceinline__ void mvs_rows_of(const MVS &J, const DW &W, int m, in
     };
     __shared__ float esplit[SPLIT ? NW : 1][6];
     __shared__ int4 fin[SPLIT ? NW : 1];
-    const int tl = lane * nt >> 3;
-    const bool finisher = SPLIT && wi == 0 && lane >= 1 && lane < NW && (lane * nt * nr >> 3) != tl * nr &&
-                          ((lane - 1) * nt * nr >> 3) <= tl * nr;
+    const int tl = lane * nt >> LNW;
+    const bool finisher = SPLIT && wi == 0 && lane >= 1 && lane < NW && (lane * nt * nr >> LNW) != tl * nr &&
+                          ((lane - 1) * nt * nr >> LNW) <= tl * nr;
     if (SPLIT && wi == 0 && lane < NW) fin[lane] = make_int4(finisher ? t0 + tl : -1, tl * nr, (tl + 1) * nr, nt * nr);
     if (finisher && epilogue) copy_epilogue(esplit[lane], 2 * (t0 + tl), 2 * (t0 + tl) + 1 < W.rows);
     // the input's sums of squares (RMSNorm) requested before the input itself: two round
@@ -4202,8 +4203,8 @@ __device__ __forceinline__ void mvs_rows_of(const MVS &J, const DW &W, int m, in
         const int4 f = fin[lane & (NW - 1)];  // (read from shared memory: no registers held across the loop)
         if (lane < NW && f.x >= 0) {
             float v0 = 0.f, v1 = 0.f;
-            for (int w = lane - 1; w < NW && (w * f.w >> 3) < f.z; w++) {
-                const int w0 = w * f.w >> 3, w1 = (w + 1) * f.w >> 3;
+            for (int w = lane - 1; w < NW && (w * f.w >> LNW) < f.z; w++) {
+                const int w0 = w * f.w >> LNW, w1 = (w + 1) * f.w >> LNW;
                 if (w1 > w0 && w1 > f.y) {
                     const float2 pv = parts[w][w0 > f.y ? 0 : 1];
                     v0 += pv.x;
@@ -4302,11 +4303,11 @@ __global__ void __launch_bounds__(MVQ_THREADS, mvs_minb<T, MVS_RES>()) k_mvs_res
 // SM then reads and quantizes the input once instead of twice. The same tasks per warp in
 // the same order as k_mvs_res's (warp g of N: tasks g, g + N, ...), so the same row sums;
 // only the per-block sums of squares group 16 warps' rows.
-template <int T>
+template <int T, bool SPLIT = false>
 __global__ void __launch_bounds__(2 * MVQ_THREADS, 1) k_mvs_res_wide(MVS J, int unused) {
     static_assert(mvs_minb<T, MVS_RES>() == 2, "two blocks of k_mvs_res per SM become one of twice the warps");
     (void)unused;
-    mvs_res_block<T, false, 2 * MVQ_THREADS>(J);
+    mvs_res_block<T, SPLIT, 2 * MVQ_THREADS>(J);
 }
 
 // Several matrices of one width in one launch (QKV), f32 form, MV_STORE + bias: those of
@@ -4600,9 +4601,9 @@ static MvsKernel mvs_dyn_kernel(int ta) {
 }
 
 // The WIDE instance of k_mvs_res for type ta (mvs_plan), nullptr where there is none.
-static MvsKernel mvs_wide_kernel(int ta) {
-    if (ta == APR_TYPE_Q4_K) return k_mvs_res_wide<APR_TYPE_Q4_K>;
-    if (ta == APR_TYPE_Q6_K) return k_mvs_res_wide<APR_TYPE_Q6_K>;
+static MvsKernel mvs_wide_kernel(int ta, bool split = false) {
+    if (ta == APR_TYPE_Q4_K) return split ? k_mvs_res_wide<APR_TYPE_Q4_K, true> : k_mvs_res_wide<APR_TYPE_Q4_K>;
+    if (ta == APR_TYPE_Q6_K) return split ? k_mvs_res_wide<APR_TYPE_Q6_K, true> : k_mvs_res_wide<APR_TYPE_Q6_K>;
     return nullptr;
 }
 
@@ -4617,6 +4618,7 @@ template <typename F> static void mvs_each_kernel(F f) {
     for (int a : types) {
         if (MvsKernel k = mvs_dyn_kernel(a)) f(k);
         if (MvsKernel k = mvs_wide_kernel(a)) f(k);
+        if (MvsKernel k = mvs_wide_kernel(a, true)) f(k);
     }
 }
 
@@ -5107,6 +5109,7 @@ struct GCtx {
     int res_wide_cols;          // residual matrices (Q4_K, Q6_K) of this many columns or more through k_mvs_res_wide (0: none, -1: mvs_plan's rule)
     int mvs_wide_per_sm[32];    // ... its resident blocks per SM, per weight type (0: not asked yet)
     bool wide_logged;           // the first k_mvs_res_wide launch is in the log (tests look for it)
+    bool res_wide_split;        // ... for SPLIT grids too (APR_CUDA_RES_WIDE_SPLIT=0: not)
     int ring_min_cols;          // residual matrices (Q4_K, Q6_K) of this many columns or more through k_ring_res (0: none, -1: ring_plan's rule)
     int ring_bytes;             // ... its stages' shared memory, at most
     int ring_pre;               // ... rows copied before its copying warp's pdl_wait
@@ -5360,9 +5363,11 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
         C->mvs_dyn_min_ns = dyn_min ? std::max(0, atoi(dyn_min)) : 2000;
         // k_mvs_res_wide (blocks of 16 warps) where mvs_plan's rule says; APR_CUDA_RES_WIDE=n
         // residual matrices of n columns or more whatever their grid (0: none; tests,
-        // measurements)
+        // measurements); APR_CUDA_RES_WIDE_SPLIT=0 not for SPLIT grids
         const char *wide = getenv("APR_CUDA_RES_WIDE");
         C->res_wide_cols = wide ? std::max(0, atoi(wide)) : -1;
+        const char *wide_split = getenv("APR_CUDA_RES_WIDE_SPLIT");
+        C->res_wide_split = !wide_split || atoi(wide_split) != 0;
         // k_ring_res (sm_90) where ring_plan's rule says; APR_CUDA_RING=n residual matrices of
         // n columns or more (0: none), APR_CUDA_RING_KB=k stages of at most k KB,
         // APR_CUDA_RING_PRE=r rows copied before pdl_wait, APR_CUDA_RING_BLOCKS=b at most b
@@ -6229,20 +6234,22 @@ static MvsPlan mvs_plan(GCtx *C, const MVS &J, int nmat) {
     }
     P.split = k_split != nullptr;
     if (k_split) P.k = k_split;
-    // WIDE (k_mvs_res_wide): a residual matrix of a plain grid takes a block per 16 tasks
-    // instead of 8, one block per SM where there were two, so that each SM reads and
-    // quantizes the input once. The rule: inputs of 8,192 columns or more (ffn_down) where
-    // the wide grid still covers 3/4 of the SMs (7B: 112 blocks; a 3B's 64 would leave half
-    // of them idle). 7B against the same build without it: H100 tg128 +0.6%, @ d4096 +0.2%
-    // (run 225); H200 +1.2%, +0.3% (run 226). With wo too (APR_CUDA_RES_WIDE=1) the H100's
-    // tg128 +1.1% but @ d4096 -0.2%: wo's blocks, launched during a long attention, wait
-    // for whole SMs (bench/NOTES.md, session 25).
+    // WIDE (k_mvs_res_wide): a residual matrix of a plain or SPLIT grid takes a block per
+    // 16 tasks instead of 8 (SPLIT: the slots, one block per SM where there were two), so
+    // that each SM reads and quantizes the input once. The rule: inputs of 8,192 columns or
+    // more (ffn_down) where the wide grid still covers 3/4 of the SMs (7B: 112 blocks; a
+    // 3B's 64 would leave half of them idle). Against the same build without it: 7B on the
+    // H100 tg128 +0.6%, @ d4096 +0.2% (run 225), on the H200 +1.2%, +0.3% (run 226); 32B
+    // (SPLIT) on the H100 +1.0%, +0.7% (run 231). With wo too (APR_CUDA_RES_WIDE=1) the
+    // H100's 7B tg128 +1.1% but @ d4096 -0.2%: wo's blocks, launched during a long
+    // attention, wait for whole SMs (bench/NOTES.md, session 25).
     P.threads = MVQ_THREADS;
     const int wide_blocks = (tasks[0] + 2 * per_block - 1) / (2 * per_block);
     const bool wide = C->res_wide_cols < 0 ? J.w[0].cols >= 8192 && 4 * wide_blocks >= 3 * M->sms
                                            : C->res_wide_cols > 0 && J.w[0].cols >= C->res_wide_cols;
-    MvsKernel k_wide =
-        kind == MVS_RES && !J.q && !P.split && P.grid == MVS_GRID_PLAIN && wide ? mvs_wide_kernel(ta) : nullptr;
+    MvsKernel k_wide = kind == MVS_RES && !J.q && (!P.split || C->res_wide_split) && P.grid == MVS_GRID_PLAIN && wide
+                           ? mvs_wide_kernel(ta, P.split)
+                           : nullptr;
     if (k_wide) {
         int &per_sm = C->mvs_wide_per_sm[ta & 31];
         if (!per_sm && (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, k_wide, 2 * MVQ_THREADS,
@@ -6253,6 +6260,7 @@ static MvsPlan mvs_plan(GCtx *C, const MVS &J, int nmat) {
         P.threads = 2 * MVQ_THREADS;
         P.slots = per_sm * M->sms;
         P.blocks = std::min(P.slots, wide_blocks);
+        if (P.split && C->mvs_split == 1) P.blocks = std::min(P.slots, (tasks[0] + 4) / 5);  // (tests: tasks shared)
         for (int m = 0; m < 3; m++) P.block_end[m] = P.blocks;
         P.task_q[0] = tasks[0] / P.blocks;
         P.task_r[0] = tasks[0] % P.blocks;

@@ -956,19 +956,24 @@ static void test_gpu_ring(void) {
    order, so each row sum is the same; only the per-block sums of squares of the next
    RMSNorm group other rows, so the logits agree to float rounding (an int8 rounding of a
    later activation may flip). Plain grids (APR_CUDA_MVS_SPLIT=0), so that every Q4_K / Q6_K
-   residual matrix takes it. */
+   residual matrix takes it; and SPLIT grids (APR_CUDA_MVS_SPLIT=1, APR_CUDA_RES_WIDE_SPLIT=1:
+   five tasks a block of 16 warps against three a block of 8, the tasks' steps shared by
+   the warps), whose partial sums meet in another order. */
 static void test_gpu_res_wide(void) {
     static const char *files[] = {"tests/tmp/tiny-llama-Q4_K_M.gguf", "tests/tmp/test-wide-Q4_K_M.gguf",
                                   "data/quant/tiny-llama-Q6_K.gguf"};
     const saved_env saved = env_save("APR_CUDA_DECODE");
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+    for (size_t c = 0; c < 2 * sizeof files / sizeof files[0]; c++) {
+        const size_t i = c / 2;
+        const bool split = c % 2;
         char name[200];
-        snprintf(name, sizeof name, "k_mvs_res_wide vs k_mvs_res, %s", files[i]);
+        snprintf(name, sizeof name, "k_mvs_res_wide vs k_mvs_res, %s, %s grids", files[i], split ? "SPLIT" : "plain");
         TEST(name);
         apr_model *g = load_gpu(test_file(files[i]), files[i]);
         if (!g) continue;
         setenv("APR_CUDA_DECODE", "f32", 1);
-        setenv("APR_CUDA_MVS_SPLIT", "0", 1);
+        setenv("APR_CUDA_MVS_SPLIT", split ? "1" : "0", 1);
+        if (split) setenv("APR_CUDA_RES_WIDE_SPLIT", "1", 1);
         setenv("APR_CUDA_RING", "0", 1);
         setenv("APR_CUDA_RES_WIDE", "1", 1);
         const int nv = apr_model_n_vocab(g);
@@ -979,6 +984,7 @@ static void test_gpu_res_wide(void) {
         apr_context *b = a ? ctx_decoded(g, toks, t) : NULL;
         const bool ref_wide_logged = b && strstr(logbuf, "k_mvs_res_wide") != NULL;
         unsetenv("APR_CUDA_RES_WIDE");
+        unsetenv("APR_CUDA_RES_WIDE_SPLIT");
         unsetenv("APR_CUDA_RING");
         unsetenv("APR_CUDA_MVS_SPLIT");
         bool ok = a && b;
