@@ -4302,7 +4302,8 @@ __global__ void __launch_bounds__(MVQ_THREADS, mvs_minb<T, MVS_RES>()) k_mvs_res
 // registers), for long inputs (7B's ffn_down: 18,944 columns, 74 KB of f32 per block). Each
 // SM then reads and quantizes the input once instead of twice. The same tasks per warp in
 // the same order as k_mvs_res's (warp g of N: tasks g, g + N, ...), so the same row sums;
-// only the per-block sums of squares group 16 warps' rows.
+// only the per-block sums of squares group 16 warps' rows. SPLIT (32B's ffn_down: 2,560
+// tasks for 132 x 16 warps): a block's run of tasks shared by its 16 warps' steps.
 template <int T, bool SPLIT = false>
 __global__ void __launch_bounds__(2 * MVQ_THREADS, 1) k_mvs_res_wide(MVS J, int unused) {
     static_assert(mvs_minb<T, MVS_RES>() == 2, "two blocks of k_mvs_res per SM become one of twice the warps");
