@@ -679,6 +679,38 @@ static int argmax_steps(apr_context *a, apr_context *b, int32_t *t, int n, int n
     return same;
 }
 
+/* Two contexts' logits over six decode steps from token t, b's argmax fed to both (the
+   first step already decoded by both where first_done: ctx_decoded), then six steps of a's
+   greedy argmax decode against b's (argmax_steps). ok: the contexts are ready to decode. */
+typedef struct {
+    bool ok;         /* every decode succeeded */
+    int steps;       /* steps compared */
+    int close;       /* ... within 2e-5 of each other (rel_err) */
+    int exact;       /* ... bit-identical */
+    int same_tok;    /* argmax_steps' equal tokens, of 6 */
+    double worst;    /* the largest rel_err */
+    double diffs[6]; /* each step's rel_err */
+} step_cmp;
+
+static step_cmp compare_steps(apr_context *a, apr_context *b, int32_t t, int nv, bool ok, bool first_done) {
+    step_cmp r;
+    memset(&r, 0, sizeof r);
+    for (int s = 0; s < 6 && ok; s++, r.steps++) {
+        if (s > 0 || !first_done) ok = apr_eval(a, &t, 1, 0) == APR_SUCCESS && apr_eval(b, &t, 1, 0) == APR_SUCCESS;
+        if (!ok) break;
+        const float *la = apr_get_logits(a, -1), *lb = apr_get_logits(b, -1);
+        const double e = rel_err(la, lb, nv);
+        r.diffs[s] = e;
+        r.worst = e > r.worst ? e : r.worst;
+        r.close += e <= 2e-5;
+        r.exact += memcmp(la, lb, sizeof(float) * nv) == 0;
+        t = argmax_f(lb, nv);
+    }
+    if (ok) r.same_tok = argmax_steps(a, b, &t, 6, nv, &ok);
+    r.ok = ok;
+    return r;
+}
+
 static void test_gpu_persistent_matvec(void) {
     /* Q4_K_M: the f32 file through apr_quantize_model's recipe, for layer 1's Q6_K attn_v
        and ffn_down beside Q4_K (k_mvs_multi with two types). "wide": the synthetic
@@ -752,22 +784,13 @@ static void test_gpu_persistent_matvec(void) {
             unsetenv("APR_CUDA_RING");
             const int nv = apr_model_n_vocab(g);
             int32_t toks[5] = {1, 17 % nv, 42 % nv, 99 % nv, 7 % nv};
-            bool ok = a && b && apr_eval(a, toks, 5, 0) == APR_SUCCESS && apr_eval(b, toks, 5, 0) == APR_SUCCESS;
-            double worst = 0, diffs[6] = {0};
-            int exact = 0, steps = 0, same_tok = 0, close = 0;
-            int32_t t = toks[4];
-            for (int s = 0; s < 6 && ok; s++, steps++) {
-                ok = apr_eval(a, &t, 1, 0) == APR_SUCCESS && apr_eval(b, &t, 1, 0) == APR_SUCCESS;
-                if (!ok) break;
-                const float *la = apr_get_logits(a, -1), *lb = apr_get_logits(b, -1);
-                double e = rel_err(la, lb, nv);
-                diffs[s] = e;
-                if (e > worst) worst = e;
-                close += e <= 2e-5;
-                exact += memcmp(la, lb, sizeof(float) * nv) == 0;
-                t = argmax_f(lb, nv);
-            }
-            if (ok) same_tok = argmax_steps(a, b, &t, 6, nv, &ok);
+            const step_cmp r = compare_steps(a, b, toks[4], nv,
+                                             a && b && apr_eval(a, toks, 5, 0) == APR_SUCCESS &&
+                                                 apr_eval(b, toks, 5, 0) == APR_SUCCESS,
+                                             false);
+            const bool ok = r.ok;
+            const double worst = r.worst, *diffs = r.diffs;
+            const int exact = r.exact, steps = r.steps, same_tok = r.same_tok, close = r.close;
             printf("  %s %s: max rel diff %.2e, %d of %d steps within 2e-5, %d bit-identical, argmax %d of 6 (steps:",
                    types[i], forms[f], worst, close, steps, exact, same_tok);
             for (int s = 0; s < steps; s++) printf(" %.1e", diffs[s]);
@@ -835,22 +858,15 @@ static void test_gpu_dyn_tasks(void) {
             const bool dyn_logged = strstr(logbuf, "from a counter (DYN)") != NULL;
             setenv("APR_CUDA_MVS_DYN", "0", 1);
             apr_context *b = a ? ctx_decoded(g, toks, t) : NULL;
-            bool ok = a && b;
             const bool ref_dyn_logged = b && strstr(logbuf, "(DYN)") != NULL;
             unsetenv("APR_CUDA_MVS_FFN");
             unsetenv("APR_CUDA_MVS_DYN");
             unsetenv("APR_CUDA_MVS_DYN_BLOCKS");
             unsetenv("APR_CUDA_MVS_DYN_POOLS");
             unsetenv("APR_CUDA_MVS_DYN_MIN_NS");
-            int exact = 0, steps = 0, same_tok = 0;
-            for (int s = 0; s < 6 && ok; s++, steps++) {
-                if (s > 0) ok = apr_eval(a, &t, 1, 0) == APR_SUCCESS && apr_eval(b, &t, 1, 0) == APR_SUCCESS;
-                if (!ok) break;
-                const float *la = apr_get_logits(a, -1), *lb = apr_get_logits(b, -1);
-                exact += memcmp(la, lb, sizeof(float) * nv) == 0;
-                t = argmax_f(lb, nv);
-            }
-            if (ok) same_tok = argmax_steps(a, b, &t, 6, nv, &ok);
+            const step_cmp r = compare_steps(a, b, t, nv, a && b, true);
+            const bool ok = r.ok;
+            const int exact = r.exact, steps = r.steps, same_tok = r.same_tok;
             printf("  %s: %d of %d steps bit-identical, argmax %d of 6, DYN %s\n", name, exact, steps, same_tok,
                    dyn_logged ? "launched" : "not launched");
             CHECK(ok, "decode failed");
@@ -917,23 +933,14 @@ static void test_gpu_ring(void) {
             unsetenv("APR_CUDA_RING_PRE");
             setenv("APR_CUDA_RING", "0", 1);
             apr_context *b = a ? ctx_decoded(g, toks, t) : NULL;
-            bool ok = a && b;
             const bool ref_ring_logged = b && strstr(logbuf, "k_ring_res") != NULL;
             unsetenv("APR_CUDA_RING");
             unsetenv("APR_CUDA_MVS_SPREAD");
             unsetenv("APR_CUDA_MVS_FILL");
-            double worst = 0;
-            int close = 0, steps = 0, same_tok = 0;
-            for (int s = 0; s < 6 && ok; s++, steps++) {
-                if (s > 0) ok = apr_eval(a, &t, 1, 0) == APR_SUCCESS && apr_eval(b, &t, 1, 0) == APR_SUCCESS;
-                if (!ok) break;
-                const float *la = apr_get_logits(a, -1), *lb = apr_get_logits(b, -1);
-                const double e = rel_err(la, lb, nv);
-                worst = e > worst ? e : worst;
-                close += e <= 2e-5;
-                t = argmax_f(lb, nv);
-            }
-            if (ok) same_tok = argmax_steps(a, b, &t, 6, nv, &ok);
+            const step_cmp r = compare_steps(a, b, t, nv, a && b, true);
+            const bool ok = r.ok;
+            const double worst = r.worst;
+            const int close = r.close, steps = r.steps, same_tok = r.same_tok;
             printf("  %s: max rel diff %.2e, %d of %d steps within 2e-5, argmax %d of 6, k_ring_res %s\n", name, worst,
                    close, steps, same_tok, ring_logged ? "launched" : "not launched");
             CHECK(ok, "decode failed");
@@ -987,19 +994,10 @@ static void test_gpu_res_wide(void) {
         unsetenv("APR_CUDA_RES_WIDE_SPLIT");
         unsetenv("APR_CUDA_RING");
         unsetenv("APR_CUDA_MVS_SPLIT");
-        bool ok = a && b;
-        double worst = 0;
-        int close = 0, steps = 0, same_tok = 0;
-        for (int s = 0; s < 6 && ok; s++, steps++) {
-            if (s > 0) ok = apr_eval(a, &t, 1, 0) == APR_SUCCESS && apr_eval(b, &t, 1, 0) == APR_SUCCESS;
-            if (!ok) break;
-            const float *la = apr_get_logits(a, -1), *lb = apr_get_logits(b, -1);
-            const double e = rel_err(la, lb, nv);
-            worst = e > worst ? e : worst;
-            close += e <= 2e-5;
-            t = argmax_f(lb, nv);
-        }
-        if (ok) same_tok = argmax_steps(a, b, &t, 6, nv, &ok);
+        const step_cmp r = compare_steps(a, b, t, nv, a && b, true);
+        const bool ok = r.ok;
+        const double worst = r.worst;
+        const int close = r.close, steps = r.steps, same_tok = r.same_tok;
         printf("  %s: max rel diff %.2e, %d of %d steps within 2e-5, argmax %d of 6\n", name, worst, close, steps,
                same_tok);
         CHECK(ok, "decode failed");
