@@ -5108,7 +5108,7 @@ struct GCtx {
     int mvs_dyn_min_ns;         // ... where a task takes this long or more (mvs_plan's estimate)
     bool dyn_logged;            // the first such launch is in the log (tests look for it)
     int res_wide_cols;          // residual matrices (Q4_K, Q6_K) of this many columns or more through k_mvs_res_wide (0: none, -1: mvs_plan's rule)
-    int mvs_wide_per_sm[32];    // ... its resident blocks per SM, per weight type (0: not asked yet)
+    int mvs_wide_per_sm[32];    // ... its resident blocks per SM, per weight type (0: not asked yet; SPLIT's alike)
     bool wide_logged;           // the first k_mvs_res_wide launch is in the log (tests look for it)
     bool res_wide_split;        // ... for SPLIT grids too (APR_CUDA_RES_WIDE_SPLIT=0: not)
     int ring_min_cols;          // residual matrices (Q4_K, Q6_K) of this many columns or more through k_ring_res (0: none, -1: ring_plan's rule)
@@ -6124,15 +6124,22 @@ static MVS mvs1(GCtx *C, const DW &w, float *y, const float *bias, int mode, con
 // A k_mvs matrix's tasks: its row pairs, or (MV_SWIGLU) its rows, each with up's.
 static int mvs_tasks(const DW &w, int mode) { return mode == MV_SWIGLU ? w.rows : (w.rows + 1) / 2; }
 
-// Resident blocks per SM of the k_mvs kernel of this kind and types (asked once, for the
-// largest width; the SPLIT instances have the same launch bounds).
+// Resident blocks per SM of kernel k at `threads` threads a block and the f32 form's shared
+// memory for the largest width, asked once into *per_sm (0: not asked yet; 1 where the
+// query fails).
+static int mvs_blocks_per_sm(GCtx *C, int *per_sm, MvsKernel k, int threads) {
+    if (!*per_sm && (cudaOccupancyMaxActiveBlocksPerMultiprocessor(per_sm, k, threads, mvs_smem_bytes(C->Kmax)) !=
+                         cudaSuccess ||
+                     *per_sm < 1))
+        *per_sm = 1;
+    return *per_sm;
+}
+
+// ... of the k_mvs kernel of this kind and types (the SPLIT instances have the same launch
+// bounds).
 static int mvs_per_sm(GCtx *C, int kind, int ta, int tb) {
-    int &per_sm = kind == MVS_MULTI ? C->mvs_multi_per_sm[ta & 31][tb & 31] : C->mvs_per_sm[(ta & 31) + 32 * (kind == MVS_RES)];
-    if (!per_sm && (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, mvs_kernel(kind, ta, tb), MVQ_THREADS,
-                                                                  mvs_smem_bytes(C->Kmax)) != cudaSuccess ||
-                    per_sm < 1))
-        per_sm = 1;
-    return per_sm;
+    int *per_sm = kind == MVS_MULTI ? &C->mvs_multi_per_sm[ta & 31][tb & 31] : &C->mvs_per_sm[(ta & 31) + 32 * (kind == MVS_RES)];
+    return mvs_blocks_per_sm(C, per_sm, mvs_kernel(kind, ta, tb), MVQ_THREADS);
 }
 
 // Steps per task of a row of `cols` columns of type ta in the SPLIT instances (k_mvs_res,
@@ -6252,14 +6259,9 @@ static MvsPlan mvs_plan(GCtx *C, const MVS &J, int nmat) {
                            ? mvs_wide_kernel(ta, P.split)
                            : nullptr;
     if (k_wide) {
-        int &per_sm = C->mvs_wide_per_sm[ta & 31];
-        if (!per_sm && (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, k_wide, 2 * MVQ_THREADS,
-                                                                      mvs_smem_bytes(C->Kmax)) != cudaSuccess ||
-                        per_sm < 1))
-            per_sm = 1;
         P.k = k_wide;
         P.threads = 2 * MVQ_THREADS;
-        P.slots = per_sm * M->sms;
+        P.slots = mvs_blocks_per_sm(C, &C->mvs_wide_per_sm[ta & 31], k_wide, P.threads) * M->sms;
         P.blocks = std::min(P.slots, wide_blocks);
         if (P.split && C->mvs_split == 1) P.blocks = std::min(P.slots, (tasks[0] + 4) / 5);  // (tests: tasks shared)
         for (int m = 0; m < 3; m++) P.block_end[m] = P.blocks;
