@@ -44,6 +44,8 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
+#include <cerrno>
+#include <climits>
 #include <cstring>
 #include <vector>
 
@@ -4747,6 +4749,36 @@ static void glog(const GModel *M, apr_log_level lv, const char *fmt, ...) {
     M->host.log(M->host.log_user, lv, buf);
 }
 
+// The measurement and test switches (APR_CUDA_*, read at context creation). A numeric one
+// is taken only where its whole value is an int; otherwise one WARN line names it and its
+// default holds (through atoi, "off" or "1x" read as 0 or 1, which switched kernels).
+static const char *env_num(const GModel *M, const char *name) {
+    const char *v = getenv(name);
+    if (!v) return nullptr;
+    char *end;
+    errno = 0;
+    const long n = strtol(v, &end, 10);
+    if (end == v || *end != 0 || errno == ERANGE || n < INT_MIN || n > INT_MAX) {
+        glog(M, APR_LOG_WARN, "CUDA: %s=%s is not a whole number: ignored", name, v);
+        return nullptr;
+    }
+    return v;
+}
+
+// ... a word from a list (words: nullptr-terminated), or nullptr with one WARN line
+static const char *env_word(const GModel *M, const char *name, const char *const *words) {
+    const char *v = getenv(name);
+    if (!v) return nullptr;
+    for (const char *const *w = words; *w; w++)
+        if (strcmp(v, *w) == 0) return v;
+    glog(M, APR_LOG_WARN, "CUDA: %s=%s is not one of its values: ignored", name, v);
+    return nullptr;
+}
+static const char *const k_decode_words[] = {"i8", "f32", nullptr};     // APR_CUDA_DECODE
+static const char *const k_half_act_words[] = {"f16", nullptr};         // APR_CUDA_HALF_ACT
+static const char *const k_gemm_words[] = {"wmma", "tiles", nullptr};   // APR_CUDA_GEMM
+static const char *const k_deq_words[] = {"generic", nullptr};          // APR_CUDA_DEQ
+
 static cudaError_t gmalloc(GModel *M, void **p, size_t n) {
     cudaError_t e = cudaMalloc(p, n ? n : 16);
     if (e == cudaSuccess) {
@@ -5250,7 +5282,7 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
     CT(cmalloc(C, (void **)&C->ad, sizeof(float) * (BK / 32 + 1)), "act");
     CT(cmalloc(C, (void **)&C->as, sizeof(int) * (BK / 16 + 1)), "act");
     CT(cmalloc(C, (void **)&C->ah, sizeof(__half) * BK), "act");
-    const char *half_act = getenv("APR_CUDA_HALF_ACT");
+    const char *half_act = env_word(M, "APR_CUDA_HALF_ACT", k_half_act_words);
     const bool hilo = model_has_half_weights(M) && !(half_act && strcmp(half_act, "f16") == 0);
     CT(cmalloc(C, (void **)&C->ah2, sizeof(__half) * (size_t)B * C->F * (hilo ? 2 : 1)), "act");
     if (hilo) CT(cmalloc(C, (void **)&C->alo, sizeof(__half) * 2 * BK), "act");
@@ -5294,9 +5326,9 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
         C->mvs = mv_fast_type(M->out.type) && !getenv("APR_CUDA_NO_MVS");
         // measurement switches (bench/NOTES.md): APR_CUDA_MVQ_WAVES=1 lets k_mvw grids
         // run a second wave; APR_CUDA_MVS_FFN=0/1 forces gate/up off/onto k_mvs
-        const char *waves = getenv("APR_CUDA_MVQ_WAVES");
+        const char *waves = env_num(M, "APR_CUDA_MVQ_WAVES");
         C->mvq_one_wave = !(waves && atoi(waves) > 1);
-        const char *form = getenv("APR_CUDA_DECODE");  // "i8" or "f32": force one form (tests)
+        const char *form = env_word(M, "APR_CUDA_DECODE", k_decode_words);  // "i8" or "f32": force one form (tests)
         C->i8 = !f32_types || (form && strcmp(form, "i8") == 0);
         if (C->i8 && C->E > POST_MAX_IT * MVQ_THREADS) {  // the int8 form's norm step holds E in registers
             C->i8 = false;
@@ -5306,23 +5338,23 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
         // up to 128 positions; with splits of 32 (session 7) half of such a tile was empty:
         // tg128 7B 510 -> 519, 1.5B 1,068 -> 1,077, 0.5B 1,492 -> 1,511 (bench/NOTES.md).
         // APR_CUDA_ATTN_TILE=32|64 overrides (measurements, tests).
-        const char *tile = getenv("APR_CUDA_ATTN_TILE");
+        const char *tile = env_num(M, "APR_CUDA_ATTN_TILE");
         C->attn_tile = tile ? (atoi(tile) == 64 ? 64 : 32) : 32;
         // APR_CUDA_ATTN_ANY_HD=1: the instance for any head size, where 64 and 128 have their own
-        const char *any_hd = getenv("APR_CUDA_ATTN_ANY_HD");
+        const char *any_hd = env_num(M, "APR_CUDA_ATTN_ANY_HD");
         C->attn_any_hd = any_hd && atoi(any_hd) == 1;
         // Decode attention on tensor cores where its instances fit (head size 64 or 128):
         // APR_CUDA_ATTN_MMA=0 keeps k_attn_dec (the reference in tests)
-        const char *mma = getenv("APR_CUDA_ATTN_MMA");
+        const char *mma = env_num(M, "APR_CUDA_ATTN_MMA");
         C->attn_mma = !C->attn_any_hd && (hp.head_dim == 64 || hp.head_dim == 128) && !(mma && atoi(mma) == 0);
         // eight scoring warps (see k_attn_dec_mma); APR_CUDA_ATTN_CW=4: four (tests)
-        const char *cw = getenv("APR_CUDA_ATTN_CW");
+        const char *cw = env_num(M, "APR_CUDA_ATTN_CW");
         C->attn_mma_cw = cw && atoi(cw) == 4 ? 4 : 8;
         // ... as far as its block fits the GPU's shared memory (eight scoring warps at head
         // size 128: 158 KB with 8 heads per kv head, where an RTX 4090 allows 99 KB): eight,
         // else four (88 KB), else k_attn_dec. APR_CUDA_ATTN_SMEM=n: as if n bytes (tests).
         {
-            const char *cap = getenv("APR_CUDA_ATTN_SMEM");
+            const char *cap = env_num(M, "APR_CUDA_ATTN_SMEM");
             size_t smax = (size_t)M->smem_dyn;  // as asked for at model load
             if (cap && atol(cap) > 0) smax = std::min(smax, (size_t)atol(cap));
             const int G = hp.n_head / hp.n_head_kv;
@@ -5331,50 +5363,50 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
         }
         // gate/up through k_mvs (f32 form): tg128 0.5B 1287 -> 1345, 1.5B 800 -> 861 tok/s
         // (bench/NOTES.md); APR_CUDA_MVS_FFN=0 keeps k_mvw (the reference in tests)
-        const char *ffn = getenv("APR_CUDA_MVS_FFN");
+        const char *ffn = env_num(M, "APR_CUDA_MVS_FFN");
         C->mvs_ffn = !C->i8 && C->fast && !(ffn && atoi(ffn) == 0);
         // Every matrix through k_mvs (7B tg128 329 -> 422 tok/s against the int8 form; 32B
         // 102 -> 110). Until session 7 only from n_embd 3072: k_mvw's short kernels were
         // faster on QKV, wo and down of 1.5B (851 against 736 tok/s), no longer with k_mvs's
         // Q4_K/Q6_K pairs and the split attention (1.5B 958 -> 1,067, 0.5B 1,391 -> 1,508;
         // bench/NOTES.md). APR_CUDA_MVS_ALL=0 keeps k_mvw there (the reference in tests).
-        const char *all = getenv("APR_CUDA_MVS_ALL");
+        const char *all = env_num(M, "APR_CUDA_MVS_ALL");
         C->mvs_all = C->mvs_ffn && C->mvs && !(all && atoi(all) == 0);
         // APR_CUDA_MVS_SPLIT=0 / 1: the SPLIT instances never / wherever built (tests,
         // measurements); otherwise where launch_mvs's rule says they pay
-        const char *split = getenv("APR_CUDA_MVS_SPLIT");
+        const char *split = env_num(M, "APR_CUDA_MVS_SPLIT");
         C->mvs_split = split ? (atoi(split) == 1 ? 1 : 0) : -1;
         // launch_mvs's spread: APR_CUDA_MVS_SPREAD=p grids under p % of the SMs' count (0:
         // never), APR_CUDA_MVS_SPREAD_TASKS=n tasks a block (measurements, tests)
-        const char *spread = getenv("APR_CUDA_MVS_SPREAD"), *spread_tasks = getenv("APR_CUDA_MVS_SPREAD_TASKS");
+        const char *spread = env_num(M, "APR_CUDA_MVS_SPREAD"), *spread_tasks = env_num(M, "APR_CUDA_MVS_SPREAD_TASKS");
         C->mvs_spread_pct = spread ? std::max(0, atoi(spread)) : 50;
         C->mvs_spread_tasks = spread_tasks && atoi(spread_tasks) >= 1 && atoi(spread_tasks) <= 8 ? atoi(spread_tasks) : 4;
         // ... and its fill: APR_CUDA_MVS_FILL=n tasks of n steps or more (0: never)
-        const char *fill = getenv("APR_CUDA_MVS_FILL");
+        const char *fill = env_num(M, "APR_CUDA_MVS_FILL");
         C->mvs_fill = fill ? std::max(0, atoi(fill)) : 4;
         // k_mvs's tasks of the last rounds from a counter (mvs_rows_of's DYN):
         // APR_CUDA_MVS_DYN=n the last n rounds (0: never), APR_CUDA_MVS_DYN_BLOCKS=b grids of
         // at most b blocks (tests: several rounds on a small model)
-        const char *dyn = getenv("APR_CUDA_MVS_DYN"), *dyn_blocks = getenv("APR_CUDA_MVS_DYN_BLOCKS");
-        const char *dyn_pools = getenv("APR_CUDA_MVS_DYN_POOLS");
+        const char *dyn = env_num(M, "APR_CUDA_MVS_DYN"), *dyn_blocks = env_num(M, "APR_CUDA_MVS_DYN_BLOCKS");
+        const char *dyn_pools = env_num(M, "APR_CUDA_MVS_DYN_POOLS");
         C->mvs_dyn = dyn ? std::max(0, atoi(dyn)) : 2;
         C->mvs_dyn_blocks = dyn_blocks ? std::max(0, atoi(dyn_blocks)) : 0;
         C->mvs_dyn_pools = dyn_pools ? std::min(MVS_DYN_POOLS_MAX, std::max(1, atoi(dyn_pools))) : 8;
-        const char *dyn_min = getenv("APR_CUDA_MVS_DYN_MIN_NS");
+        const char *dyn_min = env_num(M, "APR_CUDA_MVS_DYN_MIN_NS");
         C->mvs_dyn_min_ns = dyn_min ? std::max(0, atoi(dyn_min)) : 2000;
         // k_mvs_res_wide (blocks of 16 warps) where mvs_plan's rule says; APR_CUDA_RES_WIDE=n
         // residual matrices of n columns or more whatever their grid (0: none; tests,
         // measurements); APR_CUDA_RES_WIDE_SPLIT=0 not for SPLIT grids
-        const char *wide = getenv("APR_CUDA_RES_WIDE");
+        const char *wide = env_num(M, "APR_CUDA_RES_WIDE");
         C->res_wide_cols = wide ? std::max(0, atoi(wide)) : -1;
-        const char *wide_split = getenv("APR_CUDA_RES_WIDE_SPLIT");
+        const char *wide_split = env_num(M, "APR_CUDA_RES_WIDE_SPLIT");
         C->res_wide_split = !wide_split || atoi(wide_split) != 0;
         // k_ring_res (sm_90) where ring_plan's rule says; APR_CUDA_RING=n residual matrices of
         // n columns or more (0: none), APR_CUDA_RING_KB=k stages of at most k KB,
         // APR_CUDA_RING_PRE=r rows copied before pdl_wait, APR_CUDA_RING_BLOCKS=b at most b
         // blocks (tests: many rows a block)
-        const char *ring = getenv("APR_CUDA_RING"), *ring_kb = getenv("APR_CUDA_RING_KB");
-        const char *ring_pre = getenv("APR_CUDA_RING_PRE"), *ring_blocks = getenv("APR_CUDA_RING_BLOCKS");
+        const char *ring = env_num(M, "APR_CUDA_RING"), *ring_kb = env_num(M, "APR_CUDA_RING_KB");
+        const char *ring_pre = env_num(M, "APR_CUDA_RING_PRE"), *ring_blocks = env_num(M, "APR_CUDA_RING_BLOCKS");
         C->ring_min_cols = !M->tma ? 0 : ring ? std::max(0, atoi(ring)) : -1;
         C->ring_bytes = 1024 * (ring_kb ? std::max(1, atoi(ring_kb)) : 160);
         C->ring_pre = ring_pre ? std::max(0, atoi(ring_pre)) : RING_WARPS;
@@ -5400,8 +5432,8 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
     // 1.5B 1,067 -> 1,084, 7B 540 -> 538, 32B 144.8 -> 144.8.
     // APR_CUDA_ATTN_SPLIT=n: at least n positions per split, APR_CUDA_ATTN_BPS=n splits per
     // SM and kv head, APR_CUDA_ATTN_SMAX=n at most (measurements, tests).
-    const char *split_env = getenv("APR_CUDA_ATTN_SPLIT"), *bps_env = getenv("APR_CUDA_ATTN_BPS"),
-               *smax_env = getenv("APR_CUDA_ATTN_SMAX");
+    const char *split_env = env_num(M, "APR_CUDA_ATTN_SPLIT"), *bps_env = env_num(M, "APR_CUDA_ATTN_BPS"),
+               *smax_env = env_num(M, "APR_CUDA_ATTN_SMAX");
     C->attn_min_chunk = split_env ? std::max(16, std::min(4096, atoi(split_env))) : C->attn_mma ? 128 : 32;
     const int per_sm = bps_env ? std::max(1, std::min(8, atoi(bps_env))) : 1;
     const int s_cap = smax_env ? std::max(1, std::min(ATT_SMAX, atoi(smax_env))) : ATT_SMAX;
@@ -5453,13 +5485,13 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
     // APR_CUDA_ATTN_TRIGGER_END=0 and APR_CUDA_ATTN_TRIGGER_SPLITS=n (0: never) override
     // (measurements, tests).
     {
-        const char *ap = getenv("APR_CUDA_ATTN_PDL"), *at = getenv("APR_CUDA_ATTN_TRIGGER"),
-                   *ate = getenv("APR_CUDA_ATTN_TRIGGER_END"), *early = getenv("APR_CUDA_ATTN_EARLY");
+        const char *ap = env_num(M, "APR_CUDA_ATTN_PDL"), *at = env_num(M, "APR_CUDA_ATTN_TRIGGER"),
+                   *ate = env_num(M, "APR_CUDA_ATTN_TRIGGER_END"), *early = env_num(M, "APR_CUDA_ATTN_EARLY");
         C->attn_early = !C->i8 && C->mvs_all && M->pdl && (early ? atoi(early) == 1 : M->sms / hp.n_head_kv >= 48);
         C->attn_pdl = C->attn_early || (!C->i8 && (ap ? atoi(ap) == 1 : C->mvs_all && M->pdl));
         C->attn_trigger = at ? atoi(at) == 1 : (C->i8 && hp.n_head_kv * C->S_dec > M->sms / 8);
         C->attn_trigger_end = !C->i8 && !(ate && atoi(ate) == 0);
-        const char *ats = getenv("APR_CUDA_ATTN_TRIGGER_SPLITS");
+        const char *ats = env_num(M, "APR_CUDA_ATTN_TRIGGER_SPLITS");
         C->attn_trigger_splits = C->i8 ? 0 : ats ? std::max(0, atoi(ats)) : C->attn_early ? 0 : 24;
     }
     // APR_CUDA_CARVEOUT=pct (measurements): the shared-memory carveout (percent of the SM's
@@ -5471,7 +5503,7 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
     // too unclear (the driver rounds to its own steps) for a default. A function attribute:
     // the last context created sets it for the process.
     {
-        const char *carve = getenv("APR_CUDA_CARVEOUT");
+        const char *carve = env_num(M, "APR_CUDA_CARVEOUT");
         C->carveout = carve ? std::max(-1, std::min(100, atoi(carve))) : -1;
         if (C->fast) decode_carveout(C->carveout);  // (-1 too: a context before may have set another)
     }
@@ -5499,21 +5531,23 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
     // k_hgemm (the reference in tests, and measurements); APR_CUDA_GEMM=tiles takes k_gemm,
     // the path of a GPU without memory for the f16 scratch (tests).
     {
-        const char *gemm = getenv("APR_CUDA_GEMM");
+        const char *gemm = env_word(M, "APR_CUDA_GEMM", k_gemm_words);
         C->gemm_tiles = gemm && strcmp(gemm, "tiles") == 0;
         C->wgmma = M->wgmma && !(gemm && (strcmp(gemm, "wmma") == 0 || C->gemm_tiles));
         // The fused form is slower today (7B pp512 17.2k against 20.6k tok/s, bench/NOTES.md,
         // session 8): APR_CUDA_WG_FUSED=1 turns it on (tests, measurements).
-        const char *fused = getenv("APR_CUDA_WG_FUSED");
+        const char *fused = env_num(M, "APR_CUDA_WG_FUSED");
         C->wg_fused = C->wgmma && fused && atoi(fused) == 1;
-        const char *deq = getenv("APR_CUDA_DEQ");
+        const char *deq = env_word(M, "APR_CUDA_DEQ", k_deq_words);
         C->deq_generic = deq && strcmp(deq, "generic") == 0;
         const char *tile = getenv("APR_CUDA_WG_TILE");
-        int bm = 0, bn = 0;
-        if (tile && sscanf(tile, "%dx%d", &bm, &bn) == 2 &&
+        int bm = 0, bn = 0, used = 0;
+        if (tile && sscanf(tile, "%dx%d%n", &bm, &bn, &used) == 2 && tile[used] == 0 &&
             ((bm == 128 && (bn == 128 || bn == 192 || bn == 256)) || (bm == 64 && (bn == 64 || bn == 128)))) {
             C->wg_tile_bm = bm;
             C->wg_tile_bn = bn;
+        } else if (tile) {
+            glog(M, APR_LOG_WARN, "CUDA: APR_CUDA_WG_TILE=%s is not one of 128x128, 128x192, 128x256, 64x64, 64x128: ignored", tile);
         }
     }
     const char *gemm_form = C->gemm_tiles ? "tiles (k_gemm)"

@@ -1012,6 +1012,51 @@ static void test_gpu_res_wide(void) {
     env_restore(&saved);
 }
 
+/* A measurement switch with a value that is not one (APR_CUDA_MVS_ALL=off, through atoi 0:
+   the old matvec kernels) is ignored with one WARN line naming it: the context runs its
+   defaults, the same bits as one made without the switch. A valid value is not named. */
+static void test_gpu_bad_switches(void) {
+    static const char *cases[][3] = {{"APR_CUDA_MVS_ALL", "off", "is not a whole number"},
+                                     {"APR_CUDA_MVS_SPLIT", "1x", "is not a whole number"},
+                                     {"APR_CUDA_RES_WIDE", "99999999999", "is not a whole number"},
+                                     {"APR_CUDA_DECODE", "int8", "is not one of its values"},
+                                     {"APR_CUDA_MVS_SPLIT", "0", NULL}};
+    const char *file = "tests/tmp/tiny-llama-Q4_K_M.gguf";
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        char name[200], warning[200];
+        snprintf(name, sizeof name, "switch %s=%s: %s", cases[c][0], cases[c][1],
+                 cases[c][2] ? "ignored with a warning, the defaults' bits" : "taken without a warning");
+        snprintf(warning, sizeof warning, "%s=%s", cases[c][0], cases[c][1]);
+        TEST(name);
+        const saved_env saved = env_save(cases[c][0]);
+        apr_model *g = load_gpu(test_file(file), file);
+        if (!g) {
+            env_restore(&saved);
+            continue;
+        }
+        setenv(cases[c][0], cases[c][1], 1);
+        const int nv = apr_model_n_vocab(g);
+        int32_t toks[5] = {1, 17 % nv, 42 % nv, 99 % nv, 7 % nv}, t = toks[4];
+        apr_context *a = ctx_decoded(g, toks, t);
+        const bool named = strstr(logbuf, warning) != NULL;
+        unsetenv(cases[c][0]);
+        apr_context *b = a ? ctx_decoded(g, toks, t) : NULL;
+        const step_cmp r = compare_steps(a, b, t, nv, a && b, true);
+        CHECK(r.ok, "decode failed");
+        if (cases[c][2]) {
+            CHECK(named && strstr(logbuf, cases[c][2]) == NULL, "the warning for %s (log of the second context shown):\n%s",
+                  warning, logbuf);
+            CHECK(r.exact == 6 && r.steps == 6, "%d of %d steps bit-identical to the defaults", r.exact, r.steps);
+        } else {
+            CHECK(!named, "a valid %s was named in the log", warning);
+        }
+        apr_context_free(a);
+        apr_context_free(b);
+        apr_model_free(g);
+        env_restore(&saved);
+    }
+}
+
 /* The decode kernels' shared-memory carveout (APR_CUDA_CARVEOUT, a measurement switch)
    changes where blocks may run, not what they compute: the
    logits of 72% and of the driver's choice (-1) must be the same bits, and the log line
@@ -1179,6 +1224,7 @@ int main(void) {
         test_gpu_dyn_tasks();
         test_gpu_ring();
         test_gpu_res_wide();
+        test_gpu_bad_switches();
         test_gpu_carveout();
         test_gpu_long();
         test_gpu_wgmma();
