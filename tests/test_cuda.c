@@ -1022,6 +1022,9 @@ static void test_gpu_bad_switches(void) {
                                      {"APR_CUDA_DECODE", "int8", "is not one of its values"},
                                      {"APR_CUDA_MVS_SPLIT", "0", NULL}};
     const char *file = "tests/tmp/tiny-llama-Q4_K_M.gguf";
+    TEST("switches: the model for their contexts");  /* (read at context creation: one model serves all) */
+    apr_model *g = load_gpu(test_file(file), file);
+    if (!g) return;
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         char name[200], warning[200];
         snprintf(name, sizeof name, "switch %s=%s: %s", cases[c][0], cases[c][1],
@@ -1029,11 +1032,6 @@ static void test_gpu_bad_switches(void) {
         snprintf(warning, sizeof warning, "%s=%s", cases[c][0], cases[c][1]);
         TEST(name);
         const saved_env saved = env_save(cases[c][0]);
-        apr_model *g = load_gpu(test_file(file), file);
-        if (!g) {
-            env_restore(&saved);
-            continue;
-        }
         setenv(cases[c][0], cases[c][1], 1);
         const int nv = apr_model_n_vocab(g);
         int32_t toks[5] = {1, 17 % nv, 42 % nv, 99 % nv, 7 % nv}, t = toks[4];
@@ -1052,9 +1050,9 @@ static void test_gpu_bad_switches(void) {
         }
         apr_context_free(a);
         apr_context_free(b);
-        apr_model_free(g);
         env_restore(&saved);
     }
+    apr_model_free(g);
 }
 
 /* The decode kernels' shared-memory carveout (APR_CUDA_CARVEOUT, a measurement switch)
