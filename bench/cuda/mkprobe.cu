@@ -79,7 +79,7 @@ struct Net {
     const float *nw;    // RMSNorm weight (E)
     unsigned *cnt;      // [L][NPH]: blocks done with that matrix
     unsigned long long *stamps;  // or null: [block][L][NPH][6] %globaltimer (see k_mega)
-    int L, E, mode;
+    int L, mode;
 };
 
 // The mbarrier and bulk-copy wrappers are apr_cuda.cu's (k_ring_res), copied so that the probe
@@ -145,13 +145,19 @@ __device__ __forceinline__ float warp_sum(float v) {
 #ifndef INTERLEAVE
 #define INTERLEAVE 1
 #endif
+// INTERLEAVE=0: block b's run of rows [r0, r1) of R
+__host__ __device__ __forceinline__ void block_run(int R, int b, int G, int &r0, int &r1) {
+    r0 = (int)((long long)R * b / G);
+    r1 = (int)((long long)R * (b + 1) / G);
+}
 __host__ __device__ __forceinline__ int stages_of(const Net &N, int p, int b, int G) {
     const int R = N.rows[p], rps = N.rps[p];
     if (INTERLEAVE) {
         const int nch = (R + rps - 1) / rps;
         return b < nch ? (nch - b + G - 1) / G : 0;
     }
-    const int r0 = (int)((long long)R * b / G), r1 = (int)((long long)R * (b + 1) / G);
+    int r0, r1;
+    block_run(R, b, G, r0, r1);
     return (r1 - r0 + rps - 1) / rps;
 }
 __host__ __device__ __forceinline__ void stage_rows(const Net &N, int p, int b, int G, int i, int &r, int &n) {
@@ -160,7 +166,8 @@ __host__ __device__ __forceinline__ void stage_rows(const Net &N, int p, int b, 
         r = (i * G + b) * rps;
         n = min(rps, R - r);
     } else {
-        const int r0 = (int)((long long)R * b / G), r1 = (int)((long long)R * (b + 1) / G);
+        int r0, r1;
+        block_run(R, b, G, r0, r1);
         r = r0 + i * rps;
         n = min(rps, r1 - r);
     }
@@ -530,7 +537,6 @@ int main(int argc, char **argv) {
     k_fill_f32<<<16, 256>>>(nw, E, 98, 0.5f, 1.5f);
     N.nw = nw;
     N.L = L;
-    N.E = E;
     CK(cudaDeviceSynchronize());
     const size_t smem = (size_t)DEPTH * STAGE_BYTES + (size_t)F / 16 * (16 + 4 + 4);
     CK(cudaFuncSetAttribute(k_mega, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
@@ -558,19 +564,19 @@ int main(int argc, char **argv) {
             }
         CK(cudaDeviceSynchronize());
     };
-    auto run_mega = [&](int layers, int mode, cudaStream_t st) {
+    auto run_mega = [&](int layers, int mode) {
         Net M = N;
         M.L = layers;
         M.mode = mode;
-        CK(cudaMemcpyAsync(M.x, x0, sizeof(float) * E, cudaMemcpyDeviceToDevice, st));
-        CK(cudaMemsetAsync(M.cnt, 0, sizeof(unsigned) * L * NPH, st));
-        k_mega<<<G, NTHREADS, smem, st>>>(M);
+        CK(cudaMemcpyAsync(M.x, x0, sizeof(float) * E, cudaMemcpyDeviceToDevice));
+        CK(cudaMemsetAsync(M.cnt, 0, sizeof(unsigned) * L * NPH));
+        k_mega<<<G, NTHREADS, smem>>>(M);
     };
     std::vector<float> rx(E), rh(F), mx(E), mh(F);
     run_ref(Lc);
     CK(cudaMemcpy(rx.data(), N.x, sizeof(float) * E, cudaMemcpyDeviceToHost));
     CK(cudaMemcpy(rh.data(), N.h, sizeof(float) * F, cudaMemcpyDeviceToHost));
-    run_mega(Lc, 0, 0);
+    run_mega(Lc, 0);
     CK(cudaGetLastError());
     CK(cudaDeviceSynchronize());
     CK(cudaMemcpy(mx.data(), N.x, sizeof(float) * E, cudaMemcpyDeviceToHost));
@@ -603,7 +609,7 @@ int main(int argc, char **argv) {
                             "no dot products, no boundaries (the ring)", "no boundaries (ring + dot products)",
                             "no dot products, counters, no staging", "no dot products, staging, no counters"};
     for (int mode = 0; mode < 7; mode++) {
-        run_mega(L, mode, 0);  // warm-up
+        run_mega(L, mode);  // warm-up
         CK(cudaGetLastError());
         std::vector<float> t;
         for (int r = 0; r < reps; r++) {
@@ -632,7 +638,7 @@ int main(int argc, char **argv) {
         const int modes[3] = {0, 2, 6};
         for (int mi = 0; mi < 3; mi++) {
             CK(cudaMemset(N.stamps, 0, ns * 8));
-            run_mega(L, modes[mi], 0);
+            run_mega(L, modes[mi]);
             CK(cudaDeviceSynchronize());
             CK(cudaMemcpy(hs.data(), N.stamps, ns * 8, cudaMemcpyDeviceToHost));
             auto at = [&](int b, int l, int p, int j) { return hs[(((size_t)b * L + l) * NPH + p) * 6 + j]; };
@@ -650,14 +656,12 @@ int main(int argc, char **argv) {
                 printf("  %-9s %8.2f %8.2f %8.2f %8.2f %6.2f,%6.2f %10.2f %10.2f\n", pn[p], v[0][G / 2], v[1][G / 2],
                        v[2][G / 2], v[3][G / 2], v[3][0], v[3][G - 1], v[4][G / 2], v[5][G / 2]);
             }
-            double lay = 0;  // the next layer's start
-            {
+            if (lm + 1 < L) {  // the next layer's start
                 std::vector<double> v;
-                for (int b = 0; b < G; b++) v.push_back(((double)at(b, lm + 1 < L ? lm + 1 : lm, 0, 0) - (double)t0) * 1e-3);
+                for (int b = 0; b < G; b++) v.push_back(((double)at(b, lm + 1, 0, 0) - (double)t0) * 1e-3);
                 std::sort(v.begin(), v.end());
-                lay = v[G / 2];
+                printf("  next layer starts at %.2f\n", v[G / 2]);
             }
-            printf("  next layer starts at %.2f\n", lay);
         }
         CK(cudaFree(N.stamps));
         N.stamps = nullptr;
