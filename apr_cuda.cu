@@ -4350,10 +4350,15 @@ __global__ void __launch_bounds__(MVQ_THREADS, std::min(mvs_minb<TA, MVS_MULTI>(
 // registers and of the quantization; RING_WARPS warps quantize the input, then take the
 // rows in turn. Q4_K and Q6_K (the paired layout, pair_load), sm_90 only.
 //
-// Rows: block b takes a run of consecutive rows (rows_q, the first rows_r blocks one more).
-// Row i of the block goes to warp i % RING_WARPS and to that warp's stage (i / RING_WARPS)
-// % depth, so that each stage has one consumer, which waits for its phases in order (a
-// shared stage could be waited for one phase early: an mbarrier's parity names two phases).
+// Rows are dealt to the blocks in turn: block b takes rows b, b + G, b + 2 G, ... (G blocks;
+// rows_q each, the first rows_r one more), so that the blocks read neighbouring rows at the
+// same time. A run of consecutive rows a block streamed ~10% slower in a TMA ring
+// (bench/cuda/mkprobe.cu, session 27: 132 sequential streams against the DRAM's locality).
+// Each row's stage also takes that row's share of the last field (the 16-byte-aligned range
+// around it: bulk copies move 16-byte units). Row i of the block goes to warp i % RING_WARPS
+// and to that warp's stage (i / RING_WARPS) % depth, so that each stage has one consumer,
+// which waits for its phases in order (a shared stage could be waited for one phase early:
+// an mbarrier's parity names two phases).
 // A row's sum is the same as k_mvs_res's (each lane's pairs in the same order, the same
 // pair_dot and warp_sum); the block's sum of squares covers other rows (another grid).
 #define RING_WARPS 8
@@ -4373,7 +4378,7 @@ struct RingJ {
     int rows_q, rows_r;    // rows per block
     int depth;             // stages per consumer warp
     int pre;               // rows copied before the copying warp's pdl_wait
-    int small_cap;         // bytes of shared memory for the block's last field (16-aligned)
+    int last_cap;          // bytes of a stage for its row's range of the last field (16-aligned)
 };
 
 __device__ __forceinline__ uint32_t smem_addr(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
@@ -4411,8 +4416,9 @@ __device__ __forceinline__ void bulk_copy(void *dst, const void *src, uint32_t b
 // Row bytes of field f of W (the paired layout: nb blocks of fbytes[f] a row).
 __host__ __device__ __forceinline__ int ring_row_bytes(const DW &W, int f) { return W.nb * W.fbytes[f]; }
 
-// Fields of a row streamed into its stage (the rest, the last field, is copied once per
-// block): Q4_K quants and scales; Q6_K ql, qh and scales.
+// Fields of a row streamed whole into its stage (the last field, whose rows are not 16-byte
+// multiples, follows as the 16-byte-aligned range around the row's part): Q4_K quants and
+// scales; Q6_K ql, qh and scales.
 __host__ __device__ constexpr int ring_streamed(int type) { return type == APR_TYPE_Q4_K ? 2 : 3; }
 
 // Pair p of one row from its stage (fields 0 .. ring_streamed - 1 back to back) and its
@@ -4439,26 +4445,25 @@ __device__ __forceinline__ void ring_pair(RawP &R, const uint8_t *st, int rb0, i
 template <int T>
 __global__ void __launch_bounds__((RING_WARPS + 1) * 32, 2) k_ring_res(RingJ J) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    constexpr int NF = ring_streamed(T);  // fields streamed a row at a time; field NF: once per block
+    constexpr int NF = ring_streamed(T);  // fields streamed whole a row; field NF: the row's range of it
     constexpr int CT = RING_WARPS * 32;      // consumer threads
     extern __shared__ int4 ring_smem[];
-    __shared__ uint64_t full[RING_WARPS * RING_DEPTH_MAX], empty[RING_WARPS * RING_DEPTH_MAX], small_bar;
+    __shared__ uint64_t full[RING_WARPS * RING_DEPTH_MAX], empty[RING_WARPS * RING_DEPTH_MAX];
     __shared__ float ssb[RING_WARPS];
     const DW &W = J.w;
-    const int K = W.cols, b = blockIdx.x, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    const int n = J.rows_q + (b < J.rows_r), r0 = b * J.rows_q + min(b, J.rows_r);
-    // shared memory: the quantized input (act_store's paired layout), the block's rows of
-    // the last field, the stages
+    const int K = W.cols, b = blockIdx.x, G = gridDim.x, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int n = J.rows_q + (b < J.rows_r);  // rows b, b + G, b + 2 G, ...
+    // shared memory: the quantized input (act_store's paired layout), the stages
     int8_t *sq = (int8_t *)ring_smem;
     float *sd = (float *)(sq + K);
     int *ssum = (int *)(sd + K / 16);
-    uint8_t *small = (uint8_t *)(ssum + K / 16);
-    uint8_t *stages = small + J.small_cap;
+    uint8_t *stages = (uint8_t *)(ssum + K / 16);
     const int rb0 = ring_row_bytes(W, 0), rb1 = ring_row_bytes(W, 1), sbytes = ring_row_bytes(W, NF);
-    int stage_bytes = 0;
+    int fields_bytes = 0;  // a stage: fields 0 .. NF - 1 of its row, then its last field's range
 #pragma unroll
-    for (int f = 0; f < NF; f++) stage_bytes += ring_row_bytes(W, f);
-    const size_t s_lo = ((size_t)r0 * sbytes) & ~(size_t)15, s_hi = ((size_t)(r0 + n) * sbytes + 15) & ~(size_t)15;
+    for (int f = 0; f < NF; f++) fields_bytes += ring_row_bytes(W, f);
+    const int stage_bytes = fields_bytes + J.last_cap;
+    auto last_lo = [&](int r) { return ((size_t)r * sbytes) & ~(size_t)15; };
     auto stage_of = [&](int i, int &s, int &k) {  // row i's stage and its use of it
         const int j = i / RING_WARPS;
         s = i % RING_WARPS + RING_WARPS * (j % J.depth);
@@ -4466,29 +4471,29 @@ __global__ void __launch_bounds__((RING_WARPS + 1) * 32, 2) k_ring_res(RingJ J) 
     };
     if (threadIdx.x == 0) {
         for (int s = 0; s < RING_WARPS * J.depth; s++) mbar_init(&full[s], 1), mbar_init(&empty[s], 1);
-        mbar_init(&small_bar, 1);
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
         asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
     }
     __syncthreads();
     pdl_trigger();
     if (warp == RING_WARPS) {  // the copying warp: one lane issues every copy
-        if (lane != 0 || n == 0) return;
-        mbar_expect_tx(&small_bar, (uint32_t)(s_hi - s_lo));
-        bulk_copy(small, W.f[NF] + s_lo, (uint32_t)(s_hi - s_lo), &small_bar);
+        if (lane != 0) return;
         for (int i = 0; i < n; i++) {
             if (i == J.pre) pdl_wait();  // (the weights do not depend on the kernel before)
             int s, k;
             stage_of(i, s, k);
             if (k > 0) mbar_wait(&empty[s], (k - 1) & 1);
+            const int r = b + i * G;
+            const size_t lo = last_lo(r), hi = ((size_t)(r + 1) * sbytes + 15) & ~(size_t)15;
             uint8_t *dst = stages + (size_t)s * stage_bytes;
-            mbar_expect_tx(&full[s], (uint32_t)stage_bytes);
+            mbar_expect_tx(&full[s], (uint32_t)(fields_bytes + (hi - lo)));
 #pragma unroll
             for (int f = 0; f < NF; f++) {
                 const int rb = ring_row_bytes(W, f);
-                bulk_copy(dst, W.f[f] + (size_t)(r0 + i) * rb, (uint32_t)rb, &full[s]);
+                bulk_copy(dst, W.f[f] + (size_t)r * rb, (uint32_t)rb, &full[s]);
                 dst += rb;
             }
+            bulk_copy(dst, W.f[NF] + lo, (uint32_t)(hi - lo), &full[s]);
         }
         return;
     }
@@ -4512,13 +4517,12 @@ __global__ void __launch_bounds__((RING_WARPS + 1) * 32, 2) k_ring_res(RingJ J) 
         }
     }
     asm volatile("bar.sync 1, %0;\n" ::"n"(CT) : "memory");  // the consumers only
-    if (n > 0) mbar_wait(&small_bar, 0);
     const int np = 4 * W.nb;  // pairs a row
     float ss = 0.f;
     for (int i = warp; i < n; i += RING_WARPS) {
         int s, k;
         stage_of(i, s, k);
-        const int r = r0 + i;
+        const int r = b + i * G;
         float old = 0.f, nw = 0.f, bv = 0.f;
         if (lane == 0) {
             old = J.y[r];
@@ -4526,7 +4530,7 @@ __global__ void __launch_bounds__((RING_WARPS + 1) * 32, 2) k_ring_res(RingJ J) 
             if (J.bias) bv = J.bias[r];
         }
         mbar_wait(&full[s], k & 1);
-        const uint8_t *st = stages + (size_t)s * stage_bytes, *sm = small + ((size_t)r * sbytes - s_lo);
+        const uint8_t *st = stages + (size_t)s * stage_bytes, *sm = st + fields_bytes + ((size_t)r * sbytes - last_lo(r));
         float a0 = 0.f;
 #pragma unroll 2
         for (int p = lane; p < np; p += 32) {
@@ -6393,12 +6397,13 @@ static MVQ mvq1(const DW &w, float *y, const float *bias, int mode, const float 
 // k_ring_res's launch for a residual matrix, where it is asked for and fits: its grid in
 // *blocks, its shared memory in *smem (false: not this matrix).
 // The rule: the matrices whose k_mvs_res grid would fill every slot (MVS_GRID_FILL: few
-// rows, long ones; 1.5B's ffn_down), where one block per SM streaming a run of whole rows
-// beats the filled grid: 1.5B tg128 +0.9..1.7% on an H100, +0.9..1.2% on an H200 (runs
-// 216-217). Not 7B's ffn_down (224 blocks of k_mvs_res, not filled): -1.5..-2% there (runs
-// 211-214); its input's quantization still costs ~4.5% of the token in this kernel, and its
-// large shared memory keeps its blocks from starting beside gate/up's (bench/NOTES.md,
-// session 23).
+// rows, long ones; 1.5B's ffn_down), where one block per SM streaming whole rows beats the
+// filled grid: 1.5B tg128 +0.9..1.7% on an H100, +0.9..1.2% on an H200 (runs 216-217), and
+// +0.4..0.6% more with the rows dealt in turn (run 251). Not 7B's ffn_down (224 blocks of
+// k_mvs_res_wide): -0.7..-0.9% there with the rows dealt in turn (run 251; -2.9% with a run
+// of rows a block); its input's quantization still costs ~4.5% of the token in this kernel,
+// and its large shared memory keeps its blocks from starting beside gate/up's
+// (bench/NOTES.md, sessions 23 and 28).
 static bool ring_plan(GCtx *C, const DW &w, RingJ &J, int *blocks, size_t *smem) {
     GModel *M = C->M;
     if (!C->ring_min_cols || (w.type != APR_TYPE_Q4_K && w.type != APR_TYPE_Q6_K)) return false;
@@ -6417,9 +6422,10 @@ static bool ring_plan(GCtx *C, const DW &w, RingJ &J, int *blocks, size_t *smem)
     grid = std::max(1, std::min(grid, w.rows));
     J.rows_q = w.rows / grid;
     J.rows_r = w.rows % grid;
-    J.small_cap = (int)align16((size_t)(J.rows_q + 1) * ring_row_bytes(w, nf)) + 32;  // (the copy's ends rounded out to 16)
+    J.last_cap = (int)align16((size_t)ring_row_bytes(w, nf)) + 16;  // (a row's range rounded out to 16 at both ends)
+    stage += J.last_cap;
     J.depth = (int)std::max<int64_t>(1, std::min<int64_t>(RING_DEPTH_MAX, C->ring_bytes / (RING_WARPS * stage)));
-    const size_t need = (size_t)w.cols * 3 / 2 + J.small_cap + (size_t)RING_WARPS * J.depth * stage;
+    const size_t need = (size_t)w.cols * 3 / 2 + (size_t)RING_WARPS * J.depth * stage;
     if (need > (size_t)M->smem_dyn) return false;
     J.pre = C->ring_pre;
     *blocks = grid;

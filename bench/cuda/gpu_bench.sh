@@ -39,5 +39,5 @@ for s in $SIZES; do
         echo "-- profile pp512 (launch site: time)"; grep "prof line" "$OUT/prof-$s-pp.log" | sort -k6 -gr | head -14
         echo "-- profile tg64"; grep "prof line" "$OUT/prof-$s-tg.log" | sort -k6 -gr | head -14
     fi
-    [ "$s" = 32b ] || [ "$s" = 7b ] && rm -f "$m"   # disk: keep only the small ones
+    if [ "$s" = 32b ] || [ "$s" = 7b ]; then rm -f "$m"; fi  # disk: keep only the small ones (an if: the script's status stays 0)
 done
