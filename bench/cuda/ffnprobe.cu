@@ -31,7 +31,7 @@
 // arithmetic; h bit-identical, x up to the order of the partial sums). Stamps (%globaltimer)
 // of one fused layer.
 //
-// What it found on an H100 (runs 252-253): fused 67.7 us a layer with atomicAdd (68.3 with no
+// What it found on an H100 (runs 252-253; figures of the -DPR=1 build): fused 67.7 us a layer with atomicAdd (68.3 with no
 // reduction) against 44.1 + 27.9 for the same phases as two kernels: fusing saves ~3.7 us. But
 // the column-split ffn_down (a thread a row, ~200 bytes of it in 16-byte pieces) streams only
 // 1.4-1.9 TB/s, against ~2.75 for apr's row split, and a fixed-order reduction costs 3.4 us
@@ -302,7 +302,7 @@ __device__ void phase_down(const Net &N, int gA, int gB, int rA, int nrows, int 
     // mode 2: every block's parts written (all blocks are resident: one an SM), then block b
     // adds rows [b E / G, (b + 1) E / G), eight threads a row, in a fixed order
     __syncthreads();
-    unsigned *done = N.cnt + (size_t)gridDim.x * NR + N.layer;  // (past the range counters' L NR)
+    unsigned *done = N.cnt + (size_t)gridDim.x * NR + N.layer;  // (past the range counters: L NR <= G NR)
     if (threadIdx.x == 0) {
         __threadfence();
         atomicAdd(done, 1u);
@@ -557,6 +557,15 @@ int main(int argc, char **argv) {
     CK(cudaGetLastError());
     CK(cudaDeviceSynchronize());
     CK(cudaMemcpy(ref.data(), N.x, sizeof(float) * E, cudaMemcpyDeviceToHost));
+    double m = 0, moved = 0;  // max |ref|, and how far the reference's FFN moved x (a check that can fail)
+    {
+        std::vector<float> x0h(E);
+        CK(cudaMemcpy(x0h.data(), x0, sizeof(float) * E, cudaMemcpyDeviceToHost));
+        for (int i = 0; i < E; i++) {
+            m = std::max(m, (double)fabsf(ref[i]));
+            moved = std::max(moved, (double)fabsf(ref[i] - x0h[i]));
+        }
+    }
     const char *names[8] = {"fused", "split", "fused-nr", "fused-gb", "fused-at", "gateup", "down-nr", "down"};
     const int forms[8][2] = {{0, 0}, {1, 0}, {0, 1}, {0, 2}, {0, 3}, {2, 1}, {3, 1}, {3, 0}};  // (form, mode)
     for (int f = 0; f < 5; f++) {
@@ -566,14 +575,8 @@ int main(int argc, char **argv) {
         CK(cudaGetLastError());
         CK(cudaDeviceSynchronize());
         CK(cudaMemcpy(got.data(), N.x, sizeof(float) * E, cudaMemcpyDeviceToHost));
-        double e = 0, m = 0, moved = 0;
-        for (int i = 0; i < E; i++) {
-            e = std::max(e, (double)fabsf(ref[i] - got[i]));
-            m = std::max(m, (double)fabsf(ref[i]));
-        }
-        std::vector<float> x0h(E);
-        CK(cudaMemcpy(x0h.data(), x0, sizeof(float) * E, cudaMemcpyDeviceToHost));
-        for (int i = 0; i < E; i++) moved = std::max(moved, (double)fabsf(ref[i] - x0h[i]));
+        double e = 0;
+        for (int i = 0; i < E; i++) e = std::max(e, (double)fabsf(ref[i] - got[i]));
         printf("check %-8s (2 layers): max |ref - x| / max |ref| = %.2e (max |ref| %.3g, the FFN moved x by up to %.3g): %s\n",
                names[f], e / m, m, moved, e / m < 1e-3 && moved > 1e-3 * m ? "ok" : "MISMATCH");
     }
