@@ -2933,7 +2933,11 @@ __device__ __forceinline__ void split_h2(float x, float y, uint32_t &hi, uint32_
     lo = *(const uint32_t *)&l;
 }
 
-template <int HD, int CW>
+// POISON (tests, APR_CUDA_ATTN_POISON=1): an instance of its own whose stages are set to an
+// f16 NaN before the loads, so that a row read without having been written turns the logits
+// into NaN instead of passing unseen (stale shared memory is mostly finite). An instance,
+// not a flag: a branch on a flag here cost 1.4-1.9% of 1.5B and 7B decode (session 29).
+template <int HD, int CW, bool POISON = false>
 __global__ void __launch_bounds__(32 * ATT_MAXG) k_attn_dec_mma(AttnD p) {
     constexpr int LD = HD + 8, WT = ATT_MMA_WT, BT = ATT_MMA_WT * CW, ST = ATT_MMA_ST;
     extern __shared__ float sm[];
@@ -2955,16 +2959,26 @@ __global__ void __launch_bounds__(32 * ATT_MAXG) k_attn_dec_mma(AttnD p) {
     const __half *kc = p.kc + cbase, *vc = p.vc + cbase;
     auto Ks = [&](int t) { return stage + (size_t)(t % ST) * BT * 2 * LD; };
     auto Vs = [&](int t) { return Ks(t) + BT * LD; };
+    if (POISON) {
+        for (int i = threadIdx.x; i < ST * BT * 2 * LD; i += blockDim.x) stage[i] = __ushort_as_half((unsigned short)0x7fff);
+        __syncthreads();
+    }
     // tile t's loads as one cp.async group; the rows after the last position, up to the
     // end of its warp's 16, are zero-filled (the mma reads them: a probability of 0 times a
-    // stale NaN would not be 0)
+    // stale NaN would not be 0). Position pos's row is loaded too, though the cache does not
+    // hold this token yet: the split holding pos overwrites it from skv once it has landed
+    // (the cache is zeroed at allocation, so the row read is never uninitialized memory).
+    // Until session 29 pos's row was skipped wherever it came up, past the split's end too,
+    // so a split ending up to 15 positions before pos read a stale row there: garbage
+    // logits whenever the stale bits were an f16 Inf or NaN (test_gpu_long's poisoned cases).
+    // Its cost is within the A/B noise of 7B decode on an H100 (at most ~0.3%; bench/NOTES.md,
+    // session 29).
     auto tile_load = [&](int t) {
         if (t < n_tiles) {
             const int k0 = start + t * BT, n = min(BT, end - k0), rows = (n + WT - 1) / WT * WT;
             __half *ks = Ks(t), *vs = Vs(t);
             for (int idx = threadIdx.x; idx < rows * (HD / 8); idx += blockDim.x) {
                 const int j = idx / (HD / 8), c8 = idx - j * (HD / 8);
-                if (k0 + j == pos) continue;
                 const bool in = j < n;
                 const int64_t src = (int64_t)(in ? k0 + j : k0) * HD + 8 * c8;
                 cp_async16(ks + j * LD + 8 * c8, kc + src, in);
@@ -3158,9 +3172,18 @@ __global__ void __launch_bounds__(32 * ATT_MAXG) k_attn_dec_mma(AttnD p) {
     if (threadIdx.x == 0) p.counter[hk] = 0;
 }
 
+// k_attn_dec_mma's instance for head size HD: cw scoring warps, poisoned stages or not
+typedef void (*AttnKernel)(AttnD);
+template <int HD> static AttnKernel attn_mma_kernel(int cw, bool poison) {
+    if (cw == 8) return poison ? k_attn_dec_mma<HD, 8, true> : k_attn_dec_mma<HD, 8>;
+    return poison ? k_attn_dec_mma<HD, 4, true> : k_attn_dec_mma<HD, 4>;
+}
 template <int CW> static bool attn_mma_allow_smem(int smax) {
-    return cudaFuncSetAttribute(k_attn_dec_mma<128, CW>, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) == cudaSuccess &&
-           cudaFuncSetAttribute(k_attn_dec_mma<64, CW>, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) == cudaSuccess;
+    auto allow = [&](AttnKernel k) {
+        return cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, smax) == cudaSuccess;
+    };
+    return allow(k_attn_dec_mma<128, CW>) && allow(k_attn_dec_mma<64, CW>) && allow(k_attn_dec_mma<128, CW, true>) &&
+           allow(k_attn_dec_mma<64, CW, true>);
 }
 
 // ------------------------------------------------------------------------------------
@@ -5130,6 +5153,7 @@ struct GCtx {
     bool attn_any_hd;           // decode attention: the run-time head size instance (tests)
     bool attn_mma;              // decode attention on tensor cores (k_attn_dec_mma)
     int attn_mma_cw;            // ... its scoring warps (4 or 8)
+    bool attn_poison;           // tests: k_attn_dec_mma's stages set to NaN first (APR_CUDA_ATTN_POISON)
     bool mvs_ffn;               // f32 form: gate/up through k_mvs too
     bool mvs_all;               // f32 form: every matrix through k_mvs (QKV, wo, down too)
     int mvs_split;              // k_mvs SPLIT instances: -1 where they pay (launch_mvs), 0 never, 1 wherever built
@@ -5354,6 +5378,10 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
         // eight scoring warps (see k_attn_dec_mma); APR_CUDA_ATTN_CW=4: four (tests)
         const char *cw = env_num(M, "APR_CUDA_ATTN_CW");
         C->attn_mma_cw = cw && atoi(cw) == 4 ? 4 : 8;
+        // APR_CUDA_ATTN_POISON=1: k_attn_dec_mma's instance that fills its stages with NaN
+        // first (tests: a row read but never written shows as NaN logits)
+        const char *poison = env_num(M, "APR_CUDA_ATTN_POISON");
+        C->attn_poison = poison && atoi(poison) == 1;
         // ... as far as its block fits the GPU's shared memory (eight scoring warps at head
         // size 128: 158 KB with 8 heads per kv head, where an RTX 4090 allows 99 KB): eight,
         // else four (88 KB), else k_attn_dec. APR_CUDA_ATTN_SMEM=n: as if n bytes (tests).
@@ -5527,6 +5555,9 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
     const size_t kv_bytes = sizeof(__half) * (size_t)C->layer_stride * std::max(nl_gpu, 1);
     CT(cmalloc(C, (void **)&C->kc, kv_bytes), "KV cache");
     CT(cmalloc(C, (void **)&C->vc, kv_bytes), "KV cache");
+    // zeroed: k_attn_dec_mma loads this token's row before it is written (and discards it)
+    CT(cudaMemset(C->kc, 0, kv_bytes), "KV cache");
+    CT(cudaMemset(C->vc, 0, kv_bytes), "KV cache");
 #undef CT
     M->mem += C->mem;
     if (p->kv_type != APR_KV_F16)
@@ -6130,8 +6161,8 @@ static void launch_attn_dec(GCtx *C, const AttnD &ap) {
         const int cw = C->attn_mma_cw;
         const dim3 grid(ap.nkv, C->S_dec), block(32 * attn_mma_warps(G, cw));
         const size_t smem = attn_mma_smem(G, ap.hd, cw);
-        if (ap.hd == 128) launch_kernel_(C, C->attn_pdl, cw == 8 ? k_attn_dec_mma<128, 8> : k_attn_dec_mma<128, 4>, grid, block, smem, ap);
-        else launch_kernel_(C, C->attn_pdl, cw == 8 ? k_attn_dec_mma<64, 8> : k_attn_dec_mma<64, 4>, grid, block, smem, ap);
+        const AttnKernel k = ap.hd == 128 ? attn_mma_kernel<128>(cw, C->attn_poison) : attn_mma_kernel<64>(cw, C->attn_poison);
+        launch_kernel_(C, C->attn_pdl, k, grid, block, smem, ap);
         launched(C, __LINE__);
         return;
     }
