@@ -5611,6 +5611,15 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
          : C->fast && C->attn_pdl && M->pdl ? ", attention launched with PDL"
                                             : "",
          trigger_note, carve_note, M->pdl ? "" : " (no PDL on this GPU)");
+    // The memsets above (counters, KV cache) and the model's uploads ran on the legacy
+    // default stream, with which C->st (non-blocking) does not synchronize: finish them
+    // before any kernel of this context can run.
+    const cudaError_t synced = cudaDeviceSynchronize();
+    if (synced != cudaSuccess) {
+        snprintf(err, err_size, "context set-up: %s", cudaGetErrorString(synced));
+        context_free(C);
+        return APR_ERROR_BACKEND;
+    }
     *cs = C;
     return APR_SUCCESS;
 }
