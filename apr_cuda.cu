@@ -2965,14 +2965,14 @@ __global__ void __launch_bounds__(32 * ATT_MAXG) k_attn_dec_mma(AttnD p) {
     }
     // tile t's loads as one cp.async group; the rows after the last position, up to the
     // end of its warp's 16, are zero-filled (the mma reads them: a probability of 0 times a
-    // stale NaN would not be 0). Position pos's row is loaded too, though the cache does not
-    // hold this token yet: the split holding pos overwrites it from skv once it has landed
-    // (the cache is zeroed at allocation, so the row read is never uninitialized memory).
-    // Until session 29 pos's row was skipped wherever it came up, past the split's end too,
-    // so a split ending up to 15 positions before pos read a stale row there: garbage
-    // logits whenever the stale bits were an f16 Inf or NaN (test_gpu_long's poisoned cases).
-    // Its cost is within the A/B noise of 7B decode on an H100 (at most ~0.3%; bench/NOTES.md,
-    // session 29).
+    // stale NaN would not be 0). Position pos's row inside the split is skipped: the cache
+    // does not hold this token yet, and the split writes it from skv. Past the split's end
+    // it is zero-filled like the others. Until session 29 it was skipped wherever it came
+    // up, so a split ending up to 15 positions before pos read a stale row there: garbage
+    // logits whenever the stale bits were an f16 Inf or NaN (test_gpu_long's poisoned
+    // cases). Same-run A/Bs of 7B decode on an H100 read the fixed builds -0.7..+0.4% against
+    // the old kernels, mostly below, where a rebuild of the unchanged source moved -0.6..+0.3%
+    // (bench/NOTES.md, session 29).
     auto tile_load = [&](int t) {
         if (t < n_tiles) {
             const int k0 = start + t * BT, n = min(BT, end - k0), rows = (n + WT - 1) / WT * WT;
@@ -2980,6 +2980,7 @@ __global__ void __launch_bounds__(32 * ATT_MAXG) k_attn_dec_mma(AttnD p) {
             for (int idx = threadIdx.x; idx < rows * (HD / 8); idx += blockDim.x) {
                 const int j = idx / (HD / 8), c8 = idx - j * (HD / 8);
                 const bool in = j < n;
+                if (in && k0 + j == pos) continue;
                 const int64_t src = (int64_t)(in ? k0 + j : k0) * HD + 8 * c8;
                 cp_async16(ks + j * LD + 8 * c8, kc + src, in);
                 cp_async16(vs + j * LD + 8 * c8, vc + src, in);
@@ -5102,6 +5103,15 @@ static apr_result model_load(const apr_model_view *mv, const apr_backend_host *h
         model_free(M);
         return APR_ERROR_BACKEND;
     }
+    // The uploads ran on the legacy default stream, which the contexts' non-blocking streams
+    // do not wait for (and a pageable cudaMemcpy may return before its DMA has landed):
+    // finish them before any context can use the weights.
+    const cudaError_t uploaded = cudaDeviceSynchronize();
+    if (uploaded != cudaSuccess) {
+        snprintf(err, err_size, "uploading the weights: %s", cudaGetErrorString(uploaded));
+        model_free(M);
+        return APR_ERROR_BACKEND;
+    }
     glog(M, APR_LOG_INFO, "CUDA: %s, %d of %d layers on the GPU, %.1f MiB of weights", M->name, ngl, nl,
          M->mem / 1048576.0);
     *model_state = M;
@@ -5320,14 +5330,16 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
     CT(cmalloc(C, (void **)&C->amax, sizeof(unsigned long long) * B), "argmax");
     CT(cmalloc(C, (void **)&C->attn_out, sizeof(float) * C->QD), "attention output");
     CT(cmalloc(C, (void **)&C->counter, sizeof(int) * hp.n_head_kv), "attention counters");
-    CT(cudaMemset(C->counter, 0, sizeof(int) * hp.n_head_kv), "attention counters");
+    // (zeroed on the context's own stream: a non-blocking one, which would not wait for a
+    // cudaMemset on the legacy default stream)
+    CT(cudaMemsetAsync(C->counter, 0, sizeof(int) * hp.n_head_kv, C->st), "attention counters");
     // norm parts: one per block of the kernel that wrote the residual (k_mvs: up to 8 per SM)
     CT(cmalloc(C, (void **)&C->ssp, sizeof(float) * std::max(C->E / 2 + 1, 8 * M->sms + 1)), "norm parts");
     CT(cmalloc(C, (void **)&C->xw, sizeof(float) * C->E), "normed residual");
     CT(cmalloc(C, (void **)&C->mvq_counter, sizeof(unsigned int) * (C->Kmax / 32 + 1)), "counter");
-    CT(cudaMemset(C->mvq_counter, 0, sizeof(unsigned int) * (C->Kmax / 32 + 1)), "counter");
+    CT(cudaMemsetAsync(C->mvq_counter, 0, sizeof(unsigned int) * (C->Kmax / 32 + 1), C->st), "counter");
     CT(cmalloc(C, (void **)&C->mvs_dyn_counter, sizeof(int) * MVS_DYN_SPAN * hp.n_layer), "counter");
-    CT(cudaMemset(C->mvs_dyn_counter, 0, sizeof(int) * MVS_DYN_SPAN * hp.n_layer), "counter");
+    CT(cudaMemsetAsync(C->mvs_dyn_counter, 0, sizeof(int) * MVS_DYN_SPAN * hp.n_layer, C->st), "counter");
     CT(cmalloc(C, (void **)&C->aq2, C->Kmax), "act");
     CT(cmalloc(C, (void **)&C->ad2, sizeof(float) * (C->Kmax / 32 + 1)), "act");
     CT(cmalloc(C, (void **)&C->as2, sizeof(int) * (C->Kmax / 16 + 1)), "act");
@@ -5555,9 +5567,6 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
     const size_t kv_bytes = sizeof(__half) * (size_t)C->layer_stride * std::max(nl_gpu, 1);
     CT(cmalloc(C, (void **)&C->kc, kv_bytes), "KV cache");
     CT(cmalloc(C, (void **)&C->vc, kv_bytes), "KV cache");
-    // zeroed: k_attn_dec_mma loads this token's row before it is written (and discards it)
-    CT(cudaMemset(C->kc, 0, kv_bytes), "KV cache");
-    CT(cudaMemset(C->vc, 0, kv_bytes), "KV cache");
 #undef CT
     M->mem += C->mem;
     if (p->kv_type != APR_KV_F16)
@@ -5611,15 +5620,6 @@ static apr_result context_create(void *ms, const apr_backend_context_params *p, 
          : C->fast && C->attn_pdl && M->pdl ? ", attention launched with PDL"
                                             : "",
          trigger_note, carve_note, M->pdl ? "" : " (no PDL on this GPU)");
-    // The memsets above (counters, KV cache) and the model's uploads ran on the legacy
-    // default stream, with which C->st (non-blocking) does not synchronize: finish them
-    // before any kernel of this context can run.
-    const cudaError_t synced = cudaDeviceSynchronize();
-    if (synced != cudaSuccess) {
-        snprintf(err, err_size, "context set-up: %s", cudaGetErrorString(synced));
-        context_free(C);
-        return APR_ERROR_BACKEND;
-    }
     *cs = C;
     return APR_SUCCESS;
 }

@@ -771,7 +771,6 @@ static void test_gpu_persistent_matvec(void) {
     static const char *forms[] = {"f32", "i8", "f32 all-k_mvs", "f32 all-k_mvs split", "f32 all-k_mvs spread",
                                   "f32 all-k_mvs fill"};
     enum { N_FORMS = sizeof forms / sizeof forms[0] };
-    const char *mix_path = TEST_MIX_PATH;
     const saved_env saved = env_save("APR_CUDA_DECODE");
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         for (int f = 0; f < N_FORMS; f++) {
@@ -781,7 +780,7 @@ static void test_gpu_persistent_matvec(void) {
             else snprintf(rel, sizeof rel, "data/quant/tiny-llama-%s.gguf", types[i]);
             snprintf(name, sizeof name, "persistent matvec vs reference, %s, %s form", types[i], forms[f]);
             TEST(name);
-            apr_model *g = load_gpu(wide ? rel : strcmp(types[i], "Q4_K_M") == 0 ? mix_path : test_shared(rel), rel);
+            apr_model *g = load_gpu(wide ? rel : strcmp(types[i], "Q4_K_M") == 0 ? TEST_MIX_PATH : test_shared(rel), rel);
             if (!g) continue;
             setenv("APR_CUDA_DECODE", f == 1 ? "i8" : "f32", 1);
             setenv("APR_CUDA_MVS_FFN", "1", 1); /* gate/up through k_mvs too (f32 form) */
@@ -856,7 +855,7 @@ static void test_gpu_persistent_matvec(void) {
    but 0 by the launch before would skip tasks. Q4_K_M and test-wide Q4_K_M (the Q4_K
    instance), tiny-llama Q6_K (the Q6_K one); persistent_matvec wrote the first two. */
 static void test_gpu_dyn_tasks(void) {
-    static const char *files[] = {"tests/tmp/tiny-llama-Q4_K_M.gguf", "tests/tmp/test-wide-Q4_K_M.gguf",
+    static const char *files[] = {TEST_MIX_PATH, "tests/tmp/test-wide-Q4_K_M.gguf",
                                   "data/quant/tiny-llama-Q6_K.gguf"};
     /* APR_CUDA_MVS_DYN, _BLOCKS, _POOLS: pools of one block each (2, 3 blocks), of two or
        one (7 blocks in 4 pools), and the GPU's own grid */
@@ -924,7 +923,7 @@ static void test_gpu_dyn_tasks(void) {
    so by APR_CUDA_MVS_SPREAD=0 APR_CUDA_MVS_FILL=1, in both contexts). Q4_K_M (Q4_K and
    Q6_K residuals), test-wide Q4_K_M (rows of 2 to 6 Q4_K blocks, a bias on wo), Q6_K. */
 static void test_gpu_ring(void) {
-    static const char *files[] = {"tests/tmp/tiny-llama-Q4_K_M.gguf", "tests/tmp/test-wide-Q4_K_M.gguf",
+    static const char *files[] = {TEST_MIX_PATH, "tests/tmp/test-wide-Q4_K_M.gguf",
                                   "data/quant/tiny-llama-Q6_K.gguf"};
     static const char *forms[][3] = {{"0", "160", "8"}, {"2", "1", "0"}, {"3", "1000", "100000"}, {"rule", "", ""}};
     const saved_env saved = env_save("APR_CUDA_DECODE");
@@ -994,7 +993,7 @@ static void test_gpu_ring(void) {
    five tasks a block of 16 warps against three a block of 8, the tasks' steps shared by
    the warps), whose partial sums meet in another order. */
 static void test_gpu_res_wide(void) {
-    static const char *files[] = {"tests/tmp/tiny-llama-Q4_K_M.gguf", "tests/tmp/test-wide-Q4_K_M.gguf",
+    static const char *files[] = {TEST_MIX_PATH, "tests/tmp/test-wide-Q4_K_M.gguf",
                                   "data/quant/tiny-llama-Q6_K.gguf"};
     const saved_env saved = env_save("APR_CUDA_DECODE");
     for (size_t c = 0; c < 2 * sizeof files / sizeof files[0]; c++) {
@@ -1048,7 +1047,7 @@ static void test_gpu_bad_switches(void) {
                                      {"APR_CUDA_RES_WIDE", "99999999999", "is not a whole number"},
                                      {"APR_CUDA_DECODE", "int8", "is not one of its values"},
                                      {"APR_CUDA_MVS_SPLIT", "0", NULL}};
-    const char *file = "tests/tmp/tiny-llama-Q4_K_M.gguf";
+    const char *file = TEST_MIX_PATH;
     TEST("switches: the model for their contexts");  /* (read at context creation: one model serves all) */
     apr_model *g = load_gpu(test_file(file), file);
     if (!g) return;
@@ -1157,7 +1156,7 @@ static void test_gpu_selftest(void) {
    context); the tiny-llama files the small grids (Q4_K_M: both dequantizations; F16: the
    scratch). */
 static void test_gpu_wgmma(void) {
-    static const char *files[] = {"tests/tmp/test-wide-Q4_K_M.gguf", "tests/tmp/tiny-llama-Q4_K_M.gguf",
+    static const char *files[] = {"tests/tmp/test-wide-Q4_K_M.gguf", TEST_MIX_PATH,
                                   "data/quant/tiny-llama-F16.gguf"};
     static const char *forms[] = {"fused", "f16 scratch", "f16 scratch, 128x192 tiles"};
     TEST("prompt GEMM: the Q4_K_M test models written");
