@@ -4382,7 +4382,12 @@ __global__ void __launch_bounds__(MVQ_THREADS, std::min(mvs_minb<TA, MVS_MULTI>(
 // around it: bulk copies move 16-byte units). Row i of the block goes to warp i % RING_WARPS
 // and to that warp's stage (i / RING_WARPS) % depth, so that each stage has one consumer,
 // which waits for its phases in order (a shared stage could be waited for one phase early:
-// an mbarrier's parity names two phases).
+// an mbarrier's parity names two phases). A stage is free again once all 32 lanes of its
+// warp have arrived on its empty barrier, each after its own reads of it and a proxy fence
+// (its reads are generic-proxy accesses, the next copy into the stage an async-proxy write).
+// (One arrive after __syncwarp orders the lanes' reads as well, since bar.warp.sync orders
+// memory among its threads, but racecheck does not follow that order: it reported hazards
+// where a warp's one stage was reused row after row; session 30, runs 266-268.)
 // A row's sum is the same as k_mvs_res's (each lane's pairs in the same order, the same
 // pair_dot and warp_sum); the block's sum of squares covers other rows (another grid).
 #define RING_WARPS 8
@@ -4494,7 +4499,7 @@ __global__ void __launch_bounds__((RING_WARPS + 1) * 32, 2) k_ring_res(RingJ J) 
         k = j / J.depth;
     };
     if (threadIdx.x == 0) {
-        for (int s = 0; s < RING_WARPS * J.depth; s++) mbar_init(&full[s], 1), mbar_init(&empty[s], 1);
+        for (int s = 0; s < RING_WARPS * J.depth; s++) mbar_init(&full[s], 1), mbar_init(&empty[s], 32);
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
         asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
     }
@@ -4564,8 +4569,10 @@ __global__ void __launch_bounds__((RING_WARPS + 1) * 32, 2) k_ring_res(RingJ J) 
             pair_act<T>(sq, sd, ssum, p, K, a);
             a0 += pair_dot<T>(R, p, a);
         }
-        __syncwarp();
-        if (lane == 0) mbar_arrive(&empty[s]);  // the stage's bytes are read: free for row i + RING_WARPS * depth
+        // this lane's reads of the stage are done: with the other 31 lanes' arrivals it is
+        // free for row i + RING_WARPS * depth
+        asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+        mbar_arrive(&empty[s]);
         const float v = warp_sum(a0);
         if (lane == 0) {
             const float nv = old + (v + bv);  // as k_mvs_res: (dot + bias) + old
