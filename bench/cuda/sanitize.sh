@@ -25,9 +25,9 @@ shift
 case "$tool" in memcheck | racecheck | synccheck | initcheck) ;; *) echo "sanitize.sh: unknown tool '$tool'" >&2; exit 2 ;; esac
 : "${APR_SHARED:?set APR_SHARED to a copy of ../shared}"
 jobs=${SAN_JOBS:-4} limit=${SAN_TIMEOUT:-540} out=${SAN_OUT:-/tmp/sanitize} san=${COMPUTE_SANITIZER:-compute-sanitizer}
-bin=$out/test_cuda
+bin=$PWD/tests/bin/test_cuda  # (absolute: each check runs in its own directory)
 mkdir -p "$out"
-cc -O2 -std=c99 -I. -o "$bin" tests/test_cuda.c -lm -lpthread -ldl || exit 1
+make -s tests/bin/test_cuda || exit 1
 checks=("$@")
 if [ ${#checks[@]} -eq 0 ]; then
     # a name test_cuda does not know makes it print "...; the names are: a b c"
